@@ -1,0 +1,13 @@
+//! The portal's user interface: the HTML shell, the router, the pages and their server functions.
+//!
+//! The same code renders on the server (feature `ssr`) and hydrates in the browser (feature
+//! `hydrate`); the crates that depend on this one pick the feature, never both at once.
+
+pub mod error;
+pub mod i18n;
+#[cfg(feature = "ssr")]
+pub mod on_server;
+pub mod pages;
+pub mod shell;
+
+pub use shell::{shell, App};

@@ -1,0 +1,116 @@
+//! The HTML document around every page, and the router.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
+use crate::pages::home::HomePage;
+
+/// The whole document, rendered on the server for every page request.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::on_server::content_security_policy::provide_for_response();
+    let lang = initial_lang();
+    view! {
+        <!DOCTYPE html>
+        <html lang=lang.tag()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The language to render in: from the request on the server, from `<html lang>` in the browser.
+fn initial_lang() -> Lang {
+    #[cfg(feature = "ssr")]
+    {
+        crate::on_server::request_lang()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        document()
+            .document_element()
+            .and_then(|html| html.get_attribute("lang"))
+            .and_then(|tag| Lang::from_tag(&tag))
+            .unwrap_or_default()
+    }
+}
+
+/// The application: header with navigation, and the routed page.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_lang(initial_lang());
+    let t = use_texts();
+    mark_hydrated();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ra-portal.css"/>
+        <Title text=move || t.get().app_name/>
+        <Router>
+            <header class="top">
+                <A href="/" attr:class="brand">{move || t.get().app_name}</A>
+                <nav class="main-nav"></nav>
+                <LanguageSwitch/>
+            </header>
+            <main>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("") view=HomePage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Marks `<body data-hydrated>` once the WASM client has taken over, so browser tests (and people
+/// reading the DOM) know clicks will be handled. Effects run only in the browser.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+}
+
+/// Switches the interface language at once and remembers the choice in a cookie.
+#[component]
+fn LanguageSwitch() -> impl IntoView {
+    let CurrentLang(lang) = expect_context::<CurrentLang>();
+    let t = use_texts();
+    let remember = ServerAction::<crate::pages::home::SetLanguage>::new();
+    let on_click = move |_| {
+        let next = lang.get_untracked().other();
+        lang.set(next);
+        remember.dispatch(crate::pages::home::SetLanguage { lang: next });
+        if let Some(html) = document().document_element() {
+            let _ = html.set_attribute("lang", next.tag());
+        }
+    };
+    view! {
+        <button type="button" class="lang-switch" on:click=on_click>
+            {move || t.get().switch_language}
+        </button>
+    }
+}
+
+/// The page for unknown paths.
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        let resp = expect_context::<leptos_axum::ResponseOptions>();
+        resp.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    let t = use_texts();
+    view! { <p class="not-found">{move || t.get().not_found}</p> }
+}

@@ -1,0 +1,293 @@
+//! Typed, layered configuration: built-in defaults (the embedded default: SQLite file, local accounts,
+//! mail into a folder), then a TOML file, then environment variables `RA_PORTAL_*` (nested keys with
+//! `__`, e.g. `RA_PORTAL_MAIL__SMTP__HOST`). Secrets are `SecretString` so they never reach a log.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::secret::SecretString;
+
+/// Environment variable prefix of every setting.
+pub const ENV_PREFIX: &str = "RA_PORTAL_";
+
+/// The whole configuration of one portal instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The public URL people reach the portal at. Challenge links, the CRL URL and the OIDC redirect are
+    /// built from it (never from a request's Host header); `https` makes the session cookie `Secure`.
+    pub base_url: String,
+    /// Address and port the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Folder for the SQLite file, the embedded CA and the mail folder, unless set otherwise.
+    pub data_dir: PathBuf,
+    /// The SQLite database file; default `<data_dir>/portal.sqlite3`.
+    pub database: Option<PathBuf>,
+    /// Members of this IdM group are operators: they register domains and set contact groups.
+    pub operator_group: String,
+    /// How long a challenge link stays valid, in hours (default 7 days; 24 h matches the S/MIME BR).
+    pub challenge_lifetime_hours: u32,
+    /// Session settings (Q2).
+    pub session: SessionConfig,
+    /// Where mail goes.
+    pub mail: MailConfig,
+    /// OpenID Connect; when absent, local accounts are used (the embedded default).
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: "http://127.0.0.1:3000".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database: None,
+            operator_group: "ra-operators".into(),
+            challenge_lifetime_hours: 7 * 24,
+            session: SessionConfig::default(),
+            mail: MailConfig::default(),
+            oidc: None,
+        }
+    }
+}
+
+/// Session timeouts (Q2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session unused for this long ends.
+    pub idle_minutes: u32,
+    /// A session ends this long after login, used or not.
+    pub absolute_hours: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            idle_minutes: 60,
+            absolute_hours: 12,
+        }
+    }
+}
+
+/// Mail delivery: the `From` address and the transport.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// Sender of every mail the portal writes.
+    pub from: String,
+    /// SMTP relay; when absent, mail is written as `.eml` files into `folder` (the embedded default).
+    pub smtp: Option<SmtpConfig>,
+    /// Folder for `.eml` files when no SMTP relay is configured; default `<data_dir>/mail`.
+    pub folder: Option<PathBuf>,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "RA Portal <ra-portal@localhost>".into(),
+            smtp: None,
+            folder: None,
+        }
+    }
+}
+
+/// How the connection to the SMTP relay is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host.
+    None,
+}
+
+/// An SMTP relay.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Host name of the relay (also the name its certificate must carry).
+    pub host: String,
+    /// Port; default 587 for STARTTLS, 465 for TLS, 25 for none.
+    pub port: Option<u16>,
+    /// Connection security; default STARTTLS.
+    #[serde(default = "default_smtp_security")]
+    pub security: SmtpSecurity,
+    /// User name for SMTP AUTH, if the relay wants it.
+    pub username: Option<String>,
+    /// Password for SMTP AUTH.
+    pub password: Option<SecretString>,
+    /// PEM file with extra CA certificates to trust for the relay (e.g. an internal CA).
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_smtp_security() -> SmtpSecurity {
+    SmtpSecurity::Starttls
+}
+
+/// An OpenID Connect identity provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Issuer URL; its discovery document is read at start.
+    pub issuer: String,
+    /// Client ID registered at the provider.
+    pub client_id: String,
+    /// Client secret registered at the provider.
+    pub client_secret: SecretString,
+    /// Scopes to ask for besides `openid`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// Name of the claim that lists the user's groups.
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["profile".into(), "email".into(), "groups".into()]
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Reads defaults, then `file` (if given; it must exist), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!(
+                    "the configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .extract()
+            .map_err(|e| ConfigError(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let base = self.base_url.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "base_url must start with http:// or https://, got {:?}",
+                self.base_url
+            )));
+        }
+        if self.challenge_lifetime_hours == 0 {
+            return Err(ConfigError(
+                "challenge_lifetime_hours must be at least 1".into(),
+            ));
+        }
+        if self.session.idle_minutes == 0 || self.session.absolute_hours == 0 {
+            return Err(ConfigError(
+                "session timeouts must be at least 1 minute / 1 hour".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The base URL without a trailing slash, to append paths to.
+    pub fn base_url(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+
+    /// Whether the portal is reached over HTTPS (then cookies are `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("portal.sqlite3"))
+    }
+
+    /// The folder mail is written to when no SMTP relay is configured.
+    pub fn mail_folder(&self) -> PathBuf {
+        self.mail
+            .folder
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::ExposeSecret;
+
+    #[test]
+    fn defaults_are_the_embedded_default() {
+        let c = Config::default();
+        assert_eq!(c.base_url(), "http://127.0.0.1:3000");
+        assert!(c.oidc.is_none(), "no IdP: local accounts");
+        assert!(c.mail.smtp.is_none(), "no relay: mail into a folder");
+        assert_eq!(c.database_path(), PathBuf::from("data/portal.sqlite3"));
+        assert_eq!(c.challenge_lifetime_hours, 168);
+    }
+
+    #[test]
+    fn file_then_environment_layers_and_secrets_do_not_print() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "portal.toml",
+                r#"
+                base_url = "https://ra.example.org/"
+                [mail.smtp]
+                host = "smtp.example.org"
+                password = "hunter2"
+                "#,
+            )?;
+            jail.set_env("RA_PORTAL_MAIL__SMTP__PORT", "2525");
+            jail.set_env("RA_PORTAL_OPERATOR_GROUP", "pki-ops");
+            let c = Config::load(Some(Path::new("portal.toml"))).expect("loads");
+            assert_eq!(c.base_url(), "https://ra.example.org");
+            assert!(c.is_https());
+            assert_eq!(c.operator_group, "pki-ops");
+            let smtp = c.mail.smtp.clone().expect("smtp");
+            assert_eq!(smtp.port, Some(2525));
+            assert_eq!(smtp.security, SmtpSecurity::Starttls);
+            assert_eq!(smtp.password.as_ref().unwrap().expose_secret(), "hunter2");
+            let printed = format!("{c:?}");
+            assert!(
+                !printed.contains("hunter2"),
+                "secret leaked into Debug: {printed}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_urls_are_refused_with_a_message() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "base_urll = \"http://x\"")?;
+            let e = Config::load(Some(Path::new("a.toml"))).unwrap_err();
+            assert!(e.to_string().contains("base_urll"), "{e}");
+            jail.create_file("b.toml", "base_url = \"ra.example.org\"")?;
+            let e = Config::load(Some(Path::new("b.toml"))).unwrap_err();
+            assert!(e.to_string().contains("base_url must start with"), "{e}");
+            Ok(())
+        });
+        let e = Config::load(Some(Path::new("/nonexistent/portal.toml"))).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+}

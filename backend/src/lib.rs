@@ -1,0 +1,17 @@
+//! The portal's server side without HTTP: typed configuration, the SQLite database and the storage
+//! functions over it, and the services that carry out SPEC.md's use cases.
+//!
+//! Nothing here knows about leptos or axum, so the services are tested against a real SQLite file
+//! without building the web stack, and the web layer stays thin (STYLE.md, principle 3).
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod portal;
+pub mod secret;
+pub mod storage;
+
+pub use portal::Portal;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -1,0 +1,173 @@
+//! The append-only audit trail (R16).
+
+use serde::{Deserialize, Serialize};
+use sqlx::FromRow;
+
+use super::Conn;
+
+/// What an audit record is about. The spellings are the SQL `CHECK` list of `audit_records.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    /// An operator registered a domain.
+    DomainRegistered,
+    /// An operator changed a domain's contact group.
+    DomainContactGroupChanged,
+    /// A NAP created a row.
+    RowCreated,
+    /// A NAP edited a row's fields.
+    RowEdited,
+    /// A NAP deleted a row that never had a challenge (R3).
+    RowDeleted,
+    /// A NAP deactivated a row (R7).
+    RowDeactivated,
+    /// A NAP reactivated a row (R7).
+    RowReactivated,
+    /// A NAP applied a CSV upload (one record for the upload; the rows it changed have their own).
+    CsvApplied,
+    /// A challenge was sent (R9).
+    ChallengeSent,
+    /// A challenge was confirmed (R10, R11).
+    ChallengeConfirmed,
+    /// A pending challenge was superseded (R4, R5, R9).
+    ChallengeSuperseded,
+    /// An address was linked to a user ID (R11).
+    LinkMade,
+    /// A link was dropped (R4, R5).
+    LinkDropped,
+    /// A certificate was issued (R13).
+    CertificateIssued,
+    /// A certificate was revoked (R15).
+    CertificateRevoked,
+    /// A local account was created.
+    AccountCreated,
+    /// A local account was changed (password, names, groups).
+    AccountChanged,
+}
+
+impl AuditKind {
+    /// Every kind, for exhaustive checks against the schema.
+    pub const ALL: [AuditKind; 17] = [
+        AuditKind::DomainRegistered,
+        AuditKind::DomainContactGroupChanged,
+        AuditKind::RowCreated,
+        AuditKind::RowEdited,
+        AuditKind::RowDeleted,
+        AuditKind::RowDeactivated,
+        AuditKind::RowReactivated,
+        AuditKind::CsvApplied,
+        AuditKind::ChallengeSent,
+        AuditKind::ChallengeConfirmed,
+        AuditKind::ChallengeSuperseded,
+        AuditKind::LinkMade,
+        AuditKind::LinkDropped,
+        AuditKind::CertificateIssued,
+        AuditKind::CertificateRevoked,
+        AuditKind::AccountCreated,
+        AuditKind::AccountChanged,
+    ];
+
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::DomainRegistered => "domain_registered",
+            AuditKind::DomainContactGroupChanged => "domain_contact_group_changed",
+            AuditKind::RowCreated => "row_created",
+            AuditKind::RowEdited => "row_edited",
+            AuditKind::RowDeleted => "row_deleted",
+            AuditKind::RowDeactivated => "row_deactivated",
+            AuditKind::RowReactivated => "row_reactivated",
+            AuditKind::CsvApplied => "csv_applied",
+            AuditKind::ChallengeSent => "challenge_sent",
+            AuditKind::ChallengeConfirmed => "challenge_confirmed",
+            AuditKind::ChallengeSuperseded => "challenge_superseded",
+            AuditKind::LinkMade => "link_made",
+            AuditKind::LinkDropped => "link_dropped",
+            AuditKind::CertificateIssued => "certificate_issued",
+            AuditKind::CertificateRevoked => "certificate_revoked",
+            AuditKind::AccountCreated => "account_created",
+            AuditKind::AccountChanged => "account_changed",
+        }
+    }
+}
+
+/// An audit record to write.
+#[derive(Debug, Clone)]
+pub struct NewAuditRecord<'a> {
+    /// User ID, or `cli:<verb>` / `system`.
+    pub actor: &'a str,
+    /// What happened.
+    pub kind: AuditKind,
+    /// The domain concerned, if any.
+    pub domain_id: Option<i64>,
+    /// The row concerned, if any.
+    pub row_id: Option<i64>,
+    /// An address, serial or account id the record is about.
+    pub subject: Option<&'a str>,
+    /// State before, as JSON.
+    pub before: Option<serde_json::Value>,
+    /// State after, as JSON.
+    pub after: Option<serde_json::Value>,
+}
+
+/// An audit record as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRecord {
+    /// Database id (ascending in time).
+    pub id: i64,
+    /// When.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// Domain concerned.
+    pub domain_id: Option<i64>,
+    /// Row concerned.
+    pub row_id: Option<i64>,
+    /// What (an `AuditKind` spelling).
+    pub kind: String,
+    /// Address, serial or account id.
+    pub subject: Option<String>,
+    /// State before, JSON.
+    pub before: Option<String>,
+    /// State after, JSON.
+    pub after: Option<String>,
+}
+
+/// Appends one record. Call it inside the transaction of the change it describes.
+pub async fn insert_audit_record(
+    conn: &mut Conn,
+    record: &NewAuditRecord<'_>,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(now)
+    .bind(record.actor)
+    .bind(record.domain_id)
+    .bind(record.row_id)
+    .bind(record.kind.as_str())
+    .bind(record.subject)
+    .bind(record.before.as_ref().map(|v| v.to_string()))
+    .bind(record.after.as_ref().map(|v| v.to_string()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A domain's records, newest first.
+pub async fn list_audit_records_of_domain(
+    conn: &mut Conn,
+    domain_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRecord>> {
+    sqlx::query_as(
+        "SELECT id, at, actor, domain_id, row_id, kind, subject, before, after FROM audit_records
+         WHERE domain_id = ? ORDER BY id DESC LIMIT ?",
+    )
+    .bind(domain_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,94 @@
+//! Email domains and their contact groups.
+
+use domain::address::DomainName;
+use sqlx::FromRow;
+
+use super::Conn;
+
+/// A registered email domain as stored.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct DomainRecord {
+    /// Database id.
+    pub id: i64,
+    /// ASCII (punycode) name.
+    pub name: String,
+    /// The IdM group whose members are this domain's NAPs.
+    pub contact_group: String,
+    /// When it was registered.
+    pub created_at: i64,
+    /// Last change of the contact group.
+    pub updated_at: i64,
+}
+
+/// Registers a domain; fails with a unique violation if it exists already.
+pub async fn insert_domain(
+    conn: &mut Conn,
+    name: &DomainName,
+    contact_group: &str,
+    now: i64,
+) -> sqlx::Result<DomainRecord> {
+    sqlx::query_as(
+        "INSERT INTO domains (name, contact_group, created_at, updated_at) VALUES (?, ?, ?, ?)
+         RETURNING id, name, contact_group, created_at, updated_at",
+    )
+    .bind(name.as_str())
+    .bind(contact_group)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// All domains, by name.
+pub async fn list_domains(conn: &mut Conn) -> sqlx::Result<Vec<DomainRecord>> {
+    sqlx::query_as(
+        "SELECT id, name, contact_group, created_at, updated_at FROM domains ORDER BY name",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// One domain by its name.
+pub async fn find_domain_by_name(
+    conn: &mut Conn,
+    name: &DomainName,
+) -> sqlx::Result<Option<DomainRecord>> {
+    sqlx::query_as(
+        "SELECT id, name, contact_group, created_at, updated_at FROM domains WHERE name = ?",
+    )
+    .bind(name.as_str())
+    .fetch_optional(conn)
+    .await
+}
+
+/// The domains whose contact group is one of `groups`: the domains a NAP administers (R1).
+pub async fn list_domains_of_groups(
+    conn: &mut Conn,
+    groups: &[String],
+) -> sqlx::Result<Vec<DomainRecord>> {
+    // A JSON array parameter keeps this one statement whatever the number of groups.
+    let groups = serde_json::to_string(groups).expect("strings serialise");
+    sqlx::query_as(
+        "SELECT id, name, contact_group, created_at, updated_at FROM domains
+         WHERE contact_group IN (SELECT value FROM json_each(?)) ORDER BY name",
+    )
+    .bind(groups)
+    .fetch_all(conn)
+    .await
+}
+
+/// Changes a domain's contact group.
+pub async fn update_domain_contact_group(
+    conn: &mut Conn,
+    id: i64,
+    contact_group: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE domains SET contact_group = ?, updated_at = ? WHERE id = ?")
+        .bind(contact_group)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! All SQL of the portal, as small verb_noun functions over a connection or transaction.
+//!
+//! Callers (the services) open one transaction per use case and hand `&mut SqliteConnection` (a
+//! transaction derefs to it) to these functions, so a use case and its audit records commit together.
+//! The SQL is kept portable where that costs nothing, so a PostgreSQL module can sit beside this one.
+
+pub mod audit;
+pub mod domains;
+
+/// The connection type every storage function takes; a `Transaction` derefs to it.
+pub type Conn = sqlx::SqliteConnection;
+
+/// Whether an error is a violation of a UNIQUE constraint (e.g. an address that another row has).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}

@@ -1,0 +1,518 @@
+//! The pure rules of requesting and revoking certificates (R13, R15).
+//!
+//! Key handling, signing and the CRL live elsewhere; this module only decides whether a
+//! request or a revocation is allowed and what it may contain.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::address::EmailAddress;
+use crate::shown;
+
+const DAY: i64 = 24 * 60 * 60;
+
+/// How long an issued certificate is valid, in whole days.
+///
+/// Default 365; never above 825 (S/MIME Baseline Requirements §6.3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Validity {
+    days: u32,
+}
+
+impl Validity {
+    /// 365 days, the portal's default.
+    pub const DEFAULT: Validity = Validity { days: 365 };
+    /// The longest validity the S/MIME Baseline Requirements allow.
+    pub const MAX_DAYS: u32 = 825;
+
+    /// A validity of `days` days: at least 1, at most [`Validity::MAX_DAYS`].
+    pub fn from_days(days: u32) -> Result<Validity, ValidityError> {
+        match days {
+            0 => Err(ValidityError::Zero),
+            d if d > Validity::MAX_DAYS => Err(ValidityError::TooLong { days }),
+            days => Ok(Validity { days }),
+        }
+    }
+
+    /// The validity in days.
+    pub fn days(self) -> u32 {
+        self.days
+    }
+
+    /// The `notAfter` of a certificate valid from `not_before` (Unix seconds).
+    pub fn not_after(self, not_before: i64) -> i64 {
+        not_before.saturating_add(i64::from(self.days) * DAY)
+    }
+}
+
+impl Default for Validity {
+    fn default() -> Self {
+        Validity::DEFAULT
+    }
+}
+
+/// A configured validity that is not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ValidityError {
+    /// Zero days.
+    #[error("a certificate validity must be at least 1 day")]
+    Zero,
+    /// Above 825 days.
+    #[error("a certificate validity of {days} days is longer than the 825 days the S/MIME Baseline Requirements (§6.3.2) allow")]
+    TooLong {
+        /// The refused value.
+        days: u32,
+    },
+}
+
+/// How long before a certificate expires its holder may request the next one (R13).
+///
+/// Default 28 days: long enough to renew without a gap, short enough that senders rarely meet
+/// two valid certificates for one mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RenewalWindow {
+    days: u32,
+}
+
+impl RenewalWindow {
+    /// 28 days, the portal's default.
+    pub const DEFAULT: RenewalWindow = RenewalWindow { days: 28 };
+
+    /// A window of `days` days (0 means: only after expiry or revocation).
+    pub fn from_days(days: u32) -> RenewalWindow {
+        RenewalWindow { days }
+    }
+
+    /// The window in days.
+    pub fn days(self) -> u32 {
+        self.days
+    }
+
+    fn secs(self) -> i64 {
+        i64::from(self.days) * DAY
+    }
+}
+
+impl Default for RenewalWindow {
+    fn default() -> Self {
+        RenewalWindow::DEFAULT
+    }
+}
+
+/// A certificate a user already holds for a row, as far as R13 and R15 need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExistingCert {
+    /// Its `notAfter` (Unix seconds).
+    pub not_after: i64,
+    /// Whether it has been revoked.
+    pub revoked: bool,
+}
+
+impl ExistingCert {
+    /// Neither revoked nor expired at `now`.
+    pub fn is_valid(&self, now: i64) -> bool {
+        !self.revoked && now < self.not_after
+    }
+}
+
+/// R13: a user holds at most one valid certificate per row. `existing` are the user's
+/// certificates for this row; a new one may be requested only when each of them is revoked,
+/// expired, or within `window` of its expiry (parallel certificates break encryption for
+/// senders, who would pick either key).
+pub fn may_request(
+    existing: &[ExistingCert],
+    now: i64,
+    window: RenewalWindow,
+) -> Result<(), RequestRefusal> {
+    let blocking = existing
+        .iter()
+        .filter(|c| c.is_valid(now) && now < c.not_after.saturating_sub(window.secs()))
+        .max_by_key(|c| c.not_after);
+    match blocking {
+        None => Ok(()),
+        Some(cert) => Err(RequestRefusal::StillValid {
+            not_after: cert.not_after,
+            renewable_from: cert.not_after.saturating_sub(window.secs()),
+        }),
+    }
+}
+
+/// R13 (and R7): the addresses a certificate may contain. The row must be active, and the
+/// user chooses at least one of the addresses linked to them; duplicates are dropped, the
+/// order kept (it is the subjectAltName order).
+pub fn choose_addresses(
+    row_active: bool,
+    linked_to_user: &[EmailAddress],
+    chosen: &[EmailAddress],
+) -> Result<Vec<EmailAddress>, RequestRefusal> {
+    if !row_active {
+        return Err(RequestRefusal::RowInactive);
+    }
+    if let Some(address) = chosen.iter().find(|a| !linked_to_user.contains(a)) {
+        return Err(RequestRefusal::NotLinked {
+            address: address.clone(),
+        });
+    }
+    let mut addresses: Vec<EmailAddress> = Vec::with_capacity(chosen.len());
+    for address in chosen {
+        if !addresses.contains(address) {
+            addresses.push(address.clone());
+        }
+    }
+    if addresses.is_empty() {
+        return Err(RequestRefusal::NoAddressChosen);
+    }
+    Ok(addresses)
+}
+
+/// Why a certificate cannot be requested.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RequestRefusal {
+    /// A valid certificate exists that is not yet near its expiry.
+    #[error("you already hold a valid certificate for this mailbox, valid until {}; a new one can be requested from {} on, or at once after revoking the current one", utc_date(*.not_after), utc_date(*.renewable_from))]
+    StillValid {
+        /// The blocking certificate's `notAfter` (Unix seconds).
+        not_after: i64,
+        /// From when a new one can be requested (Unix seconds).
+        renewable_from: i64,
+    },
+    /// The row is deactivated (R7).
+    #[error("this mailbox is deactivated; no certificate can be requested for it until it is reactivated")]
+    RowInactive,
+    /// Nothing chosen.
+    #[error("choose at least one address for the certificate")]
+    NoAddressChosen,
+    /// A chosen address is not linked to the user.
+    #[error("{address} is not linked to you; confirm a challenge for it first")]
+    NotLinked {
+        /// The address.
+        address: EmailAddress,
+    },
+}
+
+/// Why a certificate is revoked (RFC 5280 §5.3.1 CRLReason, the subset the portal offers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RevocationReason {
+    /// No reason given: the CRL entry carries no reason code at all (R15).
+    Unspecified,
+    /// The private key is or may be known to someone else.
+    KeyCompromise,
+    /// The holder left or the mailbox changed hands.
+    AffiliationChanged,
+    /// Replaced by a new certificate.
+    Superseded,
+    /// The mailbox is no longer used.
+    CessationOfOperation,
+    /// The holder may no longer use the certificate.
+    PrivilegeWithdrawn,
+}
+
+impl RevocationReason {
+    /// Every reason, in the order a form offers them.
+    pub const ALL: [RevocationReason; 6] = [
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+        RevocationReason::PrivilegeWithdrawn,
+    ];
+
+    /// The RFC 5280 `CRLReason` code, or `None` for [`RevocationReason::Unspecified`]:
+    /// RFC 5280 says `unspecified` (0) should not be used, the extension is left out instead.
+    pub fn rfc5280_code(self) -> Option<u8> {
+        match self {
+            RevocationReason::Unspecified => None,
+            RevocationReason::KeyCompromise => Some(1),
+            RevocationReason::AffiliationChanged => Some(3),
+            RevocationReason::Superseded => Some(4),
+            RevocationReason::CessationOfOperation => Some(5),
+            RevocationReason::PrivilegeWithdrawn => Some(9),
+        }
+    }
+
+    /// The RFC 5280 name (`keyCompromise`, …), also stored and sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "keyCompromise",
+            RevocationReason::AffiliationChanged => "affiliationChanged",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessationOfOperation",
+            RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+        }
+    }
+
+    /// The reason as a person reads it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "no reason given",
+            RevocationReason::KeyCompromise => "key compromise",
+            RevocationReason::AffiliationChanged => "affiliation changed",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessation of operation",
+            RevocationReason::PrivilegeWithdrawn => "privilege withdrawn",
+        }
+    }
+
+    /// Reads an RFC 5280 name (case-insensitive).
+    pub fn parse(input: &str) -> Result<RevocationReason, UnknownRevocationReason> {
+        let input = input.trim();
+        RevocationReason::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(input))
+            .ok_or_else(|| UnknownRevocationReason {
+                input: shown(input),
+            })
+    }
+}
+
+impl fmt::Display for RevocationReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// An unknown revocation reason.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("\"{input}\" is not a revocation reason: use keyCompromise, affiliationChanged, superseded, cessationOfOperation, privilegeWithdrawn or unspecified")]
+pub struct UnknownRevocationReason {
+    /// The offending input.
+    pub input: String,
+}
+
+/// Who asks to revoke a certificate. Whoever is neither is refused by the caller's
+/// authorisation before this matters (Q1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Revoker {
+    /// The user who requested the certificate. A NAP revoking their own certificate is this.
+    Owner,
+    /// A NAP of the domain the certificate's row lies in.
+    Nap,
+}
+
+/// R15: whether `who` may revoke `cert` of a row that is (not) `row_active`, at `now`.
+///
+/// The owner may revoke their valid certificates at any time; a NAP only those of an inactive
+/// row (deactivating first is the deliberate step that says "this person left"). Revoked or
+/// expired certificates cannot be revoked again.
+pub fn may_revoke(
+    who: Revoker,
+    row_active: bool,
+    cert: &ExistingCert,
+    now: i64,
+) -> Result<(), RevokeRefusal> {
+    if cert.revoked {
+        return Err(RevokeRefusal::AlreadyRevoked);
+    }
+    if now >= cert.not_after {
+        return Err(RevokeRefusal::Expired);
+    }
+    match who {
+        Revoker::Owner => Ok(()),
+        Revoker::Nap if row_active => Err(RevokeRefusal::RowActive),
+        Revoker::Nap => Ok(()),
+    }
+}
+
+/// Why a certificate cannot be revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RevokeRefusal {
+    /// Revoked before.
+    #[error("this certificate has already been revoked")]
+    AlreadyRevoked,
+    /// Past its `notAfter`; a CRL need not list it.
+    #[error("this certificate has expired; it no longer needs revoking")]
+    Expired,
+    /// A NAP tried to revoke on an active row.
+    #[error("a NAP may revoke certificates only of a deactivated row: deactivate the row first (the certificate's owner can revoke it at any time)")]
+    RowActive,
+}
+
+/// `YYYY-MM-DD` (UTC) of a Unix timestamp, for messages; pure arithmetic so it runs in the
+/// browser without a date library (days-from-civil, H. Hinnant).
+fn utc_date(secs: i64) -> String {
+    let z = secs.div_euclid(DAY) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::fixtures::addr;
+
+    const NOW: i64 = 1_750_000_000; // 2025-06-15
+
+    fn cert(not_after: i64, revoked: bool) -> ExistingCert {
+        ExistingCert { not_after, revoked }
+    }
+
+    #[test]
+    fn r13_second_valid_certificate_is_refused() {
+        let valid = cert(NOW + 100 * DAY, false);
+        let refusal = may_request(&[valid], NOW, RenewalWindow::DEFAULT).unwrap_err();
+        assert_eq!(
+            refusal,
+            RequestRefusal::StillValid {
+                not_after: NOW + 100 * DAY,
+                renewable_from: NOW + 72 * DAY
+            }
+        );
+        assert_eq!(
+            refusal.to_string(),
+            "you already hold a valid certificate for this mailbox, valid until 2025-09-23; a new one can be requested from 2025-08-26 on, or at once after revoking the current one"
+        );
+    }
+
+    #[test]
+    fn r13_new_certificate_may_be_requested_within_the_renewal_window() {
+        let window = RenewalWindow::DEFAULT;
+        assert!(may_request(&[cert(NOW + 28 * DAY, false)], NOW, window).is_ok());
+        assert!(may_request(&[cert(NOW + 28 * DAY + 1, false)], NOW, window).is_err());
+        assert!(may_request(
+            &[cert(NOW + 10 * DAY, false)],
+            NOW,
+            RenewalWindow::from_days(5)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn r13_new_certificate_may_be_requested_after_revocation_or_expiry() {
+        let revoked = cert(NOW + 300 * DAY, true);
+        let expired = cert(NOW, false);
+        assert!(may_request(&[revoked, expired], NOW, RenewalWindow::DEFAULT).is_ok());
+        assert!(may_request(&[], NOW, RenewalWindow::DEFAULT).is_ok());
+    }
+
+    #[test]
+    fn r13_validity_defaults_to_365_days_and_never_exceeds_825() {
+        assert_eq!(Validity::default().days(), 365);
+        assert_eq!(Validity::from_days(825).map(Validity::days), Ok(825));
+        assert_eq!(
+            Validity::from_days(826),
+            Err(ValidityError::TooLong { days: 826 })
+        );
+        assert_eq!(Validity::from_days(0), Err(ValidityError::Zero));
+        assert_eq!(Validity::DEFAULT.not_after(NOW), NOW + 365 * DAY);
+    }
+
+    #[test]
+    fn r13_only_addresses_linked_to_the_user_may_be_chosen() {
+        let linked = [addr("anna@example.org"), addr("a.s@example.org")];
+        let chosen = [
+            addr("a.s@example.org"),
+            addr("anna@example.org"),
+            addr("a.s@example.org"),
+        ];
+        assert_eq!(
+            choose_addresses(true, &linked, &chosen),
+            Ok(vec![addr("a.s@example.org"), addr("anna@example.org")])
+        );
+        assert_eq!(
+            choose_addresses(true, &linked, &[addr("bert@example.org")]),
+            Err(RequestRefusal::NotLinked {
+                address: addr("bert@example.org")
+            })
+        );
+        assert_eq!(
+            choose_addresses(true, &linked, &[]),
+            Err(RequestRefusal::NoAddressChosen)
+        );
+    }
+
+    #[test]
+    fn r07_no_certificate_request_for_an_inactive_row() {
+        let linked = [addr("anna@example.org")];
+        assert_eq!(
+            choose_addresses(false, &linked, &linked),
+            Err(RequestRefusal::RowInactive)
+        );
+    }
+
+    #[test]
+    fn r15_nap_may_revoke_only_on_an_inactive_row() {
+        let valid = cert(NOW + DAY, false);
+        assert_eq!(
+            may_revoke(Revoker::Nap, true, &valid, NOW),
+            Err(RevokeRefusal::RowActive)
+        );
+        assert_eq!(may_revoke(Revoker::Nap, false, &valid, NOW), Ok(()));
+    }
+
+    #[test]
+    fn r15_owner_may_revoke_at_any_time() {
+        let valid = cert(NOW + DAY, false);
+        assert_eq!(may_revoke(Revoker::Owner, true, &valid, NOW), Ok(()));
+        assert_eq!(may_revoke(Revoker::Owner, false, &valid, NOW), Ok(()));
+    }
+
+    #[test]
+    fn r15_revoked_or_expired_certificates_cannot_be_revoked() {
+        for who in [Revoker::Owner, Revoker::Nap] {
+            assert_eq!(
+                may_revoke(who, false, &cert(NOW + DAY, true), NOW),
+                Err(RevokeRefusal::AlreadyRevoked)
+            );
+            assert_eq!(
+                may_revoke(who, false, &cert(NOW, false), NOW),
+                Err(RevokeRefusal::Expired)
+            );
+        }
+    }
+
+    #[test]
+    fn r15_unspecified_reason_leaves_the_code_out() {
+        assert_eq!(RevocationReason::Unspecified.rfc5280_code(), None);
+    }
+
+    #[test]
+    fn r15_reason_codes_and_names_match_rfc5280() {
+        let codes: Vec<(&str, Option<u8>)> = RevocationReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), r.rfc5280_code()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("unspecified", None),
+                ("keyCompromise", Some(1)),
+                ("affiliationChanged", Some(3)),
+                ("superseded", Some(4)),
+                ("cessationOfOperation", Some(5)),
+                ("privilegeWithdrawn", Some(9)),
+            ]
+        );
+        for r in RevocationReason::ALL {
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
+            assert_eq!(RevocationReason::parse(r.as_str()), Ok(r));
+        }
+        assert_eq!(
+            RevocationReason::parse("KEYCOMPROMISE"),
+            Ok(RevocationReason::KeyCompromise)
+        );
+        assert!(RevocationReason::parse("removeFromCRL").is_err());
+    }
+
+    #[test]
+    fn dates_in_messages_are_utc_calendar_dates() {
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(-DAY), "1969-12-31");
+        assert_eq!(utc_date(951_782_400), "2000-02-29");
+        assert_eq!(utc_date(NOW), "2025-06-15");
+    }
+}

@@ -1,0 +1,9 @@
+# Shared settings of the scripts; sourced, not run.
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$here/end2end/node_modules/.bin:$PATH"
+# The cargo target dir lives outside the clone so that every clone (CI makes a fresh one per run)
+# reuses the same compiled dependencies.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ra-portal/target}"
+# cargo-leptos builds debug code with `--cfg erase_components`; plain `cargo test` must use the same
+# flags or it rebuilds every dependency from scratch.
+export RUSTFLAGS="${RUSTFLAGS:---cfg erase_components}"

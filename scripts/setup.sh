@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs whatever the portal needs to build, run and test, and only what is missing.
+# Safe to run again: every step first checks whether its tool is already there.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# Versions are pinned: cargo-leptos 0.3.11 does not build on rustc 1.95 with --locked, and
+# wasm-bindgen-cli must equal the wasm-bindgen version in Cargo.lock exactly.
+CARGO_LEPTOS_VERSION=0.3.10
+WASM_BINDGEN_VERSION=0.2.130
+
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_missing=()
+command -v chromium >/dev/null || apt_missing+=(chromium)
+command -v sqlite3 >/dev/null || apt_missing+=(sqlite3)
+command -v openssl >/dev/null || apt_missing+=(openssl)
+command -v cc >/dev/null || apt_missing+=(build-essential)
+command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
+fc-list 2>/dev/null | grep -qi dejavu || apt_missing+=(fonts-dejavu-core)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  log "apt-get install ${apt_missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+fi
+
+if ! command -v node >/dev/null; then
+  log "apt-get install nodejs npm"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+  log "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+wb_version="$(sed -n '/^name = "wasm-bindgen"$/{n;s/version = "\(.*\)"/\1/p;q}' "$here/Cargo.lock" 2>/dev/null || true)"
+wb_version="${wb_version:-$WASM_BINDGEN_VERSION}"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
+  log "cargo install wasm-bindgen-cli $wb_version (about 2 minutes)"
+  cargo install wasm-bindgen-cli --version "$wb_version" --force
+fi
+
+if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+  log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 17 minutes, once)"
+  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
+fi
+
+# npm packages for the browser tests and the test services (OIDC provider, SMTP server), and
+# wasm-opt from npm's binaryen (Debian's binaryen 108 produces broken WASM).
+if [ -f "$here/end2end/package-lock.json" ]; then
+  stamp="$here/end2end/node_modules/.lock-stamp"
+  if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/end2end/package-lock.json"; then
+    log "npm ci (end2end)"
+    (cd "$here/end2end" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$here/end2end/package-lock.json" "$stamp"
+  fi
+fi

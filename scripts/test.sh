@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, then runs every test: unit and integration tests (real SQLite files),
+# then the browser tests in Debian's chromium against the real portal.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$here"
+
+bash scripts/setup.sh
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "unit and integration tests"
+# Crate by crate: `app` must never be built with `ssr` and `hydrate` together.
+cargo test --locked -p domain -p backend -p app -p server
+
+step "build the site (cargo-leptos, debug)"
+cargo leptos build
+
+step "browser tests (Playwright, Debian chromium)"
+export E2E_PORTAL_BIN="$CARGO_TARGET_DIR/debug/ra-portal"
+export E2E_SITE_ROOT="$here/target/site"
+cd end2end
+npx playwright test

@@ -1,0 +1,6 @@
+//! The portal's HTTP server (axum + leptos_axum) and its command line.
+
+pub mod cli;
+pub mod security;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,151 @@
+//! HTTP hardening for every response and request (SPEC Q3, Q4, Q5).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, ORIGIN, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Largest request body accepted anywhere except the CSV upload (Q5).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// CSP for responses that did not set their own (static files, API answers). Pages set a stricter one
+/// with a per-response nonce for their inline hydration script.
+const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The portal's own origin (`scheme://host[:port]`), which state-changing requests must come from.
+#[derive(Clone, Debug)]
+pub struct OwnOrigin {
+    origin: String,
+    https: bool,
+}
+
+impl OwnOrigin {
+    /// The origin of a base URL such as `https://ra.example.org/portal`.
+    pub fn from_base_url(base_url: &str) -> OwnOrigin {
+        let https = base_url.starts_with("https://");
+        let after_scheme = base_url
+            .split_once("://")
+            .map(|(_, r)| r)
+            .unwrap_or(base_url);
+        let host = after_scheme.split('/').next().unwrap_or_default();
+        let scheme = if https { "https" } else { "http" };
+        OwnOrigin {
+            origin: format!("{scheme}://{}", host.to_ascii_lowercase()),
+            https,
+        }
+    }
+}
+
+/// Adds the security headers to every response (Q4), keeping a page's own CSP.
+pub async fn security_headers(State(own): State<OwnOrigin>, req: Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/pkg/");
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    set_if_missing(h, CONTENT_SECURITY_POLICY, DEFAULT_CSP);
+    // Challenge URLs carry tokens: they must never leak to another site through Referer.
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if own.https {
+        h.insert(
+            STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    // Pages show personal data: no shared cache may keep them. The WASM bundle may be cached.
+    if !is_asset {
+        set_if_missing(h, CACHE_CONTROL, "no-store");
+    }
+    resp
+}
+
+fn set_if_missing(h: &mut HeaderMap, name: HeaderName, value: &'static str) {
+    if !h.contains_key(&name) {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+}
+
+/// Refuses state-changing requests that do not come from the portal's own pages (Q3): a cross-site
+/// form or script cannot act for a logged-in NAP. Browsers send `Sec-Fetch-Site`; older ones at least
+/// `Origin`. A request with neither is refused too, since no page of ours sends one.
+pub async fn same_origin_writes(
+    State(own): State<OwnOrigin>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    match origin_verdict(req.headers(), &own) {
+        Ok(()) => next.run(req).await,
+        Err(why) => {
+            tracing::warn!(method = %req.method(), path = %req.uri().path(), why, "cross-origin write refused");
+            (StatusCode::FORBIDDEN, format!("Refused: {why}.")).into_response()
+        }
+    }
+}
+
+fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static str> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return match site.as_bytes() {
+            b"same-origin" => Ok(()),
+            _ => Err("the request came from another site"),
+        };
+    }
+    match headers.get(ORIGIN).map(|o| o.as_bytes()) {
+        Some(origin) if origin.eq_ignore_ascii_case(own.origin.as_bytes()) => Ok(()),
+        Some(_) => Err("the request came from another origin"),
+        None => Err("the request names no origin"),
+    }
+}
+
+/// Turns a body that is too large into a clear message (Q5) instead of a bare status.
+pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Refused: the request is larger than the {} KiB this endpoint accepts.",
+                MAX_BODY_BYTES / 1024
+            ),
+        )
+            .into_response();
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn q3_same_origin_is_judged_by_sec_fetch_site_then_origin() {
+        let own = OwnOrigin::from_base_url("https://RA.example.org/portal/");
+        assert!(origin_verdict(&headers(&[("sec-fetch-site", "same-origin")]), &own).is_ok());
+        assert!(origin_verdict(&headers(&[("sec-fetch-site", "cross-site")]), &own).is_err());
+        assert!(origin_verdict(&headers(&[("sec-fetch-site", "same-site")]), &own).is_err());
+        assert!(origin_verdict(&headers(&[("origin", "https://ra.example.org")]), &own).is_ok());
+        assert!(origin_verdict(&headers(&[("origin", "https://evil.example")]), &own).is_err());
+        assert!(origin_verdict(&headers(&[("origin", "http://ra.example.org")]), &own).is_err());
+        assert!(origin_verdict(&headers(&[]), &own).is_err());
+    }
+}
