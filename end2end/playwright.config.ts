@@ -2,10 +2,16 @@ import { defineConfig } from '@playwright/test';
 
 // Browser tests run in Debian's chromium (`npx playwright install` cannot download a browser here).
 // scripts/test.sh builds the portal first and tells us where its binary and site are; Playwright
-// starts the portal (on a fresh data folder) and the test services, and stops them afterwards.
+// starts two portals (local accounts with demo data; OIDC login) on fresh data folders and the test
+// services, and stops them all afterwards.
 
-const portalPort = Number(process.env.E2E_PORTAL_PORT ?? 3100);
-export const baseURL = `http://127.0.0.1:${portalPort}`;
+export const ports = {
+  local: Number(process.env.E2E_LOCAL_PORT ?? 3100),
+  oidcPortal: Number(process.env.E2E_OIDC_PORTAL_PORT ?? 3101),
+  oidc: Number(process.env.E2E_OIDC_PORT ?? 3900),
+};
+export const localURL = `http://127.0.0.1:${ports.local}`;
+export const oidcPortalURL = `http://127.0.0.1:${ports.oidcPortal}`;
 
 export default defineConfig({
   testDir: './tests',
@@ -17,7 +23,7 @@ export default defineConfig({
   retries: 0,
   reporter: [['list']],
   use: {
-    baseURL,
+    baseURL: localURL,
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {
@@ -38,13 +44,32 @@ export default defineConfig({
   projects: [{ name: 'chromium', use: { browserName: 'chromium' } }],
   webServer: [
     {
+      command: 'node services/oidc-provider.js',
+      url: `http://127.0.0.1:${ports.oidc}/.well-known/openid-configuration`,
+      reuseExistingServer: false,
+      timeout: 30_000,
+      env: {
+        OIDC_PORT: String(ports.oidc),
+        OIDC_REDIRECT_URIS: `${oidcPortalURL}/auth/callback`,
+      },
+    },
+    {
       command: 'bash ../scripts/e2e-portal.sh',
-      url: `${baseURL}/health`,
+      url: `${localURL}/health`,
       reuseExistingServer: false,
       timeout: 120_000,
-      stdout: 'pipe',
-      stderr: 'pipe',
-      env: { E2E_PORTAL_PORT: String(portalPort) },
+      env: { E2E_MODE: 'local', E2E_PORTAL_PORT: String(ports.local) },
+    },
+    {
+      command: 'bash ../scripts/e2e-portal.sh',
+      url: `${oidcPortalURL}/health`,
+      reuseExistingServer: false,
+      timeout: 120_000,
+      env: {
+        E2E_MODE: 'oidc',
+        E2E_PORTAL_PORT: String(ports.oidcPortal),
+        E2E_OIDC_PORT: String(ports.oidc),
+      },
     },
   ],
 });

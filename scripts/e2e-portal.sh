@@ -1,12 +1,32 @@
 #!/usr/bin/env bash
-# Starts the portal for the browser tests on a fresh data folder (called by end2end/playwright.config.ts).
+# Starts one portal for the browser tests on a fresh data folder (called by end2end/playwright.config.ts).
+#   E2E_MODE=local  local accounts, seeded with the demo data (`serve --demo`)
+#   E2E_MODE=oidc   login through the test OpenID Connect provider on E2E_OIDC_PORT
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-port="${E2E_PORTAL_PORT:-3100}"
+port="${E2E_PORTAL_PORT:?}"
+bin="${E2E_PORTAL_BIN:?scripts/test.sh sets E2E_PORTAL_BIN}"
 data="$(mktemp -d /tmp/ra-portal-e2e.XXXXXX)"
 export RA_PORTAL_LISTEN="127.0.0.1:$port"
 export RA_PORTAL_BASE_URL="http://127.0.0.1:$port"
 export RA_PORTAL_DATA_DIR="$data"
 export LEPTOS_SITE_ROOT="${E2E_SITE_ROOT:?scripts/test.sh sets E2E_SITE_ROOT}"
-exec "${E2E_PORTAL_BIN:?scripts/test.sh sets E2E_PORTAL_BIN}" serve
+
+case "${E2E_MODE:-local}" in
+  local)
+    exec "$bin" serve --demo
+    ;;
+  oidc)
+    export RA_PORTAL_OIDC__ISSUER="http://127.0.0.1:${E2E_OIDC_PORT:?}"
+    export RA_PORTAL_OIDC__CLIENT_ID="ra-portal"
+    export RA_PORTAL_OIDC__CLIENT_SECRET="test-secret"
+    # The operator registers domains in the UI; this one is there from the start.
+    "$bin" domain add example.org --contact-group nap-example
+    exec "$bin" serve
+    ;;
+  *)
+    echo "unknown E2E_MODE ${E2E_MODE}" >&2
+    exit 2
+    ;;
+esac

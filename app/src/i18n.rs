@@ -98,6 +98,52 @@ pub struct Texts {
     pub home_for_users: &'static str,
     /// 404 page.
     pub not_found: &'static str,
+    /// Navigation: log in.
+    pub nav_login: &'static str,
+    /// Navigation: log out.
+    pub nav_logout: &'static str,
+    /// Navigation: the operators' page.
+    pub nav_operator: &'static str,
+    /// Shown instead of a page that needs a login.
+    pub please_log_in: &'static str,
+    /// Login page heading.
+    pub login_heading: &'static str,
+    /// Login form: user name.
+    pub login_username: &'static str,
+    /// Login form: password.
+    pub login_password: &'static str,
+    /// Login form: submit.
+    pub login_button: &'static str,
+    /// Login refused.
+    pub login_invalid: &'static str,
+    /// OIDC login came back too late or from another browser.
+    pub login_flow_expired: &'static str,
+    /// Login failed for another reason.
+    pub login_failed: &'static str,
+    /// Login page with an IdP.
+    pub login_oidc_intro: &'static str,
+    /// Button to the IdP.
+    pub login_oidc_button: &'static str,
+    /// Operator page heading.
+    pub operator_heading: &'static str,
+    /// Column: domain.
+    pub operator_domain: &'static str,
+    /// Column: contact group.
+    pub operator_contact_group: &'static str,
+    /// Register form heading.
+    pub operator_register_heading: &'static str,
+    /// Register button.
+    pub operator_register_button: &'static str,
+    /// Generic save button.
+    pub save: &'static str,
+    /// Shown after a save.
+    pub saved: &'static str,
+    /// A user who is NAP of no domain.
+    pub domains_none: &'static str,
+    /// Label: user ID.
+    pub user_id: &'static str,
+    /// Label: the CN of personal certificates.
+    pub name_in_certificates: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -110,6 +156,29 @@ static EN: Texts = Texts {
     home_for_naps: "Network contact persons (NAPs) keep the table of mailboxes of their email domains and send challenge emails that prove who reads each mailbox.",
     home_for_users: "Everyone who confirmed a challenge can request and revoke certificates for their addresses under “My client certificates”.",
     not_found: "This page does not exist.",
+    nav_login: "Log in",
+    nav_logout: "Log out",
+    nav_operator: "Domains (operator)",
+    please_log_in: "Please log in to see this page.",
+    login_heading: "Log in",
+    login_username: "User name",
+    login_password: "Password",
+    login_button: "Log in",
+    login_invalid: "Unknown user name or wrong password.",
+    login_flow_expired: "The login took too long or was started elsewhere. Please try again.",
+    login_failed: "The login did not work. Please try again; if it persists, tell the portal's operators.",
+    login_oidc_intro: "Log in with the account of your organisation.",
+    login_oidc_button: "Log in with your organisation's account",
+    operator_heading: "Email domains of the portal",
+    operator_domain: "Email domain",
+    operator_contact_group: "Contact group (NAPs)",
+    operator_register_heading: "Register an email domain",
+    operator_register_button: "Register",
+    save: "Save",
+    saved: "Saved.",
+    domains_none: "You are not a contact person (NAP) of any email domain.",
+    user_id: "Your user ID",
+    name_in_certificates: "Name in your certificates",
 };
 
 static DE: Texts = Texts {
@@ -122,6 +191,29 @@ static DE: Texts = Texts {
     home_for_naps: "Netzwerk-Ansprechpartner (NAPs) pflegen die Postfachtabelle ihrer E-Mail-Domains und versenden Challenge-Mails, die zeigen, wer ein Postfach liest.",
     home_for_users: "Wer eine Challenge bestätigt hat, kann unter „Meine Client-Zertifikate“ Zertifikate für seine Adressen beantragen und sperren.",
     not_found: "Diese Seite gibt es nicht.",
+    nav_login: "Anmelden",
+    nav_logout: "Abmelden",
+    nav_operator: "Domains (Betrieb)",
+    please_log_in: "Bitte melden Sie sich an, um diese Seite zu sehen.",
+    login_heading: "Anmelden",
+    login_username: "Benutzername",
+    login_password: "Passwort",
+    login_button: "Anmelden",
+    login_invalid: "Unbekannter Benutzername oder falsches Passwort.",
+    login_flow_expired: "Die Anmeldung hat zu lange gedauert oder wurde woanders begonnen. Bitte versuchen Sie es erneut.",
+    login_failed: "Die Anmeldung hat nicht funktioniert. Bitte versuchen Sie es erneut; wenn es so bleibt, wenden Sie sich an den Betrieb des Portals.",
+    login_oidc_intro: "Melden Sie sich mit dem Konto Ihrer Einrichtung an.",
+    login_oidc_button: "Mit dem Konto Ihrer Einrichtung anmelden",
+    operator_heading: "E-Mail-Domains des Portals",
+    operator_domain: "E-Mail-Domain",
+    operator_contact_group: "Kontaktgruppe (NAPs)",
+    operator_register_heading: "E-Mail-Domain registrieren",
+    operator_register_button: "Registrieren",
+    save: "Speichern",
+    saved: "Gespeichert.",
+    domains_none: "Sie sind für keine E-Mail-Domain Ansprechpartner (NAP).",
+    user_id: "Ihre Benutzerkennung",
+    name_in_certificates: "Name in Ihren Zertifikaten",
 };
 
 /// The current language, shared by every component through context.

@@ -3,6 +3,8 @@
 //! The same code renders on the server (feature `ssr`) and hydrates in the browser (feature
 //! `hydrate`); the crates that depend on this one pick the feature, never both at once.
 
+pub mod auth;
+pub mod components;
 pub mod error;
 pub mod i18n;
 #[cfg(feature = "ssr")]

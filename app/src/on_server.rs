@@ -76,3 +76,92 @@ pub mod content_security_policy {
         }
     }
 }
+
+/// The signed-in user with roles, as the server's session layer found it; `None` for anonymous
+/// requests. Synchronous, so pages read it while rendering without a resource.
+pub fn optional_viewer() -> Option<backend::roles::Viewer> {
+    use_context::<Parts>()?
+        .extensions
+        .get::<backend::roles::Viewer>()
+        .cloned()
+}
+
+/// The session as the pages see it.
+pub fn session_info() -> crate::auth::SessionInfo {
+    let oidc = use_context::<backend::Portal>().is_some_and(|p| p.config.oidc.is_some());
+    crate::auth::SessionInfo {
+        viewer: optional_viewer().map(|v| crate::auth::ViewerInfo {
+            display_name: format!("{} {}", v.user.given_name, v.user.family_name)
+                .trim()
+                .to_string(),
+            user_id: v.user.user_id.clone(),
+            is_operator: v.is_operator,
+            nap_domains: v.nap_domains.iter().map(|d| d.name.clone()).collect(),
+        }),
+        login_mode: if oidc {
+            crate::auth::LoginMode::Oidc
+        } else {
+            crate::auth::LoginMode::Local
+        },
+    }
+}
+
+/// The viewer with roles; anonymous requests are refused with 401 (Q1).
+pub fn require_viewer() -> Result<backend::roles::Viewer, crate::error::AppError> {
+    optional_viewer().ok_or_else(|| with_status(crate::error::AppError::Unauthenticated))
+}
+
+/// The viewer, who must be an operator; others are refused with 403 (Q1).
+pub fn require_operator() -> Result<backend::roles::Viewer, crate::error::AppError> {
+    let viewer = require_viewer()?;
+    if viewer.is_operator {
+        Ok(viewer)
+    } else {
+        Err(with_status(crate::error::AppError::Forbidden))
+    }
+}
+
+/// Logs an internal error with its cause chain and gives the caller only the safe face (STYLE 5).
+pub fn internal<E: std::fmt::Debug>(err: E) -> crate::error::AppError {
+    tracing::error!(error = ?err, "internal error in a server function");
+    with_status(crate::error::AppError::Internal)
+}
+
+/// Sets the HTTP status that matches an error on the current response, so refusals are 401/403/422
+/// and not a generic 500, and returns the error.
+pub fn with_status(err: crate::error::AppError) -> crate::error::AppError {
+    use crate::error::AppError;
+    use axum::http::StatusCode;
+    let status = match err {
+        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden => StatusCode::FORBIDDEN,
+        AppError::NotFound => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::ChangedMeanwhile(_) => StatusCode::CONFLICT,
+        AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    // Only a server function called over HTTP answers with the error's status; a page that calls
+    // one while rendering stays a 200 page that shows the message.
+    let is_server_fn_call =
+        use_context::<Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
+    if is_server_fn_call {
+        if let Some(resp) = use_context::<ResponseOptions>() {
+            resp.set_status(status);
+        }
+    }
+    err
+}
+
+/// Maps a service refusal to its safe face: the message for input and permission refusals, a logged
+/// `Internal` for failures (STYLE 5).
+pub fn service_error(err: backend::error::ServiceError) -> crate::error::AppError {
+    use backend::error::ServiceError;
+    with_status(match err {
+        ServiceError::Forbidden(_) => crate::error::AppError::Forbidden,
+        e if e.is_internal() => {
+            tracing::error!(error = ?e, "internal error in a service");
+            crate::error::AppError::Internal
+        }
+        e => crate::error::AppError::Invalid(e.to_string()),
+    })
+}

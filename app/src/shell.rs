@@ -5,14 +5,20 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
+use crate::auth::{provide_session, use_session};
 use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
 use crate::pages::home::HomePage;
+use crate::pages::login::LoginPage;
+use crate::pages::my_certificates::MyCertificatesPage;
+use crate::pages::my_domains::MyDomainsPage;
+use crate::pages::operator::OperatorPage;
 
 /// The whole document, rendered on the server for every page request.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::on_server::content_security_policy::provide_for_response();
     let lang = initial_lang();
+    let session = serde_json::to_string(&crate::auth::initial_session()).unwrap_or_default();
     view! {
         <!DOCTYPE html>
         <html lang=lang.tag()>
@@ -23,7 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
-            <body>
+            <body data-session=session>
                 <App/>
             </body>
         </html>
@@ -51,6 +57,7 @@ fn initial_lang() -> Lang {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_lang(initial_lang());
+    provide_session();
     let t = use_texts();
     mark_hydrated();
 
@@ -60,15 +67,47 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="top">
                 <A href="/" attr:class="brand">{move || t.get().app_name}</A>
-                <nav class="main-nav"></nav>
+                <MainNav/>
                 <LanguageSwitch/>
             </header>
             <main>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("") view=HomePage/>
+                    <Route path=path!("login") view=LoginPage/>
+                    <Route path=path!("domains") view=MyDomainsPage/>
+                    <Route path=path!("certificates") view=MyCertificatesPage/>
+                    <Route path=path!("operator") view=OperatorPage/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The navigation: what the signed-in user may use. Only for the eye: every server function and
+/// route checks the role again (Q1).
+#[component]
+fn MainNav() -> impl IntoView {
+    let t = use_texts();
+    view! {
+            {
+                match use_session().viewer {
+                    None => view! {
+                        <nav class="main-nav"></nav>
+                        <a class="login-link" href="/login">{move || t.get().nav_login}</a>
+                    }.into_any(),
+                    Some(v) => view! {
+                        <nav class="main-nav">
+                            {v.is_nap().then(|| view! { <A href="/domains">{move || t.get().nav_my_domains}</A> })}
+                            <A href="/certificates">{move || t.get().nav_my_certificates}</A>
+                            {v.is_operator.then(|| view! { <A href="/operator">{move || t.get().nav_operator}</A> })}
+                        </nav>
+                        <span class="who" title=v.user_id.clone()>{v.display_name.clone()}</span>
+                        <form method="post" action="/auth/logout" class="logout">
+                            <button type="submit">{move || t.get().nav_logout}</button>
+                        </form>
+                    }.into_any(),
+                }
+            }
     }
 }
 

@@ -176,7 +176,8 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            // RA_PORTAL_CONFIG names the file (read by the command line), it is not a setting.
+            .merge(Env::prefixed(ENV_PREFIX).ignore(&["config"]).split("__"))
             .extract()
             .map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;
@@ -231,6 +232,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment::Jail's closures must return figment's (large) error type; that is not ours to shrink.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use crate::secret::ExposeSecret;
@@ -272,6 +275,17 @@ mod tests {
                 !printed.contains("hunter2"),
                 "secret leaked into Debug: {printed}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_config_file_variable_is_not_taken_for_a_setting() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("portal.toml", "operator_group = \"pki-ops\"")?;
+            jail.set_env("RA_PORTAL_CONFIG", "portal.toml");
+            let c = Config::load(Some(Path::new("portal.toml"))).expect("loads");
+            assert_eq!(c.operator_group, "pki-ops");
             Ok(())
         });
     }

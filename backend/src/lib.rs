@@ -4,13 +4,21 @@
 //! Nothing here knows about leptos or axum, so the services are tested against a real SQLite file
 //! without building the web stack, and the web layer stays thin (STYLE.md, principle 3).
 
+pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod demo;
+pub mod domains;
+pub mod error;
+pub mod identity;
 pub mod portal;
+pub mod roles;
 pub mod secret;
+pub mod sessions;
 pub mod storage;
 
+pub use error::ServiceError;
 pub use portal::Portal;
 
 #[cfg(any(test, feature = "testing"))]

@@ -1,11 +1,21 @@
-//! The command line: `ra-portal serve`, and (later) the account and domain verbs.
+//! The command line: `ra-portal serve`, `migrate`, and the verbs that manage local accounts and
+//! email domains on the configured database.
+//!
+//! Passwords never come from an argument (it would show in `ps` and the shell history): they are
+//! read from standard input with `--password-stdin`, or asked for twice on a terminal.
 
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{bail, Context};
+use backend::accounts::{self, Account, NewAccount};
 use backend::config::Config;
+use backend::demo::seed_demo;
+use backend::domains;
+use backend::secret::SecretString;
 use backend::Portal;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::startup::Application;
 
@@ -24,12 +34,99 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the portal's web server.
-    Serve,
+    Serve {
+        /// Create a demo domain and demo accounts with publicly known passwords first (never on a
+        /// portal that real people use), and print how to log in.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Create the database (or bring its schema up to date) and exit.
     Migrate,
+    /// Manage local accounts (the embedded default IdM).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage email domains and their contact groups (what an operator does).
+    #[command(subcommand)]
+    Domain(DomainCommand),
 }
 
-/// Parses the command line, runs it, and turns errors into a message and exit code 1.
+/// Local account verbs.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a local account.
+    Add {
+        /// Login name and user ID: 1-64 characters of a-z 0-9 . _ -
+        #[arg(long)]
+        id: String,
+        /// Given name (part of a personal certificate's name).
+        #[arg(long)]
+        given: String,
+        /// Family name (part of a personal certificate's name).
+        #[arg(long)]
+        family: String,
+        /// Email address (information only).
+        #[arg(long)]
+        email: Option<String>,
+        /// An IdM group to put the account in; repeat for several.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// Set a local account's password (ends its sessions).
+    Passwd {
+        /// The account.
+        #[arg(long)]
+        id: String,
+        #[command(flatten)]
+        password: PasswordInput,
+    },
+    /// List local accounts with their groups.
+    List,
+    /// Replace a local account's groups (no --group: no groups). Takes effect at the next login.
+    SetGroups {
+        /// The account.
+        #[arg(long)]
+        id: String,
+        /// A group; repeat for several.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
+}
+
+/// How a password is given.
+#[derive(Debug, Args)]
+pub struct PasswordInput {
+    /// Read the password from the first line of standard input (for scripts); otherwise it is
+    /// asked for twice on the terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Domain verbs.
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Register an email domain.
+    Add {
+        /// The domain, e.g. example.org (internationalised names are stored in punycode).
+        name: String,
+        /// The IdM group whose members are the domain's NAPs.
+        #[arg(long)]
+        contact_group: String,
+    },
+    /// List registered domains with their contact groups.
+    List,
+    /// Change a domain's contact group.
+    SetGroup {
+        /// The domain.
+        name: String,
+        /// The new contact group.
+        #[arg(long)]
+        contact_group: String,
+    },
+}
+
+/// Parses the command line, runs it, and turns errors into one line and exit code 1.
 pub fn main() -> ExitCode {
     crate::telemetry::init();
     let cli = Cli::parse();
@@ -52,11 +149,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Who the audit trail names for what is done on the command line: `cli:<os user>`.
+fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".into());
+    format!("cli:{user}")
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => {
+        Command::Serve { demo } => {
             let portal = Portal::open(config).await?;
+            if demo {
+                let summary = seed_demo(&portal.pool, &portal.config).await?;
+                print!("{summary}");
+            }
             let app = Application::build(portal.clone()).await?;
             tracing::info!(
                 "RA portal listening on http://{} (public URL {}), database {}",
@@ -74,5 +185,140 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::User(command) => run_user(Portal::open(config).await?, command).await,
+        Command::Domain(command) => run_domain(Portal::open(config).await?, command).await,
     }
+}
+
+async fn run_user(portal: Portal, command: UserCommand) -> anyhow::Result<()> {
+    let actor = cli_actor();
+    match command {
+        UserCommand::Add {
+            id,
+            given,
+            family,
+            email,
+            groups,
+            password,
+        } => {
+            // Check the id first, so that nobody types a password twice for a refused id.
+            accounts::check_account_id(&id)?;
+            let password = read_password(&password)?;
+            let account = accounts::create_account(
+                &portal.pool,
+                NewAccount {
+                    id,
+                    given_name: given,
+                    family_name: family,
+                    email,
+                    groups,
+                    password,
+                },
+                &actor,
+            )
+            .await?;
+            println!("created account {}", describe(&account));
+        }
+        UserCommand::Passwd { id, password } => {
+            accounts::check_account_id(&id)?;
+            if accounts::find_account(&portal.pool, &id).await?.is_none() {
+                bail!("there is no account {id}");
+            }
+            let password = read_password(&password)?;
+            accounts::set_password(&portal.pool, &id, password, &actor).await?;
+            println!("password of {id} changed; its sessions have ended");
+        }
+        UserCommand::List => {
+            let accounts = accounts::list_accounts(&portal.pool).await?;
+            if accounts.is_empty() {
+                println!("no local accounts yet (add one with `ra-portal user add`)");
+            }
+            for account in &accounts {
+                println!("{}", describe(account));
+            }
+        }
+        UserCommand::SetGroups { id, groups } => {
+            let account = accounts::set_groups(&portal.pool, &id, &groups, &actor).await?;
+            println!("groups of {}", describe(&account));
+        }
+    }
+    Ok(())
+}
+
+/// One line about an account: id, name, email, groups. Never anything secret.
+fn describe(account: &Account) -> String {
+    let groups = if account.groups.is_empty() {
+        "(no groups)".to_owned()
+    } else {
+        account.groups.join(", ")
+    };
+    format!(
+        "{}\t{} {}\t{}\t{}",
+        account.id,
+        account.given_name,
+        account.family_name,
+        account.email.as_deref().unwrap_or("-"),
+        groups
+    )
+}
+
+/// Reads a new password: the first line of stdin with `--password-stdin`, else twice from the
+/// terminal without echo.
+fn read_password(input: &PasswordInput) -> anyhow::Result<SecretString> {
+    if input.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        let password = line.strip_suffix('\n').unwrap_or(&line);
+        let password = password.strip_suffix('\r').unwrap_or(password);
+        let password = SecretString::from(password);
+        accounts::check_password(&password)?;
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no password given: pipe it in with --password-stdin, or run this on a terminal");
+    }
+    let first = SecretString::from(rpassword::prompt_password("New password: ")?);
+    accounts::check_password(&first)?;
+    let second = SecretString::from(rpassword::prompt_password("Repeat the password: ")?);
+    use backend::secret::ExposeSecret;
+    if first.expose_secret() != second.expose_secret() {
+        bail!("the two passwords differ; nothing was changed");
+    }
+    Ok(first)
+}
+
+async fn run_domain(portal: Portal, command: DomainCommand) -> anyhow::Result<()> {
+    let actor = cli_actor();
+    match command {
+        DomainCommand::Add {
+            name,
+            contact_group,
+        } => {
+            let d = domains::register_domain(&portal.pool, &actor, &name, &contact_group).await?;
+            println!(
+                "registered {} with contact group {}",
+                d.name, d.contact_group
+            );
+        }
+        DomainCommand::List => {
+            let list = domains::list_domains(&portal.pool).await?;
+            if list.is_empty() {
+                println!("no domains registered yet (add one with `ra-portal domain add`)");
+            }
+            for d in &list {
+                println!("{}\t{}", d.name, d.contact_group);
+            }
+        }
+        DomainCommand::SetGroup {
+            name,
+            contact_group,
+        } => {
+            let d = domains::set_contact_group(&portal.pool, &actor, &name, &contact_group).await?;
+            println!("{} now has contact group {}", d.name, d.contact_group);
+        }
+    }
+    Ok(())
 }

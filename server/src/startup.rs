@@ -3,9 +3,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use app::{shell, App};
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -14,10 +15,11 @@ use axum::Router;
 use backend::Portal;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, handle_server_fns_with_context, LeptosRoutes};
+use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::auth::{self, oidc::OidcProvider};
 use crate::security::{self, OwnOrigin};
 
 /// The state axum hands to handlers.
@@ -29,27 +31,45 @@ pub struct AppState {
     pub portal: Portal,
     /// The origin state-changing requests must come from.
     pub own_origin: OwnOrigin,
+    /// The OpenID Connect provider, when one is configured (else local accounts).
+    pub oidc: Option<Arc<OidcProvider>>,
 }
 
 /// A bound, ready-to-serve portal.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    portal: Portal,
 }
 
 impl Application {
     /// Binds `portal.config.listen` (port 0 picks a free port) and builds the routes.
     pub async fn build(portal: Portal) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(portal.config.listen).await?;
+        Application::with_listener(portal, listener)
+    }
+
+    /// Builds the routes around a listener bound elsewhere (tests bind port 0 first, so they know
+    /// the base URL before the portal is configured).
+    pub fn with_listener(portal: Portal, listener: TcpListener) -> anyhow::Result<Application> {
         let leptos_options = leptos_options(listener.local_addr()?);
         let own_origin = OwnOrigin::from_base_url(portal.config.base_url());
+        let oidc = match &portal.config.oidc {
+            Some(config) => Some(Arc::new(OidcProvider::new(
+                config.clone(),
+                portal.config.base_url(),
+            )?)),
+            None => None,
+        };
         let state = AppState {
             leptos_options,
             portal,
             own_origin,
+            oidc,
         };
         Ok(Application {
             listener,
+            portal: state.portal.clone(),
             router: router(state),
         })
     }
@@ -59,8 +79,10 @@ impl Application {
         self.listener.local_addr().expect("bound listener")
     }
 
-    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish.
+    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish. Housekeeping (expired
+    /// sessions) runs beside it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tokio::spawn(housekeeping(self.portal.clone()));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
@@ -80,17 +102,25 @@ fn leptos_options(addr: SocketAddr) -> LeptosOptions {
 }
 
 fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    // leptos_routes also serves the server functions (under /api), with the same context.
+    let routes = route_list();
     let portal = state.portal.clone();
     let own_origin = state.own_origin.clone();
     Router::new()
         .route("/health", get(health))
-        .route("/api/{*fn_name}", post(server_fn_handler))
+        .route("/auth/login", post(auth::local_login))
+        .route("/auth/oidc/start", get(auth::oidc_start))
+        .route("/auth/callback", get(auth::oidc_callback))
+        .route("/auth/logout", post(auth::logout))
         .leptos_routes_with_context(&state, routes, move || provide_context(portal.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::resolve_session,
+        ))
         .with_state(state)
         .layer(middleware::from_fn_with_state(
             own_origin.clone(),
@@ -104,12 +134,14 @@ fn router(state: AppState) -> Router {
         ))
 }
 
-/// Server functions, with the portal in their context.
-async fn server_fn_handler(State(state): State<AppState>, req: Request) -> Response {
-    let portal = state.portal.clone();
-    handle_server_fns_with_context(move || provide_context(portal.clone()), req)
-        .await
-        .into_response()
+/// The pages' routes, found by running the app once. Kept for the process's life because leptos
+/// suppresses resource loading process-wide while it generates them: a page rendering at that
+/// moment in another portal of the same process (tests start many) would hang for good
+/// (leptos-rs/leptos#4773). It is a fact about the code, like a constant, not application state.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Liveness and readiness: the database answers.
@@ -122,6 +154,25 @@ async fn health(State(portal): State<Portal>) -> Response {
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+/// Removes timed-out sessions every hour, so abandoned ones do not pile up (Q2).
+async fn housekeeping(portal: Portal) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every_hour.tick().await;
+        match backend::sessions::purge_expired_sessions(
+            &portal.pool,
+            backend::clock::now(),
+            &portal.config.session,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
+            Err(e) => tracing::error!(error = ?e, "could not remove expired sessions"),
         }
     }
 }

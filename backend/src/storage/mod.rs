@@ -4,8 +4,12 @@
 //! transaction derefs to it) to these functions, so a use case and its audit records commit together.
 //! The SQL is kept portable where that costs nothing, so a PostgreSQL module can sit beside this one.
 
+pub mod accounts;
 pub mod audit;
 pub mod domains;
+pub mod oidc_logins;
+pub mod sessions;
+pub mod users;
 
 /// The connection type every storage function takes; a `Transaction` derefs to it.
 pub type Conn = sqlx::SqliteConnection;

@@ -1,0 +1,33 @@
+//! "My email domains": the domains the signed-in NAP administers.
+
+use leptos::prelude::*;
+
+use crate::auth::use_session;
+use crate::components::RequireLogin;
+use crate::i18n::use_texts;
+
+/// `/domains`
+#[component]
+pub fn MyDomainsPage() -> impl IntoView {
+    let t = use_texts();
+    let nap_domains = use_session()
+        .viewer
+        .map(|v| v.nap_domains)
+        .unwrap_or_default();
+    view! {
+        <RequireLogin>
+            <section class="my-domains">
+                <h1>{move || t.get().nav_my_domains}</h1>
+                {if nap_domains.is_empty() {
+                    view! { <p class="notice">{move || t.get().domains_none}</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="domain-list">
+                            {nap_domains.iter().map(|d| view! { <li class="mono">{d.clone()}</li> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </section>
+        </RequireLogin>
+    }
+}

@@ -1,0 +1,121 @@
+//! Server-side login sessions (Q2), found by the SHA-256 hash of the cookie's session ID.
+
+use sqlx::FromRow;
+
+use super::Conn;
+
+/// A session to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    /// SHA-256 of the session ID; the ID itself is never stored.
+    pub id_hash: &'a [u8],
+    /// Whose session it is (a `users` row).
+    pub user_id: &'a str,
+    /// JSON array of the groups the IdM gave at login.
+    pub groups: &'a str,
+    /// Login time; also the first `last_seen_at`.
+    pub created_at: i64,
+    /// Absolute end.
+    pub expires_at: i64,
+}
+
+/// A session with its user's names, as one lookup per request needs it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SessionRecord {
+    /// The user ID.
+    pub user_id: String,
+    /// JSON array of groups from login.
+    pub groups: String,
+    /// Login time.
+    pub created_at: i64,
+    /// Last request seen (updated at most once a minute).
+    pub last_seen_at: i64,
+    /// Absolute end.
+    pub expires_at: i64,
+    /// The user's given name.
+    pub given_name: String,
+    /// The user's family name.
+    pub family_name: String,
+    /// The user's email claim.
+    pub email: Option<String>,
+}
+
+/// Stores a new session.
+pub async fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, groups, created_at, last_seen_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(session.id_hash)
+    .bind(session.user_id)
+    .bind(session.groups)
+    .bind(session.created_at)
+    .bind(session.created_at)
+    .bind(session.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The session whose ID hashes to `id_hash`, with its user.
+pub async fn find_session_by_hash(
+    conn: &mut Conn,
+    id_hash: &[u8],
+) -> sqlx::Result<Option<SessionRecord>> {
+    sqlx::query_as(
+        "SELECT s.user_id, s.groups, s.created_at, s.last_seen_at, s.expires_at,
+                u.given_name, u.family_name, u.email
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = ?",
+    )
+    .bind(id_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records that the session was used at `now`.
+pub async fn touch_session(conn: &mut Conn, id_hash: &[u8], now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+        .bind(now)
+        .bind(id_hash)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends one session; false if there was none.
+pub async fn delete_session(conn: &mut Conn, id_hash: &[u8]) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        .bind(id_hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of a user (e.g. after a password change); returns how many.
+pub async fn delete_sessions_of_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes sessions past their absolute end (`expires_at <= now`), idle since `idle_before` or
+/// earlier, or started at `started_before` or earlier; returns how many.
+pub async fn delete_expired_sessions(
+    conn: &mut Conn,
+    now: i64,
+    idle_before: i64,
+    started_before: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ? OR created_at <= ?",
+    )
+    .bind(now)
+    .bind(idle_before)
+    .bind(started_before)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

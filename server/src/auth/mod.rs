@@ -1,0 +1,299 @@
+//! Sign-in and sessions over HTTP (SPEC §1, Q2): the session cookie, local-account login, the OIDC
+//! redirect and callback, and logout. The session itself lives in the database (`backend::sessions`).
+
+pub mod oidc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use backend::accounts::{verify_password, LoginRefused};
+use backend::clock;
+use backend::identity::Identity;
+use backend::roles::Viewer;
+use backend::secret::SecretString;
+use backend::sessions::{end_session, find_session, start_session};
+use backend::storage::oidc_logins::{
+    delete_stale_oidc_logins, insert_oidc_login, take_oidc_login, OidcLogin,
+};
+use serde::Deserialize;
+
+use crate::startup::AppState;
+
+/// Name of the session cookie. (The test IdP's cookies are prefixed `op_`, so they cannot clash.)
+pub const SESSION_COOKIE: &str = "ra_session";
+/// Binds an OIDC login to the browser that started it, against login CSRF.
+const OIDC_STATE_COOKIE: &str = "ra_oidc_state";
+/// An OIDC login must come back within this time.
+const OIDC_LOGIN_MAX_AGE_SECS: i64 = 600;
+
+/// Reads one cookie from request headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Finds the session of the request's cookie and puts the signed-in `Viewer` (user and roles) into
+/// the request's extensions, where pages and server functions read it without waiting. Roles are
+/// read afresh on every request, so a changed contact group takes effect at once. Static files skip
+/// the look-up.
+pub async fn resolve_session(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if !req.uri().path().starts_with("/pkg/") {
+        if let Some(value) = cookie(req.headers(), SESSION_COOKIE) {
+            let portal = &state.portal;
+            let found =
+                find_session(&portal.pool, &value, clock::now(), &portal.config.session).await;
+            match found {
+                Ok(Some(user)) => match Viewer::load(&portal.pool, user, &portal.config).await {
+                    Ok(viewer) => {
+                        req.extensions_mut().insert(viewer);
+                    }
+                    Err(e) => tracing::error!(error = ?e, "loading the roles of a session failed"),
+                },
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = ?e, "session look-up failed"),
+            }
+        }
+    }
+    next.run(req).await
+}
+
+fn session_cookie(state: &AppState, value: &str) -> String {
+    let secure = if state.portal.config.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    // No Max-Age: the browser forgets it when closed; the server enforces idle and absolute timeouts.
+    format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax{secure}")
+}
+
+fn expired_cookie(name: &str) -> String {
+    format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+fn see_other(location: &str, cookies: &[String]) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(loc) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(LOCATION, loc);
+    }
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            resp.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+    resp
+}
+
+fn login_page_with_error(error: &str, return_to: &str) -> String {
+    format!(
+        "/login?error={error}&return_to={}",
+        app::components::encode_component(return_to)
+    )
+}
+
+/// Starts a session for `identity` (ending the one the browser had, against session fixation) and
+/// sends the browser on to `return_to`.
+async fn sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    identity: &Identity,
+    return_to: &str,
+) -> Response {
+    let portal = &state.portal;
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        let _ = end_session(&portal.pool, &old).await;
+    }
+    match start_session(&portal.pool, identity, clock::now(), &portal.config.session).await {
+        Ok(token) => {
+            tracing::info!(user = %identity.user_id, source = identity.source.as_str(), "signed in");
+            see_other(
+                return_to,
+                &[
+                    session_cookie(state, token.expose_cookie_value()),
+                    expired_cookie(OIDC_STATE_COOKIE),
+                ],
+            )
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "could not start a session");
+            see_other(&login_page_with_error("failed", return_to), &[])
+        }
+    }
+}
+
+/// The local-account login form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    return_to: String,
+}
+
+/// `POST /auth/login`: checks a local account's password.
+pub async fn local_login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let return_to = app::auth::safe_return_to(&form.return_to);
+    if state.portal.config.oidc.is_some() {
+        return (
+            StatusCode::NOT_FOUND,
+            "Local accounts are switched off; sign in with your organisation's account.",
+        )
+            .into_response();
+    }
+    let username = form.username.trim().to_ascii_lowercase();
+    match verify_password(&state.portal.pool, &username, &form.password).await {
+        Ok(identity) => sign_in(&state, &headers, &identity, &return_to).await,
+        Err(LoginRefused::BadCredentials) => {
+            tracing::info!(user = %username, "local login refused");
+            see_other(&login_page_with_error("invalid", &return_to), &[])
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "local login failed");
+            see_other(&login_page_with_error("failed", &return_to), &[])
+        }
+    }
+}
+
+/// Query of `/auth/oidc/start`.
+#[derive(Deserialize)]
+pub struct StartQuery {
+    #[serde(default)]
+    return_to: String,
+}
+
+/// `GET /auth/oidc/start`: sends the browser to the IdP.
+pub async fn oidc_start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Response {
+    let Some(provider) = state.oidc.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "No OpenID Connect provider is configured.",
+        )
+            .into_response();
+    };
+    let return_to = app::auth::safe_return_to(&q.return_to);
+    let start = match provider.start().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "OIDC login could not start");
+            return see_other(&login_page_with_error("failed", &return_to), &[]);
+        }
+    };
+    let now = clock::now();
+    let stored = async {
+        let mut conn = state.portal.pool.acquire().await?;
+        delete_stale_oidc_logins(&mut conn, now - OIDC_LOGIN_MAX_AGE_SECS).await?;
+        insert_oidc_login(
+            &mut conn,
+            &OidcLogin {
+                state: start.state.clone(),
+                nonce: start.nonce,
+                pkce_verifier: start.pkce_verifier,
+                return_to,
+                created_at: now,
+            },
+        )
+        .await
+    }
+    .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "could not record the OIDC login");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.").into_response();
+    }
+    let secure = if state.portal.config.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let bind = format!(
+        "{OIDC_STATE_COOKIE}={}; Path=/auth/callback; HttpOnly; SameSite=Lax; Max-Age={OIDC_LOGIN_MAX_AGE_SECS}{secure}",
+        start.state
+    );
+    see_other(&start.authorize_url, &[bind])
+}
+
+/// Query of the OIDC callback.
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /auth/callback`: the IdP sends the browser back with a code.
+pub async fn oidc_callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Response {
+    let Some(provider) = state.oidc.clone() else {
+        return (
+            StatusCode::NOT_FOUND,
+            "No OpenID Connect provider is configured.",
+        )
+            .into_response();
+    };
+    let Some(login_state) = q.state else {
+        return see_other(&login_page_with_error("expired", "/"), &[]);
+    };
+    // The state must be the one this browser was given (login CSRF), and be known and fresh.
+    if cookie(&headers, OIDC_STATE_COOKIE).as_deref() != Some(login_state.as_str()) {
+        tracing::warn!("OIDC callback without the matching state cookie");
+        return see_other(&login_page_with_error("expired", "/"), &[]);
+    }
+    let taken = match state.portal.pool.acquire().await {
+        Ok(mut conn) => take_oidc_login(&mut conn, &login_state).await,
+        Err(e) => Err(e),
+    };
+    let login = match taken {
+        Ok(Some(login)) if clock::now() - login.created_at <= OIDC_LOGIN_MAX_AGE_SECS => login,
+        Ok(_) => return see_other(&login_page_with_error("expired", "/"), &[]),
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the OIDC login");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.").into_response();
+        }
+    };
+    if let Some(error) = q.error {
+        tracing::info!(error, "the IdP ended the login with an error");
+        return see_other(&login_page_with_error("failed", &login.return_to), &[]);
+    }
+    let Some(code) = q.code else {
+        return see_other(&login_page_with_error("failed", &login.return_to), &[]);
+    };
+    match provider
+        .finish(&code, &login.nonce, &login.pkce_verifier)
+        .await
+    {
+        Ok(identity) => sign_in(&state, &headers, &identity, &login.return_to).await,
+        Err(e) => {
+            tracing::warn!(error = format!("{e:#}"), "OIDC login failed");
+            see_other(&login_page_with_error("failed", &login.return_to), &[])
+        }
+    }
+}
+
+/// `POST /auth/logout`: ends the session and forgets the cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(value) = cookie(&headers, SESSION_COOKIE) {
+        if let Err(e) = end_session(&state.portal.pool, &value).await {
+            tracing::error!(error = ?e, "logout could not end the session");
+        }
+    }
+    see_other("/", &[expired_cookie(SESSION_COOKIE)])
+}
