@@ -21,6 +21,13 @@ case "${E2E_MODE:-local}" in
     export RA_PORTAL_OIDC__ISSUER="http://127.0.0.1:${E2E_OIDC_PORT:?}"
     export RA_PORTAL_OIDC__CLIENT_ID="ra-portal"
     export RA_PORTAL_OIDC__CLIENT_SECRET="test-secret"
+    # Mail goes through the test SMTP server: STARTTLS with the test CA, and AUTH.
+    export RA_PORTAL_MAIL__SMTP__HOST="127.0.0.1"
+    export RA_PORTAL_MAIL__SMTP__PORT="${E2E_SMTP_PORT:?}"
+    export RA_PORTAL_MAIL__SMTP__SECURITY="starttls"
+    export RA_PORTAL_MAIL__SMTP__USERNAME="portal"
+    export RA_PORTAL_MAIL__SMTP__PASSWORD="smtp-test-password"
+    export RA_PORTAL_MAIL__SMTP__CA_FILE="$here/end2end/services/.tls/ca.pem"
     # The operator registers domains in the UI; this one is there from the start.
     "$bin" domain add example.org --contact-group nap-example
     exec "$bin" serve

@@ -144,6 +144,188 @@ pub struct Texts {
     pub user_id: &'static str,
     /// Label: the CN of personal certificates.
     pub name_in_certificates: &'static str,
+    /// Confirmation page heading.
+    pub confirm_heading: &'static str,
+    /// Anonymous visitor of a challenge link.
+    pub confirm_login_first: &'static str,
+    /// Label: address.
+    pub confirm_address: &'static str,
+    /// Label: the row's name.
+    pub confirm_mailbox: &'static str,
+    /// Functional mailbox note.
+    pub confirm_functional_for: &'static str,
+    /// Label: who is logged in.
+    pub confirm_logged_in_as: &'static str,
+    /// What confirming does.
+    pub confirm_explain: &'static str,
+    /// Confirm button.
+    pub confirm_button: &'static str,
+    /// Hint for the wrong user.
+    pub confirm_not_me: &'static str,
+    /// After confirming.
+    pub confirm_done: &'static str,
+    /// Link after confirming.
+    pub confirm_go_certificates: &'static str,
+    /// Send challenges for a row.
+    pub send_challenges: &'static str,
+    /// Send challenges for the selection.
+    pub send_selected: &'static str,
+    /// Send to every unconfirmed address.
+    pub send_unconfirmed: &'static str,
+    /// Confirm sending.
+    pub confirm_send: &'static str,
+    /// After sending: prefix.
+    pub sent_report: &'static str,
+    /// Delivery: queued.
+    pub delivery_queued: &'static str,
+    /// Delivery: sent.
+    pub delivery_sent: &'static str,
+    /// Delivery: failed.
+    pub delivery_failed: &'static str,
+    /// Audit page heading.
+    pub audit_heading: &'static str,
+    /// Filter: an address of the row.
+    pub audit_row: &'static str,
+    /// Filter: who.
+    pub audit_actor: &'static str,
+    /// Filter: what.
+    pub audit_kind: &'static str,
+    /// Filter: from date.
+    pub audit_from: &'static str,
+    /// Filter: to date.
+    pub audit_to: &'static str,
+    /// Column: when.
+    pub audit_when: &'static str,
+    /// Column: about.
+    pub audit_subject: &'static str,
+    /// Column: before.
+    pub audit_before: &'static str,
+    /// Column: after.
+    pub audit_after: &'static str,
+    /// Filter button.
+    pub audit_filter: &'static str,
+    /// CSV export link.
+    pub audit_export: &'static str,
+    /// No records.
+    pub audit_empty: &'static str,
+    /// Link back to the table.
+    pub back_to_table: &'static str,
+    /// Table: search box placeholder.
+    pub table_search: &'static str,
+    /// Filter: no restriction.
+    pub table_all: &'static str,
+    /// Filter: active rows.
+    pub table_active_only: &'static str,
+    /// Filter: inactive rows.
+    pub table_inactive_only: &'static str,
+    /// Filter label: active.
+    pub table_filter_active: &'static str,
+    /// Filter label: type.
+    pub table_filter_type: &'static str,
+    /// Filter label: challenge state.
+    pub table_filter_state: &'static str,
+    /// Mailbox type personal.
+    pub type_personal: &'static str,
+    /// Mailbox type functional.
+    pub type_functional: &'static str,
+    /// State filter/badge: confirmed.
+    pub state_confirmed: &'static str,
+    /// State filter: pending.
+    pub state_pending: &'static str,
+    /// State: never sent.
+    pub state_never_sent: &'static str,
+    /// State: superseded.
+    pub state_superseded: &'static str,
+    /// State: expired.
+    pub state_expired: &'static str,
+    /// Badge prefix: pending since.
+    pub state_pending_since: &'static str,
+    /// Badge prefix: confirmed by.
+    pub state_confirmed_by: &'static str,
+    /// Column: primary address.
+    pub col_primary: &'static str,
+    /// Column: name.
+    pub col_name: &'static str,
+    /// Field: first name.
+    pub col_first_name: &'static str,
+    /// Field: last name.
+    pub col_last_name: &'static str,
+    /// Column: aliases.
+    pub col_aliases: &'static str,
+    /// Column: type.
+    pub col_type: &'static str,
+    /// Column: applicant.
+    pub col_applicant: &'static str,
+    /// Column: comment.
+    pub col_comment: &'static str,
+    /// Column: active.
+    pub col_active: &'static str,
+    /// Column: actions.
+    pub col_actions: &'static str,
+    /// Yes.
+    pub yes: &'static str,
+    /// No.
+    pub no: &'static str,
+    /// Add-row form heading.
+    pub add_row_heading: &'static str,
+    /// Add-row submit.
+    pub add_row_button: &'static str,
+    /// After adding.
+    pub row_added: &'static str,
+    /// After saving.
+    pub row_saved: &'static str,
+    /// Tooltip on editable cells.
+    pub edit_hint: &'static str,
+    /// Chip editor input.
+    pub alias_add_placeholder: &'static str,
+    /// Chip remove button label.
+    pub alias_remove: &'static str,
+    /// Confirm consequences.
+    pub save_anyway: &'static str,
+    /// Cancel.
+    pub cancel: &'static str,
+    /// Heading over consequences.
+    pub consequences_heading: &'static str,
+    /// Deactivate button.
+    pub deactivate: &'static str,
+    /// Reactivate button.
+    pub reactivate: &'static str,
+    /// Delete button.
+    pub delete: &'static str,
+    /// Edit whole row button.
+    pub edit_row: &'static str,
+    /// Why delete is disabled.
+    pub delete_refused_hint: &'static str,
+    /// Confirm deactivation.
+    pub confirm_deactivate: &'static str,
+    /// Confirm reactivation.
+    pub confirm_reactivate: &'static str,
+    /// Confirm delete.
+    pub confirm_delete: &'static str,
+    /// Confirm button.
+    pub confirm: &'static str,
+    /// Bulk bar: count prefix.
+    pub selected_rows: &'static str,
+    /// Bulk deactivate.
+    pub deactivate_selected: &'static str,
+    /// Bulk reactivate.
+    pub reactivate_selected: &'static str,
+    /// Bulk clear.
+    pub clear_selection: &'static str,
+    /// Pager: 'rows a–b of n'.
+    pub rows_of: &'static str,
+    /// Pager: previous.
+    pub previous: &'static str,
+    /// Pager: next.
+    pub next: &'static str,
+    /// Empty table.
+    pub no_rows: &'static str,
+    /// Badge on inactive rows.
+    pub inactive_badge: &'static str,
+    /// Link to the audit trail.
+    pub audit_link: &'static str,
+    /// Link to a domain table.
+    pub open_table: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -179,6 +361,97 @@ static EN: Texts = Texts {
     domains_none: "You are not a contact person (NAP) of any email domain.",
     user_id: "Your user ID",
     name_in_certificates: "Name in your certificates",
+    confirm_heading: "Confirm your email address",
+    confirm_login_first: "To confirm that you read this mailbox, please log in first. You will come back here.",
+    confirm_address: "Email address",
+    confirm_mailbox: "Mailbox",
+    confirm_functional_for: "This is a functional mailbox; you confirm as its applicant.",
+    confirm_logged_in_as: "You are logged in as",
+    confirm_explain: "Confirming links this address to your user ID. You can then request S/MIME certificates for it. Someone linked before you loses the link.",
+    confirm_button: "Confirm: this is my mailbox",
+    confirm_not_me: "Not you? Log out and log in with your own account.",
+    confirm_done: "Confirmed. The address is now linked to your user ID.",
+    confirm_go_certificates: "Go to My client certificates",
+    send_challenges: "Send challenge",
+    send_selected: "Send challenges to selected",
+    send_unconfirmed: "Send to all unconfirmed",
+    confirm_send: "Send challenge emails now? Pending challenges of these rows are superseded.",
+    sent_report: "Challenge emails queued:",
+    delivery_queued: "mail queued",
+    delivery_sent: "mail sent",
+    delivery_failed: "mail failed",
+    audit_heading: "Audit trail",
+    audit_row: "Row (address)",
+    audit_actor: "Who",
+    audit_kind: "What",
+    audit_from: "From",
+    audit_to: "To",
+    audit_when: "When",
+    audit_subject: "About",
+    audit_before: "Before",
+    audit_after: "After",
+    audit_filter: "Filter",
+    audit_export: "Download as CSV",
+    audit_empty: "No records match.",
+    back_to_table: "Back to the table",
+    table_search: "Search addresses and names",
+    table_all: "all",
+    table_active_only: "active",
+    table_inactive_only: "inactive",
+    table_filter_active: "Status",
+    table_filter_type: "Type",
+    table_filter_state: "Challenge",
+    type_personal: "personal",
+    type_functional: "functional",
+    state_confirmed: "confirmed",
+    state_pending: "pending",
+    state_never_sent: "never sent",
+    state_superseded: "superseded",
+    state_expired: "expired",
+    state_pending_since: "pending since",
+    state_confirmed_by: "confirmed by",
+    col_primary: "Primary address",
+    col_name: "Name",
+    col_first_name: "First name",
+    col_last_name: "Last name",
+    col_aliases: "Aliases",
+    col_type: "Type",
+    col_applicant: "Applicant",
+    col_comment: "Comment",
+    col_active: "Active",
+    col_actions: "Actions",
+    yes: "yes",
+    no: "no",
+    add_row_heading: "Add a mailbox",
+    add_row_button: "Add row",
+    row_added: "Row added.",
+    row_saved: "Saved.",
+    edit_hint: "Click to edit; Enter saves, Escape cancels",
+    alias_add_placeholder: "add alias, Enter",
+    alias_remove: "Remove alias",
+    save_anyway: "Save anyway",
+    cancel: "Cancel",
+    consequences_heading: "Saving this change will:",
+    deactivate: "Deactivate",
+    reactivate: "Reactivate",
+    delete: "Delete",
+    edit_row: "Edit",
+    delete_refused_hint: "Challenges were sent for this row, so it can only be deactivated (R3).",
+    confirm_deactivate: "Deactivate this row? Nobody can request certificates for its addresses while it is inactive; links stay.",
+    confirm_reactivate: "Reactivate this row?",
+    confirm_delete: "Delete this row for good?",
+    confirm: "Confirm",
+    selected_rows: "selected",
+    deactivate_selected: "Deactivate selected",
+    reactivate_selected: "Reactivate selected",
+    clear_selection: "Clear selection",
+    rows_of: "of",
+    previous: "Previous",
+    next: "Next",
+    no_rows: "No rows match.",
+    inactive_badge: "inactive",
+    audit_link: "Audit trail",
+    open_table: "Open the address table",
 };
 
 static DE: Texts = Texts {
@@ -214,6 +487,97 @@ static DE: Texts = Texts {
     domains_none: "Sie sind für keine E-Mail-Domain Ansprechpartner (NAP).",
     user_id: "Ihre Benutzerkennung",
     name_in_certificates: "Name in Ihren Zertifikaten",
+    confirm_heading: "E-Mail-Adresse bestätigen",
+    confirm_login_first: "Um zu bestätigen, dass Sie dieses Postfach lesen, melden Sie sich bitte zuerst an. Danach kommen Sie hierher zurück.",
+    confirm_address: "E-Mail-Adresse",
+    confirm_mailbox: "Postfach",
+    confirm_functional_for: "Dies ist ein Funktionspostfach; Sie bestätigen als dessen Antragsteller.",
+    confirm_logged_in_as: "Sie sind angemeldet als",
+    confirm_explain: "Mit der Bestätigung wird diese Adresse mit Ihrer Benutzerkennung verknüpft. Danach können Sie S/MIME-Zertifikate dafür beantragen. Eine frühere Verknüpfung mit einer anderen Person endet.",
+    confirm_button: "Bestätigen: Das ist mein Postfach",
+    confirm_not_me: "Nicht Sie? Melden Sie sich ab und mit Ihrem eigenen Konto an.",
+    confirm_done: "Bestätigt. Die Adresse ist jetzt mit Ihrer Benutzerkennung verknüpft.",
+    confirm_go_certificates: "Zu Meine Client-Zertifikate",
+    send_challenges: "Challenge senden",
+    send_selected: "Challenges an Auswahl senden",
+    send_unconfirmed: "An alle Unbestätigten senden",
+    confirm_send: "Challenge-Mails jetzt senden? Ausstehende Challenges dieser Zeilen werden ersetzt.",
+    sent_report: "Challenge-Mails eingereiht:",
+    delivery_queued: "Mail in Warteschlange",
+    delivery_sent: "Mail versendet",
+    delivery_failed: "Mail fehlgeschlagen",
+    audit_heading: "Änderungsprotokoll",
+    audit_row: "Zeile (Adresse)",
+    audit_actor: "Wer",
+    audit_kind: "Was",
+    audit_from: "Von",
+    audit_to: "Bis",
+    audit_when: "Wann",
+    audit_subject: "Betrifft",
+    audit_before: "Vorher",
+    audit_after: "Nachher",
+    audit_filter: "Filtern",
+    audit_export: "Als CSV herunterladen",
+    audit_empty: "Keine passenden Einträge.",
+    back_to_table: "Zurück zur Tabelle",
+    table_search: "Adressen und Namen suchen",
+    table_all: "alle",
+    table_active_only: "aktiv",
+    table_inactive_only: "inaktiv",
+    table_filter_active: "Status",
+    table_filter_type: "Typ",
+    table_filter_state: "Challenge",
+    type_personal: "persönlich",
+    type_functional: "funktional",
+    state_confirmed: "bestätigt",
+    state_pending: "ausstehend",
+    state_never_sent: "nie gesendet",
+    state_superseded: "ersetzt",
+    state_expired: "abgelaufen",
+    state_pending_since: "ausstehend seit",
+    state_confirmed_by: "bestätigt von",
+    col_primary: "Absenderadresse",
+    col_name: "Name",
+    col_first_name: "Vorname",
+    col_last_name: "Nachname",
+    col_aliases: "Aliase",
+    col_type: "Typ",
+    col_applicant: "Antragsteller",
+    col_comment: "Kommentar",
+    col_active: "Aktiv",
+    col_actions: "Aktionen",
+    yes: "ja",
+    no: "nein",
+    add_row_heading: "Postfach hinzufügen",
+    add_row_button: "Zeile hinzufügen",
+    row_added: "Zeile hinzugefügt.",
+    row_saved: "Gespeichert.",
+    edit_hint: "Klicken zum Bearbeiten; Enter speichert, Escape bricht ab",
+    alias_add_placeholder: "Alias hinzufügen, Enter",
+    alias_remove: "Alias entfernen",
+    save_anyway: "Trotzdem speichern",
+    cancel: "Abbrechen",
+    consequences_heading: "Das Speichern dieser Änderung wird:",
+    deactivate: "Deaktivieren",
+    reactivate: "Reaktivieren",
+    delete: "Löschen",
+    edit_row: "Bearbeiten",
+    delete_refused_hint: "Für diese Zeile wurden Challenges versendet; sie kann nur deaktiviert werden (R3).",
+    confirm_deactivate: "Diese Zeile deaktivieren? Solange sie inaktiv ist, kann niemand Zertifikate für ihre Adressen beantragen; Verknüpfungen bleiben erhalten.",
+    confirm_reactivate: "Diese Zeile reaktivieren?",
+    confirm_delete: "Diese Zeile endgültig löschen?",
+    confirm: "Bestätigen",
+    selected_rows: "ausgewählt",
+    deactivate_selected: "Auswahl deaktivieren",
+    reactivate_selected: "Auswahl reaktivieren",
+    clear_selection: "Auswahl aufheben",
+    rows_of: "von",
+    previous: "Zurück",
+    next: "Weiter",
+    no_rows: "Keine passenden Zeilen.",
+    inactive_badge: "inaktiv",
+    audit_link: "Änderungsprotokoll",
+    open_table: "Adresstabelle öffnen",
 };
 
 /// The current language, shared by every component through context.

@@ -10,6 +10,7 @@ pub mod i18n;
 #[cfg(feature = "ssr")]
 pub mod on_server;
 pub mod pages;
+pub mod rows_api;
 pub mod shell;
 
 pub use shell::{shell, App};

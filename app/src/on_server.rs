@@ -165,3 +165,301 @@ pub fn service_error(err: backend::error::ServiceError) -> crate::error::AppErro
         e => crate::error::AppError::Invalid(e.to_string()),
     })
 }
+
+pub mod rows {
+    //! Conversions between the table's wire types and the rows service.
+
+    use backend::rows::{
+        AddressState, RowError, RowInput, RowQuery, RowView, SortKey, StateFilter,
+    };
+
+    use super::with_status;
+    use crate::error::AppError;
+    use crate::rows_api::*;
+
+    /// The service's query from the wire's.
+    pub fn to_query(q: &TableQuery) -> RowQuery {
+        RowQuery {
+            search: q.search.clone(),
+            active: q.active,
+            mailbox_type: q.mailbox_type,
+            state: q.state.map(|s| match s {
+                StateFilterItem::Confirmed => StateFilter::Confirmed,
+                StateFilterItem::Pending => StateFilter::Pending,
+                StateFilterItem::NeverSent => StateFilter::NeverSent,
+            }),
+            sort: match q.sort {
+                SortColumn::Primary => SortKey::Primary,
+                SortColumn::LastName => SortKey::LastName,
+                SortColumn::FirstName => SortKey::FirstName,
+                SortColumn::Type => SortKey::Type,
+                SortColumn::Active => SortKey::Active,
+                SortColumn::Updated => SortKey::Updated,
+            },
+            descending: q.descending,
+            page: q.page,
+            page_size: q.page_size,
+        }
+    }
+
+    /// The service's input from the wire's form.
+    pub fn to_input(f: &RowForm) -> RowInput {
+        RowInput {
+            first_name: f.first_name.clone(),
+            last_name: f.last_name.clone(),
+            aliases: f.aliases.clone(),
+            mailbox_type: f.mailbox_type.clone(),
+            applicant: f.applicant.clone(),
+            comment: f.comment.clone(),
+        }
+    }
+
+    /// A row for the wire.
+    pub fn to_item(r: RowView) -> RowItem {
+        RowItem {
+            id: r.id,
+            version: r.version,
+            primary: r.primary,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            aliases: r.aliases,
+            mailbox_type: r.mailbox_type,
+            applicant: r.applicant,
+            comment: r.comment,
+            active: r.active,
+            challenged: r.challenged,
+            addresses: r
+                .addresses
+                .into_iter()
+                .map(|a| AddressItem {
+                    address: a.address,
+                    is_primary: a.is_primary,
+                    state: match a.state {
+                        AddressState::NeverSent => AddressStateItem::NeverSent,
+                        AddressState::Pending { since } => AddressStateItem::Pending { since },
+                        AddressState::Confirmed {
+                            user_id,
+                            user_name,
+                            at,
+                        } => AddressStateItem::Confirmed {
+                            user_id,
+                            user_name,
+                            at,
+                        },
+                        AddressState::Superseded { at } => AddressStateItem::Superseded { at },
+                        AddressState::Expired { at } => AddressStateItem::Expired { at },
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    /// A service refusal as the wire's error (with the matching HTTP status).
+    pub fn row_error(e: RowError) -> AppError {
+        match e {
+            RowError::Fields(errors) => with_status(AppError::Invalid(
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+            RowError::ChangedMeanwhile(_) => with_status(AppError::ChangedMeanwhile(
+                "This row was changed by someone else meanwhile; the table now shows the current state. Please check it and edit again.".into(),
+            )),
+            RowError::NotFound => with_status(AppError::NotFound),
+            RowError::Forbidden => with_status(AppError::Forbidden),
+            RowError::DeleteRefused(why) => with_status(AppError::Invalid(why)),
+            e => super::internal(e),
+        }
+    }
+
+    /// Like `row_error`, keeping field errors apart for the cells.
+    pub fn row_save_error(e: RowError) -> RowSaveError {
+        match e {
+            RowError::Fields(errors) => {
+                with_status(AppError::Invalid(String::new()));
+                RowSaveError::Fields(errors)
+            }
+            e => RowSaveError::Other(row_error(e)),
+        }
+    }
+}
+
+pub mod audit {
+    //! The audit page's filter for the service.
+
+    use backend::rows::AuditFilter;
+    use backend::storage::audit::AuditKind;
+
+    use super::with_status;
+    use crate::error::AppError;
+    use crate::pages::audit::AuditQuery;
+
+    /// Unix seconds of the start of a `YYYY-MM-DD` day (UTC).
+    fn day_start(text: &str) -> Result<i64, AppError> {
+        let bad = || {
+            with_status(AppError::Invalid(format!(
+                "{text:?} is not a date (YYYY-MM-DD)"
+            )))
+        };
+        let mut parts = text.split('-').map(|p| p.parse::<i64>());
+        let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return Err(bad());
+        }
+        // days-from-civil (H. Hinnant)
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Ok((era * 146_097 + doe - 719_468) * 86_400)
+    }
+
+    /// The service's filter from the page's query; at most `limit` records.
+    pub fn to_filter(q: &AuditQuery, limit: u32) -> Result<AuditFilter, AppError> {
+        let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let kind = match some(&q.kind) {
+            None => None,
+            Some(k) => Some(
+                AuditKind::ALL
+                    .into_iter()
+                    .find(|a| a.as_str() == k)
+                    .ok_or_else(|| {
+                        with_status(AppError::Invalid(format!(
+                            "{k:?} is not a kind of audit record; known kinds: {}",
+                            AuditKind::ALL.map(|a| a.as_str()).join(", ")
+                        )))
+                    })?,
+            ),
+        };
+        Ok(AuditFilter {
+            row: some(&q.row),
+            actor: some(&q.actor),
+            kind,
+            from: some(&q.from).map(|d| day_start(&d)).transpose()?,
+            to: some(&q.to)
+                .map(|d| day_start(&d).map(|s| s + 86_399))
+                .transpose()?,
+            limit,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn days_are_read_as_utc() {
+            assert_eq!(day_start("1970-01-01").unwrap(), 0);
+            assert_eq!(day_start("2025-06-15").unwrap(), 1_749_945_600);
+            assert!(day_start("2025-13-01").is_err());
+            assert!(day_start("yesterday").is_err());
+        }
+    }
+}
+
+pub mod challenges {
+    //! The challenge server functions' calls into the service, and their errors' safe faces.
+
+    use backend::challenges::{
+        challenge_for_token, confirm_challenge, send_challenges, send_to_all_unconfirmed,
+        ConfirmError, SendReport,
+    };
+    use backend::roles::Viewer;
+    use backend::Portal;
+    use domain::mailbox::MailboxType;
+
+    use super::{internal, service_error, with_status};
+    use crate::error::AppError;
+    use crate::pages::confirm::ChallengeInfo;
+    use crate::rows_api::SendReportItem;
+
+    fn report(r: SendReport) -> SendReportItem {
+        SendReportItem {
+            rows: r.rows,
+            challenges: r.challenges,
+            refused: r.refused,
+        }
+    }
+
+    fn confirm_error(e: ConfirmError) -> AppError {
+        match e {
+            ConfirmError::Internal(e) => internal(e),
+            refusal => with_status(AppError::Invalid(refusal.to_string())),
+        }
+    }
+
+    /// Sends challenges for rows (R9).
+    pub async fn send(
+        portal: &Portal,
+        viewer: &Viewer,
+        row_ids: &[i64],
+    ) -> Result<SendReportItem, AppError> {
+        send_challenges(
+            &portal.pool,
+            viewer,
+            row_ids,
+            &portal.config,
+            &portal.outbox,
+        )
+        .await
+        .map(report)
+        .map_err(service_error)
+    }
+
+    /// Sends challenges for every row of `domain` with an unconfirmed address.
+    pub async fn send_unconfirmed(
+        portal: &Portal,
+        viewer: &Viewer,
+        domain: &str,
+    ) -> Result<SendReportItem, AppError> {
+        let Some(d) = viewer.nap_domains.iter().find(|d| d.name == domain) else {
+            return Err(with_status(AppError::Forbidden));
+        };
+        send_to_all_unconfirmed(&portal.pool, viewer, d.id, &portal.config, &portal.outbox)
+            .await
+            .map(report)
+            .map_err(service_error)
+    }
+
+    /// What a challenge link is about; refused challenges answer with why.
+    pub async fn info(portal: &Portal, token: &str) -> Result<ChallengeInfo, AppError> {
+        let view = challenge_for_token(&portal.pool, token, backend::clock::now())
+            .await
+            .map_err(confirm_error)?;
+        if let Some(refusal) = view.refusal {
+            return Err(with_status(AppError::Invalid(refusal.to_string())));
+        }
+        Ok(ChallengeInfo {
+            address: view.address,
+            row_primary: view.row_primary,
+            row_name: view.row_name,
+            functional: view.mailbox_type == MailboxType::Functional,
+        })
+    }
+
+    /// Confirms for the viewer (R10, R11).
+    pub async fn confirm(
+        portal: &Portal,
+        viewer: &Viewer,
+        token: &str,
+    ) -> Result<ChallengeInfo, AppError> {
+        let info = info(portal, token).await?;
+        confirm_challenge(
+            &portal.pool,
+            token,
+            &viewer.user.user_id,
+            backend::clock::now(),
+        )
+        .await
+        .map_err(confirm_error)?;
+        Ok(info)
+    }
+}

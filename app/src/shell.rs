@@ -7,6 +7,9 @@ use leptos_router::path;
 
 use crate::auth::{provide_session, use_session};
 use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
+use crate::pages::audit::AuditPage;
+use crate::pages::confirm::ConfirmPage;
+use crate::pages::domain_table::DomainTablePage;
 use crate::pages::home::HomePage;
 use crate::pages::login::LoginPage;
 use crate::pages::my_certificates::MyCertificatesPage;
@@ -75,8 +78,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=HomePage/>
                     <Route path=path!("login") view=LoginPage/>
                     <Route path=path!("domains") view=MyDomainsPage/>
+                    <Route path=path!("domains/:domain") view=DomainTablePage/>
+                    <Route path=path!("domains/:domain/audit") view=AuditPage/>
                     <Route path=path!("certificates") view=MyCertificatesPage/>
                     <Route path=path!("operator") view=OperatorPage/>
+                    <Route path=path!("confirm/:token") view=ConfirmPage/>
                 </Routes>
             </main>
         </Router>

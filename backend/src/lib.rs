@@ -5,6 +5,7 @@
 //! without building the web stack, and the web layer stays thin (STYLE.md, principle 3).
 
 pub mod accounts;
+pub mod challenges;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -12,8 +13,10 @@ pub mod demo;
 pub mod domains;
 pub mod error;
 pub mod identity;
+pub mod mail;
 pub mod portal;
 pub mod roles;
+pub mod rows;
 pub mod secret;
 pub mod sessions;
 pub mod storage;

@@ -13,6 +13,8 @@ pub struct Portal {
     pub pool: SqlitePool,
     /// The configuration it was started with.
     pub config: Arc<Config>,
+    /// Wakes the outbox worker when a use case has queued mail.
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 impl Portal {
@@ -23,6 +25,7 @@ impl Portal {
         Ok(Portal {
             pool,
             config: Arc::new(config),
+            outbox: Arc::new(tokio::sync::Notify::new()),
         })
     }
 }

@@ -19,3 +19,138 @@ pub async fn fresh_db() -> TestDb {
         .expect("open test database");
     TestDb { pool, dir }
 }
+
+/// Fills the table of `domain` with `rows` generated rows, for timing the table (SPEC P2). The rows
+/// go through the same code as the edit form, in one transaction, as `viewer` (a NAP of `domain`).
+///
+/// One row in three has an alias, one in ten is functional, one in ten inactive (independently);
+/// one row in five has a confirmed, linked primary address and one in ten a pending challenge.
+pub async fn fill_domain(
+    pool: &SqlitePool,
+    viewer: &crate::roles::Viewer,
+    domain: &str,
+    rows: usize,
+) -> anyhow::Result<()> {
+    use domain::address::EmailAddress;
+    use domain::mailbox::MailboxType;
+    use domain::row::RowFields;
+    use domain::text::{Comment, PersonName};
+
+    const FIRST: [&str; 24] = [
+        "Anna", "Bert", "Clara", "David", "Emma", "Felix", "Greta", "Hannah", "Ingo", "Jana",
+        "Karl", "Lena", "Max", "Nina", "Otto", "Paula", "Quirin", "Rosa", "Sven", "Tina", "Uwe",
+        "Vera", "Wim", "Zoe",
+    ];
+    const LAST: [&str; 30] = [
+        "Schmidt",
+        "Meyer",
+        "Weber",
+        "Wagner",
+        "Becker",
+        "Schulz",
+        "Hoffmann",
+        "Koch",
+        "Richter",
+        "Klein",
+        "Wolf",
+        "Neumann",
+        "Schwarz",
+        "Zimmermann",
+        "Braun",
+        "Krueger",
+        "Hofmann",
+        "Hartmann",
+        "Lange",
+        "Schmitt",
+        "Werner",
+        "Krause",
+        "Meier",
+        "Lehmann",
+        "Schmid",
+        "Schulze",
+        "Maier",
+        "Koehler",
+        "Herrmann",
+        "Walter",
+    ];
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let ctx =
+        crate::rows::RowContext::load(&mut tx, viewer, crate::rows::ContextFor::Changes).await?;
+    let now = crate::clock::now();
+    for i in 0..rows {
+        // splitmix64: every property independent of the others and of the row's position.
+        let mut h = (i as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+        h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        h ^= h >> 31;
+        let pick = |shift: u32, n: usize| ((h >> shift) % n as u64) as usize;
+        let first = FIRST[pick(0, FIRST.len())];
+        let last = LAST[pick(8, LAST.len())];
+        let functional = pick(16, 10) == 0;
+        let primary = if functional {
+            format!("team{i}@{domain}")
+        } else {
+            format!(
+                "{}.{}{i}@{domain}",
+                first.to_lowercase(),
+                last.to_lowercase()
+            )
+        };
+        let primary = EmailAddress::parse(&primary)?;
+        let aliases = if pick(24, 3) == 0 {
+            vec![EmailAddress::parse(&format!("alias{i}@{domain}"))?]
+        } else {
+            Vec::new()
+        };
+        let fields = RowFields {
+            first_name: PersonName::parse(if functional { "" } else { first })?,
+            last_name: PersonName::parse(if functional { "Team" } else { last })?,
+            aliases,
+            mailbox_type: if functional {
+                MailboxType::Functional
+            } else {
+                MailboxType::Personal
+            },
+            applicant: functional
+                .then(|| EmailAddress::parse("applicant@elsewhere.example"))
+                .transpose()?,
+            comment: Comment::empty(),
+            active: pick(32, 10) != 0,
+        };
+        crate::rows::apply_create(&mut tx, &ctx, &primary, &fields, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("row {i}: {e}"))?;
+    }
+    sqlx::query(
+        "INSERT OR IGNORE INTO users (id, source, given_name, family_name, first_seen_at, last_login_at)
+         VALUES ('bench-user', 'local', 'Bench', 'User', 0, 0)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Challenges as the challenge service stores them: confirmed + linked, or pending.
+    sqlx::query(
+        "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at,
+             resolved_at, confirmed_by)
+         SELECT id, primary_address, primary_address, randomblob(32),
+                CASE WHEN id % 5 = 0 THEN 'confirmed' ELSE 'pending' END,
+                ?1 - 3600, ?1 + 86400, CASE WHEN id % 5 = 0 THEN ?1 - 3000 END,
+                CASE WHEN id % 5 = 0 THEN 'bench-user' END
+         FROM mailbox_rows WHERE id % 5 = 0 OR id % 10 = 1",
+    )
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at)
+         SELECT address, row_id, confirmed_by, id, resolved_at FROM challenges WHERE state = 'confirmed'",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE mailbox_rows SET challenged = 1 WHERE id IN (SELECT row_id FROM challenges)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

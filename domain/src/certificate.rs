@@ -3,6 +3,7 @@
 //! Key handling, signing and the CRL live elsewhere; this module only decides whether a
 //! request or a revocation is allowed and what it may contain.
 
+use crate::time::utc_date;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -330,21 +331,6 @@ pub enum RevokeRefusal {
     /// A NAP tried to revoke on an active row.
     #[error("a NAP may revoke certificates only of a deactivated row: deactivate the row first (the certificate's owner can revoke it at any time)")]
     RowActive,
-}
-
-/// `YYYY-MM-DD` (UTC) of a Unix timestamp, for messages; pure arithmetic so it runs in the
-/// browser without a date library (days-from-civil, H. Hinnant).
-fn utc_date(secs: i64) -> String {
-    let z = secs.div_euclid(DAY) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod link;
 pub mod mailbox;
 pub mod row;
 pub mod text;
+pub mod time;
 
 pub use address::{
     parse_address_list, AddressError, AddressListError, DomainError, DomainName, DomainProblem,

@@ -1,16 +1,8 @@
 import { test, expect, type Page } from '@playwright/test';
 import { oidcPortalURL } from '../playwright.config';
-import { waitForHydration, screenshot } from './helpers';
+import { waitForHydration, screenshot, localLogin } from './helpers';
 
 const nav = (page: Page) => page.locator('header.top');
-
-async function localLogin(page: Page, user: string, password = `demo-${user}-password`) {
-  await page.goto('/login');
-  await waitForHydration(page);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log in' }).click();
-}
 
 async function oidcLogin(page: Page, user: string, password = `test-password-${user}`) {
   await page.goto(`${oidcPortalURL}/login`);

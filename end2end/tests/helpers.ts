@@ -9,3 +9,16 @@ export async function waitForHydration(page: Page): Promise<void> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `screenshots/${name}.png`, fullPage: true });
 }
+
+/** Logs in with a local (demo) account on the local portal. */
+export async function localLogin(page: Page, user: string, password = `demo-${user}-password`): Promise<void> {
+  await page.goto('/login');
+  await waitForHydration(page);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  // The form posts and the server redirects: wait until the browser has left the login page (or
+  // came back to it with an error).
+  await page.waitForURL((u) => u.pathname !== '/login' || u.searchParams.has('error'));
+}
+

@@ -1,5 +1,6 @@
 //! The portal's HTTP server (axum + leptos_axum) and its command line.
 
+pub mod audit_export;
 pub mod auth;
 pub mod cli;
 pub mod security;

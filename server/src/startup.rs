@@ -12,6 +12,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use backend::mail::{run_outbox_worker, MailTransport, WorkerSettings};
 use backend::Portal;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -83,9 +84,24 @@ impl Application {
     /// sessions) runs beside it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tokio::spawn(housekeeping(self.portal.clone()));
-        axum::serve(self.listener, self.router)
+        // Mail queued by the use cases is delivered by one worker; on shutdown it finishes the
+        // mail in flight, and anything still queued is sent after the next start.
+        let transport = Arc::new(MailTransport::from_config(&self.portal.config)?);
+        tracing::info!("mail is delivered {}", transport.describe());
+        let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(run_outbox_worker(
+            self.portal.pool.clone(),
+            transport,
+            WorkerSettings::default(),
+            self.portal.outbox.clone(),
+            worker_stopped,
+        ));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
-            .await?;
+            .await;
+        let _ = stop_worker.send(true);
+        let _ = worker.await;
+        served?;
         Ok(())
     }
 }
@@ -112,6 +128,10 @@ fn router(state: AppState) -> Router {
         .route("/auth/oidc/start", get(auth::oidc_start))
         .route("/auth/callback", get(auth::oidc_callback))
         .route("/auth/logout", post(auth::logout))
+        .route(
+            "/domains/{domain}/audit.csv",
+            get(crate::audit_export::audit_csv_download),
+        )
         .leptos_routes_with_context(&state, routes, move || provide_context(portal.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -1,5 +1,8 @@
 //! One module per page.
 
+pub mod audit;
+pub mod confirm;
+pub mod domain_table;
 pub mod home;
 pub mod login;
 pub mod my_certificates;

@@ -23,7 +23,9 @@ pub fn MyDomainsPage() -> impl IntoView {
                 } else {
                     view! {
                         <ul class="domain-list">
-                            {nap_domains.iter().map(|d| view! { <li class="mono">{d.clone()}</li> }).collect_view()}
+                            {nap_domains.iter().map(|d| view! {
+                                <li><a class="mono" href=format!("/domains/{d}")>{d.clone()}</a></li>
+                            }).collect_view()}
                         </ul>
                     }.into_any()
                 }}

@@ -171,3 +171,60 @@ pub async fn list_audit_records_of_domain(
     .fetch_all(conn)
     .await
 }
+
+/// Which records of a domain to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery<'a> {
+    /// The domain.
+    pub domain_id: i64,
+    /// Only records of the rows that have, or had, this address (normalised): rows holding it now,
+    /// and rows whose records name it (a deleted row, a removed alias).
+    pub address: Option<&'a str>,
+    /// Only records by this actor.
+    pub actor: Option<&'a str>,
+    /// Only records of this kind.
+    pub kind: Option<AuditKind>,
+    /// Only records at or after this time.
+    pub from: Option<i64>,
+    /// Only records at or before this time.
+    pub to: Option<i64>,
+    /// At most this many records.
+    pub limit: i64,
+}
+
+/// A domain's records matching `query`, newest first.
+pub async fn list_audit_records(
+    conn: &mut Conn,
+    query: &AuditQuery<'_>,
+) -> sqlx::Result<Vec<AuditRecord>> {
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT id, at, actor, domain_id, row_id, kind, subject, before, after FROM audit_records
+         WHERE domain_id = ",
+    );
+    q.push_bind(query.domain_id);
+    if let Some(address) = query.address {
+        q.push(" AND (subject = ")
+            .push_bind(address)
+            .push(" OR row_id IN (SELECT row_id FROM addresses WHERE address = ")
+            .push_bind(address)
+            .push(") OR row_id IN (SELECT row_id FROM audit_records WHERE domain_id = ")
+            .push_bind(query.domain_id)
+            .push(" AND subject = ")
+            .push_bind(address)
+            .push(" AND row_id IS NOT NULL))");
+    }
+    if let Some(actor) = query.actor {
+        q.push(" AND actor = ").push_bind(actor);
+    }
+    if let Some(kind) = query.kind {
+        q.push(" AND kind = ").push_bind(kind.as_str());
+    }
+    if let Some(from) = query.from {
+        q.push(" AND at >= ").push_bind(from);
+    }
+    if let Some(to) = query.to {
+        q.push(" AND at <= ").push_bind(to);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(query.limit);
+    q.build_query_as().fetch_all(conn).await
+}

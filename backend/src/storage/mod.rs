@@ -6,8 +6,14 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod challenge_rounds;
+pub mod challenges;
+pub mod confirmations;
 pub mod domains;
+pub mod links;
 pub mod oidc_logins;
+pub mod outbox;
+pub mod rows;
 pub mod sessions;
 pub mod users;
 

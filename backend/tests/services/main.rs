@@ -2,9 +2,12 @@
 //! One test binary with a module per service keeps linking time down.
 
 mod accounts;
+mod challenges;
 mod demo;
 mod domains;
+mod mail;
 mod roles;
+mod rows;
 mod sessions;
 
 use backend::identity::{Identity, IdentitySource};

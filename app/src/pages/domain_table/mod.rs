@@ -1,0 +1,414 @@
+//! "My email domains" → one domain's address table (SPEC §2): server-side paging, sorting and
+//! filtering (only the visible page travels), inline editing, add, delete, (de)activate, bulk.
+
+mod badges;
+mod precheck;
+mod row_form;
+mod row_line;
+
+use std::collections::BTreeMap;
+
+use domain::mailbox::MailboxType;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_params_map;
+
+use crate::components::{ErrorLine, RequireLogin};
+use crate::error::AppError;
+use crate::i18n::use_texts;
+use crate::rows_api::{
+    create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, SendReportItem,
+    SortColumn, StateFilterItem, TableQuery,
+};
+
+use row_form::{check_in_browser, RowFormFields, RowFormState};
+use row_line::RowLine;
+
+/// What the rows of the table share: the selection, a way to reload, and the message line.
+#[derive(Clone, Copy)]
+pub struct TableContext {
+    /// Selected rows: id → version.
+    pub selected: RwSignal<BTreeMap<i64, i64>>,
+    /// Bumped to reload the page from the server.
+    pub reload: RwSignal<u32>,
+    /// The last outcome to show above the table.
+    pub notice: RwSignal<Option<Result<&'static str, AppError>>>,
+    /// The last sending of challenges.
+    pub sent: RwSignal<Option<SendReportItem>>,
+}
+
+impl TableContext {
+    /// A change was saved: reload and say so.
+    pub fn saved(&self) {
+        self.sent.set(None);
+        self.notice.set(Some(Ok("saved")));
+        self.reload.update(|n| *n += 1);
+    }
+
+    /// A change failed as a whole (e.g. changed meanwhile): show why and show the current rows.
+    pub fn failed(&self, e: AppError) {
+        self.notice.set(Some(Err(e)));
+        self.reload.update(|n| *n += 1);
+    }
+}
+
+/// `/domains/:domain`
+#[component]
+pub fn DomainTablePage() -> impl IntoView {
+    let t = use_texts();
+    let params = use_params_map();
+    let domain = Memo::new(move |_| params.read().get("domain").unwrap_or_default());
+    let query = RwSignal::new(TableQuery::default());
+    let ctx = TableContext {
+        selected: RwSignal::new(BTreeMap::new()),
+        reload: RwSignal::new(0),
+        notice: RwSignal::new(None),
+        sent: RwSignal::new(None),
+    };
+    provide_context(ctx);
+    let page = Resource::new(
+        move || (domain.get(), query.get(), ctx.reload.get()),
+        |(domain, query, _)| list_rows(domain, query),
+    );
+
+    view! {
+        <RequireLogin>
+            <section class="domain-table">
+                <div class="title-line">
+                    <h1 class="mono">{move || domain.get()}</h1>
+                    <a href=move || format!("/domains/{}/audit", domain.get())>{move || t.get().audit_link}</a>
+                </div>
+                <AddRow domain=domain/>
+                {move || ctx.notice.get().map(|n| match n {
+                    Ok(what) => view! {
+                        <p class="ok" role="status">
+                            {move || if what == "added" { t.get().row_added } else { t.get().row_saved }}
+                        </p>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorLine error=e/> }.into_any(),
+                })}
+                {move || ctx.sent.get().map(|r| view! {
+                    <div class="ok" role="status">
+                        {move || t.get().sent_report}" "{r.challenges}
+                        <ul>{r.refused.iter().map(|(p, why)| view! { <li><span class="mono">{p.clone()}</span>": "{why.clone()}</li> }).collect_view()}</ul>
+                    </div>
+                })}
+                <Toolbar query=query/>
+                <SendAll domain=domain/>
+                <BulkBar/>
+                <Transition fallback=|| ()>
+                    {move || page.get().map(|result| match result {
+                        Err(e) => view! { <ErrorLine error=e/> }.into_any(),
+                        Ok(p) => {
+                            let total = p.total;
+                            let empty = p.rows.is_empty();
+                            view! {
+                                <table class="data rows">
+                                    <thead>
+                                        <tr>
+                                            <th></th>
+                                            <SortHeader query=query column=SortColumn::Primary label=move || t.get().col_primary/>
+                                            <SortHeader query=query column=SortColumn::FirstName label=move || t.get().col_first_name/>
+                                            <SortHeader query=query column=SortColumn::LastName label=move || t.get().col_last_name/>
+                                            <th>{move || t.get().col_aliases}</th>
+                                            <SortHeader query=query column=SortColumn::Type label=move || t.get().col_type/>
+                                            <th>{move || t.get().col_applicant}</th>
+                                            <th>{move || t.get().col_comment}</th>
+                                            <th>{move || t.get().col_actions}</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {empty.then(|| view! { <tr><td colspan="9" class="muted">{move || t.get().no_rows}</td></tr> })}
+                                        {p.rows.into_iter().map(|row| view! { <RowLine row=row/> }).collect_view()}
+                                    </tbody>
+                                </table>
+                                <Pager query=query total=total/>
+                            }.into_any()
+                        }
+                    })}
+                </Transition>
+            </section>
+        </RequireLogin>
+    }
+}
+
+/// A column header that sorts by its column; clicking again reverses.
+#[component]
+fn SortHeader(
+    query: RwSignal<TableQuery>,
+    column: SortColumn,
+    label: impl Fn() -> &'static str + Send + Sync + 'static,
+) -> impl IntoView {
+    let arrow = move || {
+        query.with(|q| match (q.sort == column, q.descending) {
+            (true, false) => " \u{25b2}",
+            (true, true) => " \u{25bc}",
+            _ => "",
+        })
+    };
+    let sort_attr = move || {
+        query.with(|q| match (q.sort == column, q.descending) {
+            (true, false) => "ascending",
+            (true, true) => "descending",
+            _ => "none",
+        })
+    };
+    view! {
+        <th aria-sort=sort_attr>
+            <button type="button" class="sort" on:click=move |_| query.update(|q| {
+                if q.sort == column {
+                    q.descending = !q.descending;
+                } else {
+                    q.sort = column;
+                    q.descending = false;
+                }
+                q.page = 0;
+            })>
+                {label}{arrow}
+            </button>
+        </th>
+    }
+}
+
+/// Search and filters.
+#[component]
+fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
+    let t = use_texts();
+    let search = RwSignal::new(String::new());
+    let apply_search = move || {
+        let text = search.get_untracked();
+        query.update(|q| {
+            q.search = text;
+            q.page = 0;
+        });
+    };
+    view! {
+        <form class="toolbar" role="search" on:submit=move |ev| { ev.prevent_default(); apply_search(); }>
+            <input type="search" name="search" aria-label=move || t.get().table_search
+                placeholder=move || t.get().table_search
+                prop:value=search
+                on:input=move |ev| search.set(event_target_value(&ev))
+                on:change=move |_| apply_search()/>
+            <label>
+                {move || t.get().table_filter_active}
+                <select on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    query.update(|q| { q.active = match v.as_str() { "active" => Some(true), "inactive" => Some(false), _ => None }; q.page = 0; });
+                }>
+                    <option value="">{move || t.get().table_all}</option>
+                    <option value="active">{move || t.get().table_active_only}</option>
+                    <option value="inactive">{move || t.get().table_inactive_only}</option>
+                </select>
+            </label>
+            <label>
+                {move || t.get().table_filter_type}
+                <select on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    query.update(|q| { q.mailbox_type = MailboxType::parse(&v).ok(); q.page = 0; });
+                }>
+                    <option value="">{move || t.get().table_all}</option>
+                    <option value="personal">{move || t.get().type_personal}</option>
+                    <option value="functional">{move || t.get().type_functional}</option>
+                </select>
+            </label>
+            <label>
+                {move || t.get().table_filter_state}
+                <select on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    query.update(|q| {
+                        q.state = match v.as_str() {
+                            "confirmed" => Some(StateFilterItem::Confirmed),
+                            "pending" => Some(StateFilterItem::Pending),
+                            "never" => Some(StateFilterItem::NeverSent),
+                            _ => None,
+                        };
+                        q.page = 0;
+                    });
+                }>
+                    <option value="">{move || t.get().table_all}</option>
+                    <option value="confirmed">{move || t.get().state_confirmed}</option>
+                    <option value="pending">{move || t.get().state_pending}</option>
+                    <option value="never">{move || t.get().state_never_sent}</option>
+                </select>
+            </label>
+        </form>
+    }
+}
+
+/// "rows 51–100 of 1234" with previous/next.
+#[component]
+fn Pager(query: RwSignal<TableQuery>, total: u64) -> impl IntoView {
+    let t = use_texts();
+    let range = move || {
+        query.with(|q| {
+            let first = u64::from(q.page) * u64::from(q.page_size);
+            let last = (first + u64::from(q.page_size)).min(total);
+            if total == 0 {
+                format!("0 {} 0", t.get().rows_of)
+            } else {
+                format!(
+                    "{}\u{2013}{} {} {}",
+                    first + 1,
+                    last,
+                    t.get().rows_of,
+                    total
+                )
+            }
+        })
+    };
+    let has_next = move || query.with(|q| u64::from(q.page + 1) * u64::from(q.page_size) < total);
+    view! {
+        <nav class="pager" aria-label="pages">
+            <button type="button" disabled=move || query.with(|q| q.page == 0)
+                on:click=move |_| query.update(|q| q.page = q.page.saturating_sub(1))>
+                {move || t.get().previous}
+            </button>
+            <span class="range">{range}</span>
+            <button type="button" disabled=move || !has_next()
+                on:click=move |_| query.update(|q| q.page += 1)>
+                {move || t.get().next}
+            </button>
+        </nav>
+    }
+}
+
+/// Bulk deactivate / reactivate of the selected rows, after a confirmation; all or nothing.
+#[component]
+fn BulkBar() -> impl IntoView {
+    let t = use_texts();
+    let ctx = expect_context::<TableContext>();
+    let confirming = RwSignal::new(None::<bool>);
+    let count = move || ctx.selected.with(|s| s.len());
+    let run = move |active: bool| {
+        let rows: Vec<(i64, i64)> = ctx.selected.get_untracked().into_iter().collect();
+        confirming.set(None);
+        spawn_local(async move {
+            match set_active(rows, active).await {
+                Ok(_) => {
+                    ctx.selected.set(BTreeMap::new());
+                    ctx.saved();
+                }
+                Err(e) => ctx.failed(e),
+            }
+        });
+    };
+    view! {
+        <Show when=move || { count() > 0 }>
+            <div class="bulk-bar" role="region" aria-label="selection">
+                <span>{count}" "{move || t.get().selected_rows}</span>
+                <button type="button" on:click=move |_| {
+                    let ids: Vec<i64> = ctx.selected.get_untracked().into_keys().collect();
+                    spawn_local(async move {
+                        match send_challenges(ids).await {
+                            Ok(report) => {
+                                ctx.selected.set(BTreeMap::new());
+                                ctx.saved();
+                                ctx.notice.set(None);
+                                ctx.sent.set(Some(report));
+                            }
+                            Err(e) => ctx.failed(e),
+                        }
+                    });
+                }>{move || t.get().send_selected}</button>
+                <button type="button" on:click=move |_| confirming.set(Some(false))>{move || t.get().deactivate_selected}</button>
+                <button type="button" on:click=move |_| confirming.set(Some(true))>{move || t.get().reactivate_selected}</button>
+                <button type="button" on:click=move |_| ctx.selected.set(BTreeMap::new())>{move || t.get().clear_selection}</button>
+                {move || confirming.get().map(|active| view! {
+                    <span class="confirm-box inline" role="alertdialog">
+                        {move || if active { t.get().confirm_reactivate } else { t.get().confirm_deactivate }}
+                        " "
+                        <button type="button" class="primary" on:click=move |_| run(active)>{move || t.get().confirm}</button>
+                        <button type="button" on:click=move |_| confirming.set(None)>{move || t.get().cancel}</button>
+                    </span>
+                })}
+            </div>
+        </Show>
+    }
+}
+
+/// "Send to all unconfirmed": challenges for every active row with an unconfirmed address, after a
+/// confirmation.
+#[component]
+fn SendAll(domain: Memo<String>) -> impl IntoView {
+    let t = use_texts();
+    let ctx = expect_context::<TableContext>();
+    let asking = RwSignal::new(false);
+    let go = move |_| {
+        asking.set(false);
+        let d = domain.get_untracked();
+        spawn_local(async move {
+            match send_to_unconfirmed(d).await {
+                Ok(report) => {
+                    ctx.saved();
+                    ctx.notice.set(None);
+                    ctx.sent.set(Some(report));
+                }
+                Err(e) => ctx.failed(e),
+            }
+        });
+    };
+    view! {
+        <div class="send-all">
+            <button type="button" on:click=move |_| asking.set(true)>{move || t.get().send_unconfirmed}</button>
+            <Show when=move || asking.get()>
+                <span class="confirm-box inline" role="alertdialog">
+                    {move || t.get().confirm_send}" "
+                    <button type="button" class="primary" on:click=go>{move || t.get().confirm}</button>
+                    <button type="button" on:click=move |_| asking.set(false)>{move || t.get().cancel}</button>
+                </span>
+            </Show>
+        </div>
+    }
+}
+
+/// The add-row form.
+#[component]
+fn AddRow(domain: Memo<String>) -> impl IntoView {
+    let t = use_texts();
+    let ctx = expect_context::<TableContext>();
+    let state = RowFormState::new(Default::default());
+    let errors = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let open = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if let Err(e) = check_in_browser(&state, true) {
+            errors.set(Some(e));
+            return;
+        }
+        busy.set(true);
+        let (d, primary, form) = (
+            domain.get_untracked(),
+            state.primary.get_untracked(),
+            state.form(),
+        );
+        spawn_local(async move {
+            let result = create_row(d, primary, form).await;
+            busy.set(false);
+            match result {
+                Ok(_) => {
+                    errors.set(None);
+                    state.clear();
+                    ctx.notice.set(Some(Ok("added")));
+                    ctx.reload.update(|n| *n += 1);
+                }
+                Err(e) => errors.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <details class="add-row" prop:open=open on:toggle=move |_| open.update(|o| *o = !*o)>
+            <summary>{move || t.get().add_row_heading}</summary>
+            <form class="row-form" on:submit=submit>
+                <RowFormFields state=state errors=errors with_primary=true/>
+                {move || errors.get().and_then(|e| match e {
+                    crate::rows_api::RowSaveError::Other(e) => Some(view! { <ErrorLine error=e/> }),
+                    _ => None,
+                })}
+                <div class="buttons">
+                    <button type="submit" class="primary" disabled=move || busy.get()>{move || t.get().add_row_button}</button>
+                </div>
+            </form>
+        </details>
+    }
+}

@@ -1,0 +1,91 @@
+//! The browser's pre-check of a row, with the domain crate's own parsers (STYLE principle 1: never
+//! a second regex in the UI). Rules that need the database (uniqueness, administered domains) are
+//! left to the server.
+
+use domain::address::{parse_address_list, EmailAddress};
+use domain::mailbox::MailboxType;
+use domain::row::{Field, FieldError};
+use domain::text::{Comment, PersonName};
+
+use crate::rows_api::RowForm;
+
+/// Every problem the browser can see in a row's input.
+pub fn precheck(primary: Option<&str>, form: &RowForm) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let primary = match primary {
+        Some(p) => match EmailAddress::parse(p) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.push(FieldError::new(Field::PrimaryAddress, e.to_string()));
+                None
+            }
+        },
+        None => None,
+    };
+    if let Err(e) = PersonName::parse(&form.first_name) {
+        errors.push(FieldError::new(Field::FirstName, e.to_string()));
+    }
+    if let Err(e) = PersonName::parse(&form.last_name) {
+        errors.push(FieldError::new(Field::LastName, e.to_string()));
+    }
+    if let Err(e) = Comment::parse(&form.comment) {
+        errors.push(FieldError::new(Field::Comment, e.to_string()));
+    }
+    let aliases = match parse_address_list(&form.aliases) {
+        Ok(list) => list,
+        Err(e) => {
+            errors.push(FieldError::new(Field::Aliases, e.to_string()));
+            Vec::new()
+        }
+    };
+    if let Some(p) = &primary {
+        if aliases.contains(p) {
+            errors.push(FieldError::new(
+                Field::Aliases,
+                format!("{p} is the primary address; it cannot also be an alias"),
+            ));
+        }
+    }
+    let kind = if form.mailbox_type.trim().is_empty() {
+        Ok(MailboxType::Personal)
+    } else {
+        MailboxType::parse(&form.mailbox_type)
+    };
+    match kind {
+        Err(e) => errors.push(FieldError::new(Field::MailboxType, e.to_string())),
+        Ok(MailboxType::Functional) if form.applicant.trim().is_empty() => {
+            errors.push(FieldError::new(
+                Field::Applicant,
+                "a functional mailbox needs an applicant address",
+            ))
+        }
+        Ok(MailboxType::Functional) => {
+            if let Err(e) = EmailAddress::parse(&form.applicant) {
+                errors.push(FieldError::new(Field::Applicant, e.to_string()));
+            }
+        }
+        Ok(MailboxType::Personal) => {}
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_finds_bad_addresses_and_missing_applicants() {
+        let form = RowForm {
+            aliases: "ok@example.org, not an address".into(),
+            mailbox_type: "functional".into(),
+            ..RowForm::default()
+        };
+        let errors = precheck(Some("info@@example.org"), &form);
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [Field::PrimaryAddress, Field::Aliases, Field::Applicant]
+        );
+        assert!(precheck(Some("info@example.org"), &RowForm::default()).is_empty());
+    }
+}

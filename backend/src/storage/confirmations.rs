@@ -1,0 +1,113 @@
+//! Confirming a challenge (R10, R11): finding it by its token's hash, storing the confirmation
+//! so that it happens once only, and linking the address.
+
+use sqlx::FromRow;
+
+use super::Conn;
+
+/// A challenge with what the confirmation page shows of its row.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ChallengeRecord {
+    /// Database id.
+    pub id: i64,
+    /// Its row.
+    pub row_id: i64,
+    /// The row's domain.
+    pub domain_id: i64,
+    /// The address whose control is being proven.
+    pub address: String,
+    /// Who received the mail.
+    pub recipient: String,
+    /// Stored state (`pending`, …; see `domain::ChallengeState`).
+    pub state: String,
+    /// When it was sent.
+    pub created_at: i64,
+    /// When it stops working.
+    pub expires_at: i64,
+    /// Who confirmed it, if anyone.
+    pub confirmed_by: Option<String>,
+    /// The row's primary address.
+    pub primary_address: String,
+    /// The row's first name.
+    pub first_name: String,
+    /// The row's last name.
+    pub last_name: String,
+    /// `personal` or `functional`.
+    pub mailbox_type: String,
+    /// Whether the row is active (R7).
+    pub active: bool,
+}
+
+/// The challenge whose token has this SHA-256 hash.
+pub async fn find_challenge_by_token_hash(
+    conn: &mut Conn,
+    token_hash: &[u8; 32],
+) -> sqlx::Result<Option<ChallengeRecord>> {
+    sqlx::query_as(
+        "SELECT c.id, c.row_id, r.domain_id, c.address, c.recipient, c.state, c.created_at,
+                c.expires_at, c.confirmed_by, r.primary_address, r.first_name, r.last_name,
+                r.mailbox_type, r.active
+         FROM challenges c JOIN mailbox_rows r ON r.id = c.row_id
+         WHERE c.token_hash = ?",
+    )
+    .bind(&token_hash[..])
+    .fetch_optional(conn)
+    .await
+}
+
+/// Confirms a challenge if, and only if, it is still pending; returns whether it was. Two racing
+/// confirmations cannot both see `true` (R10).
+pub async fn confirm_pending_challenge(
+    conn: &mut Conn,
+    id: i64,
+    user_id: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE challenges SET state = 'confirmed', confirmed_by = ?, resolved_at = ?
+         WHERE id = ? AND state = 'pending'",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The user ID an address is linked to, if any.
+pub async fn find_link_user(conn: &mut Conn, address: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT user_id FROM links WHERE address = ?")
+        .bind(address)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Links an address to a user, replacing any earlier link of the address (R11).
+pub async fn put_link(
+    conn: &mut Conn,
+    address: &str,
+    row_id: i64,
+    user_id: &str,
+    challenge_id: i64,
+    now: i64,
+) -> sqlx::Result<()> {
+    // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
+    sqlx::query(
+        "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at)
+         VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (address) DO UPDATE SET
+             row_id = excluded.row_id,
+             user_id = excluded.user_id,
+             challenge_id = excluded.challenge_id,
+             linked_at = excluded.linked_at",
+    )
+    .bind(address)
+    .bind(row_id)
+    .bind(user_id)
+    .bind(challenge_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

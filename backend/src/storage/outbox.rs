@@ -1,0 +1,224 @@
+//! The mail outbox (SPEC §3): mail is written here in the transaction of what caused it and
+//! delivered later by the outbox worker, which records the outcome here too.
+
+use std::collections::HashMap;
+
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use super::Conn;
+
+/// A mail to put into the outbox.
+#[derive(Debug, Clone)]
+pub struct NewOutboxMail {
+    /// The one recipient.
+    pub recipient: String,
+    /// The `Subject` header.
+    pub subject: String,
+    /// Plain-text body.
+    pub body_text: String,
+    /// HTML alternative.
+    pub body_html: String,
+    /// The `Message-ID` header, with angle brackets; fixed now so that a retry is the same mail.
+    pub message_id: String,
+    /// The challenge it carries, if any.
+    pub challenge_id: Option<i64>,
+}
+
+/// Most mails in one `INSERT` statement: 7 parameters each stays far below SQLite's limit of
+/// 32 766 parameters per statement, and a fixed size lets the statement be prepared once.
+const INSERT_CHUNK: usize = 500;
+
+/// Queues mails for delivery at `now` (state `queued`, no attempt yet), in few statements.
+pub async fn insert_outbox_mails(
+    conn: &mut Conn,
+    mails: &[NewOutboxMail],
+    now: i64,
+) -> sqlx::Result<()> {
+    for chunk in mails.chunks(INSERT_CHUNK) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO mail_outbox (created_at, recipient, subject, body_text, body_html,
+                 message_id, challenge_id, state, attempts, next_attempt_at) ",
+        );
+        q.push_values(chunk, |mut b, m| {
+            b.push_bind(now)
+                .push_bind(&m.recipient)
+                .push_bind(&m.subject)
+                .push_bind(&m.body_text)
+                .push_bind(&m.body_html)
+                .push_bind(&m.message_id)
+                .push_bind(m.challenge_id)
+                .push("'queued'")
+                .push("0")
+                .push_bind(now);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A queued mail as the worker delivers it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct OutboxMail {
+    /// Database id.
+    pub id: i64,
+    /// When it was queued; also the mail's `Date`, so a retry is byte-for-byte the same mail.
+    pub created_at: i64,
+    /// The one recipient.
+    pub recipient: String,
+    /// The `Subject` header.
+    pub subject: String,
+    /// Plain-text body (may hold a challenge link: never log it).
+    pub body_text: String,
+    /// HTML alternative (the same).
+    pub body_html: String,
+    /// The `Message-ID` header, with angle brackets.
+    pub message_id: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+}
+
+/// Up to `limit` queued mails due at `now`, the longest-waiting first.
+pub async fn list_due_outbox_mails(
+    conn: &mut Conn,
+    now: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<OutboxMail>> {
+    sqlx::query_as(
+        "SELECT id, created_at, recipient, subject, COALESCE(body_text, '') AS body_text,
+                COALESCE(body_html, '') AS body_html, message_id, attempts
+         FROM mail_outbox
+         WHERE state = 'queued' AND next_attempt_at <= ?
+         ORDER BY next_attempt_at, id LIMIT ?",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// When the next queued mail is due, if any (the worker sleeps until then at most).
+pub async fn next_outbox_attempt_at(conn: &mut Conn) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM mail_outbox WHERE state = 'queued'")
+        .fetch_one(conn)
+        .await
+}
+
+/// Records that the relay accepted a mail. The bodies are cleared: a challenge's token stays in
+/// the database only while its mail is undelivered (Q6).
+pub async fn mark_outbox_mail_sent(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,
+             last_error = NULL, body_text = NULL, body_html = NULL
+         WHERE id = ? AND state = 'queued'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt that will be retried at `next_attempt_at`.
+pub async fn mark_outbox_mail_retry(
+    conn: &mut Conn,
+    id: i64,
+    error: &str,
+    next_attempt_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+         WHERE id = ? AND state = 'queued'",
+    )
+    .bind(error)
+    .bind(next_attempt_at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records that a mail cannot be delivered (a permanent refusal, or too many attempts); its
+/// bodies are cleared like a sent mail's.
+pub async fn mark_outbox_mail_failed(conn: &mut Conn, id: i64, error: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,
+             body_text = NULL, body_html = NULL
+         WHERE id = ? AND state = 'queued'",
+    )
+    .bind(error)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Where the mail of a challenge is, for the address table (SPEC §3: "the delivery state of the
+/// last email").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Waiting for (another) attempt.
+    Queued {
+        /// Attempts so far (0: not tried yet).
+        attempts: i64,
+        /// Why the last attempt failed, if one did.
+        last_error: Option<String>,
+    },
+    /// The relay accepted it.
+    Sent {
+        /// When.
+        at: i64,
+    },
+    /// It will not be delivered.
+    Failed {
+        /// The relay's reply (or the local error) of the last attempt.
+        reason: String,
+    },
+}
+
+#[derive(FromRow)]
+struct DeliveryRecord {
+    challenge_id: i64,
+    state: String,
+    attempts: i64,
+    last_error: Option<String>,
+    sent_at: Option<i64>,
+}
+
+/// The delivery state of the (last) mail of each of the given challenges; challenges without a
+/// mail are missing from the map.
+pub async fn delivery_of_challenges(
+    conn: &mut Conn,
+    challenge_ids: &[i64],
+) -> sqlx::Result<HashMap<i64, Delivery>> {
+    if challenge_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    // A JSON array parameter keeps this one prepared statement whatever the number of ids.
+    let ids = serde_json::to_string(challenge_ids).expect("numbers serialise");
+    let records: Vec<DeliveryRecord> = sqlx::query_as(
+        "SELECT challenge_id, state, attempts, last_error, sent_at FROM mail_outbox
+         WHERE challenge_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    // Ordered by id, so the last mail of a challenge wins.
+    Ok(records
+        .into_iter()
+        .map(|r| {
+            let delivery = match r.state.as_str() {
+                "sent" => Delivery::Sent {
+                    at: r.sent_at.unwrap_or_default(),
+                },
+                "failed" => Delivery::Failed {
+                    reason: r.last_error.unwrap_or_default(),
+                },
+                _ => Delivery::Queued {
+                    attempts: r.attempts,
+                    last_error: r.last_error,
+                },
+            };
+            (r.challenge_id, delivery)
+        })
+        .collect())
+}

@@ -1,0 +1,593 @@
+//! The rows of the address tables, their addresses and the search index over them (SPEC §2).
+
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use super::Conn;
+
+/// The columns of `mailbox_rows` every query of this module reads, in [`RowRecord`]'s order.
+const ROW_COLUMNS: &str = "r.id, r.domain_id, r.primary_address, r.first_name, r.last_name, \
+     r.mailbox_type, r.applicant_address, r.comment, r.active, r.version, r.challenged, \
+     r.created_at, r.updated_at";
+
+/// A row as stored (without its aliases, which are in `addresses`).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct RowRecord {
+    /// Database id.
+    pub id: i64,
+    /// The domain whose table it is in.
+    pub domain_id: i64,
+    /// The primary address (normalised).
+    pub primary_address: String,
+    /// First name as stored.
+    pub first_name: String,
+    /// Last name as stored.
+    pub last_name: String,
+    /// `personal` or `functional`.
+    pub mailbox_type: String,
+    /// Applicant of a functional row.
+    pub applicant_address: Option<String>,
+    /// The NAP's note.
+    pub comment: String,
+    /// R7.
+    pub active: bool,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+    /// Whether a challenge was ever sent (R3).
+    pub challenged: bool,
+    /// When it was created.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// The editable columns of a row, to insert or update.
+#[derive(Debug, Clone, Copy)]
+pub struct RowValues<'a> {
+    /// First name.
+    pub first_name: &'a str,
+    /// Last name.
+    pub last_name: &'a str,
+    /// `personal` or `functional`.
+    pub mailbox_type: &'a str,
+    /// Applicant of a functional row.
+    pub applicant_address: Option<&'a str>,
+    /// The NAP's note.
+    pub comment: &'a str,
+    /// R7.
+    pub active: bool,
+}
+
+/// Inserts a new row (version 1, never challenged) and returns its id. Its addresses are inserted
+/// separately with [`insert_address`].
+pub async fn insert_row(
+    conn: &mut Conn,
+    domain_id: i64,
+    primary_address: &str,
+    values: &RowValues<'_>,
+    now: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO mailbox_rows (domain_id, primary_address, first_name, last_name, mailbox_type,
+             applicant_address, comment, active, version, challenged, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?) RETURNING id",
+    )
+    .bind(domain_id)
+    .bind(primary_address)
+    .bind(values.first_name)
+    .bind(values.last_name)
+    .bind(values.mailbox_type)
+    .bind(values.applicant_address)
+    .bind(values.comment)
+    .bind(values.active)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+/// One row by id.
+pub async fn find_row(conn: &mut Conn, id: i64) -> sqlx::Result<Option<RowRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// One row by its primary address (normalised).
+pub async fn find_row_by_primary(
+    conn: &mut Conn,
+    primary_address: &str,
+) -> sqlx::Result<Option<RowRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.primary_address = ?"
+    )))
+    .bind(primary_address)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Overwrites a row's editable columns and bumps its version, but only if it is still at
+/// `version`. Returns whether it was (false: someone changed it meanwhile).
+pub async fn update_row(
+    conn: &mut Conn,
+    id: i64,
+    version: i64,
+    values: &RowValues<'_>,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE mailbox_rows SET first_name = ?, last_name = ?, mailbox_type = ?,
+             applicant_address = ?, comment = ?, active = ?, version = version + 1, updated_at = ?
+         WHERE id = ? AND version = ?",
+    )
+    .bind(values.first_name)
+    .bind(values.last_name)
+    .bind(values.mailbox_type)
+    .bind(values.applicant_address)
+    .bind(values.comment)
+    .bind(values.active)
+    .bind(now)
+    .bind(id)
+    .bind(version)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a row at `version` that never had a challenge (R3); its addresses and search text go
+/// with it (cascade). Returns whether a row was deleted.
+pub async fn delete_unchallenged_row(conn: &mut Conn, id: i64, version: i64) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM mailbox_rows WHERE id = ? AND version = ? AND challenged = 0")
+            .bind(id)
+            .bind(version)
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One address of a row as stored.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AddressRecord {
+    /// The address (normalised).
+    pub address: String,
+    /// `primary` or `alias`.
+    pub kind: String,
+    /// 0 for the primary, 1.. for the aliases in the NAP's order.
+    pub position: i64,
+}
+
+/// A row's addresses: the primary first, then the aliases in order.
+pub async fn list_addresses_of_row(
+    conn: &mut Conn,
+    row_id: i64,
+) -> sqlx::Result<Vec<AddressRecord>> {
+    sqlx::query_as(
+        "SELECT address, kind, position FROM addresses WHERE row_id = ? ORDER BY position, address",
+    )
+    .bind(row_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Adds an address to a row; a unique violation means another row (or this one) has it already.
+pub async fn insert_address(
+    conn: &mut Conn,
+    row_id: i64,
+    address: &str,
+    kind: &str,
+    position: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES (?, ?, ?, ?)")
+        .bind(address)
+        .bind(row_id)
+        .bind(kind)
+        .bind(position)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves an alias of a row to another position (the NAP reordered the aliases).
+pub async fn update_address_position(
+    conn: &mut Conn,
+    row_id: i64,
+    address: &str,
+    position: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE addresses SET position = ? WHERE row_id = ? AND address = ?")
+        .bind(position)
+        .bind(row_id)
+        .bind(address)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes an alias from a row. Drop its link first: `links` refers to it.
+pub async fn delete_alias(conn: &mut Conn, row_id: i64, address: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM addresses WHERE row_id = ? AND address = ? AND kind = 'alias'")
+        .bind(row_id)
+        .bind(address)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Which row holds an address: what a uniqueness error names.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AddressHolder {
+    /// The address.
+    pub address: String,
+    /// The row that has it.
+    pub row_id: i64,
+    /// That row's primary address.
+    pub primary_address: String,
+    /// That row's domain.
+    pub domain_name: String,
+}
+
+/// The rows that hold any of `addresses` (normalised), portal-wide.
+pub async fn find_address_holders(
+    conn: &mut Conn,
+    addresses: &[&str],
+) -> sqlx::Result<Vec<AddressHolder>> {
+    if addresses.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A JSON array parameter keeps this one prepared statement whatever the number of addresses.
+    let list = serde_json::to_string(addresses).expect("strings serialise");
+    sqlx::query_as(
+        "SELECT a.address, a.row_id, r.primary_address, d.name AS domain_name
+         FROM addresses a
+         JOIN mailbox_rows r ON r.id = a.row_id
+         JOIN domains d ON d.id = r.domain_id
+         WHERE a.address IN (SELECT value FROM json_each(?))",
+    )
+    .bind(list)
+    .fetch_all(conn)
+    .await
+}
+
+/// Sets the search text of a row (its names and addresses), replacing any earlier one; the
+/// trigram index follows by trigger.
+pub async fn put_row_search_text(
+    conn: &mut Conn,
+    row_id: i64,
+    domain_id: i64,
+    text: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO row_search_text (row_id, domain_id, text) VALUES (?, ?, ?)
+         ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text",
+    )
+    .bind(row_id)
+    .bind(domain_id)
+    .bind(text)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The column a page of the table is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowOrder {
+    /// Primary address.
+    Primary,
+    /// Last name, then first name.
+    LastName,
+    /// First name, then last name.
+    FirstName,
+    /// Mailbox type, then primary address.
+    Type,
+    /// Active flag, then primary address.
+    Active,
+    /// Last change.
+    Updated,
+}
+
+impl RowOrder {
+    /// The `ORDER BY` columns; each list is the tail of an index led by `domain_id` (0001, 0002),
+    /// ending in the row id so that ties have a stable order.
+    fn columns(self) -> &'static [&'static str] {
+        match self {
+            RowOrder::Primary => &["r.primary_address"],
+            RowOrder::LastName => &["r.last_name", "r.first_name", "r.id"],
+            RowOrder::FirstName => &["r.first_name", "r.last_name", "r.id"],
+            RowOrder::Type => &["r.mailbox_type", "r.primary_address"],
+            RowOrder::Active => &["r.active", "r.primary_address"],
+            RowOrder::Updated => &["r.updated_at", "r.id"],
+        }
+    }
+}
+
+/// Rows having an address in a given state (the state an address shows, see the service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressStateFilter {
+    /// An address is linked and has no pending challenge.
+    Confirmed,
+    /// An address has an unexpired pending challenge.
+    Pending,
+    /// An address never had a challenge in this row.
+    NeverSent,
+}
+
+/// Which rows of a domain a page shows.
+#[derive(Debug, Clone)]
+pub struct RowFilter<'a> {
+    /// The domain.
+    pub domain_id: i64,
+    /// Only active / inactive rows.
+    pub active: Option<bool>,
+    /// Only rows of this mailbox type (`personal`/`functional`).
+    pub mailbox_type: Option<&'a str>,
+    /// Only rows with an address in this state.
+    pub state: Option<AddressStateFilter>,
+    /// Case-insensitive substring of a name or an address; empty for none.
+    pub search: &'a str,
+    /// The time that decides whether a pending challenge has expired.
+    pub now: i64,
+}
+
+/// Shortest search the trigram index answers; shorter ones scan `row_search_text`.
+const MIN_INDEXED_SEARCH_CHARS: usize = 3;
+
+/// How a filter is written: for a page, the rows are read in sort order and each is tested, so
+/// tests are correlated and cheap per row; for a count, the few matching rows are found first
+/// (`IN` a set) and only those are looked at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Page,
+    Count,
+}
+
+fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose) {
+    let search = f.search.to_lowercase();
+    let indexed_search = search.chars().count() >= MIN_INDEXED_SEARCH_CHARS;
+    let drives = purpose == Purpose::Count
+        && (!search.is_empty()
+            || matches!(
+                f.state,
+                Some(AddressStateFilter::Pending | AddressStateFilter::Confirmed)
+            ));
+    // Unary plus keeps SQLite from reading the whole domain's index when a set of matching rows
+    // is at hand to drive the count; it is a no-op in the result.
+    q.push(if drives {
+        " WHERE +r.domain_id = "
+    } else {
+        " WHERE r.domain_id = "
+    })
+    .push_bind(f.domain_id);
+    if let Some(active) = f.active {
+        q.push(" AND r.active = ").push_bind(active);
+    }
+    if let Some(mailbox_type) = f.mailbox_type {
+        q.push(" AND r.mailbox_type = ").push_bind(mailbox_type);
+    }
+    match (f.state, purpose) {
+        (None, _) => {}
+        // A pending challenge is always the latest of its address: a new round supersedes the
+        // pending one first (R9), and an alias edit supersedes every pending one of the row (R4).
+        (Some(AddressStateFilter::Pending), Purpose::Page) => {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM challenges c WHERE c.row_id = r.id
+                      AND c.state = 'pending' AND c.expires_at > ",
+            )
+            .push_bind(f.now)
+            .push(")");
+        }
+        (Some(AddressStateFilter::Pending), Purpose::Count) => {
+            q.push(
+                " AND r.id IN (SELECT c.row_id FROM challenges c
+                      WHERE c.state = 'pending' AND c.expires_at > ",
+            )
+            .push_bind(f.now)
+            .push(")");
+        }
+        // Linked, and no new round under way for that address.
+        (Some(AddressStateFilter::Confirmed), purpose) => {
+            q.push(if purpose == Purpose::Page {
+                " AND EXISTS (SELECT 1 FROM links l WHERE l.row_id = r.id AND NOT EXISTS ("
+            } else {
+                " AND r.id IN (SELECT l.row_id FROM links l WHERE NOT EXISTS ("
+            })
+            .push(
+                "SELECT 1 FROM challenges c WHERE c.address = l.address
+                     AND c.state = 'pending' AND c.expires_at > ",
+            )
+            .push_bind(f.now)
+            .push("))");
+        }
+        (Some(AddressStateFilter::NeverSent), _) => {
+            q.push(
+                " AND (r.challenged = 0 OR EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
+                      AND NOT EXISTS (SELECT 1 FROM challenges c
+                          WHERE c.address = a.address AND c.row_id = r.id)))",
+            );
+        }
+    }
+    if indexed_search {
+        q.push(" AND r.id IN (SELECT rowid FROM row_search WHERE row_search MATCH ")
+            .push_bind(fts_phrase(&search))
+            .push(")");
+    } else if !search.is_empty() {
+        q.push(" AND r.id IN (SELECT t.row_id FROM row_search_text t WHERE t.domain_id = ")
+            .push_bind(f.domain_id)
+            .push(" AND t.text LIKE ")
+            .push_bind(like_pattern(&search))
+            .push(" ESCAPE '\\')");
+    }
+}
+
+/// A page of rows and how many rows match in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowPageRecords {
+    /// The rows of the page, in order.
+    pub rows: Vec<RowRecord>,
+    /// How many rows match the filter in all.
+    pub total: i64,
+}
+
+#[derive(FromRow)]
+struct PageRow {
+    #[sqlx(flatten)]
+    row: RowRecord,
+    total: i64,
+}
+
+/// One page of a domain's rows: those matching `filter`, sorted, `limit` rows from `offset` on,
+/// with their total count computed in the same statement (one round trip to the database).
+pub async fn list_row_page(
+    conn: &mut Conn,
+    filter: &RowFilter<'_>,
+    order: RowOrder,
+    descending: bool,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<RowPageRecords> {
+    let mut q = QueryBuilder::new(format!("SELECT {ROW_COLUMNS}, ("));
+    // Not correlated with the page, so SQLite computes it once, not per row.
+    push_count(&mut q, filter);
+    q.push(") AS total FROM mailbox_rows r");
+    push_filter(&mut q, filter, Purpose::Page);
+    let direction = if descending { " DESC" } else { "" };
+    let order_by: Vec<String> = order
+        .columns()
+        .iter()
+        .map(|c| format!("{c}{direction}"))
+        .collect();
+    q.push(" ORDER BY ").push(order_by.join(", "));
+    q.push(" LIMIT ").push_bind(limit);
+    q.push(" OFFSET ").push_bind(offset);
+    let page: Vec<PageRow> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let total = match page.first() {
+        Some(first) => first.total,
+        // A page past the end has no row to carry the count.
+        None => count_rows(conn, filter).await?,
+    };
+    Ok(RowPageRecords {
+        rows: page.into_iter().map(|p| p.row).collect(),
+        total,
+    })
+}
+
+/// How many rows of a domain match `filter`. Without a search or state filter this reads the
+/// kept counts (`row_counts`) instead of counting the rows.
+pub async fn count_rows(conn: &mut Conn, filter: &RowFilter<'_>) -> sqlx::Result<i64> {
+    let mut q = QueryBuilder::new("SELECT (");
+    push_count(&mut q, filter);
+    q.push(")");
+    q.build_query_scalar().fetch_one(conn).await
+}
+
+fn push_count(q: &mut QueryBuilder<Sqlite>, filter: &RowFilter<'_>) {
+    if filter.state.is_none() && filter.search.is_empty() {
+        q.push("SELECT COALESCE(SUM(c.rows), 0) FROM row_counts c WHERE c.domain_id = ")
+            .push_bind(filter.domain_id);
+        if let Some(active) = filter.active {
+            q.push(" AND c.active = ").push_bind(active);
+        }
+        if let Some(mailbox_type) = filter.mailbox_type {
+            q.push(" AND c.mailbox_type = ").push_bind(mailbox_type);
+        }
+    } else if filter.state.is_none() && filter.active.is_none() && filter.mailbox_type.is_none() {
+        // Only a search: count the matching search texts of the domain without visiting the rows.
+        let search = filter.search.to_lowercase();
+        if search.chars().count() >= MIN_INDEXED_SEARCH_CHARS {
+            // CROSS JOIN keeps the trigram index as the outer loop (SQLite never reorders it).
+            q.push(
+                "SELECT COUNT(*) FROM row_search s CROSS JOIN row_search_text t ON t.row_id = s.rowid
+                 WHERE s.row_search MATCH ",
+            )
+            .push_bind(fts_phrase(&search))
+            .push(" AND t.domain_id = ")
+            .push_bind(filter.domain_id);
+        } else {
+            q.push("SELECT COUNT(*) FROM row_search_text t WHERE t.domain_id = ")
+                .push_bind(filter.domain_id)
+                .push(" AND t.text LIKE ")
+                .push_bind(like_pattern(&search))
+                .push(" ESCAPE '\\'");
+        }
+    } else {
+        q.push("SELECT COUNT(*) FROM mailbox_rows r");
+        push_filter(q, filter, Purpose::Count);
+    }
+}
+
+/// The search as an FTS5 phrase: one quoted string, so no character is read as query syntax.
+fn fts_phrase(search: &str) -> String {
+    format!("\"{}\"", search.replace('"', "\"\""))
+}
+
+/// The search as a `LIKE` pattern for "contains", with `\` escaping the wildcards.
+fn like_pattern(search: &str) -> String {
+    format!(
+        "%{}%",
+        search
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
+/// An address of a row with its latest challenge in that row and its link, for the table.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AddressStateRecord {
+    /// The row.
+    pub row_id: i64,
+    /// The address.
+    pub address: String,
+    /// `primary` or `alias`.
+    pub kind: String,
+    /// 0 for the primary, 1.. for aliases.
+    pub position: i64,
+    /// Stored state of the latest challenge of the address in this row, if any.
+    pub challenge_state: Option<String>,
+    /// When that challenge was sent.
+    pub challenge_created_at: Option<i64>,
+    /// When it expires.
+    pub challenge_expires_at: Option<i64>,
+    /// When it left `pending`.
+    pub challenge_resolved_at: Option<i64>,
+    /// The linked user ID, if the address is linked.
+    pub link_user_id: Option<String>,
+    /// When the link was made.
+    pub linked_at: Option<i64>,
+    /// The linked user's given name (IdM, last login).
+    pub user_given_name: Option<String>,
+    /// The linked user's family name.
+    pub user_family_name: Option<String>,
+}
+
+/// Every address of the given rows with its latest challenge and its link, in one query: by row,
+/// primary first, then the aliases in order.
+pub async fn list_address_states(
+    conn: &mut Conn,
+    row_ids: &[i64],
+) -> sqlx::Result<Vec<AddressStateRecord>> {
+    if row_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(row_ids).expect("numbers serialise");
+    sqlx::query_as(
+        "SELECT a.row_id, a.address, a.kind, a.position,
+                c.state AS challenge_state, c.created_at AS challenge_created_at,
+                c.expires_at AS challenge_expires_at, c.resolved_at AS challenge_resolved_at,
+                l.user_id AS link_user_id, l.linked_at,
+                u.given_name AS user_given_name, u.family_name AS user_family_name
+         FROM addresses a
+         LEFT JOIN challenges c ON c.id = (
+             SELECT c2.id FROM challenges c2 WHERE c2.address = a.address AND c2.row_id = a.row_id
+             ORDER BY c2.created_at DESC, c2.id DESC LIMIT 1)
+         LEFT JOIN links l ON l.address = a.address AND l.row_id = a.row_id
+         LEFT JOIN users u ON u.id = l.user_id
+         WHERE a.row_id IN (SELECT value FROM json_each(?))
+         ORDER BY a.row_id, a.position, a.address",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,61 @@
+//! `GET /domains/{domain}/audit.csv`: a domain's audit trail as a CSV file, for its NAPs (R16).
+
+use app::pages::audit::AuditQuery;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use backend::roles::Viewer;
+use backend::rows::{audit_csv, list_audit, RowError};
+use backend::Portal;
+
+/// At most this many records go into one file.
+const MAX_RECORDS: u32 = 100_000;
+
+/// The CSV download; the filters are those of the audit page.
+pub async fn audit_csv_download(
+    State(portal): State<Portal>,
+    viewer: Option<Extension<Viewer>>,
+    Path(domain): Path<String>,
+    Query(query): Query<AuditQuery>,
+) -> Response {
+    let Some(Extension(viewer)) = viewer else {
+        return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
+    };
+    let filter = match app::on_server::audit::to_filter(&query, MAX_RECORDS) {
+        Ok(f) => f,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+    };
+    match list_audit(&portal.pool, &viewer, &domain, &filter).await {
+        Ok(entries) => {
+            let file = format!(
+                "audit-{}.csv",
+                domain.replace(
+                    |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+                    "_"
+                )
+            );
+            (
+                [
+                    (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{file}\""),
+                    ),
+                ],
+                audit_csv(&entries),
+            )
+                .into_response()
+        }
+        Err(RowError::Forbidden) => {
+            (StatusCode::FORBIDDEN, "You are not a NAP of this domain.").into_response()
+        }
+        Err(RowError::NotFound) => (StatusCode::NOT_FOUND, "No such domain.").into_response(),
+        Err(e) if e.is_internal() => {
+            tracing::error!(error = ?e, "audit export failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.").into_response()
+        }
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+    }
+}
