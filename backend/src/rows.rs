@@ -339,7 +339,10 @@ pub(crate) struct RowContext {
     /// The same names, as `RowFields::check_administered` takes them.
     administered_names: Vec<DomainName>,
     /// Every registered domain: a new row goes to the most specific one its primary lies in.
+    /// Loaded for changes and for operators only.
     registered: Vec<(i64, DomainName)>,
+    /// The same names, as `EmailAddress::owning_domain` takes them.
+    registered_names: Vec<DomainName>,
 }
 
 /// What a [`RowContext`] is loaded for.
@@ -382,6 +385,7 @@ impl RowContext {
             reads_all: viewer.is_operator,
             administered_names: administered.iter().map(|(_, n)| n.clone()).collect(),
             administered,
+            registered_names: registered.iter().map(|(_, n)| n.clone()).collect(),
             registered,
         })
     }
@@ -545,18 +549,20 @@ async fn check_row(
     let mut home = None;
     if let (Some(primary), None) = (primary, own_row) {
         if ctx.administered_names.iter().any(|d| primary.is_in(d)) {
-            let names: Vec<DomainName> = ctx.registered.iter().map(|(_, n)| n.clone()).collect();
-            if let Some(owning) = primary.owning_domain(&names) {
-                let id = ctx.registered[names.iter().position(|n| n == owning).expect("listed")].0;
-                if ctx.require_nap_of(id).is_ok() {
-                    home = Some(id);
-                } else {
-                    errors.push(FieldError::new(
+            if let Some(owning) = primary.owning_domain(&ctx.registered_names) {
+                let id = ctx
+                    .registered
+                    .iter()
+                    .find(|(_, name)| name == owning)
+                    .map(|(id, _)| *id);
+                match id.filter(|id| ctx.require_nap_of(*id).is_ok()) {
+                    Some(id) => home = Some(id),
+                    None => errors.push(FieldError::new(
                         Field::PrimaryAddress,
                         format!(
                             "{primary} belongs to the table of {owning}, which you do not administer"
                         ),
-                    ));
+                    )),
                 }
             }
         }

@@ -12,6 +12,7 @@ use crate::i18n::use_texts;
 
 /// Which records to show.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AuditQuery {
     /// An address of the row the records are about.
     pub row: String,

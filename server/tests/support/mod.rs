@@ -120,6 +120,63 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
+    /// POSTs JSON to a server function as the portal's own page would (same origin).
+    pub async fn call_json(
+        &self,
+        role: Role,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client()
+            .post(format!("{}{path}", self.address))
+            .header("origin", &self.address)
+            .json(body);
+        if let Some(c) = self.cookie_for(role).await {
+            req = req.header("cookie", c);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// The viewer of `role` as the services see it (for arranging data through the services).
+    pub async fn viewer(&self, role: Role) -> backend::roles::Viewer {
+        let (id, groups): (&str, Vec<&str>) = match role {
+            Role::Nap => ("nora", vec!["nap-example"]),
+            Role::NapOfOtherDomain => ("otto", vec!["nap-other"]),
+            Role::Operator => ("olga", vec!["ra-operators"]),
+            _ => ("anna", vec![]),
+        };
+        let user = backend::sessions::SessionUser {
+            user_id: id.into(),
+            given_name: "Test".into(),
+            family_name: id.into(),
+            email: None,
+            groups: groups.into_iter().map(String::from).collect(),
+            session_started_at: 0,
+        };
+        backend::roles::Viewer::load(&self.portal.pool, user, &self.portal.config)
+            .await
+            .unwrap()
+    }
+
+    /// A row of example.org made by its NAP: `(id, version)`.
+    pub async fn example_row(&self, primary: &str) -> (i64, i64) {
+        let nap = self.viewer(Role::Nap).await;
+        let row = backend::rows::create_row(
+            &self.portal.pool,
+            &nap,
+            "example.org",
+            primary,
+            &backend::rows::RowInput {
+                last_name: "Example".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        (row.id, row.version)
+    }
+
     /// GETs a page as `role`.
     pub async fn get(&self, role: Role, path: &str) -> reqwest::Response {
         let mut req = self.client().get(format!("{}{path}", self.address));
