@@ -109,6 +109,70 @@ fn demo_password(id: &str) -> String {
     format!("demo-{id}-password")
 }
 
+/// A few rows in the demo domain, so the table has something to show: personal rows with and
+/// without aliases, a functional mailbox, and a deactivated row.
+const DEMO_ROWS: [(&str, &str, &str, &str, &str, &str); 4] = [
+    // primary, first, last, aliases, type, applicant
+    (
+        "anna.schmidt@example.org",
+        "Anna",
+        "Schmidt",
+        "a.schmidt@example.org",
+        "personal",
+        "",
+    ),
+    ("ben.weber@example.org", "Ben", "Weber", "", "personal", ""),
+    (
+        "sekretariat@example.org",
+        "",
+        "Sekretariat",
+        "office@example.org",
+        "functional",
+        "anna.schmidt@example.org",
+    ),
+    (
+        "former.staff@example.org",
+        "Frieda",
+        "Früher",
+        "",
+        "personal",
+        "",
+    ),
+];
+
+async fn seed_demo_rows(pool: &SqlitePool, config: &Config) -> Result<(), ServiceError> {
+    // The rows are created through the same service a NAP uses, acting as the demo itself.
+    let seeder = crate::sessions::SessionUser {
+        user_id: DEMO_ACTOR.to_owned(),
+        given_name: String::new(),
+        family_name: String::new(),
+        email: None,
+        groups: vec![DEMO_CONTACT_GROUP.to_owned()],
+        session_started_at: 0,
+    };
+    let viewer = crate::roles::Viewer::load(pool, seeder, config).await?;
+    let internal = |e: crate::rows::RowError| ServiceError::Internal(Box::new(e));
+    for (primary, first, last, aliases, kind, applicant) in DEMO_ROWS {
+        let input = crate::rows::RowInput {
+            first_name: first.to_owned(),
+            last_name: last.to_owned(),
+            aliases: aliases.to_owned(),
+            mailbox_type: kind.to_owned(),
+            applicant: applicant.to_owned(),
+            comment: String::new(),
+        };
+        let row = crate::rows::create_row(pool, &viewer, DEMO_DOMAIN, primary, &input)
+            .await
+            .map_err(internal)?;
+        if primary.starts_with("former.") {
+            crate::rows::set_active(pool, &viewer, &[(row.id, row.version)], false)
+                .await
+                .map_err(internal)?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the demo data unless the demo domain exists already (then it does nothing), and says
 /// how to log in. Accounts that exist (from an earlier, interrupted run) are left as they are.
 pub async fn seed_demo(pool: &SqlitePool, config: &Config) -> Result<DemoSummary, ServiceError> {
@@ -151,6 +215,7 @@ pub async fn seed_demo(pool: &SqlitePool, config: &Config) -> Result<DemoSummary
     // The domain last: its presence is what marks the demo as complete.
     if created {
         register_domain(pool, DEMO_ACTOR, DEMO_DOMAIN, DEMO_CONTACT_GROUP).await?;
+        seed_demo_rows(pool, config).await?;
     }
     Ok(DemoSummary {
         created,
