@@ -170,7 +170,7 @@ pub mod rows {
     //! Conversions between the table's wire types and the rows service.
 
     use backend::rows::{
-        AddressState, RowError, RowInput, RowQuery, RowView, SortKey, StateFilter,
+        AddressState, MailDelivery, RowError, RowInput, RowQuery, RowView, SortKey, StateFilter,
     };
 
     use super::with_status;
@@ -249,6 +249,11 @@ pub mod rows {
                         AddressState::Superseded { at } => AddressStateItem::Superseded { at },
                         AddressState::Expired { at } => AddressStateItem::Expired { at },
                     },
+                    delivery: a.delivery.map(|d| match d {
+                        MailDelivery::Queued { last_error } => DeliveryItem::Queued(last_error),
+                        MailDelivery::Sent => DeliveryItem::Sent,
+                        MailDelivery::Failed { reason } => DeliveryItem::Failed(reason),
+                    }),
                 })
                 .collect(),
         }

@@ -50,6 +50,19 @@ pub struct AddressItem {
     pub is_primary: bool,
     /// Its state.
     pub state: AddressStateItem,
+    /// Delivery of the latest challenge's mail.
+    pub delivery: Option<DeliveryItem>,
+}
+
+/// Where the latest challenge mail of an address is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryItem {
+    /// Waiting for delivery (with the last temporary failure, if any).
+    Queued(Option<String>),
+    /// Accepted by the mail server.
+    Sent,
+    /// Given up, with the server's reply.
+    Failed(String),
 }
 
 /// Where an address stands (SPEC §3: never sent / pending since … / confirmed by … / superseded / expired).

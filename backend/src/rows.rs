@@ -104,6 +104,37 @@ pub struct AddressStatus {
     pub is_primary: bool,
     /// Its state.
     pub state: AddressState,
+    /// Delivery of the latest challenge's mail, if one was sent.
+    pub delivery: Option<MailDelivery>,
+}
+
+/// Where the mail of an address's latest challenge is (SPEC §3: queued, sent, failed with reason).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MailDelivery {
+    /// Waiting for the worker (perhaps after a temporary failure, whose reply is given).
+    Queued {
+        /// The last temporary failure, if any.
+        last_error: Option<String>,
+    },
+    /// Accepted by the relay.
+    Sent,
+    /// Given up: the relay's reply.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+fn mail_delivery(record: &AddressStateRecord) -> Option<MailDelivery> {
+    match record.mail_state.as_deref()? {
+        "queued" => Some(MailDelivery::Queued {
+            last_error: record.mail_error.clone(),
+        }),
+        "sent" => Some(MailDelivery::Sent),
+        _ => Some(MailDelivery::Failed {
+            reason: record.mail_error.clone().unwrap_or_default(),
+        }),
+    }
 }
 
 /// Where an address stands (SPEC §3: never sent / pending since … / confirmed by … / superseded /
@@ -1102,6 +1133,7 @@ fn view_of(
                 address: a.address.clone(),
                 is_primary: a.kind == "primary",
                 state: address_state(a, now),
+                delivery: mail_delivery(a),
             })
             .collect(),
         primary: record.primary_address,
@@ -1577,6 +1609,8 @@ mod tests {
             linked_at: link.then_some(1200),
             user_given_name: link.then(|| "Anna".into()),
             user_family_name: link.then(|| "Schmidt".into()),
+            mail_state: state.map(|_| "sent".into()),
+            mail_error: None,
         }
     }
 

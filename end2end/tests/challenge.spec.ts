@@ -65,6 +65,11 @@ test('r09 r11 a challenge mail goes out over SMTP and its recipient confirms aft
   expect(link!.startsWith(oidcPortalURL)).toBe(true);
   expect(mail.html).toContain(link!);
 
+  // The table shows where the mail is: delivered to the SMTP server.
+  await page.reload();
+  await waitForHydration(page);
+  await expect(row.getByText('mail sent')).toBeVisible();
+
   await nav(page).getByRole('button', { name: 'Log out' }).click();
   await expect(nav(page).getByRole('link', { name: 'Log in' })).toBeVisible();
 

@@ -604,6 +604,10 @@ pub struct AddressStateRecord {
     pub user_given_name: Option<String>,
     /// The linked user's family name.
     pub user_family_name: Option<String>,
+    /// Delivery state of the latest challenge's mail (`queued`, `sent`, `failed`), if any.
+    pub mail_state: Option<String>,
+    /// The last delivery error of that mail (the SMTP server's reply), if any.
+    pub mail_error: Option<String>,
 }
 
 /// An [`AddressStateRecord`] as `json_array` writes it, in field order.
@@ -618,6 +622,8 @@ type AddressStateTuple = (
     Option<i64>,
     Option<String>,
     Option<i64>,
+    Option<String>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -636,7 +642,7 @@ pub async fn list_address_states(
     let json: String = sqlx::query_scalar(
         "SELECT json_group_array(json_array(a.row_id, a.address, a.kind, a.position,
                     c.state, c.created_at, c.expires_at, c.resolved_at,
-                    l.user_id, l.linked_at, u.given_name, u.family_name)
+                    l.user_id, l.linked_at, u.given_name, u.family_name, m.state, m.last_error)
                 ORDER BY a.row_id, a.position, a.address)
          FROM addresses a
          LEFT JOIN challenges c ON c.id = (
@@ -644,6 +650,7 @@ pub async fn list_address_states(
              ORDER BY c2.created_at DESC, c2.id DESC LIMIT 1)
          LEFT JOIN links l ON l.address = a.address AND l.row_id = a.row_id
          LEFT JOIN users u ON u.id = l.user_id
+         LEFT JOIN mail_outbox m ON m.challenge_id = c.id
          WHERE a.row_id IN (SELECT value FROM json_each(?))",
     )
     .bind(ids)
@@ -665,6 +672,8 @@ pub async fn list_address_states(
             linked_at: t.9,
             user_given_name: t.10,
             user_family_name: t.11,
+            mail_state: t.12,
+            mail_error: t.13,
         })
         .collect())
 }

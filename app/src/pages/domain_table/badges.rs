@@ -4,7 +4,7 @@ use domain::time::utc_date_time;
 use leptos::prelude::*;
 
 use crate::i18n::use_texts;
-use crate::rows_api::{AddressItem, AddressStateItem};
+use crate::rows_api::{AddressItem, AddressStateItem, DeliveryItem};
 
 /// A badge like "confirmed by anna (Anna Schmidt) at …" or "pending since …".
 #[component]
@@ -35,10 +35,31 @@ pub fn StateBadge(address: AddressItem) -> impl IntoView {
             AddressStateItem::Expired { .. } => t.state_expired,
         }
     };
+    // The mail matters while the challenge waits: was it delivered, or did it fail and why?
+    let pending = matches!(address.state, AddressStateItem::Pending { .. });
+    let delivery = address.delivery.clone().filter(|_| pending).map(|d| {
+        let (class, detail) = match &d {
+            DeliveryItem::Queued(err) => ("badge mail queued", err.clone()),
+            DeliveryItem::Sent => ("badge mail sent", None),
+            DeliveryItem::Failed(reason) => ("badge mail failed", Some(reason.clone())),
+        };
+        let label = move || match d {
+            DeliveryItem::Queued(_) => t.get().delivery_queued,
+            DeliveryItem::Sent => t.get().delivery_sent,
+            DeliveryItem::Failed(_) => t.get().delivery_failed,
+        };
+        let title = detail.clone().unwrap_or_default();
+        view! {
+            <span class=class title=title>
+                {label}{detail.map(|d| view! { ": " {d} })}
+            </span>
+        }
+    });
     view! {
         <span class=class data-address=address.address.clone()>
             {label}
             {text.map(|text| view! { " " {text} })}
         </span>
+        {delivery}
     }
 }
