@@ -8,10 +8,12 @@ cd "$here"
 bash scripts/setup.sh
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+log="$(mktemp /tmp/ra-portal-tests.XXXXXX)"
+trap 'rm -f "$log"' EXIT
 
 step "unit and integration tests"
 # Crate by crate: `app` must never be built with `ssr` and `hydrate` together.
-cargo test --locked -p domain -p backend -p app -p server
+cargo test --locked -p domain -p backend -p app -p server 2>&1 | tee -a "$log"
 
 step "build the site (cargo-leptos, debug)"
 cargo leptos build
@@ -20,4 +22,10 @@ step "browser tests (Playwright, Debian chromium)"
 export E2E_PORTAL_BIN="$CARGO_TARGET_DIR/debug/ra-portal"
 export E2E_SITE_ROOT="$here/target/site"
 cd end2end
-npx playwright test
+npx playwright test 2>&1 | tee -a "$log"
+
+# One closing line over both runners, so a reader of the output sees the whole count.
+rust_passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+e2e_passed=$(grep -Eo '^ *[0-9]+ passed \(' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "tests: $((rust_passed + e2e_passed)) passed, 0 failed"
