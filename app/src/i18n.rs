@@ -144,6 +144,44 @@ pub struct Texts {
     pub user_id: &'static str,
     /// Label: the CN of personal certificates.
     pub name_in_certificates: &'static str,
+    /// CSV section heading.
+    pub csv_heading: &'static str,
+    /// Drop zone text.
+    pub csv_drop: &'static str,
+    /// File input label.
+    pub csv_choose: &'static str,
+    /// Download link.
+    pub csv_download: &'static str,
+    /// Progress label.
+    pub csv_uploading: &'static str,
+    /// After upload, server checks.
+    pub csv_checking: &'static str,
+    /// Preview heading.
+    pub csv_preview_heading: &'static str,
+    /// Count label.
+    pub csv_new: &'static str,
+    /// Count label.
+    pub csv_changed: &'static str,
+    /// Count label.
+    pub csv_unchanged: &'static str,
+    /// Rows not in the file.
+    pub csv_missing: &'static str,
+    /// Errors heading.
+    pub csv_errors: &'static str,
+    /// Column: line.
+    pub csv_line: &'static str,
+    /// Column: column.
+    pub csv_column: &'static str,
+    /// Column: message.
+    pub csv_message: &'static str,
+    /// Column: what changes.
+    pub csv_what: &'static str,
+    /// Apply button.
+    pub csv_apply: &'static str,
+    /// Discard preview.
+    pub csv_discard: &'static str,
+    /// After apply.
+    pub csv_applied: &'static str,
     /// Confirmation page heading.
     pub confirm_heading: &'static str,
     /// Anonymous visitor of a challenge link.
@@ -361,6 +399,25 @@ static EN: Texts = Texts {
     domains_none: "You are not a contact person (NAP) of any email domain.",
     user_id: "Your user ID",
     name_in_certificates: "Name in your certificates",
+    csv_heading: "Upload or download a CSV file",
+    csv_drop: "Drop a CSV file here, or choose one",
+    csv_choose: "Choose a CSV file",
+    csv_download: "Download the table as CSV",
+    csv_uploading: "Uploading",
+    csv_checking: "Checking the file…",
+    csv_preview_heading: "Preview: nothing is saved yet",
+    csv_new: "new",
+    csv_changed: "changed",
+    csv_unchanged: "unchanged",
+    csv_missing: "rows of the domain are not in the file and stay as they are",
+    csv_errors: "Errors — fix the file and upload it again; nothing was saved",
+    csv_line: "Line",
+    csv_column: "Column",
+    csv_message: "Problem",
+    csv_what: "What changes",
+    csv_apply: "Apply all changes",
+    csv_discard: "Discard",
+    csv_applied: "Applied:",
     confirm_heading: "Confirm your email address",
     confirm_login_first: "To confirm that you read this mailbox, please log in first. You will come back here.",
     confirm_address: "Email address",
@@ -487,6 +544,25 @@ static DE: Texts = Texts {
     domains_none: "Sie sind für keine E-Mail-Domain Ansprechpartner (NAP).",
     user_id: "Ihre Benutzerkennung",
     name_in_certificates: "Name in Ihren Zertifikaten",
+    csv_heading: "CSV-Datei hoch- oder herunterladen",
+    csv_drop: "CSV-Datei hier ablegen oder auswählen",
+    csv_choose: "CSV-Datei auswählen",
+    csv_download: "Tabelle als CSV herunterladen",
+    csv_uploading: "Hochladen",
+    csv_checking: "Datei wird geprüft…",
+    csv_preview_heading: "Vorschau: noch ist nichts gespeichert",
+    csv_new: "neu",
+    csv_changed: "geändert",
+    csv_unchanged: "unverändert",
+    csv_missing: "Zeilen der Domain fehlen in der Datei und bleiben unverändert",
+    csv_errors: "Fehler — korrigieren Sie die Datei und laden Sie sie erneut hoch; nichts wurde gespeichert",
+    csv_line: "Zeile",
+    csv_column: "Spalte",
+    csv_message: "Problem",
+    csv_what: "Was sich ändert",
+    csv_apply: "Alle Änderungen übernehmen",
+    csv_discard: "Verwerfen",
+    csv_applied: "Übernommen:",
     confirm_heading: "E-Mail-Adresse bestätigen",
     confirm_login_first: "Um zu bestätigen, dass Sie dieses Postfach lesen, melden Sie sich bitte zuerst an. Danach kommen Sie hierher zurück.",
     confirm_address: "E-Mail-Adresse",

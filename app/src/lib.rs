@@ -3,8 +3,11 @@
 //! The same code renders on the server (feature `ssr`) and hydrates in the browser (feature
 //! `hydrate`); the crates that depend on this one pick the feature, never both at once.
 
+#![recursion_limit = "256"] // the address table's view type is deep; release builds (no erased components) need it
+
 pub mod auth;
 pub mod components;
+pub mod csv_api;
 pub mod error;
 pub mod i18n;
 #[cfg(feature = "ssr")]

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod challenges;
 pub mod clock;
 pub mod config;
+pub mod csv_upload;
 pub mod db;
 pub mod demo;
 pub mod domains;

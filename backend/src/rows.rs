@@ -362,18 +362,18 @@ pub struct AuditEntry {
 /// The person changing rows and the domains involved, worked out once per request or CSV upload.
 pub(crate) struct RowContext {
     /// User ID for the audit trail.
-    actor: String,
+    pub(crate) actor: String,
     /// Operators read every domain's table and trail (SPEC §1), but change none.
     reads_all: bool,
     /// The domains the person is a NAP of (R1), by id.
     administered: Vec<(i64, DomainName)>,
     /// The same names, as `RowFields::check_administered` takes them.
-    administered_names: Vec<DomainName>,
+    pub(crate) administered_names: Vec<DomainName>,
     /// Every registered domain: a new row goes to the most specific one its primary lies in.
     /// Loaded for changes and for operators only.
-    registered: Vec<(i64, DomainName)>,
+    pub(crate) registered: Vec<(i64, DomainName)>,
     /// The same names, as `EmailAddress::owning_domain` takes them.
-    registered_names: Vec<DomainName>,
+    pub(crate) registered_names: Vec<DomainName>,
 }
 
 /// What a [`RowContext`] is loaded for.
@@ -422,7 +422,7 @@ impl RowContext {
     }
 
     /// R1 for changes: only the domain's NAPs.
-    fn require_nap_of(&self, domain_id: i64) -> Result<&DomainName, RowError> {
+    pub(crate) fn require_nap_of(&self, domain_id: i64) -> Result<&DomainName, RowError> {
         self.administered
             .iter()
             .find(|(id, _)| *id == domain_id)
@@ -445,7 +445,7 @@ impl RowContext {
 
     /// A domain named in a request, by name. Someone who may not read it learns nothing about
     /// whether it is registered.
-    fn readable_domain(&self, name: &str) -> Result<(i64, &DomainName), RowError> {
+    pub(crate) fn readable_domain(&self, name: &str) -> Result<(i64, &DomainName), RowError> {
         let (list, refusal) = if self.reads_all {
             (&self.registered, RowError::NotFound)
         } else {
@@ -631,7 +631,7 @@ async fn uniqueness_errors(
     Ok(errors)
 }
 
-fn used_by(field: Field, h: &store::AddressHolder) -> FieldError {
+pub(crate) fn used_by(field: Field, h: &store::AddressHolder) -> FieldError {
     FieldError::new(
         field,
         format!(
@@ -672,7 +672,10 @@ pub(crate) struct StoredRow {
     pub(crate) fields: RowFields,
 }
 
-fn stored_row(record: RowRecord, addresses: &[AddressRecord]) -> Result<StoredRow, RowError> {
+pub(crate) fn stored_row(
+    record: RowRecord,
+    addresses: &[AddressRecord],
+) -> Result<StoredRow, RowError> {
     let corrupt = |e: &dyn std::fmt::Display| RowError::corrupt(format!("row {}: {e}", record.id));
     let primary = EmailAddress::parse(&record.primary_address).map_err(|e| corrupt(&e))?;
     let aliases = addresses
@@ -729,7 +732,7 @@ fn values_of(fields: &RowFields) -> RowValues<'_> {
 }
 
 /// What the audit trail records of a row (before and after).
-fn row_json(primary: &EmailAddress, fields: &RowFields) -> serde_json::Value {
+pub(crate) fn row_json(primary: &EmailAddress, fields: &RowFields) -> serde_json::Value {
     json!({
         "primary": primary.as_str(),
         "first_name": fields.first_name.as_str(),
@@ -744,7 +747,7 @@ fn row_json(primary: &EmailAddress, fields: &RowFields) -> serde_json::Value {
 
 /// The search text of a row: its names and addresses, lower-case (the search is case-insensitive,
 /// also beyond ASCII, where SQL's `LIKE` is not).
-fn search_text(primary: &EmailAddress, fields: &RowFields) -> String {
+pub(crate) fn search_text(primary: &EmailAddress, fields: &RowFields) -> String {
     let mut parts = vec![fields.first_name.as_str(), fields.last_name.as_str()];
     parts.extend(fields.addresses(primary).map(EmailAddress::as_str));
     parts.join(" ").to_lowercase()
@@ -1188,7 +1191,9 @@ async fn load_view(
 /// A transaction that takes the write lock at once: the version it reads cannot be changed by
 /// another writer before it commits (optimistic concurrency without a lost update), and SQLite
 /// never has to refuse its first write for a stale snapshot.
-async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, RowError> {
+pub(crate) async fn begin_write(
+    pool: &SqlitePool,
+) -> Result<Transaction<'static, Sqlite>, RowError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 

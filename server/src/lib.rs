@@ -3,6 +3,7 @@
 pub mod audit_export;
 pub mod auth;
 pub mod cli;
+pub mod csv_routes;
 pub mod security;
 pub mod startup;
 pub mod telemetry;

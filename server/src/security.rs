@@ -111,14 +111,17 @@ fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static s
 
 /// Turns a body that is too large into a clear message (Q5) instead of a bare status.
 pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
+    let is_upload = req.uri().path().contains("/csv/");
     let resp = next.run(req).await;
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let limit = if is_upload {
+            "20 MiB a CSV file may have".to_string()
+        } else {
+            format!("{} KiB this endpoint accepts", MAX_BODY_BYTES / 1024)
+        };
         return (
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "Refused: the request is larger than the {} KiB this endpoint accepts.",
-                MAX_BODY_BYTES / 1024
-            ),
+            format!("Refused: the request is larger than the {limit}."),
         )
             .into_response();
     }

@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, oidc::OidcProvider};
+use crate::csv_routes;
 use crate::security::{self, OwnOrigin};
 
 /// The state axum hands to handlers.
@@ -122,7 +123,7 @@ fn router(state: AppState) -> Router {
     let routes = route_list();
     let portal = state.portal.clone();
     let own_origin = state.own_origin.clone();
-    Router::new()
+    let pages = Router::new()
         .route("/health", get(health))
         .route("/auth/login", post(auth::local_login))
         .route("/auth/oidc/start", get(auth::oidc_start))
@@ -132,11 +133,23 @@ fn router(state: AppState) -> Router {
             "/domains/{domain}/audit.csv",
             get(crate::audit_export::audit_csv_download),
         )
+        .route("/domains/{domain}/csv", get(csv_routes::download))
         .leptos_routes_with_context(&state, routes, move || provide_context(portal.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES));
+    // The CSV upload is the one place that takes a large body (SPEC §4: 20 MiB).
+    let uploads = Router::new()
+        .route("/domains/{domain}/csv/preview", post(csv_routes::preview))
+        .route("/domains/{domain}/csv/apply", post(csv_routes::apply))
+        .layer(RequestBodyLimitLayer::new(csv_routes::MAX_CSV_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            csv_routes::MAX_CSV_BYTES,
+        ));
+    pages
+        .merge(uploads)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::resolve_session,
@@ -146,7 +159,6 @@ fn router(state: AppState) -> Router {
             own_origin.clone(),
             security::same_origin_writes,
         ))
-        .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES))
         .layer(middleware::from_fn(security::explain_too_large))
         .layer(middleware::from_fn_with_state(
             own_origin,

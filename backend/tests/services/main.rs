@@ -3,6 +3,7 @@
 
 mod accounts;
 mod challenges;
+mod csv;
 mod demo;
 mod domains;
 mod mail;

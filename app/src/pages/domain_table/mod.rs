@@ -2,6 +2,7 @@
 //! filtering (only the visible page travels), inline editing, add, delete, (de)activate, bulk.
 
 mod badges;
+mod csv_upload;
 mod precheck;
 mod row_form;
 mod row_line;
@@ -79,6 +80,7 @@ pub fn DomainTablePage() -> impl IntoView {
                     <a href=move || format!("/domains/{}/audit", domain.get())>{move || t.get().audit_link}</a>
                 </div>
                 <AddRow domain=domain/>
+                <csv_upload::CsvUpload domain=domain/>
                 {move || ctx.notice.get().map(|n| match n {
                     Ok(what) => view! {
                         <p class="ok" role="status">

@@ -1,0 +1,771 @@
+//! The CSV file itself (SPEC §4): reading what spreadsheets really write, and writing the download.
+//!
+//! Pure: bytes in, lines with cell values out (and back). What the values mean for the rows is the
+//! rows service's business (`rows::parse_input`, R8); this module only knows columns and cells.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use csv::{ReaderBuilder, StringRecord, Terminator, WriterBuilder};
+use domain::address::EmailAddress;
+use domain::row::{Field, RowFields};
+use serde::{Deserialize, Serialize};
+
+/// Largest file accepted (SPEC §4).
+pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+/// Most data lines accepted (SPEC §4), the header not counted.
+pub const MAX_DATA_LINES: usize = 200_000;
+
+/// A column of the address table as the file names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Column {
+    /// `E-Mail` / `E-Mail-Adresse`: the primary address, the key of the upsert.
+    Primary,
+    /// `First Name` / `Vorname`.
+    FirstName,
+    /// `Last Name` / `Nachname`.
+    LastName,
+    /// `Aliases` / `Aliase`.
+    Aliases,
+    /// `Mailbox Type` / `Postfachtyp`.
+    MailboxType,
+    /// `Applicant E-Mail` / `Antragsteller-E-Mail`.
+    Applicant,
+    /// `Comment` / `Kommentar`.
+    Comment,
+    /// `Active` / `Aktiv`.
+    Active,
+}
+
+impl Column {
+    /// Every column, in the order the download writes them.
+    pub const ALL: [Column; 8] = [
+        Column::Primary,
+        Column::FirstName,
+        Column::LastName,
+        Column::Aliases,
+        Column::MailboxType,
+        Column::Applicant,
+        Column::Comment,
+        Column::Active,
+    ];
+
+    /// The English header name (what the download writes).
+    pub fn english(self) -> &'static str {
+        match self {
+            Column::Primary => "E-Mail",
+            Column::FirstName => "First Name",
+            Column::LastName => "Last Name",
+            Column::Aliases => "Aliases",
+            Column::MailboxType => "Mailbox Type",
+            Column::Applicant => "Applicant E-Mail",
+            Column::Comment => "Comment",
+            Column::Active => "Active",
+        }
+    }
+
+    /// The German header name.
+    pub fn german(self) -> &'static str {
+        match self {
+            Column::Primary => "E-Mail-Adresse",
+            Column::FirstName => "Vorname",
+            Column::LastName => "Nachname",
+            Column::Aliases => "Aliase",
+            Column::MailboxType => "Postfachtyp",
+            Column::Applicant => "Antragsteller-E-Mail",
+            Column::Comment => "Kommentar",
+            Column::Active => "Aktiv",
+        }
+    }
+
+    /// The column a header cell names: trimmed, case-insensitive, English or German.
+    pub fn from_header(name: &str) -> Option<Column> {
+        let name = name.trim().to_lowercase();
+        Column::ALL.into_iter().find(|c| {
+            c.english().to_lowercase() == name
+                || c.german().to_lowercase() == name
+                // `E-Mail` is the same word in both languages.
+                || (*c == Column::Primary && name == "e-mail")
+        })
+    }
+
+    /// The row field the column holds.
+    pub fn field(self) -> Field {
+        match self {
+            Column::Primary => Field::PrimaryAddress,
+            Column::FirstName => Field::FirstName,
+            Column::LastName => Field::LastName,
+            Column::Aliases => Field::Aliases,
+            Column::MailboxType => Field::MailboxType,
+            Column::Applicant => Field::Applicant,
+            Column::Comment => Field::Comment,
+            Column::Active => Field::Active,
+        }
+    }
+
+    /// The column that holds a row field.
+    pub fn of_field(field: Field) -> Column {
+        Column::ALL
+            .into_iter()
+            .find(|c| c.field() == field)
+            .expect("every field has a column")
+    }
+}
+
+/// A column as this file names it: the header text as written and its 1-based position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvColumn {
+    /// The header cell as written (trimmed), e.g. `Postfachtyp`.
+    pub name: String,
+    /// 1-based position in the line.
+    pub number: usize,
+}
+
+impl fmt::Display for CsvColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column {} \"{}\"", self.number, self.name)
+    }
+}
+
+/// A problem at one line of the file (and, mostly, one cell).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineError {
+    /// Physical line (1-based) where the record starts; a quoted cell may span several lines.
+    pub line: usize,
+    /// The cell's column; `None` when the problem is the whole line, or a field whose column the
+    /// file does not have (the message names the field then).
+    pub column: Option<CsvColumn>,
+    /// What is wrong, as a sentence the NAP can act on.
+    pub message: String,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "line {}, {c}: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
+    }
+}
+
+/// How the file's text was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextEncoding {
+    /// UTF-8 without a byte order mark.
+    Utf8,
+    /// UTF-8 with a byte order mark (what Excel writes as "CSV UTF-8").
+    Utf8WithBom,
+    /// Not valid UTF-8: read as Windows-1252 (Excel's "CSV" on a German Windows).
+    Windows1252,
+}
+
+/// One data line of the file: the cells of the columns the header names, trimmed, with the
+/// formula guard of the download removed. `None` means the file has no such column (an existing
+/// row keeps that field; a new row gets the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvLine {
+    /// Physical line (1-based) where the record starts.
+    pub line: usize,
+    /// The primary address as written (empty if the cell is).
+    pub primary: String,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// Aliases, separated by spaces, commas or semicolons.
+    pub aliases: Option<String>,
+    /// Mailbox type as written.
+    pub mailbox_type: Option<String>,
+    /// Applicant address as written.
+    pub applicant: Option<String>,
+    /// Comment.
+    pub comment: Option<String>,
+    /// Active; an empty cell means yes. `None` also when the cell holds no yes/no value (the
+    /// error is in [`ParsedFile::errors`]).
+    pub active: Option<bool>,
+}
+
+/// A column the header names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderColumn {
+    /// Which column.
+    pub column: Column,
+    /// Its header text and position.
+    pub at: CsvColumn,
+}
+
+/// A file read as far as the file format goes; the rows' rules come after (see the preview).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParsedFile {
+    /// The encoding found.
+    pub encoding: TextEncoding,
+    /// The delimiter found in the header line: `,`, `;` or a tab.
+    pub delimiter: char,
+    /// The named columns, in file order.
+    pub columns: Vec<HeaderColumn>,
+    /// The data lines, in file order (lines with only empty cells are left out).
+    pub lines: Vec<CsvLine>,
+    /// Problems of single lines found while reading (cell counts, Active values).
+    pub errors: Vec<LineError>,
+}
+
+impl ParsedFile {
+    /// Where the file has `column`, if it has it.
+    pub fn column(&self, column: Column) -> Option<&CsvColumn> {
+        self.columns
+            .iter()
+            .find(|c| c.column == column)
+            .map(|c| &c.at)
+    }
+}
+
+/// A problem with the header line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ColumnProblem {
+    /// A header cell that names no column of the table.
+    #[error(
+        "column {number} \"{name}\" is not a column of the address table; the columns are {}",
+        known_columns()
+    )]
+    Unknown {
+        /// As written.
+        name: String,
+        /// 1-based position.
+        number: usize,
+    },
+    /// Two header cells name the same column (perhaps once in English, once in German).
+    #[error("column {number} \"{name}\" is the same column as column {first_number} \"{first_name}\"; keep only one of them")]
+    Duplicate {
+        /// As written, the second time.
+        name: String,
+        /// Its position.
+        number: usize,
+        /// As written, the first time.
+        first_name: String,
+        /// Its position.
+        first_number: usize,
+    },
+    /// The header has no primary address column.
+    #[error("there is no E-Mail column (\"E-Mail\" or \"E-Mail-Adresse\"); it holds each row's primary address, which says which row a line is about")]
+    MissingPrimary,
+}
+
+fn known_columns() -> String {
+    let english: Vec<&str> = Column::ALL.iter().map(|c| c.english()).collect();
+    let german: Vec<&str> = Column::ALL.iter().map(|c| c.german()).collect();
+    format!(
+        "{} (in German: {}), in any order and case",
+        english.join(", "),
+        german.join(", ")
+    )
+}
+
+/// Why a whole file is refused before any line is looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum FileError {
+    /// Nothing (or only whitespace) in the file.
+    #[error(
+        "the file is empty; it needs a header line (E-Mail, First Name, …) and one line per row"
+    )]
+    Empty,
+    /// Larger than [`MAX_FILE_BYTES`].
+    #[error("the file is {} MiB; at most 20 MiB can be uploaded at once: split it into several files", .bytes.div_ceil(1024 * 1024))]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+    },
+    /// More than [`MAX_DATA_LINES`] data lines.
+    #[error("the file has more than {MAX_DATA_LINES} data lines (the limit is reached at line {line}); split it into several files")]
+    TooManyLines {
+        /// The physical line where the first line over the limit starts.
+        line: usize,
+    },
+    /// UTF-16 text (Excel's "Unicode text"), which holds NUL bytes.
+    #[error(
+        "the file is UTF-16 text (\"Unicode text\"); save it as \"CSV UTF-8\" or plain CSV instead"
+    )]
+    Utf16,
+    /// NUL bytes: a spreadsheet (.xlsx, .ods), an image or another binary file.
+    #[error("this is not a CSV file: it contains binary data (NUL bytes). If it is a spreadsheet (.xlsx, .ods), save it as CSV first")]
+    Binary,
+    /// The header line is all there is.
+    #[error("the file has a header line but no data lines: there is nothing to upload")]
+    HeaderOnly,
+    /// The header line names unknown or duplicate columns, or lacks the primary address.
+    #[error("the header line (line {line}) has problems: {}", join(.problems))]
+    Columns {
+        /// The physical line of the header.
+        line: usize,
+        /// Every problem, in column order.
+        problems: Vec<ColumnProblem>,
+    },
+    /// The CSV reader gave up (in practice never: it accepts any text).
+    #[error("the file cannot be read as CSV near line {line}: {message}")]
+    Unreadable {
+        /// Where.
+        line: usize,
+        /// The reader's description.
+        message: String,
+    },
+}
+
+fn join(problems: &[ColumnProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Reads an uploaded file: size and line limits, encoding, delimiter, header, cells.
+///
+/// Refuses the whole file ([`FileError`]) only when no line can be read sensibly; problems of
+/// single lines are collected in [`ParsedFile::errors`] so the NAP sees them all at once.
+pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge { bytes: bytes.len() });
+    }
+    let (text, encoding) = decode(bytes)?;
+    if text.trim().is_empty() {
+        return Err(FileError::Empty);
+    }
+    let delimiter = detect_delimiter(&text);
+    let mut reader = ReaderBuilder::new()
+        .delimiter(delimiter as u8)
+        .has_headers(false)
+        // Cell counts are checked here, line by line, with a message that names the line.
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let unreadable = |e: csv::Error| FileError::Unreadable {
+        line: e.position().map_or(0, |p| p.line() as usize),
+        message: e.to_string(),
+    };
+
+    let mut record = StringRecord::new();
+    let mut lines_of = LineCounter::new(text.as_bytes());
+    // Blank lines before the header are skipped by the reader; lines of empty cells are not.
+    let header_line = loop {
+        if !reader.read_record(&mut record).map_err(unreadable)? {
+            return Err(FileError::Empty);
+        }
+        if record.iter().any(|c| !c.trim().is_empty()) {
+            break lines_of.line_of(&record);
+        }
+    };
+    let (columns, unnamed) = header(&record, header_line)?;
+    let width = record.len();
+
+    let mut lines = Vec::new();
+    let mut errors = Vec::new();
+    while reader.read_record(&mut record).map_err(unreadable)? {
+        // Spreadsheets write trailing lines of empty cells (`;;;;;;;`): not data.
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let line = lines_of.line_of(&record);
+        if lines.len() == MAX_DATA_LINES {
+            return Err(FileError::TooManyLines { line });
+        }
+        lines.push(data_line(
+            &record,
+            line,
+            width,
+            &columns,
+            &unnamed,
+            &mut errors,
+        ));
+    }
+    if lines.is_empty() {
+        return Err(FileError::HeaderOnly);
+    }
+    Ok(ParsedFile {
+        encoding,
+        delimiter,
+        columns,
+        lines,
+        errors,
+    })
+}
+
+/// The physical line (1-based) where a record starts, from its byte offset.
+///
+/// The reader's own line count is not that: after a CRLF it reports the record as starting on the
+/// line before (the LF is not consumed yet), and so would every error message. Records come in
+/// file order, so counting the line breaks up to each record's start is one pass over the file.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    /// Where counting stopped.
+    at: usize,
+    /// The line at `at`.
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        LineCounter {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    fn line_of(&mut self, record: &StringRecord) -> usize {
+        let mut start = record
+            .position()
+            .map_or(self.at, |p| p.byte() as usize)
+            .clamp(self.at, self.text.len());
+        // The recorded start may be the terminator (or blank lines) before the record.
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        for i in self.at..start {
+            // CRLF, LF and a lone CR each end a line.
+            match self.text[i] {
+                b'\n' => self.line += 1,
+                b'\r' if self.text.get(i + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+        }
+        self.at = start;
+        self.line
+    }
+}
+
+/// UTF-8 (a byte order mark is dropped) if the bytes are valid UTF-8, else Windows-1252, which
+/// maps every byte to a character: a German "ANSI" file is never valid UTF-8 once it has an umlaut.
+fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), FileError> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(FileError::Utf16);
+    }
+    if bytes.contains(&0) {
+        return Err(FileError::Binary);
+    }
+    let (rest, bom) = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        Some(rest) => (rest, true),
+        None => (bytes, false),
+    };
+    match std::str::from_utf8(rest) {
+        Ok(text) if bom => Ok((Cow::Borrowed(text), TextEncoding::Utf8WithBom)),
+        Ok(text) => Ok((Cow::Borrowed(text), TextEncoding::Utf8)),
+        Err(_) => {
+            let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(rest);
+            Ok((text, TextEncoding::Windows1252))
+        }
+    }
+}
+
+/// The delimiter that the header line uses most, outside quotes: no header name contains a comma,
+/// semicolon or tab, so the header line says it unambiguously. A one-column header means comma.
+fn detect_delimiter(text: &str) -> char {
+    let header = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    let mut counts = [(',', 0usize), (';', 0), ('\t', 0)];
+    let mut quoted = false;
+    for c in header.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (d, n) in &mut counts {
+                if c == *d {
+                    *n += 1;
+                }
+            }
+        }
+    }
+    // On a tie the first wins: comma, the format's own delimiter.
+    let mut best = counts[0];
+    for candidate in &counts[1..] {
+        if candidate.1 > best.1 {
+            best = *candidate;
+        }
+    }
+    best.0
+}
+
+/// The header's columns, and the positions (0-based) of header cells left empty.
+fn header(
+    record: &StringRecord,
+    line: usize,
+) -> Result<(Vec<HeaderColumn>, Vec<usize>), FileError> {
+    let mut columns: Vec<HeaderColumn> = Vec::new();
+    let mut unnamed = Vec::new();
+    let mut problems = Vec::new();
+    for (index, cell) in record.iter().enumerate() {
+        // A BOM that survived (e.g. a UTF-8 BOM inside a Windows-1252 file) is no part of a name.
+        let name = cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
+        let number = index + 1;
+        if name.is_empty() {
+            unnamed.push(index);
+            continue;
+        }
+        match Column::from_header(name) {
+            None => problems.push(ColumnProblem::Unknown {
+                name: name.to_owned(),
+                number,
+            }),
+            Some(column) => {
+                if let Some(first) = columns.iter().find(|c| c.column == column) {
+                    problems.push(ColumnProblem::Duplicate {
+                        name: name.to_owned(),
+                        number,
+                        first_name: first.at.name.clone(),
+                        first_number: first.at.number,
+                    });
+                } else {
+                    columns.push(HeaderColumn {
+                        column,
+                        at: CsvColumn {
+                            name: name.to_owned(),
+                            number,
+                        },
+                    });
+                }
+            }
+        }
+    }
+    if !columns.iter().any(|c| c.column == Column::Primary) {
+        problems.push(ColumnProblem::MissingPrimary);
+    }
+    if problems.is_empty() {
+        Ok((columns, unnamed))
+    } else {
+        Err(FileError::Columns { line, problems })
+    }
+}
+
+/// One data record as a [`CsvLine`]; problems go to `errors`.
+fn data_line(
+    record: &StringRecord,
+    line: usize,
+    width: usize,
+    columns: &[HeaderColumn],
+    unnamed: &[usize],
+    errors: &mut Vec<LineError>,
+) -> CsvLine {
+    let mut out = CsvLine {
+        line,
+        ..CsvLine::default()
+    };
+    if record.len() < width {
+        errors.push(LineError {
+            line,
+            column: None,
+            message: format!(
+                "this line has {} cells, the header line {width}: a delimiter is missing, or a \
+                 cell with a line break is not in double quotes",
+                record.len()
+            ),
+        });
+    } else if record.iter().skip(width).any(|c| !c.trim().is_empty()) {
+        errors.push(LineError {
+            line,
+            column: None,
+            message: format!(
+                "this line has {} cells, the header line only {width}: a cell holding the \
+                 delimiter must be in double quotes",
+                record.len()
+            ),
+        });
+    }
+    for &index in unnamed {
+        if record.get(index).is_some_and(|c| !c.trim().is_empty()) {
+            errors.push(LineError {
+                line,
+                column: None,
+                message: format!(
+                    "column {} has no name in the header line, but this line has a value there",
+                    index + 1
+                ),
+            });
+        }
+    }
+    for c in columns {
+        let Some(raw) = record.get(c.at.number - 1) else {
+            continue;
+        };
+        let value = cell_value(raw);
+        match c.column {
+            Column::Primary => out.primary = value,
+            Column::FirstName => out.first_name = Some(value),
+            Column::LastName => out.last_name = Some(value),
+            Column::Aliases => out.aliases = Some(value),
+            Column::MailboxType => out.mailbox_type = Some(value),
+            Column::Applicant => out.applicant = Some(value),
+            Column::Comment => out.comment = Some(value),
+            Column::Active => match parse_active(&value) {
+                Some(active) => out.active = Some(active),
+                None => errors.push(LineError {
+                    line,
+                    column: Some(c.at.clone()),
+                    message: format!(
+                        "\"{}\" is not a value for active: write yes or no (also true/false, 1/0, ja/nein); an empty cell means yes",
+                        shown(&value)
+                    ),
+                }),
+            },
+        }
+    }
+    out
+}
+
+/// A cell's value: trimmed, and without the `'` the download puts before what a spreadsheet would
+/// run as a formula (see [`neutralise`]).
+pub fn cell_value(raw: &str) -> String {
+    let trimmed = raw.trim();
+    if is_guarded(trimmed) {
+        trimmed[1..].to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
+/// Whether a value starts with apostrophes followed by a formula character.
+fn is_guarded(value: &str) -> bool {
+    value.starts_with('\'') && starts_formula(value.trim_start_matches('\''))
+}
+
+fn starts_formula(value: &str) -> bool {
+    value.starts_with(['=', '+', '-', '@'])
+}
+
+/// A cell as the download writes it: what a spreadsheet would run as a formula (`=`, `+`, `-`, `@`
+/// first) gets a leading `'` (SPEC §4). So does a value that already looks guarded (`'=…`), so
+/// that [`cell_value`] takes off exactly what this put on and the round trip stays lossless.
+pub fn neutralise(value: &str) -> Cow<'_, str> {
+    if starts_formula(value.trim_start_matches('\'')) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+/// `Active`: yes/no, true/false, 1/0, ja/nein in any case; empty means yes (SPEC §4).
+pub fn parse_active(value: &str) -> Option<bool> {
+    match value.trim().to_lowercase().as_str() {
+        "" | "yes" | "true" | "1" | "ja" => Some(true),
+        "no" | "false" | "0" | "nein" => Some(false),
+        _ => None,
+    }
+}
+
+/// How the download writes a yes/no value.
+pub fn active_text(active: bool) -> &'static str {
+    if active {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// A value as a message repeats it: cut after 100 characters.
+fn shown(value: &str) -> String {
+    match value.char_indices().nth(100) {
+        Some((cut, _)) => format!("{}…", &value[..cut]),
+        None => value.to_owned(),
+    }
+}
+
+/// The text of one field of a row as the file holds it (the download, and the preview's diff).
+pub fn field_text(fields: &RowFields, field: Field, primary: &EmailAddress) -> String {
+    match field {
+        Field::PrimaryAddress => primary.to_string(),
+        Field::FirstName => fields.first_name.to_string(),
+        Field::LastName => fields.last_name.to_string(),
+        Field::Aliases => fields
+            .aliases
+            .iter()
+            .map(EmailAddress::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Field::MailboxType => fields.mailbox_type.to_string(),
+        Field::Applicant => fields
+            .applicant
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        Field::Comment => fields.comment.to_string(),
+        Field::Active => active_text(fields.active).to_owned(),
+    }
+}
+
+/// The table as a CSV file (SPEC §4): UTF-8, comma, CRLF, English header, one line per row;
+/// aliases separated by spaces, Active yes/no, formula-like cells neutralised.
+pub fn write_file<'a>(rows: impl IntoIterator<Item = (&'a EmailAddress, &'a RowFields)>) -> String {
+    let mut writer = WriterBuilder::new()
+        .terminator(Terminator::CRLF)
+        .from_writer(Vec::new());
+    let header: Vec<&str> = Column::ALL.iter().map(|c| c.english()).collect();
+    writer.write_record(&header).expect("writing to memory");
+    let mut cells: Vec<String> = Vec::with_capacity(Column::ALL.len());
+    for (primary, fields) in rows {
+        cells.clear();
+        for column in Column::ALL {
+            let text = field_text(fields, column.field(), primary);
+            cells.push(neutralise(&text).into_owned());
+        }
+        writer.write_record(&cells).expect("writing to memory");
+    }
+    let bytes = writer.into_inner().expect("writing to memory");
+    String::from_utf8(bytes).expect("the cells are UTF-8")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_are_case_insensitive_trimmed_english_or_german() {
+        assert_eq!(Column::from_header(" e-mail "), Some(Column::Primary));
+        assert_eq!(Column::from_header("E-MAIL-ADRESSE"), Some(Column::Primary));
+        assert_eq!(
+            Column::from_header("postfachtyp"),
+            Some(Column::MailboxType)
+        );
+        assert_eq!(
+            Column::from_header("Antragsteller-E-Mail"),
+            Some(Column::Applicant)
+        );
+        assert_eq!(Column::from_header("Telefon"), None);
+    }
+
+    #[test]
+    fn neutralised_cells_come_back_unchanged() {
+        for v in [
+            "=SUM(A1)", "+49 30", "-x", "@home", "'=x", "''-y", "'plain", "plain", "", "'",
+        ] {
+            assert_eq!(cell_value(&neutralise(v)), v, "{v:?}");
+        }
+        assert_eq!(neutralise("=1+1"), "'=1+1");
+        assert_eq!(neutralise("plain"), "plain");
+    }
+
+    #[test]
+    fn delimiter_is_the_one_the_header_uses() {
+        assert_eq!(detect_delimiter("E-Mail;Vorname;Nachname\r\n"), ';');
+        assert_eq!(detect_delimiter("E-Mail\tFirst Name\n"), '\t');
+        assert_eq!(detect_delimiter("E-Mail,\"A;B\"\n"), ',');
+        assert_eq!(detect_delimiter("E-Mail\n"), ',');
+    }
+
+    #[test]
+    fn active_accepts_the_four_spellings() {
+        for (v, want) in [
+            ("Yes", true),
+            ("no", false),
+            ("TRUE", true),
+            ("false", false),
+            ("1", true),
+            ("0", false),
+            ("ja", true),
+            ("Nein", false),
+            ("", true),
+        ] {
+            assert_eq!(parse_active(v), Some(want), "{v}");
+        }
+        assert_eq!(parse_active("maybe"), None);
+    }
+}

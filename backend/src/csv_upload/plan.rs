@@ -1,0 +1,664 @@
+//! What a parsed file would do to a domain's table: the rules of the edit form (R1, R4–R8) applied
+//! to every line against the table as it is, in memory.
+//!
+//! The table is read once (rows, addresses, pending challenges, links: a few queries, whatever the
+//! number of lines), plus one query for the file's addresses that other tables might hold. The
+//! per-row rules are the rows service's own: `rows::parse_input`, `RowFields::validate`,
+//! `RowFields::check_administered`, `RowEdit::between`; only the lookups that `rows::check_row`
+//! does with a query per row are answered here from the maps.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use domain::address::EmailAddress;
+use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
+use domain::row::{Field, FieldError, RowFields};
+use sha2::{Digest, Sha256};
+
+use super::file::{field_text, Column, CsvLine, LineError, ParsedFile};
+use super::store;
+use super::{FieldChange, LinePreview, LineStatus, Preview};
+use crate::rows::{parse_input, stored_row, used_by, RowContext, RowError, RowInput, StoredRow};
+use crate::storage::links::LinkRecord;
+use crate::storage::rows::{find_address_holders, AddressHolder, AddressRecord};
+use crate::storage::Conn;
+
+/// A domain's table as it is: every row, which row holds each address, pending challenges, links.
+pub(crate) struct Snapshot {
+    /// The rows, by primary address.
+    pub(crate) rows: Vec<StoredRow>,
+    by_primary: HashMap<String, usize>,
+    /// Which row (index into `rows`) holds each address of the table.
+    by_address: HashMap<String, usize>,
+    /// Pending challenges per row id.
+    pending: HashMap<i64, usize>,
+    /// Links per row id.
+    links: HashMap<i64, Vec<LinkRecord>>,
+}
+
+impl Snapshot {
+    /// Reads the table in four queries.
+    pub(crate) async fn load(conn: &mut Conn, domain_id: i64) -> Result<Snapshot, RowError> {
+        let records = store::list_rows_of_domain(conn, domain_id).await?;
+        let mut addresses: HashMap<i64, Vec<AddressRecord>> = HashMap::new();
+        for (row_id, a) in store::list_addresses_of_domain(conn, domain_id).await? {
+            addresses.entry(row_id).or_default().push(a);
+        }
+        let pending = store::count_pending_challenges_of_domain(conn, domain_id)
+            .await?
+            .into_iter()
+            .map(|(row, n)| (row, n.max(0) as usize))
+            .collect();
+        let mut links: HashMap<i64, Vec<LinkRecord>> = HashMap::new();
+        for (row_id, link) in store::list_links_of_domain(conn, domain_id).await? {
+            links.entry(row_id).or_default().push(link);
+        }
+        let mut rows = Vec::with_capacity(records.len());
+        let mut by_primary = HashMap::with_capacity(records.len());
+        let mut by_address = HashMap::with_capacity(records.len());
+        for record in records {
+            let row_addresses = addresses.remove(&record.id).unwrap_or_default();
+            let index = rows.len();
+            by_primary.insert(record.primary_address.clone(), index);
+            for a in &row_addresses {
+                by_address.insert(a.address.clone(), index);
+            }
+            rows.push(stored_row(record, &row_addresses)?);
+        }
+        Ok(Snapshot {
+            rows,
+            by_primary,
+            by_address,
+            pending,
+            links,
+        })
+    }
+}
+
+/// The writes a file makes: edits in an order that frees an address before another row takes it,
+/// then the new rows.
+pub(crate) struct Actions {
+    /// Rows to change: index into the snapshot's rows, and the fields to save.
+    pub(crate) edits: Vec<(usize, RowFields)>,
+    /// Rows to create, in file order.
+    pub(crate) creates: Vec<(EmailAddress, RowFields)>,
+}
+
+/// The outcome of planning: what the NAP is shown, and what apply writes.
+pub(crate) struct Plan {
+    pub(crate) preview: Preview,
+    pub(crate) actions: Actions,
+    pub(crate) snapshot: Snapshot,
+}
+
+/// Who asks for a plan: the preview shows every new row's fields; apply only needs the actions,
+/// the errors and the fingerprint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Preview,
+    Apply,
+}
+
+/// One line on its way through the rules.
+struct Line<'f> {
+    csv: &'f CsvLine,
+    /// The primary address, when it parsed and is the first line with it.
+    primary: Option<EmailAddress>,
+    /// The stored row it updates (index into the snapshot's rows).
+    row: Option<usize>,
+    /// The fields after saving (placeholders where `unparsed`).
+    fields: RowFields,
+    unparsed: BTreeSet<Field>,
+    has_errors: bool,
+}
+
+impl Line<'_> {
+    /// The addresses the line's row has after saving, with the field each is in.
+    fn addresses(&self) -> Vec<(&EmailAddress, Field)> {
+        let Some(primary) = &self.primary else {
+            return Vec::new();
+        };
+        let mut all = vec![(primary, Field::PrimaryAddress)];
+        if !self.unparsed.contains(&Field::Aliases) {
+            all.extend(self.fields.aliases.iter().map(|a| (a, Field::Aliases)));
+        }
+        all
+    }
+}
+
+/// Collects line errors with the file's columns.
+struct Errors<'f> {
+    file: &'f ParsedFile,
+    list: Vec<LineError>,
+}
+
+impl Errors<'_> {
+    /// An error at `field`: at its column when the file has it, else named in the message.
+    fn field(&mut self, line: usize, e: FieldError) {
+        let column = self.file.column(Column::of_field(e.field)).cloned();
+        let message = match column {
+            Some(_) => e.message,
+            None => format!("{}: {}", e.field.label(), e.message),
+        };
+        self.list.push(LineError {
+            line,
+            column,
+            message,
+        });
+    }
+}
+
+/// Applies the rules to every line of `file` against the table of `domain_id` (a domain the
+/// viewer administers), in memory. Nothing is written.
+pub(crate) async fn plan(
+    conn: &mut Conn,
+    ctx: &RowContext,
+    domain_id: i64,
+    domain: &str,
+    file: &ParsedFile,
+    file_bytes: &[u8],
+    purpose: Purpose,
+) -> Result<Plan, RowError> {
+    let snapshot = Snapshot::load(conn, domain_id).await?;
+    super::store::tmp_t("snapshot");
+    let mut errors = Errors {
+        file,
+        list: file.errors.clone(),
+    };
+    let errors_before_line: HashMap<usize, usize> =
+        file.errors.iter().fold(HashMap::new(), |mut m, e| {
+            *m.entry(e.line).or_default() += 1;
+            m
+        });
+
+    // 1. Each line on its own: primary, the form's parser, the row rules (R1, §2).
+    let mut first_line_of: HashMap<String, usize> = HashMap::with_capacity(file.lines.len());
+    let mut lines: Vec<Line> = Vec::with_capacity(file.lines.len());
+    for csv in &file.lines {
+        let before = errors.list.len();
+        let mut primary = match EmailAddress::parse(&csv.primary) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.field(
+                    csv.line,
+                    FieldError::new(Field::PrimaryAddress, e.to_string()),
+                );
+                None
+            }
+        };
+        if let Some(p) = &primary {
+            if let Some(&first) = first_line_of.get(p.as_str()) {
+                let first_line = lines[first].csv.line;
+                errors.field(
+                    csv.line,
+                    FieldError::new(
+                        Field::PrimaryAddress,
+                        format!(
+                            "{p} is also on line {first_line}: each primary address may appear \
+                             only once in the file"
+                        ),
+                    ),
+                );
+                primary = None;
+            } else {
+                first_line_of.insert(p.as_str().to_owned(), lines.len());
+            }
+        }
+        let row = primary
+            .as_ref()
+            .and_then(|p| snapshot.by_primary.get(p.as_str()).copied());
+        let stored = row.map(|i| &snapshot.rows[i]);
+        let input = row_input(csv, stored.map(|s| &s.fields));
+        let active = csv
+            .active
+            .unwrap_or_else(|| stored.is_none_or(|s| s.fields.active));
+        let parsed = parse_input(&input, active);
+        for e in parsed.errors {
+            errors.field(csv.line, e);
+        }
+        if let Some(p) = &primary {
+            let mut rule_errors = Vec::new();
+            if let Err(found) = parsed.fields.validate(p) {
+                rule_errors.extend(found);
+            }
+            if let Err(found) = parsed.fields.check_administered(p, &ctx.administered_names) {
+                rule_errors.extend(found);
+            }
+            if stored.is_none() {
+                rule_errors.extend(home_table_error(ctx, p, domain_id, domain));
+            }
+            rule_errors.retain(|e| !parsed.unparsed.contains(&e.field));
+            for e in rule_errors {
+                errors.field(csv.line, e);
+            }
+        }
+        let has_errors = errors.list.len() > before
+            || errors_before_line.get(&csv.line).copied().unwrap_or(0) > 0;
+        lines.push(Line {
+            csv,
+            primary,
+            row,
+            fields: parsed.fields,
+            unparsed: parsed.unparsed,
+            has_errors,
+        });
+    }
+
+    super::store::tmp_t("lines");
+    // 2. Portal-wide uniqueness of every address (§2), in the state after saving: the file's lines
+    //    among themselves, then against the rows that keep their addresses.
+    let mut claimed: HashMap<&str, (usize, Field)> = HashMap::new();
+    let mut found: Vec<(usize, FieldError)> = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        for (address, field) in line.addresses() {
+            match claimed.get(address.as_str()) {
+                Some(&(other, other_field)) if other != index => {
+                    let what = if other_field == Field::PrimaryAddress {
+                        "the primary address"
+                    } else {
+                        "an alias"
+                    };
+                    found.push((
+                        index,
+                        FieldError::new(
+                            field,
+                            format!(
+                                "{address} is also on line {} ({what} there): an address can \
+                                 belong to one row only",
+                                lines[other].csv.line
+                            ),
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    claimed.insert(address.as_str(), (index, field));
+                }
+            }
+        }
+    }
+    let unknown: Vec<&str> = claimed
+        .keys()
+        .copied()
+        .filter(|a| !snapshot.by_address.contains_key(*a))
+        .collect();
+    let elsewhere: HashMap<String, AddressHolder> = find_address_holders(conn, &unknown)
+        .await?
+        .into_iter()
+        .map(|h| (h.address.clone(), h))
+        .collect();
+    // Edges "line `from` must be saved before line `to`": `to` takes an address `from` gives up.
+    let mut must_precede: Vec<(usize, usize)> = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        for (address, field) in line.addresses() {
+            if claimed.get(address.as_str()).map(|c| c.0) != Some(index) {
+                continue; // a duplicate inside the file, reported above
+            }
+            if let Some(&holder) = snapshot.by_address.get(address.as_str()) {
+                if Some(holder) == line.row {
+                    continue;
+                }
+                let held_by = &snapshot.rows[holder];
+                match first_line_of.get(held_by.primary.as_str()) {
+                    // The holder's line gives the address up (it does not claim it): a move.
+                    Some(&giver) => {
+                        if line.row.is_some() {
+                            must_precede.push((giver, index));
+                        }
+                    }
+                    None => found.push((
+                        index,
+                        used_by(
+                            field,
+                            &AddressHolder {
+                                address: address.to_string(),
+                                row_id: held_by.record.id,
+                                primary_address: held_by.primary.to_string(),
+                                domain_name: domain.to_owned(),
+                            },
+                        ),
+                    )),
+                }
+            } else if let Some(h) = elsewhere.get(address.as_str()) {
+                found.push((index, used_by(field, h)));
+            }
+        }
+    }
+    super::store::tmp_t("uniqueness");
+    let edit_order = order_edits(&lines, &must_precede, &mut found);
+    for (index, e) in found {
+        errors.field(lines[index].csv.line, e);
+        lines[index].has_errors = true;
+    }
+
+    // 3. What each line does, and the consequences of each change (R4–R7), counted as
+    //    `rows::preview_edit` counts them.
+    let mut previews = Vec::with_capacity(lines.len());
+    let mut creates = Vec::new();
+    let mut changed_rows: HashMap<usize, RowFields> = HashMap::new();
+    let blank = RowFields {
+        first_name: Default::default(),
+        last_name: Default::default(),
+        aliases: Vec::new(),
+        mailbox_type: Default::default(),
+        applicant: None,
+        comment: Default::default(),
+        active: true,
+    };
+    let mut fingerprint = Sha256::new();
+    fingerprint.update(domain_id.to_be_bytes());
+    fingerprint.update(Sha256::digest(file_bytes));
+    // The lines give their fields away here (to the writes): only their rows are needed after.
+    for line in &mut lines {
+        let Some(primary) = &line.primary else {
+            previews.push(LinePreview {
+                line: line.csv.line,
+                primary: line.csv.primary.clone(),
+                status: LineStatus::Invalid,
+                changes: Vec::new(),
+                consequences: Vec::new(),
+                supersedes: 0,
+                drops_links: Vec::new(),
+            });
+            continue;
+        };
+        let mut preview = LinePreview {
+            line: line.csv.line,
+            primary: primary.to_string(),
+            status: LineStatus::New,
+            changes: Vec::new(),
+            consequences: Vec::new(),
+            supersedes: 0,
+            drops_links: Vec::new(),
+        };
+        match line.row {
+            None => {
+                if purpose == Purpose::Preview {
+                    preview.changes = changes(&blank, &line.fields, primary, &line.unparsed);
+                }
+                fingerprint.update(format!("new {primary}\n"));
+                let fields = std::mem::replace(&mut line.fields, blank.clone());
+                creates.push((primary.clone(), fields));
+            }
+            Some(row) => {
+                let stored = &snapshot.rows[row];
+                let c = RowEdit::between(&stored.fields, &line.fields);
+                fingerprint.update(format!(
+                    "row {} {} {}\n",
+                    stored.record.id, stored.record.version, primary
+                ));
+                if c.is_unchanged() {
+                    preview.status = LineStatus::Unchanged;
+                } else {
+                    preview.status = LineStatus::Changed;
+                    preview.changes =
+                        changes(&stored.fields, &line.fields, primary, &line.unparsed);
+                    let id = stored.record.id;
+                    preview.supersedes = if c.supersede_pending {
+                        snapshot.pending.get(&id).copied().unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    let dropped = links_to_drop(
+                        snapshot.links.get(&id).map_or(&[][..], Vec::as_slice),
+                        &c.dropped_links,
+                    );
+                    preview.consequences = consequences(&c, preview.supersedes, &dropped, primary);
+                    preview.drops_links = dropped.iter().map(|l| l.address.clone()).collect();
+                    fingerprint.update(format!("supersedes {}\n", preview.supersedes));
+                    for l in &dropped {
+                        fingerprint.update(format!("drops {} {}\n", l.address, l.user_id));
+                    }
+                    let fields = std::mem::replace(&mut line.fields, blank.clone());
+                    changed_rows.insert(row, fields);
+                }
+            }
+        }
+        previews.push(preview);
+    }
+    super::store::tmp_t("classify");
+    let edits = edit_order
+        .into_iter()
+        .filter_map(|i| lines[i].row)
+        .filter_map(|row| changed_rows.remove(&row).map(|f| (row, f)))
+        .collect();
+
+    let mut missing: Vec<String> = snapshot
+        .rows
+        .iter()
+        .filter(|r| !first_line_of.contains_key(r.primary.as_str()))
+        .map(|r| r.primary.to_string())
+        .collect();
+    missing.sort();
+    let mut errors = errors.list;
+    errors.sort_by_key(|e| (e.line, e.column.as_ref().map_or(0, |c| c.number)));
+
+    let count = |s: LineStatus| previews.iter().filter(|p| p.status == s).count();
+    let preview = Preview {
+        domain: domain.to_owned(),
+        fingerprint: hex(&fingerprint.finalize()),
+        encoding: file.encoding,
+        delimiter: file.delimiter.to_string(),
+        new: count(LineStatus::New),
+        changed: count(LineStatus::Changed),
+        unchanged: count(LineStatus::Unchanged),
+        invalid: count(LineStatus::Invalid),
+        supersedes: previews.iter().map(|p| p.supersedes).sum(),
+        drops_links: previews.iter().map(|p| p.drops_links.len()).sum(),
+        lines: previews,
+        errors,
+        missing,
+    };
+    Ok(Plan {
+        preview,
+        actions: Actions { edits, creates },
+        snapshot,
+    })
+}
+
+/// The form's input for a line: the file's cells, and for columns the file does not have, the
+/// stored row's values (a new row: empty, i.e. the defaults).
+fn row_input(csv: &CsvLine, stored: Option<&RowFields>) -> RowInput {
+    let keep = |cell: &Option<String>, field: Field| match (cell, stored) {
+        (Some(v), _) => v.clone(),
+        (None, Some(s)) => stored_text(s, field),
+        (None, None) => String::new(),
+    };
+    RowInput {
+        first_name: keep(&csv.first_name, Field::FirstName),
+        last_name: keep(&csv.last_name, Field::LastName),
+        aliases: keep(&csv.aliases, Field::Aliases),
+        mailbox_type: keep(&csv.mailbox_type, Field::MailboxType),
+        applicant: keep(&csv.applicant, Field::Applicant),
+        comment: keep(&csv.comment, Field::Comment),
+    }
+}
+
+fn stored_text(fields: &RowFields, field: Field) -> String {
+    match field {
+        Field::FirstName => fields.first_name.to_string(),
+        Field::LastName => fields.last_name.to_string(),
+        Field::Aliases => fields
+            .aliases
+            .iter()
+            .map(EmailAddress::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Field::MailboxType => fields.mailbox_type.to_string(),
+        Field::Applicant => fields
+            .applicant
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        Field::Comment => fields.comment.to_string(),
+        Field::PrimaryAddress | Field::Active => String::new(),
+    }
+}
+
+/// R1 for a new row, as `rows::check_row` has it: its home table (the most specific registered
+/// domain it lies in) must be one the NAP administers, and for an upload, this very table.
+fn home_table_error(
+    ctx: &RowContext,
+    primary: &EmailAddress,
+    domain_id: i64,
+    domain: &str,
+) -> Option<FieldError> {
+    if !ctx.administered_names.iter().any(|d| primary.is_in(d)) {
+        return None; // check_administered says it
+    }
+    let owning = primary.owning_domain(&ctx.registered_names)?;
+    let id = ctx
+        .registered
+        .iter()
+        .find(|(_, name)| name == owning)
+        .map(|(id, _)| *id)?;
+    if ctx.require_nap_of(id).is_err() {
+        return Some(FieldError::new(
+            Field::PrimaryAddress,
+            format!("{primary} belongs to the table of {owning}, which you do not administer"),
+        ));
+    }
+    (id != domain_id).then(|| {
+        FieldError::new(
+            Field::PrimaryAddress,
+            format!(
+                "{primary} belongs to the table of {owning}, not of {domain}: upload it with \
+                 that table's file"
+            ),
+        )
+    })
+}
+
+/// An order of the changed rows in which every row that gives up an address is saved before the
+/// row that takes it (file order otherwise). Rows that take addresses from each other in a circle
+/// get an error: one upload cannot swap addresses.
+fn order_edits(
+    lines: &[Line],
+    must_precede: &[(usize, usize)],
+    errors: &mut Vec<(usize, FieldError)>,
+) -> Vec<usize> {
+    let edits: BTreeSet<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.row.is_some() && l.primary.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let mut waits: BTreeMap<usize, usize> = edits.iter().map(|&i| (i, 0)).collect();
+    let mut then: HashMap<usize, Vec<usize>> = HashMap::new();
+    for &(from, to) in must_precede {
+        if edits.contains(&from) && edits.contains(&to) {
+            *waits.get_mut(&to).expect("an edit") += 1;
+            then.entry(from).or_default().push(to);
+        }
+    }
+    let mut ready: BTreeSet<usize> = waits
+        .iter()
+        .filter(|(_, n)| **n == 0)
+        .map(|(i, _)| *i)
+        .collect();
+    let mut order = Vec::with_capacity(edits.len());
+    while let Some(next) = ready.pop_first() {
+        order.push(next);
+        waits.remove(&next);
+        for to in then.remove(&next).unwrap_or_default() {
+            let n = waits.get_mut(&to).expect("waiting");
+            *n -= 1;
+            if *n == 0 {
+                ready.insert(to);
+            }
+        }
+    }
+    for (&index, _) in waits.iter() {
+        errors.push((
+            index,
+            FieldError::new(
+                Field::Aliases,
+                "this row and another line's row take addresses from each other (directly or \
+                 in a circle); one upload cannot swap addresses: upload once without the moved \
+                 addresses, then once more with them",
+            ),
+        ));
+    }
+    order
+}
+
+/// The field-by-field differences (table order), leaving out fields that did not parse.
+fn changes(
+    before: &RowFields,
+    after: &RowFields,
+    primary: &EmailAddress,
+    unparsed: &BTreeSet<Field>,
+) -> Vec<FieldChange> {
+    RowEdit::between(before, after)
+        .changed_fields
+        .into_iter()
+        .filter(|f| !unparsed.contains(f))
+        .map(|field| FieldChange {
+            field,
+            before: field_text(before, field, primary),
+            after: field_text(after, field, primary),
+        })
+        .collect()
+}
+
+/// The links an edit drops, of those the row has (as `rows::links_to_drop`).
+fn links_to_drop<'a>(links: &'a [LinkRecord], drop: &LinkDrop) -> Vec<&'a LinkRecord> {
+    match drop {
+        LinkDrop::None => Vec::new(),
+        LinkDrop::All => links.iter().collect(),
+        LinkDrop::Addresses(addresses) => links
+            .iter()
+            .filter(|l| addresses.iter().any(|a| a.as_str() == l.address))
+            .collect(),
+    }
+}
+
+/// The sentences `rows::preview_edit` shows for the same edit.
+fn consequences(
+    c: &EditConsequences,
+    supersedes: usize,
+    dropped: &[&LinkRecord],
+    primary: &EmailAddress,
+) -> Vec<String> {
+    let mut sentences = c.describe();
+    if supersedes > 0 {
+        let plural = if supersedes == 1 { "" } else { "s" };
+        sentences.push(format!(
+            "saving supersedes {supersedes} pending challenge{plural}"
+        ));
+    }
+    for link in dropped {
+        let what = if link.address == primary.as_str() {
+            "primary address"
+        } else {
+            "alias"
+        };
+        let name = format!("{} {}", link.given_name, link.family_name);
+        let name = match name.trim() {
+            "" => link.user_id.as_str(),
+            name => name,
+        };
+        sentences.push(format!(
+            "saving drops the link of {what} {} (confirmed by {name})",
+            link.address
+        ));
+    }
+    sentences
+}
+
+/// Counts what the changes do, for the report.
+pub(crate) fn activation_counts(plan: &Plan) -> (usize, usize) {
+    let mut deactivated = 0;
+    let mut reactivated = 0;
+    for (row, after) in &plan.actions.edits {
+        match RowEdit::between(&plan.snapshot.rows[*row].fields, after).activation {
+            Some(Activation::Deactivated) => deactivated += 1,
+            Some(Activation::Reactivated) => reactivated += 1,
+            None => {}
+        }
+    }
+    (deactivated, reactivated)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,308 @@
+//! The SQL of the CSV upload: a domain's whole table read in a few queries, and new rows written
+//! in batches.
+//!
+//! Each query returns its rows as one JSON value: sqlx's SQLite driver hands every result row from
+//! its worker thread to the caller one at a time, which costs microseconds a row, more than SQLite
+//! needs to read it (see `storage::rows::from_json`). For the same reason the batch inserts take
+//! their rows as one JSON array parameter and let SQLite walk it (`json_each`).
+
+use serde::de::DeserializeOwned;
+
+use crate::storage::audit::AuditKind;
+use crate::storage::links::LinkRecord;
+use crate::storage::rows::{AddressRecord, RowRecord};
+use crate::storage::Conn;
+
+fn from_json<T: DeserializeOwned>(json: &str) -> sqlx::Result<T> {
+    serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// A [`RowRecord`] as `json_array` writes it (booleans are 0/1).
+type RowTuple = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+/// Every row of a domain, by primary address.
+pub(crate) async fn list_rows_of_domain(
+    conn: &mut Conn,
+    domain_id: i64,
+) -> sqlx::Result<Vec<RowRecord>> {
+    let json: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(id, domain_id, primary_address, first_name, last_name,
+                    mailbox_type, applicant_address, comment, active, version, challenged,
+                    created_at, updated_at) ORDER BY primary_address)
+         FROM mailbox_rows WHERE domain_id = ?",
+    )
+    .bind(domain_id)
+    .fetch_one(conn)
+    .await?;
+    let tuples: Vec<RowTuple> = from_json(&json)?;
+    Ok(tuples
+        .into_iter()
+        .map(|t| RowRecord {
+            id: t.0,
+            domain_id: t.1,
+            primary_address: t.2,
+            first_name: t.3,
+            last_name: t.4,
+            mailbox_type: t.5,
+            applicant_address: t.6,
+            comment: t.7,
+            active: t.8 != 0,
+            version: t.9,
+            challenged: t.10 != 0,
+            created_at: t.11,
+            updated_at: t.12,
+        })
+        .collect())
+}
+
+/// Every address of a domain's rows with its row: by row, primary first, then the aliases in order.
+pub(crate) async fn list_addresses_of_domain(
+    conn: &mut Conn,
+    domain_id: i64,
+) -> sqlx::Result<Vec<(i64, AddressRecord)>> {
+    let json: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(a.row_id, a.address, a.kind, a.position)
+                    ORDER BY a.row_id, a.position, a.address)
+         FROM addresses a JOIN mailbox_rows r ON r.id = a.row_id
+         WHERE r.domain_id = ?",
+    )
+    .bind(domain_id)
+    .fetch_one(conn)
+    .await?;
+    let tuples: Vec<(i64, String, String, i64)> = from_json(&json)?;
+    Ok(tuples
+        .into_iter()
+        .map(|(row_id, address, kind, position)| {
+            (
+                row_id,
+                AddressRecord {
+                    address,
+                    kind,
+                    position,
+                },
+            )
+        })
+        .collect())
+}
+
+/// How many pending challenges each row of a domain has (rows with none are left out): what an
+/// alias, applicant or type change would supersede, counted as `rows::preview_edit` counts.
+pub(crate) async fn count_pending_challenges_of_domain(
+    conn: &mut Conn,
+    domain_id: i64,
+) -> sqlx::Result<Vec<(i64, i64)>> {
+    let json: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(row_id, n)) FROM (
+             SELECT c.row_id, COUNT(*) AS n
+             FROM challenges c JOIN mailbox_rows r ON r.id = c.row_id
+             WHERE r.domain_id = ? AND c.state = 'pending'
+             GROUP BY c.row_id)",
+    )
+    .bind(domain_id)
+    .fetch_one(conn)
+    .await?;
+    from_json(&json)
+}
+
+/// Every link of a domain's rows, with the row and the linked user's name.
+pub(crate) async fn list_links_of_domain(
+    conn: &mut Conn,
+    domain_id: i64,
+) -> sqlx::Result<Vec<(i64, LinkRecord)>> {
+    let json: String = sqlx::query_scalar(
+        "SELECT json_group_array(json_array(l.row_id, l.address, l.user_id, l.challenge_id,
+                    l.linked_at, u.given_name, u.family_name) ORDER BY l.row_id, l.address)
+         FROM links l
+         JOIN mailbox_rows r ON r.id = l.row_id
+         JOIN users u ON u.id = l.user_id
+         WHERE r.domain_id = ?",
+    )
+    .bind(domain_id)
+    .fetch_one(conn)
+    .await?;
+    let tuples: Vec<(i64, String, String, i64, i64, String, String)> = from_json(&json)?;
+    Ok(tuples
+        .into_iter()
+        .map(|t| {
+            (
+                t.0,
+                LinkRecord {
+                    address: t.1,
+                    user_id: t.2,
+                    challenge_id: t.3,
+                    linked_at: t.4,
+                    given_name: t.5,
+                    family_name: t.6,
+                },
+            )
+        })
+        .collect())
+}
+
+/// A new row, ready to write: what `rows::apply_create` writes for one row.
+pub(crate) struct NewRow<'a> {
+    /// Primary address (normalised).
+    pub(crate) primary: &'a str,
+    /// First name.
+    pub(crate) first_name: &'a str,
+    /// Last name.
+    pub(crate) last_name: &'a str,
+    /// `personal` or `functional`.
+    pub(crate) mailbox_type: &'a str,
+    /// Applicant of a functional row.
+    pub(crate) applicant: Option<&'a str>,
+    /// The NAP's note.
+    pub(crate) comment: &'a str,
+    /// R7.
+    pub(crate) active: bool,
+    /// The aliases, in order.
+    pub(crate) aliases: Vec<&'a str>,
+    /// `rows::search_text` of the row.
+    pub(crate) search_text: String,
+    /// The `row_created` record's `after`, as `rows::row_json` makes it.
+    pub(crate) audit_after: String,
+}
+
+/// Most new rows per batch: bounds the JSON parameters (and the memory) of one statement.
+pub(crate) const MAX_NEW_ROWS: usize = 5_000;
+
+/// Writes new rows of a domain as `rows::apply_create` does, row for row: the row (version 1,
+/// never challenged), its addresses (primary at position 0, aliases 1..), its search text (the
+/// trigram index follows by trigger) and a `row_created` audit record by `actor`. The checks are
+/// the caller's: a unique violation here fails the whole statement (and so the transaction).
+///
+/// Four statements for up to [`MAX_NEW_ROWS`] rows, each walking a JSON array parameter; the later
+/// ones find the new rows' ids by their primary address (unique), so no id has to travel back.
+/// (Multi-row `VALUES` with bound parameters were no faster for the rows, and much slower where
+/// each row looks its id up in a subquery.)
+pub(crate) async fn insert_new_rows(
+    conn: &mut Conn,
+    domain_id: i64,
+    actor: &str,
+    rows: &[NewRow<'_>],
+    now: i64,
+) -> sqlx::Result<()> {
+    assert!(
+        rows.len() <= MAX_NEW_ROWS,
+        "at most {MAX_NEW_ROWS} rows a batch"
+    );
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Serialised straight from tuples (JSON arrays), without a `serde_json::Value` tree per row.
+    let values: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.primary,
+                r.first_name,
+                r.last_name,
+                r.mailbox_type,
+                r.applicant,
+                r.comment,
+                i64::from(r.active),
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO mailbox_rows (domain_id, primary_address, first_name, last_name, mailbox_type,
+             applicant_address, comment, active, version, challenged, created_at, updated_at)
+         SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
+                value ->> 6, 1, 0, ?2, ?2
+         FROM json_each(?3) ORDER BY key",
+    )
+    .bind(domain_id)
+    .bind(now)
+    .bind(to_json(&values))
+    .execute(&mut *conn)
+    .await?;
+    tmp_t("rows");
+
+    let addresses: Vec<(&str, &str, usize)> = rows
+        .iter()
+        .flat_map(|r| {
+            std::iter::once(r.primary)
+                .chain(r.aliases.iter().copied())
+                .enumerate()
+                .map(|(position, address)| (r.primary, address, position))
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO addresses (address, row_id, kind, position)
+         SELECT j.value ->> 1, r.id, CASE WHEN j.value ->> 2 = 0 THEN 'primary' ELSE 'alias' END,
+                j.value ->> 2
+         FROM json_each(?) j JOIN mailbox_rows r ON r.primary_address = j.value ->> 0
+         ORDER BY j.key",
+    )
+    .bind(to_json(&addresses))
+    .execute(&mut *conn)
+    .await?;
+    tmp_t("addresses");
+
+    let texts: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.primary, r.search_text.as_str()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO row_search_text (row_id, domain_id, text)
+         SELECT r.id, ?, j.value ->> 1
+         FROM json_each(?) j JOIN mailbox_rows r ON r.primary_address = j.value ->> 0
+         ORDER BY j.key",
+    )
+    .bind(domain_id)
+    .bind(to_json(&texts))
+    .execute(&mut *conn)
+    .await?;
+    tmp_t("search");
+
+    let audits: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.primary, r.audit_after.as_str()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
+         SELECT ?, ?, ?, r.id, ?, j.value ->> 0, NULL, j.value ->> 1
+         FROM json_each(?) j JOIN mailbox_rows r ON r.primary_address = j.value ->> 0
+         ORDER BY j.key",
+    )
+    .bind(now)
+    .bind(actor)
+    .bind(domain_id)
+    .bind(AuditKind::RowCreated.as_str())
+    .bind(to_json(&audits))
+    .execute(&mut *conn)
+    .await?;
+    tmp_t("audit");
+    Ok(())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("strings and numbers serialise")
+}
+
+pub(crate) fn tmp_t(what: &str) {
+    use std::sync::Mutex;
+    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
+    let mut l = LAST.lock().unwrap();
+    let now = std::time::Instant::now();
+    if let Some(prev) = *l {
+        if std::env::var("CSV_T").is_ok() {
+            eprintln!("TMP {what}: {:?}", now - prev);
+        }
+    }
+    *l = Some(now);
+}

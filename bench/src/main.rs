@@ -1,0 +1,180 @@
+//! `ra-bench`: measures, on this machine, the figures of the performance targets of SPEC §9 and
+//! prints them next to the targets; the same table is appended to `bench/results.md`.
+//!
+//! Runs in one process: a portal on a temporary data folder, seeded with a 100 000-row domain,
+//! served by the real application (`server::startup::Application`) on a loopback port. The load
+//! comes from outside tools where the spec names them: Debian's `wrk` for the table page (P2),
+//! postfix's `smtp-sink`/`smtp-source` for mail delivery (P3). `scripts/bench.sh` installs them
+//! and builds this binary in release mode; a figure whose tool is missing is reported as not
+//! measured rather than failing the run.
+//!
+//! Usage: `ra-bench [section ...]` with sections `p2`, `p3`, `p4` (default: all). For a quick
+//! trial, `RA_BENCH_ROWS` and `RA_BENCH_WRK_SECONDS` shrink the data and the load (such a run is
+//! not appended to the results); with `RA_BENCH_KEEP` set, the data folder (SQLite file) is kept
+//! for a look with `sqlite3`. Each section is a module with one `run` function adding
+//! [`report::Figure`]s to the report; P1 (CSV upload) is not measured yet and has no section.
+
+mod app;
+mod p2;
+mod p3;
+mod p4;
+mod report;
+mod seed;
+
+use std::time::Instant;
+
+use anyhow::Context;
+use backend::config::Config;
+use backend::Portal;
+
+use report::{Figure, Report};
+
+/// Name of the seeded domain and its NAP group.
+pub const DOMAIN: &str = "example.org";
+/// The contact group of [`DOMAIN`]; the benchmark's NAP is in it.
+pub const NAP_GROUP: &str = "nap-example";
+/// Rows of the seeded domain (SPEC P2: "a 100 000-row domain"); `RA_BENCH_ROWS` overrides it for
+/// a quick trial run.
+pub const SEED_ROWS: usize = 100_000;
+
+/// A number from the environment, or `default`.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The parts of the benchmark that can be run on their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// The table page under load (and the list query alone).
+    P2,
+    /// Challenges enqueued and delivered.
+    P3,
+    /// The table page rendered by the server.
+    P4,
+}
+
+impl Section {
+    const ALL: [Section; 3] = [Section::P2, Section::P3, Section::P4];
+
+    fn parse(arg: &str) -> anyhow::Result<Section> {
+        match arg.to_ascii_lowercase().as_str() {
+            "p2" => Ok(Section::P2),
+            "p3" => Ok(Section::P3),
+            "p4" => Ok(Section::P4),
+            other => anyhow::bail!("unknown section {other:?}: expected p2, p3 or p4"),
+        }
+    }
+
+    /// Whether it needs the HTTP application running.
+    fn needs_app(self) -> bool {
+        matches!(self, Section::P2 | Section::P4)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut sections = Vec::new();
+    for arg in std::env::args().skip(1) {
+        if arg == "-h" || arg == "--help" {
+            println!("usage: ra-bench [p2] [p3] [p4]   (default: all sections)");
+            return Ok(());
+        }
+        sections.push(Section::parse(&arg)?);
+    }
+    if sections.is_empty() {
+        sections = Section::ALL.to_vec();
+    }
+    // The portal logs warnings and errors only, so the report stays readable.
+    if std::env::var_os("RUST_LOG").is_none() {
+        std::env::set_var("RUST_LOG", "warn");
+    }
+    server::telemetry::init();
+    // As the portal itself runs (`ra-portal serve`): tokio's multi-threaded runtime, one worker
+    // per core.
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(&sections))
+}
+
+async fn run(sections: &[Section]) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut report = Report::new();
+    let dir = tempfile::tempdir().context("temporary data folder")?;
+    // Bound first, so the portal's base URL (links, same-origin check) names the real port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base_url = format!("http://{}", listener.local_addr()?);
+    let config = Config {
+        base_url: base_url.clone(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let portal = Portal::open(config).await.context("opening the portal")?;
+    let domain = backend::domains::register_domain(&portal.pool, "bench", DOMAIN, NAP_GROUP)
+        .await
+        .context("registering the domain")?;
+    println!("data folder {}, portal at {base_url}", dir.path().display());
+
+    let rows = env_number("RA_BENCH_ROWS", SEED_ROWS);
+    let seeded = seed::seed(domain.id, rows, &portal.config.database_path()).await?;
+    println!("{seeded}");
+    report.push(Figure::info(
+        "seed",
+        format!("seed {rows} rows (one transaction, multi-row INSERTs)"),
+        format!("{:.2} s", seeded.elapsed.as_secs_f64()),
+    ));
+
+    if sections.iter().any(|s| s.needs_app()) {
+        let app = app::RunningApp::start(&portal, listener).await?;
+        if sections.contains(&Section::P2) {
+            p2::run(&portal, &app, &mut report).await?;
+        }
+        if sections.contains(&Section::P4) {
+            p4::run(&app, &mut report).await?;
+        }
+        // Its outbox worker must not deliver the mail P3 measures.
+        app.stop().await;
+    } else {
+        drop(listener);
+    }
+    if sections.contains(&Section::P3) {
+        p3::run(&portal, domain.id, &mut report).await?;
+    }
+
+    report.push(Figure::info(
+        "all",
+        "peak RSS of ra-bench: server, seeding, P3 worker (VmHWM; wrk, smtp-sink not counted)",
+        match report::peak_rss_kib() {
+            Some(kib) => format!("{:.0} MB", kib as f64 / 1024.0),
+            None => "unknown".into(),
+        },
+    ));
+    report.push(Figure::info(
+        "all",
+        "wall time of the benchmark",
+        format!("{:.1} s", started.elapsed().as_secs_f64()),
+    ));
+    report.print();
+    if std::env::var_os("RA_BENCH_KEEP").is_some() {
+        println!(
+            "\nRA_BENCH_KEEP: the data folder {} is kept",
+            dir.keep().display()
+        );
+    }
+    let trial = ["RA_BENCH_ROWS", "RA_BENCH_WRK_SECONDS"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    if trial {
+        println!("\ntrial run (RA_BENCH_* set): not appended to bench/results.md");
+        portal.pool.close().await;
+        return Ok(());
+    }
+    match report.append_to_results() {
+        Ok(path) => println!("\nappended to {}", path.display()),
+        Err(e) => eprintln!("\ncould not append to bench/results.md: {e:#}"),
+    }
+    portal.pool.close().await;
+    Ok(())
+}

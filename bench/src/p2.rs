@@ -1,0 +1,330 @@
+//! P2: a table page (50 rows, with filter and sort) over the 100 000-row domain, p99 ≤ 20 ms at
+//! 32 concurrent clients and ≥ 2 000 requests/s.
+//!
+//! The load is Debian's `wrk` (2 threads, 32 connections, 15 s, `--latency`) against the table's
+//! server function `POST /api/rows/list`, as the page's own script calls it: JSON body, the NAP's
+//! session cookie, the portal's `Origin`. A Lua script varies the page (0..200, or over the pages
+//! a search has). Two runs: active rows sorted by last name, and the same with a search term.
+//! For diagnosis, the list query is also timed alone (the service `rows::list_rows`, no HTTP).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use backend::rows::{list_rows, RowQuery, SortKey};
+use backend::sessions::SessionUser;
+use backend::Portal;
+
+use crate::app::RunningApp;
+use crate::report::{ms, Figure, Report};
+
+const CONNECTIONS: u32 = 32;
+const THREADS: u32 = 2;
+/// Length of a wrk run; `RA_BENCH_WRK_SECONDS` overrides it.
+const SECONDS: u32 = 15;
+const PAGE_SIZE: u32 = 50;
+/// The page number cycles through at most this many pages.
+const MAX_PAGES: u32 = 200;
+/// The search term of the second run.
+const SEARCH: &str = "schmidt";
+/// Sequential calls of the list service when it is timed alone.
+const SERVICE_CALLS: u32 = 400;
+
+const P99_TARGET_MS: f64 = 20.0;
+const RATE_TARGET: f64 = 2000.0;
+
+/// The JSON body of the table's list call.
+fn body(search: &str, page: u32) -> String {
+    serde_json::json!({
+        "domain": crate::DOMAIN,
+        "query": {
+            "search": search, "active": true, "mailbox_type": null, "state": null,
+            "sort": "LastName", "descending": false, "page": page, "page_size": PAGE_SIZE,
+        }
+    })
+    .to_string()
+}
+
+/// The wrk script: the headers of the page's own call, and the body with a page number that
+/// cycles through `pages` pages.
+fn lua_script(app: &RunningApp, search: &str, pages: u32) -> String {
+    let template = body(search, 0).replace("\"page\":0", "\"page\":%d");
+    format!(
+        r#"wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Origin"] = "{origin}"
+wrk.headers["Cookie"] = "{cookie}"
+local pages = {pages}
+local n = 0
+request = function()
+  local body = string.format('{template}', n % pages)
+  n = n + 1
+  return wrk.format(nil, "/api/rows/list", nil, body)
+end
+"#,
+        origin = app.base_url,
+        cookie = app.cookie,
+    )
+}
+
+/// What wrk printed, parsed.
+#[derive(Debug, Default)]
+struct WrkResult {
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    requests_per_sec: Option<f64>,
+    requests: Option<u64>,
+    non_2xx: u64,
+    socket_errors: Option<String>,
+}
+
+/// `4.90ms`, `812.00us`, `1.02s` as milliseconds.
+fn duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => value / 1000.0,
+        "ms" => value,
+        "s" => value * 1000.0,
+        "m" => value * 60_000.0,
+        _ => return None,
+    })
+}
+
+fn parse_wrk(output: &str) -> WrkResult {
+    let mut result = WrkResult::default();
+    for line in output.lines().map(str::trim) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", value] => result.p50_ms = duration_ms(value),
+            ["99%", value] => result.p99_ms = duration_ms(value),
+            ["Requests/sec:", value] => result.requests_per_sec = value.parse().ok(),
+            [count, "requests", "in", ..] => result.requests = count.parse().ok(),
+            ["Non-2xx", "or", "3xx", "responses:", count] => {
+                result.non_2xx = count.parse().unwrap_or(0)
+            }
+            ["Socket", "errors:", ..] => result.socket_errors = Some(line.to_owned()),
+            _ => {}
+        }
+    }
+    result
+}
+
+/// Checks the call once and returns how many rows match (the pages wrk cycles through).
+async fn probe(app: &RunningApp, search: &str) -> anyhow::Result<u64> {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/rows/list", app.base_url))
+        .header("content-type", "application/json")
+        .header("origin", &app.base_url)
+        .header("cookie", &app.cookie)
+        .body(body(search, 0))
+        .send()
+        .await?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "POST /api/rows/list answered {status}: {text}"
+    );
+    let page: serde_json::Value = serde_json::from_str(&text).context("the list's JSON")?;
+    let rows = page["rows"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(rows > 0, "POST /api/rows/list returned no rows: {text}");
+    page["total"]
+        .as_u64()
+        .context("the list's answer has no total")
+}
+
+/// One wrk run; `label` names it in the report.
+async fn wrk_run(
+    app: &RunningApp,
+    search: &str,
+    label: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let total = probe(app, search).await?;
+    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
+        .unwrap_or(MAX_PAGES)
+        .clamp(1, MAX_PAGES);
+    println!("P2 {label}: {total} matching rows, wrk cycles through {pages} pages …");
+    let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    std::fs::write(script.path(), lua_script(app, search, pages))?;
+    let url = format!("{}/api/rows/list", app.base_url);
+    let seconds = crate::env_number("RA_BENCH_WRK_SECONDS", SECONDS);
+    let args = [
+        format!("-t{THREADS}"),
+        format!("-c{CONNECTIONS}"),
+        format!("-d{seconds}s"),
+        "--latency".into(),
+        "-s".into(),
+        script.path().display().to_string(),
+        url,
+    ];
+    // wrk blocks; the portal runs on this process's runtime meanwhile.
+    let output = tokio::task::spawn_blocking(move || Command::new("wrk").args(&args).output())
+        .await?
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    anyhow::ensure!(
+        output.status.success(),
+        "wrk failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result = parse_wrk(&stdout);
+    let setting = format!("{label}, {CONNECTIONS} conn., {THREADS} wrk threads, {seconds} s");
+    match result.p99_ms {
+        Some(p99) => report.push(Figure::checked(
+            "P2",
+            format!("p99 latency ({setting})"),
+            ms(p99),
+            format!("≤ {P99_TARGET_MS} ms"),
+            p99 <= P99_TARGET_MS,
+        )),
+        None => report.push(Figure::not_measured(
+            "P2",
+            format!("p99 latency ({setting})"),
+            "wrk printed no 99% line",
+            format!("≤ {P99_TARGET_MS} ms"),
+        )),
+    }
+    match result.requests_per_sec {
+        Some(rate) => report.push(Figure::checked(
+            "P2",
+            format!("throughput ({label})"),
+            format!("{rate:.0} req/s"),
+            format!("≥ {RATE_TARGET} req/s"),
+            rate >= RATE_TARGET && result.non_2xx == 0,
+        )),
+        None => report.push(Figure::not_measured(
+            "P2",
+            format!("throughput ({label})"),
+            "wrk printed no Requests/sec line",
+            format!("≥ {RATE_TARGET} req/s"),
+        )),
+    }
+    let mut detail = format!(
+        "p50 {}, {} requests",
+        result.p50_ms.map_or("?".into(), ms),
+        result.requests.map_or("?".into(), |r| r.to_string())
+    );
+    if result.non_2xx > 0 {
+        detail.push_str(&format!(", {} NOT 2xx", result.non_2xx));
+    }
+    if let Some(errors) = &result.socket_errors {
+        detail.push_str(&format!(", {errors}"));
+    }
+    report.push(Figure::info(
+        "P2",
+        format!("median and count ({label})"),
+        detail,
+    ));
+    Ok(())
+}
+
+/// The list service alone, sequentially, no HTTP: what one query costs.
+async fn service_alone(
+    portal: &Portal,
+    search: &str,
+    label: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let user = SessionUser {
+        user_id: "nora".into(),
+        given_name: "Nora".into(),
+        family_name: "Bench".into(),
+        email: None,
+        groups: vec![crate::NAP_GROUP.into()],
+        session_started_at: 0,
+    };
+    let viewer = backend::roles::Viewer::load(&portal.pool, user, &portal.config).await?;
+    let mut query = RowQuery {
+        search: search.into(),
+        active: Some(true),
+        sort: SortKey::LastName,
+        page_size: PAGE_SIZE,
+        ..RowQuery::default()
+    };
+    let first = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
+    let pages = u32::try_from(first.total.div_ceil(u64::from(PAGE_SIZE)))
+        .unwrap_or(MAX_PAGES)
+        .clamp(1, MAX_PAGES);
+    let mut times: Vec<Duration> = Vec::with_capacity(SERVICE_CALLS as usize);
+    for i in 0..SERVICE_CALLS {
+        query.page = i % pages;
+        let started = Instant::now();
+        let page = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
+        times.push(started.elapsed());
+        anyhow::ensure!(!page.rows.is_empty(), "page {} is empty", query.page);
+    }
+    times.sort();
+    let mean = times.iter().sum::<Duration>().as_secs_f64() * 1000.0 / times.len() as f64;
+    let p99 = times[times.len() * 99 / 100].as_secs_f64() * 1000.0;
+    report.push(Figure::info(
+        "P2",
+        format!("rows::list_rows alone, sequential ({label})"),
+        format!("mean {}, p99 {}", ms(mean), ms(p99)),
+    ));
+    Ok(())
+}
+
+pub async fn run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyhow::Result<()> {
+    let runs = [
+        ("active, by last name", ""),
+        ("same + search \"schmidt\"", SEARCH),
+    ];
+    for (label, search) in runs {
+        service_alone(portal, search, label, report).await?;
+    }
+    if !wrk_installed() {
+        for (label, _) in runs {
+            report.push(Figure::not_measured(
+                "P2",
+                format!("p99 latency / throughput ({label})"),
+                "wrk is not installed (scripts/bench.sh installs it)",
+                format!("≤ {P99_TARGET_MS} ms, ≥ {RATE_TARGET} req/s"),
+            ));
+        }
+        return Ok(());
+    }
+    for (label, search) in runs {
+        wrk_run(app, search, label, report).await?;
+    }
+    Ok(())
+}
+
+fn wrk_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| Path::new(&dir).join("wrk").is_file())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wrk_output() {
+        let out = "Running 15s test @ http://127.0.0.1:1/api/rows/list
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.12ms    2.01ms  30.00ms   70.00%
+    Req/Sec     3.20k   200.00     3.50k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    6.00ms
+     90%    7.50ms
+     99%    1.20s
+  96000 requests in 15.00s, 200.00MB read
+  Non-2xx or 3xx responses: 5
+Requests/sec:   6400.12
+Transfer/sec:     13.33MB
+";
+        let r = parse_wrk(out);
+        assert_eq!(r.p50_ms, Some(0.812));
+        assert_eq!(r.p99_ms, Some(1200.0));
+        assert_eq!(r.requests_per_sec, Some(6400.12));
+        assert_eq!(r.requests, Some(96000));
+        assert_eq!(r.non_2xx, 5);
+    }
+}

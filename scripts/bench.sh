@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prints, for this machine, the figures of the performance targets (SPEC §9) next to the targets,
+# and appends them to bench/results.md. Builds the release benchmark binary first and installs the
+# load tools it drives when they are missing: Debian's wrk, and postfix's smtp-sink/smtp-source
+# (postfix is installed unconfigured and its daemon is never started). Not part of the tests.
+#
+#   scripts/bench.sh            # every section
+#   scripts/bench.sh p2         # only some sections (p2, p3)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$here"
+# Release builds do not use the debug-only flag and share the release cache with scripts/run.sh.
+unset RUSTFLAGS
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+if [ ! -x /usr/sbin/smtp-sink ] || [ ! -x /usr/sbin/smtp-source ]; then missing+=(postfix); fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing ${missing[*]} ..."
+    export DEBIAN_FRONTEND=noninteractive
+    if [[ " ${missing[*]} " == *" postfix "* ]]; then
+        # Only the test tools are wanted: no mail configuration, and no daemon started.
+        echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' | as_root tee /usr/sbin/policy-rc.d >/dev/null
+            as_root chmod +x /usr/sbin/policy-rc.d
+            trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+        fi
+    fi
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cargo build --release -p bench
+exec "$CARGO_TARGET_DIR/release/ra-bench" "$@"

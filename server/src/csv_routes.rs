@@ -1,0 +1,177 @@
+//! The CSV upload and download of a domain's table (SPEC §4), as plain routes: the file travels as
+//! raw bytes (up to 20 MiB), not re-encoded for a server function.
+//!
+//! `POST /domains/{domain}/csv/preview` → what applying would do; nothing is written.
+//! `POST /domains/{domain}/csv/apply` (header `x-preview-fingerprint`) → all or nothing.
+//! `GET  /domains/{domain}/csv` → the table in the same format.
+
+use app::csv_api::{CsvApplyItem, CsvErrorItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use backend::csv_upload::{self, Column, LineStatus, Preview, UploadError};
+use backend::roles::Viewer;
+use backend::Portal;
+
+/// Largest file accepted (SPEC §4: 20 MiB), with room for nothing else.
+pub const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
+
+fn refuse(e: UploadError) -> Response {
+    let status = match &e {
+        UploadError::Forbidden => StatusCode::FORBIDDEN,
+        UploadError::NotFound => StatusCode::NOT_FOUND,
+        UploadError::ChangedMeanwhile => StatusCode::CONFLICT,
+        UploadError::Internal(_) => {
+            tracing::error!(error = ?e, "CSV upload failed");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal error; the details are in the server log.",
+            )
+                .into_response();
+        }
+        UploadError::File(_) | UploadError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let text = e.to_string();
+    let mut first = text.chars();
+    let sentence = first
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + first.as_str())
+        .unwrap_or_default();
+    (status, sentence).into_response()
+}
+
+fn preview_item(p: Preview) -> CsvPreviewItem {
+    CsvPreviewItem {
+        fingerprint: p.fingerprint,
+        new: p.new,
+        changed: p.changed,
+        unchanged: p.unchanged,
+        errors: p
+            .errors
+            .into_iter()
+            .map(|e| CsvErrorItem {
+                line: Some(e.line),
+                column: e.column.map(|c| c.to_string()),
+                message: e.message,
+            })
+            .collect(),
+        lines: p
+            .lines
+            .into_iter()
+            .filter(|l| matches!(l.status, LineStatus::New | LineStatus::Changed))
+            .map(|l| CsvLineItem {
+                line: l.line,
+                primary: l.primary,
+                is_new: l.status == LineStatus::New,
+                changes: l
+                    .changes
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            Column::of_field(c.field).english().to_string(),
+                            c.before,
+                            c.after,
+                        )
+                    })
+                    .collect(),
+                consequences: if l.supersedes == 0 && l.drops_links.is_empty() {
+                    Vec::new()
+                } else {
+                    l.consequences
+                },
+            })
+            .collect(),
+        missing: p.missing,
+    }
+}
+
+fn signed_in(viewer: Option<Extension<Viewer>>) -> Result<Viewer, Response> {
+    viewer
+        .map(|Extension(v)| v)
+        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "Please log in.").into_response())
+}
+
+/// What applying the file would do.
+pub async fn preview(
+    State(portal): State<Portal>,
+    viewer: Option<Extension<Viewer>>,
+    Path(domain): Path<String>,
+    body: Bytes,
+) -> Response {
+    let viewer = match signed_in(viewer) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
+        Ok(p) => Json(preview_item(p)).into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+/// Applies the previewed file, all or nothing.
+pub async fn apply(
+    State(portal): State<Portal>,
+    viewer: Option<Extension<Viewer>>,
+    Path(domain): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let viewer = match signed_in(viewer) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(fingerprint) = headers
+        .get(FINGERPRINT_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Preview the file first: the apply request names no preview.",
+        )
+            .into_response();
+    };
+    match csv_upload::apply(&portal.pool, &viewer, &domain, &body, fingerprint).await {
+        Ok(r) => Json(CsvApplyItem {
+            created: r.created,
+            changed: r.changed,
+            unchanged: r.unchanged,
+        })
+        .into_response(),
+        Err(e) => refuse(e),
+    }
+}
+
+/// The table as a CSV file.
+pub async fn download(
+    State(portal): State<Portal>,
+    viewer: Option<Extension<Viewer>>,
+    Path(domain): Path<String>,
+) -> Response {
+    let viewer = match signed_in(viewer) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match csv_upload::download(&portal.pool, &viewer, &domain).await {
+        Ok(csv) => {
+            let file = domain.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
+                "_",
+            );
+            (
+                [
+                    (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{file}.csv\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response()
+        }
+        Err(e) => refuse(e),
+    }
+}
