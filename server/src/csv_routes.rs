@@ -88,10 +88,8 @@ fn preview_item(p: Preview) -> CsvPreviewItem {
     }
 }
 
-fn signed_in(viewer: Option<Extension<Viewer>>) -> Result<Viewer, Response> {
-    viewer
-        .map(|Extension(v)| v)
-        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "Please log in.").into_response())
+fn please_log_in() -> Response {
+    (StatusCode::UNAUTHORIZED, "Please log in.").into_response()
 }
 
 /// What applying the file would do.
@@ -101,9 +99,8 @@ pub async fn preview(
     Path(domain): Path<String>,
     body: Bytes,
 ) -> Response {
-    let viewer = match signed_in(viewer) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(Extension(viewer)) = viewer else {
+        return please_log_in();
     };
     match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
         Ok(p) => Json(preview_item(p)).into_response(),
@@ -119,9 +116,8 @@ pub async fn apply(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let viewer = match signed_in(viewer) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(Extension(viewer)) = viewer else {
+        return please_log_in();
     };
     let Some(fingerprint) = headers
         .get(FINGERPRINT_HEADER)
@@ -150,9 +146,8 @@ pub async fn download(
     viewer: Option<Extension<Viewer>>,
     Path(domain): Path<String>,
 ) -> Response {
-    let viewer = match signed_in(viewer) {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(Extension(viewer)) = viewer else {
+        return please_log_in();
     };
     match csv_upload::download(&portal.pool, &viewer, &domain).await {
         Ok(csv) => {
