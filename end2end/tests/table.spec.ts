@@ -106,6 +106,9 @@ test('r07 deactivate and reactivate with confirmation; r03 delete a row that nev
   await page.locator('.toolbar').getByLabel('Status').selectOption('inactive');
   await expect(row(page, 'leaver@example.org')).toBeVisible();
   await page.locator('.toolbar').getByLabel('Status').selectOption('');
+  // Wait until the unfiltered page has replaced the filtered one (an active demo row is back),
+  // so the next click lands on the row that stays.
+  await expect(row(page, 'anna.schmidt@example.org')).toBeVisible();
 
   await row(page, 'leaver@example.org').getByRole('button', { name: 'Reactivate' }).click();
   await page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
