@@ -14,7 +14,7 @@ use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
 use domain::row::{Field, FieldError, RowFields};
 use sha2::{Digest, Sha256};
 
-use super::file::{field_text, Column, CsvLine, LineError, ParsedFile};
+use super::file::{field_text, Column, CsvLine, HeaderColumn, LineError, ParsedFile};
 use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
 use crate::rows::{parse_input, stored_row, used_by, RowContext, RowError, RowInput, StoredRow};
@@ -77,8 +77,14 @@ impl Snapshot {
 /// The writes a file makes: edits in an order that frees an address before another row takes it,
 /// then the new rows.
 pub(crate) struct Actions {
-    /// Rows to change: index into the snapshot's rows, and the fields to save.
+    /// Rows to change through `rows::apply_edit`, in the order to save them: index into the
+    /// snapshot's rows, and the fields to save. The edits whose aliases change, or that supersede
+    /// a challenge or drop a link.
     pub(crate) edits: Vec<(usize, RowFields)>,
+    /// Plain edits (names, comment, type, applicant, active) with nothing else to do: no alias
+    /// changes or moves, no pending challenge to supersede, no link to drop. `apply_edit` would
+    /// only update the row and write its audit records; see `store::update_rows`.
+    pub(crate) plain_edits: Vec<(usize, RowFields)>,
     /// Rows to create, in file order.
     pub(crate) creates: Vec<(EmailAddress, RowFields)>,
 }
@@ -99,8 +105,11 @@ pub(crate) enum Purpose {
 }
 
 /// One line on its way through the rules.
-struct Line<'f> {
-    csv: &'f CsvLine,
+struct Line {
+    /// Where its record starts in the file.
+    line: usize,
+    /// The primary address as written, kept only when it is unusable (else `primary` says it).
+    written: String,
     /// The primary address, when it parsed and is the first line with it.
     primary: Option<EmailAddress>,
     /// The stored row it updates (index into the snapshot's rows).
@@ -111,7 +120,7 @@ struct Line<'f> {
     has_errors: bool,
 }
 
-impl Line<'_> {
+impl Line {
     /// The addresses the line's row has after saving, with the field each is in.
     fn addresses(&self) -> Vec<(&EmailAddress, Field)> {
         let Some(primary) = &self.primary else {
@@ -127,14 +136,18 @@ impl Line<'_> {
 
 /// Collects line errors with the file's columns.
 struct Errors<'f> {
-    file: &'f ParsedFile,
+    columns: &'f [HeaderColumn],
     list: Vec<LineError>,
 }
 
 impl Errors<'_> {
     /// An error at `field`: at its column when the file has it, else named in the message.
     fn field(&mut self, line: usize, e: FieldError) {
-        let column = self.file.column(Column::of_field(e.field)).cloned();
+        let column = self
+            .columns
+            .iter()
+            .find(|c| c.column == Column::of_field(e.field))
+            .map(|c| c.at.clone());
         let message = match column {
             Some(_) => e.message,
             None => format!("{}: {}", e.field.label(), e.message),
@@ -154,26 +167,33 @@ pub(crate) async fn plan(
     ctx: &RowContext,
     domain_id: i64,
     domain: &str,
-    file: &ParsedFile,
+    file: ParsedFile,
     file_bytes: &[u8],
     purpose: Purpose,
 ) -> Result<Plan, RowError> {
     let snapshot = Snapshot::load(conn, domain_id).await?;
-    super::store::tmp_t("snapshot");
-    let mut errors = Errors {
-        file,
-        list: file.errors.clone(),
-    };
+    let ParsedFile {
+        encoding,
+        delimiter,
+        columns,
+        lines: csv_lines,
+        errors: file_errors,
+    } = file;
     let errors_before_line: HashMap<usize, usize> =
-        file.errors.iter().fold(HashMap::new(), |mut m, e| {
+        file_errors.iter().fold(HashMap::new(), |mut m, e| {
             *m.entry(e.line).or_default() += 1;
             m
         });
+    let mut errors = Errors {
+        columns: &columns,
+        list: file_errors,
+    };
 
-    // 1. Each line on its own: primary, the form's parser, the row rules (R1, §2).
-    let mut first_line_of: HashMap<String, usize> = HashMap::with_capacity(file.lines.len());
-    let mut lines: Vec<Line> = Vec::with_capacity(file.lines.len());
-    for csv in &file.lines {
+    // 1. Each line on its own: primary, the form's parser, the row rules (R1, §2). The file's
+    //    cells move into the form's input, so a line's text is held once, not twice.
+    let mut first_line_of: HashMap<String, usize> = HashMap::with_capacity(csv_lines.len());
+    let mut lines: Vec<Line> = Vec::with_capacity(csv_lines.len());
+    for csv in csv_lines {
         let before = errors.list.len();
         let mut primary = match EmailAddress::parse(&csv.primary) {
             Ok(p) => Some(p),
@@ -187,7 +207,7 @@ pub(crate) async fn plan(
         };
         if let Some(p) = &primary {
             if let Some(&first) = first_line_of.get(p.as_str()) {
-                let first_line = lines[first].csv.line;
+                let first_line = lines[first].line;
                 errors.field(
                     csv.line,
                     FieldError::new(
@@ -207,13 +227,19 @@ pub(crate) async fn plan(
             .as_ref()
             .and_then(|p| snapshot.by_primary.get(p.as_str()).copied());
         let stored = row.map(|i| &snapshot.rows[i]);
-        let input = row_input(csv, stored.map(|s| &s.fields));
         let active = csv
             .active
             .unwrap_or_else(|| stored.is_none_or(|s| s.fields.active));
+        let line = csv.line;
+        let written = if primary.is_some() {
+            String::new()
+        } else {
+            csv.primary.clone()
+        };
+        let input = row_input(csv, stored.map(|s| &s.fields));
         let parsed = parse_input(&input, active);
         for e in parsed.errors {
-            errors.field(csv.line, e);
+            errors.field(line, e);
         }
         if let Some(p) = &primary {
             let mut rule_errors = Vec::new();
@@ -228,13 +254,14 @@ pub(crate) async fn plan(
             }
             rule_errors.retain(|e| !parsed.unparsed.contains(&e.field));
             for e in rule_errors {
-                errors.field(csv.line, e);
+                errors.field(line, e);
             }
         }
-        let has_errors = errors.list.len() > before
-            || errors_before_line.get(&csv.line).copied().unwrap_or(0) > 0;
+        let has_errors =
+            errors.list.len() > before || errors_before_line.get(&line).copied().unwrap_or(0) > 0;
         lines.push(Line {
-            csv,
+            line,
+            written,
             primary,
             row,
             fields: parsed.fields,
@@ -243,7 +270,6 @@ pub(crate) async fn plan(
         });
     }
 
-    super::store::tmp_t("lines");
     // 2. Portal-wide uniqueness of every address (§2), in the state after saving: the file's lines
     //    among themselves, then against the rows that keep their addresses.
     let mut claimed: HashMap<&str, (usize, Field)> = HashMap::new();
@@ -264,7 +290,7 @@ pub(crate) async fn plan(
                             format!(
                                 "{address} is also on line {} ({what} there): an address can \
                                  belong to one row only",
-                                lines[other].csv.line
+                                lines[other].line
                             ),
                         ),
                     ));
@@ -323,10 +349,9 @@ pub(crate) async fn plan(
             }
         }
     }
-    super::store::tmp_t("uniqueness");
     let edit_order = order_edits(&lines, &must_precede, &mut found);
     for (index, e) in found {
-        errors.field(lines[index].csv.line, e);
+        errors.field(lines[index].line, e);
         lines[index].has_errors = true;
     }
 
@@ -335,6 +360,7 @@ pub(crate) async fn plan(
     let mut previews = Vec::with_capacity(lines.len());
     let mut creates = Vec::new();
     let mut changed_rows: HashMap<usize, RowFields> = HashMap::new();
+    let mut plain_edits = Vec::new();
     let blank = RowFields {
         first_name: Default::default(),
         last_name: Default::default(),
@@ -351,8 +377,8 @@ pub(crate) async fn plan(
     for line in &mut lines {
         let Some(primary) = &line.primary else {
             previews.push(LinePreview {
-                line: line.csv.line,
-                primary: line.csv.primary.clone(),
+                line: line.line,
+                primary: std::mem::take(&mut line.written),
                 status: LineStatus::Invalid,
                 changes: Vec::new(),
                 consequences: Vec::new(),
@@ -362,7 +388,7 @@ pub(crate) async fn plan(
             continue;
         };
         let mut preview = LinePreview {
-            line: line.csv.line,
+            line: line.line,
             primary: primary.to_string(),
             status: LineStatus::New,
             changes: Vec::new(),
@@ -409,13 +435,19 @@ pub(crate) async fn plan(
                         fingerprint.update(format!("drops {} {}\n", l.address, l.user_id));
                     }
                     let fields = std::mem::replace(&mut line.fields, blank.clone());
-                    changed_rows.insert(row, fields);
+                    let plain = stored.fields.aliases == fields.aliases
+                        && preview.supersedes == 0
+                        && dropped.is_empty();
+                    if plain {
+                        plain_edits.push((row, fields));
+                    } else {
+                        changed_rows.insert(row, fields);
+                    }
                 }
             }
         }
         previews.push(preview);
     }
-    super::store::tmp_t("classify");
     let edits = edit_order
         .into_iter()
         .filter_map(|i| lines[i].row)
@@ -436,8 +468,8 @@ pub(crate) async fn plan(
     let preview = Preview {
         domain: domain.to_owned(),
         fingerprint: hex(&fingerprint.finalize()),
-        encoding: file.encoding,
-        delimiter: file.delimiter.to_string(),
+        encoding,
+        delimiter: delimiter.to_string(),
         new: count(LineStatus::New),
         changed: count(LineStatus::Changed),
         unchanged: count(LineStatus::Unchanged),
@@ -450,26 +482,30 @@ pub(crate) async fn plan(
     };
     Ok(Plan {
         preview,
-        actions: Actions { edits, creates },
+        actions: Actions {
+            edits,
+            plain_edits,
+            creates,
+        },
         snapshot,
     })
 }
 
 /// The form's input for a line: the file's cells, and for columns the file does not have, the
 /// stored row's values (a new row: empty, i.e. the defaults).
-fn row_input(csv: &CsvLine, stored: Option<&RowFields>) -> RowInput {
-    let keep = |cell: &Option<String>, field: Field| match (cell, stored) {
-        (Some(v), _) => v.clone(),
+fn row_input(csv: CsvLine, stored: Option<&RowFields>) -> RowInput {
+    let keep = |cell: Option<String>, field: Field| match (cell, stored) {
+        (Some(v), _) => v,
         (None, Some(s)) => stored_text(s, field),
         (None, None) => String::new(),
     };
     RowInput {
-        first_name: keep(&csv.first_name, Field::FirstName),
-        last_name: keep(&csv.last_name, Field::LastName),
-        aliases: keep(&csv.aliases, Field::Aliases),
-        mailbox_type: keep(&csv.mailbox_type, Field::MailboxType),
-        applicant: keep(&csv.applicant, Field::Applicant),
-        comment: keep(&csv.comment, Field::Comment),
+        first_name: keep(csv.first_name, Field::FirstName),
+        last_name: keep(csv.last_name, Field::LastName),
+        aliases: keep(csv.aliases, Field::Aliases),
+        mailbox_type: keep(csv.mailbox_type, Field::MailboxType),
+        applicant: keep(csv.applicant, Field::Applicant),
+        comment: keep(csv.comment, Field::Comment),
     }
 }
 
@@ -649,7 +685,7 @@ fn consequences(
 pub(crate) fn activation_counts(plan: &Plan) -> (usize, usize) {
     let mut deactivated = 0;
     let mut reactivated = 0;
-    for (row, after) in &plan.actions.edits {
+    for (row, after) in plan.actions.edits.iter().chain(&plan.actions.plain_edits) {
         match RowEdit::between(&plan.snapshot.rows[*row].fields, after).activation {
             Some(Activation::Deactivated) => deactivated += 1,
             Some(Activation::Reactivated) => reactivated += 1,

@@ -230,7 +230,6 @@ pub(crate) async fn insert_new_rows(
     .bind(to_json(&values))
     .execute(&mut *conn)
     .await?;
-    tmp_t("rows");
 
     let addresses: Vec<(&str, &str, usize)> = rows
         .iter()
@@ -251,7 +250,6 @@ pub(crate) async fn insert_new_rows(
     .bind(to_json(&addresses))
     .execute(&mut *conn)
     .await?;
-    tmp_t("addresses");
 
     let texts: Vec<(&str, &str)> = rows
         .iter()
@@ -267,7 +265,6 @@ pub(crate) async fn insert_new_rows(
     .bind(to_json(&texts))
     .execute(&mut *conn)
     .await?;
-    tmp_t("search");
 
     let audits: Vec<(&str, &str)> = rows
         .iter()
@@ -286,7 +283,6 @@ pub(crate) async fn insert_new_rows(
     .bind(to_json(&audits))
     .execute(&mut *conn)
     .await?;
-    tmp_t("audit");
     Ok(())
 }
 
@@ -294,15 +290,137 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("strings and numbers serialise")
 }
 
-pub(crate) fn tmp_t(what: &str) {
-    use std::sync::Mutex;
-    static LAST: Mutex<Option<std::time::Instant>> = Mutex::new(None);
-    let mut l = LAST.lock().unwrap();
-    let now = std::time::Instant::now();
-    if let Some(prev) = *l {
-        if std::env::var("CSV_T").is_ok() {
-            eprintln!("TMP {what}: {:?}", now - prev);
-        }
+/// A stored row's new values, to save over it at `version`.
+pub(crate) struct EditedRow<'a> {
+    /// The row.
+    pub(crate) id: i64,
+    /// The version the plan read; the update is refused for a row no longer at it.
+    pub(crate) version: i64,
+    /// First name.
+    pub(crate) first_name: &'a str,
+    /// Last name.
+    pub(crate) last_name: &'a str,
+    /// `personal` or `functional`.
+    pub(crate) mailbox_type: &'a str,
+    /// Applicant of a functional row.
+    pub(crate) applicant: Option<&'a str>,
+    /// The NAP's note.
+    pub(crate) comment: &'a str,
+    /// R7.
+    pub(crate) active: bool,
+}
+
+/// Overwrites the editable columns of rows and bumps their versions, as
+/// `storage::rows::update_row` does one row at a time, but only for rows still at their version.
+/// Returns how many rows were updated (fewer than given: someone changed one meanwhile).
+pub(crate) async fn update_rows(
+    conn: &mut Conn,
+    rows: &[EditedRow<'_>],
+    now: i64,
+) -> sqlx::Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
     }
-    *l = Some(now);
+    let values: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.id,
+                r.version,
+                r.first_name,
+                r.last_name,
+                r.mailbox_type,
+                r.applicant,
+                r.comment,
+                i64::from(r.active),
+            )
+        })
+        .collect();
+    let done = sqlx::query(
+        "UPDATE mailbox_rows AS r SET first_name = j.value ->> 2, last_name = j.value ->> 3,
+             mailbox_type = j.value ->> 4, applicant_address = j.value ->> 5,
+             comment = j.value ->> 6, active = j.value ->> 7, version = r.version + 1,
+             updated_at = ?1
+         FROM json_each(?2) AS j
+         WHERE r.id = j.value ->> 0 AND r.version = j.value ->> 1",
+    )
+    .bind(now)
+    .bind(to_json(&values))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// An audit record of a row, to append.
+pub(crate) struct RowAuditRecord<'a> {
+    /// The row's domain.
+    pub(crate) domain_id: i64,
+    /// The row.
+    pub(crate) row_id: i64,
+    /// What happened.
+    pub(crate) kind: AuditKind,
+    /// The row's primary address.
+    pub(crate) subject: &'a str,
+    /// State before, as JSON text.
+    pub(crate) before: Option<String>,
+    /// State after, as JSON text.
+    pub(crate) after: Option<String>,
+}
+
+/// Appends audit records by `actor`, in the order given (as `insert_audit_record` would, one by
+/// one).
+pub(crate) async fn insert_row_audit_records(
+    conn: &mut Conn,
+    actor: &str,
+    records: &[RowAuditRecord<'_>],
+    now: i64,
+) -> sqlx::Result<()> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.domain_id,
+                r.row_id,
+                r.kind.as_str(),
+                r.subject,
+                r.before.as_deref(),
+                r.after.as_deref(),
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
+         SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+         FROM json_each(?) ORDER BY key",
+    )
+    .bind(now)
+    .bind(actor)
+    .bind(to_json(&values))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Sets the search text of rows (row id, domain id, text), replacing their earlier ones, as
+/// `storage::rows::put_row_search_text` does one row at a time.
+pub(crate) async fn put_row_search_texts(
+    conn: &mut Conn,
+    texts: &[(i64, i64, String)],
+) -> sqlx::Result<()> {
+    if texts.is_empty() {
+        return Ok(());
+    }
+    // `WHERE true` keeps SQLite from reading the upsert's ON as a join constraint.
+    sqlx::query(
+        "INSERT INTO row_search_text (row_id, domain_id, text)
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ORDER BY key
+         ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text",
+    )
+    .bind(to_json(&texts))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

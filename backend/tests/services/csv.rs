@@ -470,6 +470,9 @@ async fn csv_size_and_line_limits_are_refused_clearly() {
     assert_eq!(parse(at_limit.as_bytes()).unwrap().lines.len(), 200_000);
 }
 
+/// An error as the tests spell it: line, column (header name and number), message.
+type Expected<'a> = (usize, Option<(&'a str, usize)>, &'a str);
+
 #[tokio::test]
 async fn csv_every_error_has_its_line_and_column_and_duplicates_name_both_lines() {
     let w = world().await;
@@ -482,7 +485,7 @@ async fn csv_every_error_has_its_line_and_column_and_duplicates_name_both_lines(
 
     let p = preview_ok(&w, &data("err_lines.csv")).await;
 
-    let errors: Vec<(usize, Option<(&str, usize)>, &str)> = p
+    let errors: Vec<Expected> = p
         .errors
         .iter()
         .map(|e| {
@@ -493,7 +496,7 @@ async fn csv_every_error_has_its_line_and_column_and_duplicates_name_both_lines(
             )
         })
         .collect();
-    let expected: [(usize, Option<(&str, usize)>, &str); 11] = [
+    let expected: [Expected; 11] = [
         (2, Some(("E-Mail", 1)), "\"not-an-address\" is not an email address: it has no @"),
         (3, Some(("E-Mail", 1)), "anna@other.net is not in a domain you administer (example.org)"),
         (5, Some(("E-Mail", 1)), "ida@example.org is also on line 4: each primary address may appear only once in the file"),
@@ -702,9 +705,18 @@ async fn r08_csv_upsert_follows_the_same_rules_as_manual_edits() {
     set_active(by_hand.pool(), &by_hand.nora, &[(b.id, b.version)], false)
         .await
         .unwrap();
+    let a = row(&by_hand, "anna@example.org").await;
+    let a_input = RowInput {
+        comment: "moved to Building 2".into(),
+        ..person("Anne", "Schmidt-Weber", "a.schmidt@example.org")
+    };
+    edit_row(by_hand.pool(), &by_hand.nora, a.id, a.version, &a_input)
+        .await
+        .unwrap();
     let edit = format!(
         "{HEADER}helpdesk@example.org,,Service Desk,support@example.org help@example.org,functional,chef@uni.example,,yes\r\n\
-         bert@example.org,Bert,Weber,,,,,nein\r\n"
+         bert@example.org,Bert,Weber,,,,,nein\r\n\
+         anna@example.org,Anne,Schmidt-Weber,a.schmidt@example.org,,,moved to Building 2,yes\r\n"
     );
     upload(&by_csv, edit.as_bytes()).await;
     assert_eq!(
@@ -1552,6 +1564,8 @@ async fn p1_csv_preview_and_apply_of_100_000_lines() {
         .collect();
     let t = Instant::now();
     let p3 = preview_ok(&w, changed.as_bytes()).await;
+    let t_edits_preview = t.elapsed();
+    let t = Instant::now();
     let r3 = apply(
         w.pool(),
         &w.nora,
@@ -1561,7 +1575,35 @@ async fn p1_csv_preview_and_apply_of_100_000_lines() {
     )
     .await
     .unwrap();
-    let t_edits = t.elapsed();
+    let t_edits_apply = t.elapsed();
+
+    // Every line changed: a new comment on each row (plain edits, batched).
+    let commented: String = changed
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut cells: Vec<String> = l.split(',').map(str::to_owned).collect();
+            if i > 0 {
+                cells[6] = format!("checked {i}");
+            }
+            cells.join(",") + "\r\n"
+        })
+        .collect();
+    let t = Instant::now();
+    let p4 = preview_ok(&w, commented.as_bytes()).await;
+    let t_comments_preview = t.elapsed();
+    let t = Instant::now();
+    let r4 = apply(
+        w.pool(),
+        &w.nora,
+        "example.org",
+        commented.as_bytes(),
+        &p4.fingerprint,
+    )
+    .await
+    .unwrap();
+    let t_comments_apply = t.elapsed();
+    assert_eq!(r4.changed, 100_000);
 
     let csv_path = w.db.dir.path().join("p1.csv");
     std::fs::write(&csv_path, bytes).unwrap();
@@ -1589,8 +1631,12 @@ async fn p1_csv_preview_and_apply_of_100_000_lines() {
     );
     println!("same file again         {t_again:>10.3?}  (100 000 unchanged)");
     println!(
-        "10 % changed            {t_edits:>10.3?}  ({} rows changed)",
+        "10 % changed            {t_edits_preview:>10.3?} + {t_edits_apply:.3?}  (preview + apply; {} rows: names, every 2nd also aliases)",
         r3.changed
+    );
+    println!(
+        "every comment changed   {t_comments_preview:>10.3?} + {t_comments_apply:.3?}  (preview + apply; {} rows)",
+        r4.changed
     );
     println!("peak RSS, preview       {rss_preview:>7} MiB  (before: {rss_before} MiB)");
     println!("peak RSS, apply         {rss_apply:>7} MiB");
