@@ -5,6 +5,7 @@
 //! without building the web stack, and the web layer stays thin (STYLE.md, principle 3).
 
 pub mod accounts;
+pub mod ca;
 pub mod challenges;
 pub mod clock;
 pub mod config;
