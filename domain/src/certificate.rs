@@ -168,6 +168,25 @@ pub fn choose_addresses(
     Ok(addresses)
 }
 
+/// The longest Common Name a certificate can hold (X.520 ub-common-name).
+pub const MAX_COMMON_NAME_CHARS: usize = 64;
+
+/// R13: the name a personal certificate's subject is made of, from the IdM's given name and
+/// surname (trimmed); the Common Name is both, separated by a space. One of them may be empty
+/// (some people have only one name); when both are, there is nothing to put into the Common
+/// Name, and when together they are longer than a Common Name can be, it cannot hold them.
+pub fn holder_name(given_name: &str, surname: &str) -> Result<(String, String), RequestRefusal> {
+    let (given_name, surname) = (given_name.trim(), surname.trim());
+    if given_name.is_empty() && surname.is_empty() {
+        return Err(RequestRefusal::NoName);
+    }
+    let separator = usize::from(!given_name.is_empty() && !surname.is_empty());
+    if given_name.chars().count() + separator + surname.chars().count() > MAX_COMMON_NAME_CHARS {
+        return Err(RequestRefusal::NameTooLong);
+    }
+    Ok((given_name.to_owned(), surname.to_owned()))
+}
+
 /// Why a certificate cannot be requested.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RequestRefusal {
@@ -191,6 +210,12 @@ pub enum RequestRefusal {
         /// The address.
         address: EmailAddress,
     },
+    /// A personal certificate, but the IdM gives neither a given name nor a surname.
+    #[error("your identity provider gives no name for you (given name and surname are both empty), and a personal certificate carries your name: ask your identity provider's administrators to add it, then log in again")]
+    NoName,
+    /// A personal certificate, but the IdM's name is longer than a Common Name can be.
+    #[error("your name as your identity provider gives it is longer than the {MAX_COMMON_NAME_CHARS} characters a certificate's name can hold: ask your identity provider's administrators for a shorter form, then log in again")]
+    NameTooLong,
 }
 
 /// Why a certificate is revoked (RFC 5280 §5.3.1 CRLReason, the subset the portal offers).
@@ -283,6 +308,24 @@ impl fmt::Display for RevocationReason {
 pub struct UnknownRevocationReason {
     /// The offending input.
     pub input: String,
+}
+
+/// The longest a CRL is valid: `nextUpdate` is at most 7 days after `thisUpdate` (R15).
+pub const CRL_VALIDITY_SECS: i64 = 7 * DAY;
+
+/// How old a CRL may get before it is signed again. R15 asks for at least daily; a refresher
+/// that looks every hour re-signs a CRL between 23 and 24 hours old, never later.
+pub const CRL_RESIGN_AFTER_SECS: i64 = DAY - 60 * 60;
+
+/// R15: the `nextUpdate` of a CRL signed at `this_update`.
+pub fn crl_next_update(this_update: i64) -> i64 {
+    this_update.saturating_add(CRL_VALIDITY_SECS)
+}
+
+/// R15: whether the CRL signed at `this_update` must be signed again at `now` (it is due, or
+/// the clock went back, which makes its times untrustworthy).
+pub fn crl_is_due(this_update: i64, now: i64) -> bool {
+    now < this_update || now - this_update >= CRL_RESIGN_AFTER_SECS
 }
 
 /// Who asks to revoke a certificate. Whoever is neither is refused by the caller's
@@ -425,6 +468,43 @@ mod tests {
             choose_addresses(false, &linked, &linked),
             Err(RequestRefusal::RowInactive)
         );
+    }
+
+    #[test]
+    fn r13_personal_certificate_needs_a_name_from_the_idm() {
+        assert_eq!(
+            holder_name(" Anna ", "Schmidt"),
+            Ok(("Anna".to_owned(), "Schmidt".to_owned()))
+        );
+        assert_eq!(
+            holder_name("", "Madonna"),
+            Ok((String::new(), "Madonna".to_owned()))
+        );
+        let refusal = holder_name(" ", "").unwrap_err();
+        assert_eq!(refusal, RequestRefusal::NoName);
+        assert!(refusal
+            .to_string()
+            .starts_with("your identity provider gives no name"));
+        let given = "A".repeat(31);
+        let surname = "ß".repeat(32);
+        assert!(holder_name(&given, &surname).is_ok(), "64 characters fit");
+        assert_eq!(
+            holder_name(&format!("{given}A"), &surname),
+            Err(RequestRefusal::NameTooLong)
+        );
+        assert!(holder_name("", &"ß".repeat(64)).is_ok());
+    }
+
+    #[test]
+    fn r15_crl_is_resigned_within_a_day_and_valid_for_at_most_seven() {
+        assert_eq!(crl_next_update(NOW), NOW + 7 * DAY);
+        assert!(!crl_is_due(NOW, NOW));
+        assert!(!crl_is_due(NOW, NOW + 22 * 3600));
+        assert!(crl_is_due(NOW, NOW + 23 * 3600));
+        assert!(crl_is_due(NOW, NOW + 2 * DAY));
+        // An hourly check of a CRL just short of due re-signs it before it is a day old.
+        assert!(crl_is_due(NOW, NOW + 23 * 3600 - 1 + 3600));
+        assert!(crl_is_due(NOW, NOW - 1), "a clock that went back re-signs");
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub use address::{
     EmailAddress,
 };
 pub use certificate::{
-    choose_addresses, may_request, may_revoke, ExistingCert, RenewalWindow, RequestRefusal,
-    RevocationReason, RevokeRefusal, Revoker, UnknownRevocationReason, Validity, ValidityError,
+    choose_addresses, crl_is_due, crl_next_update, holder_name, may_request, may_revoke,
+    ExistingCert, RenewalWindow, RequestRefusal, RevocationReason, RevokeRefusal, Revoker,
+    UnknownRevocationReason, Validity, ValidityError,
 };
 pub use challenge::{
     challenge_round, Challenge, ChallengeLifetime, ChallengeState, ConfirmRefusal, LifetimeError,

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use domain::certificate::RevocationReason;
 use domain::mailbox::MailboxType;
 use domain::time::utc_date_time;
 
@@ -209,6 +210,135 @@ pub fn challenge_mail(mail: &ChallengeMail<'_>) -> RenderedMail {
     }
 }
 
+/// The subject of every revocation mail: fixed text, no input in it.
+pub const REVOCATION_SUBJECT: &str =
+    "Ihr Zertifikat wurde gesperrt / Your certificate has been revoked";
+
+/// Who revoked a certificate, as its owner's mail says it (R15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokedBy {
+    /// The owner themselves.
+    Owner,
+    /// A contact person (NAP) of the row's domain.
+    Nap,
+}
+
+/// What the mail confirming a revocation to the certificate's owner says (R15).
+#[derive(Debug, Clone)]
+pub struct RevocationMail<'a> {
+    /// Serial number, hex.
+    pub serial: &'a str,
+    /// Subject DN as text.
+    pub subject: &'a str,
+    /// The certificate's addresses.
+    pub addresses: &'a [String],
+    /// Why.
+    pub reason: RevocationReason,
+    /// Who.
+    pub by: RevokedBy,
+    /// When (Unix seconds).
+    pub revoked_at: i64,
+}
+
+/// The German name of a revocation reason (the English one is [`RevocationReason::label`]).
+fn reason_de(reason: RevocationReason) -> &'static str {
+    match reason {
+        RevocationReason::Unspecified => "ohne Angabe",
+        RevocationReason::KeyCompromise => "privater Schlüssel kompromittiert",
+        RevocationReason::AffiliationChanged => "Zugehörigkeit geändert",
+        RevocationReason::Superseded => "ersetzt",
+        RevocationReason::CessationOfOperation => "Nutzung beendet",
+        RevocationReason::PrivilegeWithdrawn => "Berechtigung entzogen",
+    }
+}
+
+fn revocation_paragraphs(mail: &RevocationMail<'_>) -> Paragraphs {
+    let addresses = mail.addresses.join(", ");
+    let at = utc_date_time(mail.revoked_at);
+    let (by_de, by_en) = match mail.by {
+        RevokedBy::Owner => ("von Ihnen selbst", "by yourself"),
+        RevokedBy::Nap => (
+            "von der Kontaktperson (NAP) Ihrer E-Mail-Domain",
+            "by the contact person (NAP) of your email domain",
+        ),
+    };
+    let de = vec![
+        "Guten Tag,".to_owned(),
+        format!(
+            "Ihr S/MIME-Zertifikat für {addresses} wurde am {at} {by_de} gesperrt (widerrufen)."
+        ),
+        format!(
+            "Seriennummer: {}\nInhaber (Subject): {}\nGrund: {}",
+            mail.serial,
+            mail.subject,
+            reason_de(mail.reason)
+        ),
+        "Die Sperrung steht ab sofort in der Sperrliste (CRL) der Zertifizierungsstelle. \
+         Signieren Sie mit diesem Zertifikat nicht mehr; zum Entschlüsseln älterer Nachrichten \
+         behalten Sie den privaten Schlüssel. Ein neues Zertifikat können Sie im RA-Portal unter \
+         „Meine Client-Zertifikate“ beantragen, solange Ihre Adresse dort freigegeben ist. Wenn \
+         Sie diese Sperrung nicht erwartet haben, wenden Sie sich bitte an die Kontaktperson \
+         Ihrer E-Mail-Domain."
+            .to_owned(),
+    ];
+    let en = vec![
+        "Hello,".to_owned(),
+        format!("Your S/MIME certificate for {addresses} was revoked on {at} {by_en}."),
+        format!(
+            "Serial number: {}\nSubject: {}\nReason: {}",
+            mail.serial,
+            mail.subject,
+            mail.reason.label()
+        ),
+        "The revocation is published in the certification authority's revocation list (CRL) \
+         at once. Do not sign with this certificate any more; keep its private key to decrypt \
+         older messages. You can request a new certificate in the RA portal under \"My client \
+         certificates\" as long as your address is approved there. If you did not expect this \
+         revocation, please contact the contact person of your email domain."
+            .to_owned(),
+    ];
+    Paragraphs { de, en }
+}
+
+/// The mail confirming a revocation to the certificate's owner, German then English, as plain
+/// text with an HTML alternative.
+pub fn revocation_mail(mail: &RevocationMail<'_>) -> RenderedMail {
+    let p = revocation_paragraphs(mail);
+    let mut text = String::new();
+    for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
+        if i == 1 {
+            text.push_str("----------------------------------------------------------------\n\n");
+        }
+        for para in lang {
+            text.push_str(para);
+            text.push_str("\n\n");
+        }
+    }
+    text.push_str("-- \nRA-Portal / RA portal\n");
+
+    let mut html = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+    html.push_str(&escape_html(REVOCATION_SUBJECT));
+    html.push_str("</title></head>\n<body style=\"font-family: sans-serif\">\n");
+    for (i, (lang, code)) in [(&p.de, "de"), (&p.en, "en")].into_iter().enumerate() {
+        if i == 1 {
+            html.push_str("<hr>\n");
+        }
+        let _ = writeln!(html, "<div lang=\"{code}\">");
+        for para in lang {
+            let lines: Vec<String> = para.split('\n').map(escape_html).collect();
+            let _ = writeln!(html, "<p>{}</p>", lines.join("<br>"));
+        }
+        html.push_str("</div>\n");
+    }
+    html.push_str("<p>-- <br>RA-Portal / RA portal</p>\n</body></html>\n");
+
+    RenderedMail {
+        subject: REVOCATION_SUBJECT.to_owned(),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +409,51 @@ mod tests {
         assert_eq!(lifetime_text(168).1, "7 days");
         assert_eq!(lifetime_text(36).1, "36 hours");
         assert_eq!(lifetime_text(1).1, "1 hour");
+    }
+
+    fn revocation(by: RevokedBy) -> RenderedMail {
+        revocation_mail(&RevocationMail {
+            serial: "1a2b3c",
+            subject: "CN=Anna <Schmidt>",
+            addresses: &["anna@example.org".to_owned(), "a.s@example.org".to_owned()],
+            reason: RevocationReason::AffiliationChanged,
+            by,
+            revoked_at: 1_750_000_000,
+        })
+    }
+
+    #[test]
+    fn r15_revocation_mail_states_serial_addresses_reason_who_and_when_in_german_then_english() {
+        let m = revocation(RevokedBy::Owner);
+        assert_eq!(m.subject, REVOCATION_SUBJECT);
+        let de = m
+            .text
+            .find("Ihr S/MIME-Zertifikat für anna@example.org, a.s@example.org wurde am 2025-06-15 15:06 UTC von Ihnen selbst gesperrt")
+            .unwrap();
+        let en = m
+            .text
+            .find("Your S/MIME certificate for anna@example.org, a.s@example.org was revoked on 2025-06-15 15:06 UTC by yourself.")
+            .unwrap();
+        assert!(de < en);
+        assert!(m.text.contains("Seriennummer: 1a2b3c"));
+        assert!(m.text.contains("Serial number: 1a2b3c"));
+        assert!(m.text.contains("Grund: Zugehörigkeit geändert"));
+        assert!(m.text.contains("Reason: affiliation changed"));
+        let nap = revocation(RevokedBy::Nap);
+        assert!(nap
+            .text
+            .contains("von der Kontaktperson (NAP) Ihrer E-Mail-Domain gesperrt"));
+        assert!(nap
+            .text
+            .contains("by the contact person (NAP) of your email domain."));
+    }
+
+    #[test]
+    fn revocation_mail_escapes_the_subject_in_html() {
+        let m = revocation(RevokedBy::Owner);
+        assert!(m.html.contains("CN=Anna &lt;Schmidt&gt;"), "{}", m.html);
+        assert!(!m.html.contains("<Schmidt>"));
+        assert!(m.html.contains("Seriennummer: 1a2b3c<br>"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod certificates;
 pub mod challenge_rounds;
 pub mod challenges;
 pub mod confirmations;
