@@ -32,6 +32,12 @@ if ! command -v node >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+# pkilint lints every certificate the CA tests issue against the S/MIME Baseline Requirements.
+if ! command -v lint_cabf_smime_cert >/dev/null; then
+  log "pip install pkilint"
+  python3 -m pip install --quiet pkilint
+fi
+
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown

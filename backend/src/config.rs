@@ -9,6 +9,8 @@ use figment::providers::{Env, Format, Toml};
 use figment::Figment;
 use serde::Deserialize;
 
+use domain::certificate::{RenewalWindow, Validity};
+
 use crate::secret::SecretString;
 
 /// Environment variable prefix of every setting.
@@ -37,6 +39,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// OpenID Connect; when absent, local accounts are used (the embedded default).
     pub oidc: Option<OidcConfig>,
+    /// The certification authority and the certificates it issues (SPEC §5).
+    pub ca: CaConfig,
 }
 
 impl Default for Config {
@@ -51,6 +55,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             mail: MailConfig::default(),
             oidc: None,
+            ca: CaConfig::default(),
         }
     }
 }
@@ -157,6 +162,129 @@ fn default_groups_claim() -> String {
     "groups".into()
 }
 
+/// The embedded CA (SPEC §5): where its issuing certificate and key come from, the names it puts
+/// into certificates, and how long certificates are valid.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CaConfig {
+    /// PEM file with the issuing CA certificate (followed by any intermediates up to the root).
+    /// With `key_file`; when both are absent, the portal creates its own CA in `<data_dir>/ca/`.
+    pub certificate_file: Option<PathBuf>,
+    /// PEM file with the CA's private key (PKCS#8, `BEGIN PRIVATE KEY`).
+    pub key_file: Option<PathBuf>,
+    /// The common name of a CA the portal creates itself.
+    pub common_name: String,
+    /// The organisation named in a created CA and in personal certificates, which are then
+    /// sponsor-validated under the S/MIME Baseline Requirements; none: they are
+    /// individual-validated. Needs `organization_identifier`.
+    pub organization: Option<String>,
+    /// The organisation's registration identifier as S/MIME BR §7.1.4.2.2(d) spells it: scheme,
+    /// country, `-`, reference, e.g. `NTRDE-DEK1101R.HRB116737` (a German register, in EUID
+    /// form), `VATDE-123456789`, `LEIXG-5493001KJTIIGC8Y1R12`. Sponsor-validated certificates
+    /// must carry it.
+    pub organization_identifier: Option<String>,
+    /// Two-letter ISO 3166 country of `organization`.
+    pub country: Option<String>,
+    /// Validity of an issued certificate in days (default 365, at most 825, R13).
+    pub validity_days: u32,
+    /// How many days before expiry the next certificate for a row may be requested (R13).
+    pub renewal_window_days: u32,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            certificate_file: None,
+            key_file: None,
+            common_name: "RA Portal S/MIME CA".into(),
+            organization: None,
+            organization_identifier: None,
+            country: None,
+            validity_days: Validity::DEFAULT.days(),
+            renewal_window_days: RenewalWindow::DEFAULT.days(),
+        }
+    }
+}
+
+impl CaConfig {
+    /// The validity of issued certificates (checked when the configuration is loaded).
+    pub fn validity(&self) -> Validity {
+        Validity::from_days(self.validity_days).unwrap_or_default()
+    }
+
+    /// The renewal window of R13.
+    pub fn renewal_window(&self) -> RenewalWindow {
+        RenewalWindow::from_days(self.renewal_window_days)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.certificate_file.is_some() != self.key_file.is_some() {
+            return Err(ConfigError(
+                "ca.certificate_file and ca.key_file go together: set both (to use your own CA) \
+                 or neither (the portal creates one)"
+                    .into(),
+            ));
+        }
+        Validity::from_days(self.validity_days)
+            .map_err(|e| ConfigError(format!("ca.validity_days: {e}")))?;
+        if self.common_name.trim().is_empty() || self.common_name.chars().count() > 64 {
+            return Err(ConfigError(
+                "ca.common_name must have 1 to 64 characters".into(),
+            ));
+        }
+        if let Some(o) = &self.organization {
+            if o.trim().is_empty() || o.chars().count() > 64 {
+                return Err(ConfigError(
+                    "ca.organization must have 1 to 64 characters (leave it out for none)".into(),
+                ));
+            }
+        }
+        match (&self.organization, &self.organization_identifier) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError(
+                    "ca.organization and ca.organization_identifier go together: personal \
+                     certificates naming an organisation must carry its registration identifier \
+                     (S/MIME BR 7.1.4.2.2)"
+                        .into(),
+                ))
+            }
+            (Some(_), Some(id)) if !is_organization_identifier(id) => {
+                return Err(ConfigError(format!(
+                    "ca.organization_identifier must be scheme, country, '-', reference, such as \
+                     \"NTRDE-DEK1101R.HRB116737\" or \"VATDE-123456789\", got {id:?}"
+                )))
+            }
+            _ => {}
+        }
+        if let Some(c) = &self.country {
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(ConfigError(format!(
+                    "ca.country must be a two-letter ISO 3166 code in capitals such as \"DE\", got {c:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// S/MIME BR §7.1.4.2.2(d): a 3-letter scheme (NTR, VAT, PSD, LEI, GOV, INT), a 2-letter
+/// country (XG for global schemes), an optional `+` and state code, then `-` and the reference
+/// (which GOV and INT leave out). Only the shape is checked here; pkilint knows the schemes.
+fn is_organization_identifier(id: &str) -> bool {
+    let (prefix, reference) = id.split_once('-').unwrap_or((id, "x"));
+    let (head, state) = match prefix.split_once('+') {
+        Some((head, state)) => (head, Some(state)),
+        None => (prefix, None),
+    };
+    head.len() == 5
+        && head.bytes().all(|b| b.is_ascii_uppercase())
+        && state.is_none_or(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && !reference.is_empty()
+        && reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b))
+}
+
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -202,6 +330,7 @@ impl Config {
                 "session timeouts must be at least 1 minute / 1 hour".into(),
             ));
         }
+        self.ca.validate()?;
         Ok(())
     }
 
@@ -286,6 +415,64 @@ mod tests {
             jail.set_env("RA_PORTAL_CONFIG", "portal.toml");
             let c = Config::load(Some(Path::new("portal.toml"))).expect("loads");
             assert_eq!(c.operator_group, "pki-ops");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn r13_ca_settings_default_and_come_from_file_and_environment() {
+        let c = Config::default();
+        assert_eq!(c.ca.validity().days(), 365);
+        assert_eq!(c.ca.renewal_window().days(), 28);
+        assert_eq!(c.ca.common_name, "RA Portal S/MIME CA");
+        assert!(c.ca.certificate_file.is_none() && c.ca.organization.is_none());
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "portal.toml",
+                r#"
+                [ca]
+                organization = "Example e.V."
+                organization_identifier = "NTRDE-DEF1103R.VR12345"
+                country = "DE"
+                "#,
+            )?;
+            jail.set_env("RA_PORTAL_CA__VALIDITY_DAYS", "730");
+            jail.set_env("RA_PORTAL_CA__RENEWAL_WINDOW_DAYS", "14");
+            let c = Config::load(Some(Path::new("portal.toml"))).expect("loads");
+            assert_eq!(c.ca.validity().days(), 730);
+            assert_eq!(c.ca.renewal_window().days(), 14);
+            assert_eq!(c.ca.organization.as_deref(), Some("Example e.V."));
+            assert_eq!(c.ca.country.as_deref(), Some("DE"));
+            assert_eq!(
+                c.ca.organization_identifier.as_deref(),
+                Some("NTRDE-DEF1103R.VR12345")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn r13_ca_settings_outside_the_rules_are_refused_with_a_message() {
+        figment::Jail::expect_with(|jail| {
+            for (toml, expected) in [
+                ("[ca]\nvalidity_days = 826", "825 days"),
+                ("[ca]\nvalidity_days = 0", "at least 1 day"),
+                ("[ca]\ncountry = \"Germany\"", "two-letter"),
+                ("[ca]\ncertificate_file = \"ca.pem\"", "go together"),
+                ("[ca]\nkey_file = \"ca.key\"", "go together"),
+                ("[ca]\norganization = \" \"", "ca.organization"),
+                ("[ca]\norganization = \"Example\"", "go together"),
+                ("[ca]\norganization_identifier = \"VATDE-1\"", "go together"),
+                (
+                    "[ca]\norganization = \"Example\"\norganization_identifier = \"HRB 123\"",
+                    "scheme, country",
+                ),
+                ("[ca]\nvalidity = 10", "validity"),
+            ] {
+                jail.create_file("portal.toml", toml)?;
+                let e = Config::load(Some(Path::new("portal.toml"))).unwrap_err();
+                assert!(e.to_string().contains(expected), "{toml}: {e}");
+            }
             Ok(())
         });
     }

@@ -1,9 +1,11 @@
-//! The running portal's shared parts, handed to every request: configuration and database pool.
+//! The running portal's shared parts, handed to every request: configuration, database pool and
+//! certification authority.
 
 use std::sync::Arc;
 
 use sqlx::SqlitePool;
 
+use crate::ca::{CertificateAuthority, EmbeddedCa};
 use crate::config::Config;
 
 /// What every use case needs; cheap to clone.
@@ -15,17 +17,22 @@ pub struct Portal {
     pub config: Arc<Config>,
     /// Wakes the outbox worker when a use case has queued mail.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Issues certificates and signs CRLs (SPEC §5); the embedded CA unless another takes its place.
+    pub ca: Arc<dyn CertificateAuthority>,
 }
 
 impl Portal {
-    /// Opens the database (migrating it) and makes the data folder.
+    /// Opens the database (migrating it), makes the data folder and opens the CA (creating the
+    /// portal's own on first start).
     pub async fn open(config: Config) -> anyhow::Result<Portal> {
         std::fs::create_dir_all(&config.data_dir)?;
         let pool = crate::db::open(&config.database_path()).await?;
+        let ca = EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url())?;
         Ok(Portal {
             pool,
             config: Arc::new(config),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            ca: Arc::new(ca),
         })
     }
 }

@@ -14,6 +14,22 @@ use std::pin::Pin;
 use domain::address::EmailAddress;
 use domain::certificate::RevocationReason;
 
+pub mod csr;
+pub mod embedded;
+pub mod server_key;
+
+pub use csr::{parse_csr, CsrError};
+pub use embedded::EmbeddedCa;
+pub use server_key::{pkcs12, ServerKey};
+
+/// Where the CRL is published, below the base URL; named in every certificate's CRL
+/// distribution point (R15). Served as DER (`application/pkix-crl`).
+pub const CRL_PATH: &str = "/pki/ca.crl";
+
+/// Where the issuing CA certificate is published, below the base URL; named in every
+/// certificate's authorityInformationAccess (caIssuers). Served as DER (`application/pkix-cert`).
+pub const CA_CERTIFICATE_PATH: &str = "/pki/ca.crt";
+
 /// A boxed future, so that [`CertificateAuthority`] can be used as `Arc<dyn …>` while an external
 /// CA's implementation still awaits its network calls.
 pub type CaFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, CaError>> + Send + 'a>>;
