@@ -189,6 +189,12 @@ pub struct CaConfig {
     pub validity_days: u32,
     /// How many days before expiry the next certificate for a row may be requested (R13).
     pub renewal_window_days: u32,
+    /// The plain-HTTP URL the CRL (`/pki/ca.crl`) and the CA certificate (`/pki/ca.crt`) are
+    /// published under, as every certificate names them. S/MIME BR §7.1.2.3 requires `http://`
+    /// there (a mail client must check revocation without first trusting a TLS server). Default:
+    /// `base_url` with `http://`, so the web server in front of the portal must serve `/pki/`
+    /// over plain HTTP without redirecting to HTTPS.
+    pub publication_url: Option<String>,
 }
 
 impl Default for CaConfig {
@@ -202,6 +208,7 @@ impl Default for CaConfig {
             country: None,
             validity_days: Validity::DEFAULT.days(),
             renewal_window_days: RenewalWindow::DEFAULT.days(),
+            publication_url: None,
         }
     }
 }
@@ -215,6 +222,20 @@ impl CaConfig {
     /// The renewal window of R13.
     pub fn renewal_window(&self) -> RenewalWindow {
         RenewalWindow::from_days(self.renewal_window_days)
+    }
+
+    /// The `http://` URL, without a trailing slash, that the CRL and CA certificate paths are
+    /// appended to: `publication_url`, or else the portal's `base_url` made plain HTTP.
+    pub fn publication_url(&self, base_url: &str) -> String {
+        let url = match &self.publication_url {
+            Some(url) => url.as_str(),
+            None => base_url,
+        };
+        let url = url.trim_end_matches('/');
+        match url.strip_prefix("https://") {
+            Some(rest) => format!("http://{rest}"),
+            None => url.to_owned(),
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -255,6 +276,14 @@ impl CaConfig {
                 )))
             }
             _ => {}
+        }
+        if let Some(url) = &self.publication_url {
+            if !url.starts_with("http://") {
+                return Err(ConfigError(format!(
+                    "ca.publication_url must be a plain http:// URL (S/MIME BR 7.1.2.3: CRL and CA \
+                     certificate are fetched without TLS), got {url:?}"
+                )));
+            }
         }
         if let Some(c) = &self.country {
             if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -441,6 +470,11 @@ mod tests {
             let c = Config::load(Some(Path::new("portal.toml"))).expect("loads");
             assert_eq!(c.ca.validity().days(), 730);
             assert_eq!(c.ca.renewal_window().days(), 14);
+            assert_eq!(
+                c.ca.publication_url("https://ra.example.org/"),
+                "http://ra.example.org",
+                "CRL and CA certificate URLs are plain HTTP"
+            );
             assert_eq!(c.ca.organization.as_deref(), Some("Example e.V."));
             assert_eq!(c.ca.country.as_deref(), Some("DE"));
             assert_eq!(
@@ -468,6 +502,10 @@ mod tests {
                     "scheme, country",
                 ),
                 ("[ca]\nvalidity = 10", "validity"),
+                (
+                    "[ca]\npublication_url = \"https://pki.example.org\"",
+                    "plain http://",
+                ),
             ] {
                 jail.create_file("portal.toml", toml)?;
                 let e = Config::load(Some(Path::new("portal.toml"))).unwrap_err();

@@ -14,7 +14,8 @@ use domain::address::EmailAddress;
 use domain::certificate::{RevocationReason, Validity};
 use tempfile::TempDir;
 
-const BASE_URL: &str = "http://ra.example.org";
+/// As in production: the portal itself is reached over HTTPS.
+const BASE_URL: &str = "https://ra.example.org";
 const DAY: i64 = 24 * 60 * 60;
 
 fn now() -> i64 {
@@ -72,34 +73,53 @@ fn openssl_csr(dir: &Path, kind: &str) -> Vec<u8> {
     std::fs::read(dir.join(csr)).unwrap()
 }
 
-/// Lints a certificate with pkilint; fails the test on any ERROR or FATAL finding and prints the
-/// rest (warnings, notices).
-fn pkilint(dir: &Path, cert_der: &[u8]) {
-    let path = dir.join("lint.der");
-    std::fs::write(&path, cert_der).unwrap();
-    let output = Command::new("lint_cabf_smime_cert")
-        .args(["lint", "-d", "-s", "NOTICE", "--document-format", "DER"])
-        .arg(&path)
+/// Runs one of pkilint's linters over `documents` (DER); fails the test on any ERROR or FATAL
+/// finding and prints the rest (warnings, notices).
+fn lint(dir: &Path, command: &[&str], documents: &[&[u8]]) {
+    let paths: Vec<PathBuf> = documents
+        .iter()
+        .enumerate()
+        .map(|(i, der)| {
+            let path = dir.join(format!("lint-{i}.der"));
+            std::fs::write(&path, der).unwrap();
+            path
+        })
+        .collect();
+    let output = Command::new(command[0])
+        .args(&command[1..])
+        .args(["-s", "NOTICE", "--document-format", "DER"])
+        .args(&paths)
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "pkilint (lint_cabf_smime_cert) cannot be run ({e}): run scripts/setup.sh, which \
-                 installs it with `pip install pkilint`"
+                "pkilint ({}) cannot be run ({e}): run scripts/setup.sh, which installs it with \
+                 `pip install pkilint`",
+                command[0]
             )
         });
     let report = text(&output);
-    println!("pkilint findings (NOTICE and above):\n{report}");
+    println!("{} findings (NOTICE and above):\n{report}", command[0]);
+    assert!(
+        !report.contains("Traceback"),
+        "{} crashed:\n{report}",
+        command[0]
+    );
     let severe: Vec<&str> = report
         .lines()
         .filter(|l| l.contains("(ERROR)") || l.contains("(FATAL)"))
         .collect();
     assert!(
         severe.is_empty(),
-        "pkilint found errors:\n{}",
+        "{} found errors:\n{}",
+        command[0],
         severe.join("\n")
     );
-    // pkilint's exit code is the number of findings at or above -s; a crash is a failure too.
-    assert!(!report.contains("Traceback"), "pkilint crashed:\n{report}");
+}
+
+/// Lints a subscriber certificate against the S/MIME Baseline Requirements, the type detected
+/// from its policy OID.
+fn pkilint(dir: &Path, cert_der: &[u8]) {
+    lint(dir, &["lint_cabf_smime_cert", "lint", "-d"], &[cert_der]);
 }
 
 /// A CA in a fresh data folder, with the PEM of its certificate written next to it.
@@ -223,7 +243,18 @@ impl TestCa {
     /// Lints and verifies (with an empty CRL) a freshly issued certificate.
     async fn assert_valid(&self, cert: &IssuedCertificate) {
         pkilint(self.path(), &cert.der);
+        let issuer = &self.ca.chain_der()[0];
+        lint(
+            self.path(),
+            &["lint_pkix_signer_signee_cert_chain", "lint"],
+            &[issuer, &cert.der],
+        );
         let crl = self.crl(1, Vec::new()).await;
+        lint(
+            self.path(),
+            &["lint_crl", "lint", "-t", "CRL", "-p", "BR"],
+            &[&crl],
+        );
         let (ok, out) = self.verify(cert, &crl);
         assert!(ok, "openssl verify failed:\n{out}");
         assert!(out.contains(": OK"), "{out}");
@@ -461,6 +492,7 @@ async fn r13_personal_certificate_without_organization_is_individual_validated_a
         "{text}"
     );
     assert!(text.contains("E-mail Protection"), "{text}");
+    // Plain HTTP although the portal is reached over HTTPS (S/MIME BR §7.1.2.3).
     assert!(
         text.contains("URI:http://ra.example.org/pki/ca.crl"),
         "{text}"
@@ -811,10 +843,15 @@ async fn r15_revoked_certificates_fail_verification_and_unspecified_has_no_reaso
         expected.second()
     );
     assert_eq!(next_update.trim(), expected);
-    // The CRL verifies under the CA.
+    // The CRL verifies under the CA and lints clean with its entries.
     openssl(
         ca.path(),
         &["crl", "-in", "crl.pem", "-noout", "-CAfile", "ca.pem"],
+    );
+    lint(
+        ca.path(),
+        &["lint_crl", "lint", "-t", "CRL", "-p", "BR"],
+        &[&crl],
     );
 }
 
@@ -901,6 +938,11 @@ async fn r13_own_ca_is_created_on_first_start_and_loaded_afterwards() {
     );
     assert!(text.contains("X509v3 Subject Key Identifier"), "{text}");
     assert!(text.contains("ASN1 OID: secp384r1"), "{text}");
+    lint(
+        data.path(),
+        &["lint_pkix_cert", "lint"],
+        &[&first.chain_der()[0]],
+    );
     assert!(text.contains("ecdsa-with-SHA384"), "{text}");
     let end = openssl(
         data.path(),
@@ -1090,6 +1132,26 @@ async fn r13_configured_ca_files_are_loaded_and_their_chain_is_handed_out() {
         format!("{e:#}").contains("the key does not belong to the CA certificate"),
         "{e:#}"
     );
+}
+
+#[tokio::test]
+async fn r15_crl_and_ca_certificate_urls_can_point_elsewhere() {
+    let ca = TestCa::new(CaConfig {
+        publication_url: Some("http://pki.example.org/ra/".into()),
+        ..CaConfig::default()
+    });
+    let key = parse_csr(&openssl_csr(ca.path(), "EC:P-256")).unwrap();
+    let cert = ca.issue(key, Holder::Mailbox, &["a@example.org"]).await;
+    let text = ca.x509_text(&cert);
+    assert!(
+        text.contains("URI:http://pki.example.org/ra/pki/ca.crl"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CA Issuers - URI:http://pki.example.org/ra/pki/ca.crt"),
+        "{text}"
+    );
+    pkilint(ca.path(), &cert.der);
 }
 
 #[tokio::test]

@@ -96,10 +96,12 @@ impl fmt::Debug for EmbeddedCa {
 
 impl EmbeddedCa {
     /// Opens the CA: loads `config.certificate_file` and `config.key_file` when set, otherwise the
-    /// portal's own CA from `<data_dir>/ca/`, creating it on first start. `base_url` (without a
-    /// trailing slash) prefixes the CRL and CA certificate URLs written into every certificate.
+    /// portal's own CA from `<data_dir>/ca/`, creating it on first start. The CRL and CA
+    /// certificate URLs written into every certificate are [`CaConfig::publication_url`], by
+    /// default the portal's `base_url` with `http://`.
     pub fn open(config: &CaConfig, data_dir: &Path, base_url: &str) -> anyhow::Result<EmbeddedCa> {
-        let base_url = base_url.trim_end_matches('/');
+        let base_url = config.publication_url(base_url);
+        let base_url = base_url.as_str();
         let ca = match (&config.certificate_file, &config.key_file) {
             (Some(cert_file), Some(key_file)) => {
                 let chain_pem = read_text(cert_file)?;
