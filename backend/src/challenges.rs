@@ -73,7 +73,7 @@ fn lifetime_of(config: &Config) -> ChallengeLifetime {
 }
 
 /// The domain part of the configured sender, for Message-IDs (`<random@domain>`).
-fn message_id_domain(from: &str) -> String {
+pub(crate) fn message_id_domain(from: &str) -> String {
     let domain = from
         .rsplit('@')
         .next()

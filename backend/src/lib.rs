@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod ca;
+pub mod certificates;
 pub mod challenges;
 pub mod clock;
 pub mod config;
