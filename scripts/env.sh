@@ -1,6 +1,8 @@
 # Shared settings of the scripts; sourced, not run.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PATH="$HOME/.cargo/bin:$here/end2end/node_modules/.bin:$PATH"
+# pkilint (the S/MIME certificate linter the tests run) lives in a virtual environment of its own.
+export PKILINT_VENV="$HOME/.cache/ra-portal/pkilint-venv"
+export PATH="$HOME/.cargo/bin:$here/end2end/node_modules/.bin:$PKILINT_VENV/bin:$PATH"
 # The cargo target dir lives outside the clone so that every clone (CI makes a fresh one per run)
 # reuses the same compiled dependencies.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ra-portal/target}"

@@ -33,9 +33,16 @@ if ! command -v node >/dev/null; then
 fi
 
 # pkilint lints every certificate the CA tests issue against the S/MIME Baseline Requirements.
+# It goes into a virtual environment of its own (env.sh puts it on PATH): Debian's system Python
+# refuses `pip install` outside one (PEP 668).
 if ! command -v lint_cabf_smime_cert >/dev/null; then
-  log "pip install pkilint"
-  python3 -m pip install --quiet pkilint
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    log "apt-get install python3-venv"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  log "pip install pkilint (into $PKILINT_VENV)"
+  python3 -m venv "$PKILINT_VENV"
+  "$PKILINT_VENV/bin/pip" install --quiet pkilint
 fi
 
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then

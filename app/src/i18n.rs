@@ -360,6 +360,102 @@ pub struct Texts {
     pub no_rows: &'static str,
     /// Badge on inactive rows.
     pub inactive_badge: &'static str,
+    /// My certificates: the mailboxes linked to you.
+    pub certs_mailboxes_heading: &'static str,
+    /// No mailbox linked to you: explains how a link comes about.
+    pub certs_no_links: &'static str,
+    /// My certificates: the list heading.
+    pub certs_list_heading: &'static str,
+    /// No certificate requested yet.
+    pub certs_none_yet: &'static str,
+    /// Mailbox card: the addresses linked to the user.
+    pub certs_linked_addresses: &'static str,
+    /// Mailbox card: the subject a certificate will have.
+    pub certs_subject: &'static str,
+    /// Opens the request form.
+    pub certs_request_button: &'static str,
+    /// A server-made key can be saved only now.
+    pub certs_p12_warning: &'static str,
+    /// Link that saves the PKCS#12 file.
+    pub certs_p12_download: &'static str,
+    /// How to use the PKCS#12 file.
+    pub certs_p12_import_hint: &'static str,
+    /// A certificate was issued.
+    pub certs_issued: &'static str,
+    /// PKCS#12 password too short (browser check; the server checks too).
+    pub certs_password_short: &'static str,
+    /// The two passwords differ.
+    pub certs_password_mismatch: &'static str,
+    /// CSR mode without a CSR.
+    pub certs_csr_missing: &'static str,
+    /// No address chosen.
+    pub certs_choose_address: &'static str,
+    /// Request form: the addresses.
+    pub certs_addresses_legend: &'static str,
+    /// Request form: the key.
+    pub certs_key_legend: &'static str,
+    /// Key choice: server-made.
+    pub certs_key_server: &'static str,
+    /// Key choice: own CSR.
+    pub certs_key_csr: &'static str,
+    /// What a server-made key means.
+    pub certs_server_key_explain: &'static str,
+    /// PKCS#12 password.
+    pub certs_password: &'static str,
+    /// PKCS#12 password again.
+    pub certs_password_repeat: &'static str,
+    /// While issuing.
+    pub certs_issuing: &'static str,
+    /// Submit the request.
+    pub certs_issue_button: &'static str,
+    /// What a CSR is used for.
+    pub certs_csr_explain: &'static str,
+    /// Paste the CSR.
+    pub certs_csr_paste: &'static str,
+    /// Or a file.
+    pub certs_csr_file: &'static str,
+    /// The chosen CSR file.
+    pub certs_csr_chosen: &'static str,
+    /// Column: serial.
+    pub certs_col_serial: &'static str,
+    /// Column: who requested it.
+    pub certs_col_holder: &'static str,
+    /// Column: addresses and subject.
+    pub certs_col_addresses: &'static str,
+    /// Column: validity.
+    pub certs_col_validity: &'static str,
+    /// Column: state.
+    pub certs_col_status: &'static str,
+    /// State: valid.
+    pub certs_status_valid: &'static str,
+    /// State: expired.
+    pub certs_status_expired: &'static str,
+    /// State: revoked.
+    pub certs_status_revoked: &'static str,
+    /// Download with the CA chain.
+    pub certs_download_chain: &'static str,
+    /// Revoke button.
+    pub certs_revoke: &'static str,
+    /// NAP may revoke only inactive rows (R15).
+    pub certs_nap_deactivate_first: &'static str,
+    /// Owner revokes.
+    pub certs_confirm_revoke_own: &'static str,
+    /// NAP revokes one.
+    pub certs_confirm_revoke_nap: &'static str,
+    /// Revocation reason label.
+    pub certs_reason: &'static str,
+    /// A row without certificates.
+    pub certs_row_none: &'static str,
+    /// Bulk: revoke the selection's certificates.
+    pub certs_revoke_selected: &'static str,
+    /// Bulk revocation question.
+    pub certs_confirm_revoke_rows: &'static str,
+    /// After a bulk revocation.
+    pub certs_revoked_count: &'static str,
+    /// Row action: show its certificates.
+    pub certs_of_row: &'static str,
+    /// RFC 5280 revocation reasons, in the order of `RevocationReason::ALL`.
+    pub revocation_reasons: [&'static str; 6],
     /// Link to the audit trail.
     pub audit_link: &'static str,
     /// Link to a domain table.
@@ -509,6 +605,54 @@ static EN: Texts = Texts {
     inactive_badge: "inactive",
     audit_link: "Audit trail",
     open_table: "Open the address table",
+    certs_mailboxes_heading: "Your mailboxes",
+    certs_no_links: "No mailbox is linked to you yet. Your domain's contact person (NAP) sends a challenge mail to the address; open its link, log in and confirm — then the address appears here.",
+    certs_list_heading: "Your certificates",
+    certs_none_yet: "You have not requested a certificate yet.",
+    certs_linked_addresses: "Linked to you",
+    certs_subject: "Subject",
+    certs_request_button: "Request a certificate",
+    certs_p12_warning: "Save your key file now: the portal does not keep your private key, so this file cannot be downloaded again.",
+    certs_p12_download: "Save key and certificate (PKCS#12)",
+    certs_p12_import_hint: "Import the file into your mail program (Thunderbird, Outlook, Apple Mail) with the password you chose.",
+    certs_issued: "Your certificate has been issued. Serial number:",
+    certs_password_short: "The password must have at least 10 characters.",
+    certs_password_mismatch: "The two passwords are not the same.",
+    certs_csr_missing: "Paste a certificate request (PEM) or choose its file.",
+    certs_choose_address: "Choose at least one address for the certificate.",
+    certs_addresses_legend: "Addresses in the certificate",
+    certs_key_legend: "Key",
+    certs_key_server: "Create a key for me (PKCS#12 file with a password)",
+    certs_key_csr: "Use my own key (certificate request, PKCS#10)",
+    certs_server_key_explain: "The portal creates an RSA key and hands it to you once, together with the certificate, in a file protected by the password you choose here. The key is not stored.",
+    certs_password: "Password for the file (at least 10 characters)",
+    certs_password_repeat: "Password again",
+    certs_issuing: "Issuing …",
+    certs_issue_button: "Issue certificate",
+    certs_csr_explain: "Only the public key of your request is used; name and addresses come from the portal.",
+    certs_csr_paste: "Certificate request (PEM)",
+    certs_csr_file: "or its file",
+    certs_csr_chosen: "Chosen file:",
+    certs_col_serial: "Serial number",
+    certs_col_holder: "Requested by",
+    certs_col_addresses: "Addresses",
+    certs_col_validity: "Valid",
+    certs_col_status: "State",
+    certs_status_valid: "valid",
+    certs_status_expired: "expired",
+    certs_status_revoked: "revoked",
+    certs_download_chain: "with chain",
+    certs_revoke: "Revoke",
+    certs_nap_deactivate_first: "Deactivate the row to revoke.",
+    certs_confirm_revoke_own: "Revoke this certificate? It stops being valid at once and cannot be used again; you get a confirmation mail.",
+    certs_confirm_revoke_nap: "Revoke this certificate of a deactivated row? Its holder gets a mail.",
+    certs_reason: "Reason",
+    certs_row_none: "No certificate has been issued for this row.",
+    certs_revoke_selected: "Revoke certificates of selection",
+    certs_confirm_revoke_rows: "Revoke every valid certificate of the selected rows? All of them must be deactivated.",
+    certs_revoked_count: "Certificates revoked:",
+    certs_of_row: "Certificates",
+    revocation_reasons: ["no reason given", "key compromise", "affiliation changed", "superseded", "cessation of operation", "privilege withdrawn"],
 };
 
 static DE: Texts = Texts {
@@ -654,6 +798,54 @@ static DE: Texts = Texts {
     inactive_badge: "inaktiv",
     audit_link: "Änderungsprotokoll",
     open_table: "Adresstabelle öffnen",
+    certs_mailboxes_heading: "Ihre Postfächer",
+    certs_no_links: "Noch ist kein Postfach mit Ihnen verknüpft. Die Kontaktperson (NAP) Ihrer Domain schickt eine Challenge-Mail an die Adresse; öffnen Sie den Link, melden Sie sich an und bestätigen Sie — dann erscheint die Adresse hier.",
+    certs_list_heading: "Ihre Zertifikate",
+    certs_none_yet: "Sie haben noch kein Zertifikat beantragt.",
+    certs_linked_addresses: "Mit Ihnen verknüpft",
+    certs_subject: "Inhaber (Subject)",
+    certs_request_button: "Zertifikat beantragen",
+    certs_p12_warning: "Speichern Sie Ihre Schlüsseldatei jetzt: Das Portal bewahrt Ihren privaten Schlüssel nicht auf, die Datei kann nicht erneut heruntergeladen werden.",
+    certs_p12_download: "Schlüssel und Zertifikat speichern (PKCS#12)",
+    certs_p12_import_hint: "Importieren Sie die Datei mit dem gewählten Passwort in Ihr Mailprogramm (Thunderbird, Outlook, Apple Mail).",
+    certs_issued: "Ihr Zertifikat wurde ausgestellt. Seriennummer:",
+    certs_password_short: "Das Passwort muss mindestens 10 Zeichen haben.",
+    certs_password_mismatch: "Die beiden Passwörter stimmen nicht überein.",
+    certs_csr_missing: "Fügen Sie einen Zertifikatsantrag (PEM) ein oder wählen Sie seine Datei.",
+    certs_choose_address: "Wählen Sie mindestens eine Adresse für das Zertifikat.",
+    certs_addresses_legend: "Adressen im Zertifikat",
+    certs_key_legend: "Schlüssel",
+    certs_key_server: "Schlüssel für mich erzeugen (PKCS#12-Datei mit Passwort)",
+    certs_key_csr: "Eigenen Schlüssel verwenden (Zertifikatsantrag, PKCS#10)",
+    certs_server_key_explain: "Das Portal erzeugt einen RSA-Schlüssel und übergibt ihn Ihnen einmalig zusammen mit dem Zertifikat in einer Datei, die mit dem hier gewählten Passwort geschützt ist. Der Schlüssel wird nicht gespeichert.",
+    certs_password: "Passwort für die Datei (mindestens 10 Zeichen)",
+    certs_password_repeat: "Passwort wiederholen",
+    certs_issuing: "Wird ausgestellt …",
+    certs_issue_button: "Zertifikat ausstellen",
+    certs_csr_explain: "Aus Ihrem Antrag wird nur der öffentliche Schlüssel übernommen; Name und Adressen kommen aus dem Portal.",
+    certs_csr_paste: "Zertifikatsantrag (PEM)",
+    certs_csr_file: "oder die Datei",
+    certs_csr_chosen: "Gewählte Datei:",
+    certs_col_serial: "Seriennummer",
+    certs_col_holder: "Beantragt von",
+    certs_col_addresses: "Adressen",
+    certs_col_validity: "Gültig",
+    certs_col_status: "Status",
+    certs_status_valid: "gültig",
+    certs_status_expired: "abgelaufen",
+    certs_status_revoked: "gesperrt",
+    certs_download_chain: "mit Kette",
+    certs_revoke: "Sperren",
+    certs_nap_deactivate_first: "Zum Sperren die Zeile deaktivieren.",
+    certs_confirm_revoke_own: "Dieses Zertifikat sperren? Es ist sofort ungültig und kann nicht wieder verwendet werden; Sie erhalten eine Bestätigungsmail.",
+    certs_confirm_revoke_nap: "Dieses Zertifikat einer deaktivierten Zeile sperren? Der Inhaber erhält eine Mail.",
+    certs_reason: "Grund",
+    certs_row_none: "Für diese Zeile wurde kein Zertifikat ausgestellt.",
+    certs_revoke_selected: "Zertifikate der Auswahl sperren",
+    certs_confirm_revoke_rows: "Alle gültigen Zertifikate der ausgewählten Zeilen sperren? Alle müssen deaktiviert sein.",
+    certs_revoked_count: "Gesperrte Zertifikate:",
+    certs_of_row: "Zertifikate",
+    revocation_reasons: ["ohne Angabe", "Schlüssel kompromittiert", "Zugehörigkeit geändert", "ersetzt", "Betrieb eingestellt", "Berechtigung entzogen"],
 };
 
 /// The current language, shared by every component through context.

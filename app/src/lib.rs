@@ -6,6 +6,7 @@
 #![recursion_limit = "256"] // the address table's view type is deep; release builds (no erased components) need it
 
 pub mod auth;
+pub mod certs_api;
 pub mod components;
 pub mod csv_api;
 pub mod error;

@@ -468,3 +468,125 @@ pub mod challenges {
         Ok(info)
     }
 }
+
+pub mod certificates {
+    //! Conversions between the certificates' wire types and the certificate service.
+
+    use backend::certificates::{
+        CertificateError, CertificateRequest, CertificateStatus, CertificateView, KeyChoice,
+        KeySource, MyCertificates, RequestableRow,
+    };
+    use backend::roles::Viewer;
+    use backend::Portal;
+
+    use super::{internal, with_status};
+    use crate::certs_api::*;
+    use crate::error::AppError;
+
+    /// The wire's certificate from the service's.
+    pub fn to_item(c: CertificateView) -> CertificateItem {
+        CertificateItem {
+            id: c.id,
+            serial: c.serial,
+            row_id: c.row_id,
+            domain: c.domain,
+            row_primary: c.row_primary,
+            user_id: c.user_id,
+            user_name: c.user_name,
+            subject: c.subject,
+            addresses: c.addresses,
+            server_key: c.key_source == KeySource::Server,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            issued_at: c.issued_at,
+            status: match c.status {
+                CertificateStatus::Valid => CertificateStatusItem::Valid,
+                CertificateStatus::Expired => CertificateStatusItem::Expired,
+                CertificateStatus::Revoked { at, reason, by } => {
+                    CertificateStatusItem::Revoked { at, reason, by }
+                }
+            },
+        }
+    }
+
+    fn to_row(r: RequestableRow) -> RequestableRowItem {
+        RequestableRowItem {
+            row_id: r.row_id,
+            domain: r.domain,
+            primary: r.primary,
+            functional: r.functional,
+            row_name: r.row_name,
+            active: r.active,
+            linked_addresses: r.linked_addresses,
+            refusal: r.refusal,
+            subject_preview: r.subject_preview,
+        }
+    }
+
+    /// The wire's page content from the service's.
+    pub fn to_mine(m: MyCertificates) -> MyCertificatesItem {
+        MyCertificatesItem {
+            rows: m.rows.into_iter().map(to_row).collect(),
+            certificates: m.certificates.into_iter().map(to_item).collect(),
+        }
+    }
+
+    /// The safe face of a certificate refusal: its message for the user's own mistakes, a status
+    /// for permission and existence, a logged `Internal` for failures (STYLE 5).
+    pub fn certificate_error(e: CertificateError) -> AppError {
+        if e.is_internal() {
+            return internal(e);
+        }
+        with_status(if e.is_forbidden() {
+            AppError::Forbidden
+        } else if e.is_not_found() {
+            AppError::NotFound
+        } else {
+            AppError::Invalid(e.to_string())
+        })
+    }
+
+    /// Requests a certificate; a server-made key comes back as base64 PKCS#12, once (R14).
+    pub async fn request(
+        portal: &Portal,
+        viewer: &Viewer,
+        row_id: i64,
+        addresses: Vec<String>,
+        key: KeyChoiceItem,
+    ) -> Result<IssuedItem, AppError> {
+        use base64::Engine;
+        let key = match key {
+            KeyChoiceItem::Csr(text) => KeyChoice::Csr(csr_bytes(&text)),
+            KeyChoiceItem::ServerKey(password) => KeyChoice::ServerKey {
+                password: password.into(),
+            },
+        };
+        let request = CertificateRequest {
+            row_id,
+            addresses,
+            key,
+        };
+        let issued = backend::certificates::request_certificate(portal, viewer, request)
+            .await
+            .map_err(certificate_error)?;
+        Ok(IssuedItem {
+            certificate: to_item(issued.certificate),
+            pkcs12_base64: issued
+                .pkcs12
+                .map(|p| base64::engine::general_purpose::STANDARD.encode(p)),
+        })
+    }
+
+    /// A pasted CSR: PEM as it is, or base64 of a DER file the page read (the service tells a
+    /// PEM from DER by itself).
+    fn csr_bytes(text: &str) -> Vec<u8> {
+        use base64::Engine;
+        let trimmed = text.trim();
+        if trimmed.starts_with("-----BEGIN") {
+            return trimmed.as_bytes().to_vec();
+        }
+        base64::engine::general_purpose::STANDARD
+            .decode(trimmed.split_whitespace().collect::<String>())
+            .unwrap_or_else(|_| trimmed.as_bytes().to_vec())
+    }
+}

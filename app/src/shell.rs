@@ -8,11 +8,11 @@ use leptos_router::path;
 use crate::auth::{provide_session, use_session};
 use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
 use crate::pages::audit::AuditPage;
+use crate::pages::certificates::MyCertificatesPage;
 use crate::pages::confirm::ConfirmPage;
 use crate::pages::domain_table::DomainTablePage;
 use crate::pages::home::HomePage;
 use crate::pages::login::LoginPage;
-use crate::pages::my_certificates::MyCertificatesPage;
 use crate::pages::my_domains::MyDomainsPage;
 use crate::pages::operator::OperatorPage;
 
@@ -59,14 +59,17 @@ fn initial_lang() -> Lang {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_lang(initial_lang());
+    let CurrentLang(lang) = provide_lang(initial_lang());
     provide_session();
     let t = use_texts();
     mark_hydrated();
+    // leptos_meta may render the <title> after this component's reactive owner is gone (seen
+    // as a rare SSR panic under concurrent requests): read the language without panicking.
+    let title = move || lang.try_get().unwrap_or_default().texts().app_name;
 
     view! {
         <Stylesheet id="leptos" href="/pkg/ra-portal.css"/>
-        <Title text=move || t.get().app_name/>
+        <Title text=title/>
         <Router>
             <header class="top">
                 <A href="/" attr:class="brand">{move || t.get().app_name}</A>

@@ -5,6 +5,7 @@
 //! without building the web stack, and the web layer stays thin (STYLE.md, principle 3).
 
 pub mod accounts;
+pub mod backup;
 pub mod ca;
 pub mod certificates;
 pub mod challenges;

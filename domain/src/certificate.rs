@@ -42,9 +42,11 @@ impl Validity {
         self.days
     }
 
-    /// The `notAfter` of a certificate valid from `not_before` (Unix seconds).
+    /// The `notAfter` of a certificate valid from `not_before` (Unix seconds): one second short
+    /// of `days` whole days, because RFC 5280 and the S/MIME BR count both ends inclusively — a
+    /// certificate of exactly 825 × 86 400 s would be one second over the limit.
     pub fn not_after(self, not_before: i64) -> i64 {
-        not_before.saturating_add(i64::from(self.days) * DAY)
+        not_before.saturating_add(i64::from(self.days) * DAY - 1)
     }
 }
 
@@ -434,7 +436,7 @@ mod tests {
             Err(ValidityError::TooLong { days: 826 })
         );
         assert_eq!(Validity::from_days(0), Err(ValidityError::Zero));
-        assert_eq!(Validity::DEFAULT.not_after(NOW), NOW + 365 * DAY);
+        assert_eq!(Validity::DEFAULT.not_after(NOW), NOW + 365 * DAY - 1);
     }
 
     #[test]

@@ -42,6 +42,13 @@ pub enum Command {
     },
     /// Create the database (or bring its schema up to date) and exit.
     Migrate,
+    /// Write a consistent copy of the database to FILE while the portal may keep running
+    /// (SQLite `VACUUM INTO`; a plain file copy of a live database is not a backup). Back up the
+    /// CA folder `<data_dir>/ca` as well, once: it holds the CA's private key.
+    Backup {
+        /// The new backup file; it must not exist yet.
+        file: PathBuf,
+    },
     /// Manage local accounts (the embedded default IdM).
     #[command(subcommand)]
     User(UserCommand),
@@ -182,6 +189,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "database {} is up to date",
                 portal.config.database_path().display()
+            );
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let portal = Portal::open(config).await?;
+            let report = backend::backup::backup_database(&portal.pool, &file).await?;
+            println!(
+                "backed up {} to {} ({} bytes)",
+                portal.config.database_path().display(),
+                file.display(),
+                report.bytes
             );
             Ok(())
         }

@@ -2,6 +2,7 @@
 
 pub mod audit_export;
 pub mod auth;
+pub mod certificate_routes;
 pub mod cli;
 pub mod csv_routes;
 pub mod security;

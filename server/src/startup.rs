@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::auth::{self, oidc::OidcProvider};
+use crate::certificate_routes;
 use crate::csv_routes;
 use crate::security::{self, OwnOrigin};
 
@@ -134,6 +135,17 @@ fn router(state: AppState) -> Router {
             get(crate::audit_export::audit_csv_download),
         )
         .route("/domains/{domain}/csv", get(csv_routes::download))
+        .route(
+            "/certificates/{id}/download",
+            get(certificate_routes::download),
+        )
+        .route(backend::ca::CRL_PATH, get(certificate_routes::crl_der))
+        .route("/pki/ca.crl.pem", get(certificate_routes::crl_pem))
+        .route(
+            backend::ca::CA_CERTIFICATE_PATH,
+            get(certificate_routes::ca_der),
+        )
+        .route("/pki/ca.pem", get(certificate_routes::ca_pem))
         .leptos_routes_with_context(&state, routes, move || provide_context(portal.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -205,6 +217,11 @@ async fn housekeeping(portal: Portal) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
             Err(e) => tracing::error!(error = ?e, "could not remove expired sessions"),
+        }
+        // R15: the CRL is re-signed at least daily; this signs it when it is due (and the first
+        // one at start), so relying parties never see a CRL past its nextUpdate.
+        if let Err(e) = backend::certificates::current_crl(&portal).await {
+            tracing::error!(error = ?e, "could not re-sign the CRL");
         }
     }
 }

@@ -184,3 +184,46 @@ fn bad_input_gives_one_clear_line_and_exit_code_1() {
         stderr(&no_password)
     );
 }
+
+#[test]
+fn backup_writes_a_consistent_copy_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let added = ra_portal(
+        d,
+        &[
+            "domain",
+            "add",
+            "example.org",
+            "--contact-group",
+            "nap-example",
+        ],
+        "",
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+
+    let target = d.join("backup.sqlite3");
+    let target_arg = target.to_str().unwrap();
+    let backup = ra_portal(d, &["backup", target_arg], "");
+    assert!(backup.status.success(), "{}", stderr(&backup));
+    assert!(
+        stdout(&backup).contains("backup.sqlite3"),
+        "{}",
+        stdout(&backup)
+    );
+
+    // The copy is a database of its own: restored as the portal's file, it has the domain.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(&target, restored.path().join("portal.sqlite3")).unwrap();
+    let listed = ra_portal(restored.path(), &["domain", "list"], "");
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed).trim(), "example.org\tnap-example");
+
+    let again = ra_portal(d, &["backup", target_arg], "");
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("exists already"),
+        "{}",
+        stderr(&again)
+    );
+}

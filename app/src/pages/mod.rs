@@ -1,10 +1,10 @@
 //! One module per page.
 
 pub mod audit;
+pub mod certificates;
 pub mod confirm;
 pub mod domain_table;
 pub mod home;
 pub mod login;
-pub mod my_certificates;
 pub mod my_domains;
 pub mod operator;

@@ -456,7 +456,8 @@ async fn r13_a_personal_certificate_carries_the_idm_name_the_chosen_addresses_an
     );
     assert_eq!(cert.addresses, ["anna@example.org", "as@example.org"]);
     assert_eq!(cert.key_source, KeySource::Csr);
-    assert_eq!(cert.not_after - cert.not_before, 90 * DAY);
+    // 90 days counted inclusively (RFC 5280): one second short of 90 × 86 400 s.
+    assert_eq!(cert.not_after - cert.not_before, 90 * DAY - 1);
     assert_eq!(cert.status, CertificateStatus::Valid);
     let der = stored_der(c.pool(), cert.id).await;
     let parsed = parse_cert(&der);
@@ -474,7 +475,7 @@ async fn r13_a_personal_certificate_carries_the_idm_name_the_chosen_addresses_an
     );
     assert_eq!(
         parsed.validity().not_after.timestamp() - parsed.validity().not_before.timestamp(),
-        90 * DAY
+        90 * DAY - 1
     );
 }
 

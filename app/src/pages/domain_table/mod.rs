@@ -4,6 +4,7 @@
 mod badges;
 mod csv_upload;
 mod precheck;
+mod row_certificates;
 mod row_form;
 mod row_line;
 
@@ -14,9 +15,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 
+use crate::certs_api::revoke_for_rows;
 use crate::components::{ErrorLine, RequireLogin};
 use crate::error::AppError;
 use crate::i18n::use_texts;
+use crate::pages::certificates::ReasonSelect;
 use crate::rows_api::{
     create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, SendReportItem,
     SortColumn, StateFilterItem, TableQuery,
@@ -36,12 +39,17 @@ pub struct TableContext {
     pub notice: RwSignal<Option<Result<&'static str, AppError>>>,
     /// The last sending of challenges.
     pub sent: RwSignal<Option<SendReportItem>>,
+    /// How many certificates the last bulk revocation revoked.
+    pub revoked: RwSignal<Option<usize>>,
+    /// The open confirmation question of a row: row id, the version it was asked for, what.
+    pub confirming: RwSignal<Option<(i64, i64, row_line::Confirming)>>,
 }
 
 impl TableContext {
     /// A change was saved: reload and say so.
     pub fn saved(&self) {
         self.sent.set(None);
+        self.revoked.set(None);
         self.notice.set(Some(Ok("saved")));
         self.reload.update(|n| *n += 1);
     }
@@ -65,6 +73,8 @@ pub fn DomainTablePage() -> impl IntoView {
         reload: RwSignal::new(0),
         notice: RwSignal::new(None),
         sent: RwSignal::new(None),
+        revoked: RwSignal::new(None),
+        confirming: RwSignal::new(None),
     };
     provide_context(ctx);
     let page = Resource::new(
@@ -94,6 +104,9 @@ pub fn DomainTablePage() -> impl IntoView {
                         {move || t.get().sent_report}" "{r.challenges}
                         <ul>{r.refused.iter().map(|(p, why)| view! { <li><span class="mono">{p.clone()}</span>": "{why.clone()}</li> }).collect_view()}</ul>
                     </div>
+                })}
+                {move || ctx.revoked.get().map(|n| view! {
+                    <p class="ok" role="status">{move || t.get().certs_revoked_count}" "{n}</p>
                 })}
                 <Toolbar query=query/>
                 <SendAll domain=domain/>
@@ -280,7 +293,26 @@ fn BulkBar() -> impl IntoView {
     let t = use_texts();
     let ctx = expect_context::<TableContext>();
     let confirming = RwSignal::new(None::<bool>);
+    let revoking = RwSignal::new(false);
+    let reason = RwSignal::new(domain::certificate::RevocationReason::AffiliationChanged);
     let count = move || ctx.selected.with(|s| s.len());
+    // R15: every valid certificate of the selected (inactive) rows, all or nothing.
+    let revoke = move |_| {
+        let ids: Vec<i64> = ctx.selected.get_untracked().into_keys().collect();
+        let why = reason.get_untracked();
+        revoking.set(false);
+        spawn_local(async move {
+            match revoke_for_rows(ids, why).await {
+                Ok(n) => {
+                    ctx.selected.set(BTreeMap::new());
+                    ctx.sent.set(None);
+                    ctx.revoked.set(Some(n));
+                    ctx.reload.update(|r| *r += 1);
+                }
+                Err(e) => ctx.failed(e),
+            }
+        });
+    };
     let run = move |active: bool| {
         let rows: Vec<(i64, i64)> = ctx.selected.get_untracked().into_iter().collect();
         confirming.set(None);
@@ -314,7 +346,17 @@ fn BulkBar() -> impl IntoView {
                 }>{move || t.get().send_selected}</button>
                 <button type="button" on:click=move |_| confirming.set(Some(false))>{move || t.get().deactivate_selected}</button>
                 <button type="button" on:click=move |_| confirming.set(Some(true))>{move || t.get().reactivate_selected}</button>
+                <button type="button" class="danger" on:click=move |_| revoking.set(true)>{move || t.get().certs_revoke_selected}</button>
                 <button type="button" on:click=move |_| ctx.selected.set(BTreeMap::new())>{move || t.get().clear_selection}</button>
+                <Show when=move || revoking.get()>
+                    <span class="confirm-box inline" role="alertdialog">
+                        {move || t.get().certs_confirm_revoke_rows}" "
+                        <ReasonSelect reason=reason/>
+                        " "
+                        <button type="button" class="primary" on:click=revoke>{move || t.get().certs_revoke}</button>
+                        <button type="button" on:click=move |_| revoking.set(false)>{move || t.get().cancel}</button>
+                    </span>
+                </Show>
                 {move || confirming.get().map(|active| view! {
                     <span class="confirm-box inline" role="alertdialog">
                         {move || if active { t.get().confirm_reactivate } else { t.get().confirm_deactivate }}

@@ -17,12 +17,13 @@ use crate::rows_api::{
 
 use super::badges::StateBadge;
 use super::precheck::precheck;
+use super::row_certificates::RowCertificates;
 use super::row_form::{check_in_browser, RowFormFields, RowFormState};
 use super::TableContext;
 
 /// What the row is asking the NAP to confirm.
 #[derive(Clone, Debug, PartialEq)]
-enum Confirming {
+pub enum Confirming {
     /// Saving `form` will have these consequences.
     Save(RowForm, Vec<String>),
     /// Deactivate or reactivate.
@@ -38,18 +39,22 @@ enum Confirming {
 pub fn RowLine(row: RowItem) -> impl IntoView {
     let t = use_texts();
     let ctx = expect_context::<TableContext>();
+    let id = row.id;
+    let version = row.version;
     let row = StoredValue::new(row);
     let editing = RwSignal::new(None::<Field>);
     let whole_row = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
     let chips = RwSignal::new(Vec::<String>::new());
     let errors = RwSignal::new(None::<RowSaveError>);
-    let confirming = RwSignal::new(None::<Confirming>);
+    let confirming = PendingConfirmation {
+        row: id,
+        version,
+        table: ctx.confirming,
+    };
     let busy = RwSignal::new(false);
+    let show_certificates = RwSignal::new(false);
     let form_state = RowFormState::new(RowForm::of(&row.get_value()));
-
-    let id = row.with_value(|r| r.id);
-    let version = row.with_value(|r| r.version);
 
     let finish = move |result: Result<(), RowSaveError>| {
         busy.set(false);
@@ -325,6 +330,10 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                 } else {
                     view! { <button type="button" on:click=move |_| confirming.set(Some(Confirming::Active(true)))>{move || t.get().reactivate}</button> }.into_any()
                 }}
+                <button type="button" class="certs" aria-expanded=move || show_certificates.get().to_string()
+                    on:click=move |_| show_certificates.update(|s| *s = !*s)>
+                    {move || t.get().certs_of_row}
+                </button>
                 <button type="button" class="danger" disabled=r.challenged
                     title=move || if row.with_value(|r| r.challenged) { t.get().delete_refused_hint } else { "" }
                     on:click=move |_| confirming.set(Some(Confirming::Delete))>
@@ -332,6 +341,15 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                 </button>
             </td>
         </tr>
+        {move || show_certificates.get().then(|| {
+            let active = row.with_value(|r| r.active);
+            view! {
+                <tr class="row-certs">
+                    <td></td>
+                    <td colspan="8"><RowCertificates row_id=id row_active=active/></td>
+                </tr>
+            }
+        })}
         {move || whole_row.get().then(|| view! {
             <tr class="row-edit">
                 <td></td>
@@ -362,6 +380,8 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
             };
             let go = move |_| {
                 let c = c.clone();
+                // The version the NAP saw when asked: if the row changed since, the server says so.
+                let version = confirming.version_asked().unwrap_or(version);
                 busy.set(true);
                 spawn_local(async move {
                     let result: Result<(), RowSaveError> = match c {
@@ -391,5 +411,52 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                 </tr>
             }
         })}
+    }
+}
+
+/// The confirmation a row is asking for. It lives in the table's context, not in the row, so a
+/// reload of the page underneath (a filter change, someone's save) does not close it; it keeps the
+/// row version the NAP saw, so confirming after a concurrent change is refused as "changed
+/// meanwhile" instead of overwriting it. One confirmation at a time in the whole table.
+#[derive(Clone, Copy)]
+struct PendingConfirmation {
+    row: i64,
+    version: i64,
+    table: RwSignal<Option<(i64, i64, Confirming)>>,
+}
+
+impl PendingConfirmation {
+    /// What this row asks, if anything (reactive).
+    fn get(&self) -> Option<Confirming> {
+        let row = self.row;
+        self.table.with(|p| {
+            p.as_ref()
+                .filter(|(id, _, _)| *id == row)
+                .map(|(_, _, c)| c.clone())
+        })
+    }
+
+    /// Opens a question for this row (closing any other), or closes this row's.
+    fn set(&self, c: Option<Confirming>) {
+        match c {
+            Some(c) => self.table.set(Some((self.row, self.version, c))),
+            None => {
+                if self
+                    .table
+                    .with_untracked(|p| p.as_ref().is_some_and(|(id, _, _)| *id == self.row))
+                {
+                    self.table.set(None);
+                }
+            }
+        }
+    }
+
+    /// The row version shown when the question was asked.
+    fn version_asked(&self) -> Option<i64> {
+        self.table.with_untracked(|p| {
+            p.as_ref()
+                .filter(|(id, _, _)| *id == self.row)
+                .map(|(_, v, _)| *v)
+        })
     }
 }

@@ -1,0 +1,174 @@
+//! A list of certificates with their state, downloads and revocation (R12, R15): the user's own
+//! on "My client certificates", a row's on the NAP's table.
+
+use domain::certificate::RevocationReason;
+use domain::time::utc_date;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::certs_api::{
+    revoke_as_nap, revoke_own_certificate, CertificateItem, CertificateStatusItem,
+};
+use crate::components::ErrorLine;
+use crate::error::AppError;
+use crate::i18n::{use_texts, Texts};
+
+/// Who looks at the list, which decides who may revoke what (R15).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revoker {
+    /// The certificates' owner: may revoke any valid one.
+    Owner,
+    /// A NAP of the row's domain: may revoke only when the row is inactive.
+    Nap {
+        /// The row is active (then revoking is refused with the reason shown).
+        row_active: bool,
+    },
+}
+
+/// The reason's words in the page's language.
+pub fn reason_label(t: &Texts, reason: RevocationReason) -> &'static str {
+    let index = RevocationReason::ALL
+        .iter()
+        .position(|r| *r == reason)
+        .unwrap_or(0);
+    t.revocation_reasons[index]
+}
+
+/// The certificates, newest first as given.
+#[component]
+pub fn CertificateTable(
+    certificates: Vec<CertificateItem>,
+    revoker: Revoker,
+    changed: Callback<()>,
+) -> impl IntoView {
+    let t = use_texts();
+    let nap = matches!(revoker, Revoker::Nap { .. });
+    view! {
+        <table class="data certificates">
+            <thead>
+                <tr>
+                    <th>{move || t.get().certs_col_serial}</th>
+                    {nap.then(|| view! { <th>{move || t.get().certs_col_holder}</th> })}
+                    <th>{move || t.get().certs_col_addresses}</th>
+                    <th>{move || t.get().certs_col_validity}</th>
+                    <th>{move || t.get().certs_col_status}</th>
+                    <th>{move || t.get().col_actions}</th>
+                </tr>
+            </thead>
+            <tbody>
+                {certificates.into_iter().map(|c| view! { <CertificateLine cert=c revoker=revoker changed=changed/> }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// One certificate.
+#[component]
+fn CertificateLine(
+    cert: CertificateItem,
+    revoker: Revoker,
+    changed: Callback<()>,
+) -> impl IntoView {
+    let t = use_texts();
+    let asking = RwSignal::new(false);
+    let reason = RwSignal::new(match revoker {
+        Revoker::Owner => RevocationReason::Unspecified,
+        Revoker::Nap { .. } => RevocationReason::AffiliationChanged,
+    });
+    let error = RwSignal::new(None::<AppError>);
+    let busy = RwSignal::new(false);
+    let id = cert.id;
+    let may_revoke = cert.is_valid() && revoker != (Revoker::Nap { row_active: true });
+    let nap_blocked = cert.is_valid() && revoker == (Revoker::Nap { row_active: true });
+    let revoke = move |_| {
+        busy.set(true);
+        let why = reason.get_untracked();
+        spawn_local(async move {
+            let result = match revoker {
+                Revoker::Owner => revoke_own_certificate(id, why).await,
+                Revoker::Nap { .. } => revoke_as_nap(id, why).await,
+            };
+            busy.set(false);
+            match result {
+                Ok(_) => {
+                    asking.set(false);
+                    changed.run(());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let status = cert.status.clone();
+    let status_view = move || {
+        let t = t.get();
+        match &status {
+            CertificateStatusItem::Valid => {
+                view! { <span class="badge ok">{t.certs_status_valid}</span> }.into_any()
+            }
+            CertificateStatusItem::Expired => {
+                view! { <span class="badge">{t.certs_status_expired}</span> }.into_any()
+            }
+            CertificateStatusItem::Revoked { at, reason, .. } => view! {
+                <span class="badge inactive">{t.certs_status_revoked}</span>
+                <span class="muted">" "{utc_date(*at)}", "{reason_label(t, *reason)}</span>
+            }
+            .into_any(),
+        }
+    };
+    let download = move |format: &'static str, label: &'static str| {
+        view! { <a href=format!("/certificates/{id}/download?format={format}") download="">{label}</a> }
+    };
+    view! {
+        <tr data-serial=cert.serial.clone()>
+            <td class="mono">{cert.serial.clone()}</td>
+            {matches!(revoker, Revoker::Nap { .. }).then(|| view! {
+                <td>{cert.user_name.clone()}" "<span class="mono muted">{cert.user_id.clone()}</span></td>
+            })}
+            <td class="mono">{cert.addresses.join(", ")}<br/><span class="muted">{cert.subject.clone()}</span></td>
+            <td>{utc_date(cert.not_before)}" \u{2013} "{utc_date(cert.not_after)}</td>
+            <td class="status">{status_view}</td>
+            <td class="actions">
+                {download("pem", "PEM")}" "{download("der", "DER")}" "
+                {move || download("chain", t.get().certs_download_chain)}
+                {may_revoke.then(|| view! {
+                    <button type="button" class="danger" on:click=move |_| asking.set(true)>{move || t.get().certs_revoke}</button>
+                })}
+                {nap_blocked.then(|| view! {
+                    <span class="muted hint">{move || t.get().certs_nap_deactivate_first}</span>
+                })}
+                <Show when=move || asking.get()>
+                    <div class="confirm-box" role="alertdialog">
+                        <p>{move || match revoker {
+                            Revoker::Owner => t.get().certs_confirm_revoke_own,
+                            Revoker::Nap { .. } => t.get().certs_confirm_revoke_nap,
+                        }}</p>
+                        <ReasonSelect reason=reason/>
+                        <button type="button" class="primary" disabled=move || busy.get() on:click=revoke>{move || t.get().certs_revoke}</button>
+                        <button type="button" on:click=move |_| { asking.set(false); error.set(None); }>{move || t.get().cancel}</button>
+                        {move || error.get().map(|e| view! { <ErrorLine error=e/> })}
+                    </div>
+                </Show>
+            </td>
+        </tr>
+    }
+}
+
+/// The RFC 5280 reasons a person may pick; "no reason given" writes no reason code (R15).
+#[component]
+pub fn ReasonSelect(reason: RwSignal<RevocationReason>) -> impl IntoView {
+    let t = use_texts();
+    view! {
+        <label>
+            {move || t.get().certs_reason}" "
+            <select name="reason" on:change=move |ev| {
+                if let Ok(r) = RevocationReason::parse(&event_target_value(&ev)) {
+                    reason.set(r);
+                }
+            }>
+                {RevocationReason::ALL.into_iter().map(|r| view! {
+                    <option value=r.as_str() prop:selected=move || reason.get() == r>{move || reason_label(t.get(), r)}</option>
+                }).collect_view()}
+            </select>
+        </label>
+    }
+}

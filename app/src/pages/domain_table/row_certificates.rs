@@ -1,0 +1,31 @@
+//! A row's certificates, opened from the table (R12: all users who ever requested one for it), with
+//! revocation once the row is inactive (R15).
+
+use leptos::prelude::*;
+
+use crate::certs_api::row_certificates;
+use crate::components::ErrorLine;
+use crate::i18n::use_texts;
+use crate::pages::certificates::{CertificateTable, Revoker};
+
+/// The panel under a row.
+#[component]
+pub fn RowCertificates(row_id: i64, row_active: bool) -> impl IntoView {
+    let t = use_texts();
+    let reload = RwSignal::new(0u32);
+    let list = Resource::new(move || reload.get(), move |_| row_certificates(row_id));
+    let changed = Callback::new(move |_: ()| reload.update(|n| *n += 1));
+    view! {
+        <div class="row-certificates">
+            <Transition fallback=|| ()>
+                {move || list.get().map(|r| match r {
+                    Err(e) => view! { <ErrorLine error=e/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <p class="muted">{move || t.get().certs_row_none}</p> }.into_any(),
+                    Ok(list) => view! {
+                        <CertificateTable certificates=list revoker=Revoker::Nap { row_active } changed=changed/>
+                    }.into_any(),
+                })}
+            </Transition>
+        </div>
+    }
+}

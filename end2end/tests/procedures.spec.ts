@@ -1,0 +1,216 @@
+import { test, expect } from '@playwright/test';
+import { oidcPortalURL } from '../playwright.config';
+import { screenshot, waitForHydration } from './helpers';
+import {
+  NAP, addRow, confirmAs, describe, editCell, expectGoodCertificate, expectRevoked, loginAs, mailCount, mailNumber,
+  myCertificateLine, napRevokeRow, openTable, requestCertificate, sendChallenge, setActive, tableRow,
+} from './journeys';
+
+// SPEC §7: the seven procedures, each a journey through the real OIDC provider and the real SMTP
+// server, with every issued certificate checked by pkilint and by openssl against the CA and CRL.
+
+test('s1 r13 r14 onboarding: row, challenge, confirm, certificate with the IdM name', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's1.anna@example.org', first: 'Anna', last: 'Schmidt' });
+  const link = await sendChallenge(page, 's1.anna@example.org');
+
+  await confirmAs(page, 'anna', link);
+  await page.getByRole('link', { name: 'My client certificates' }).first().click();
+  await waitForHydration(page);
+  const card = page.locator('article.mailbox-card[data-row="s1.anna@example.org"]');
+  await expect(card).toContainText('CN=Anna Schmidt');
+  await screenshot(page, 'my-certificates-request');
+
+  const cert = await requestCertificate(page, 's1.anna@example.org', 'server');
+  expect(describe(cert)).toMatch(/CN\s*=\s*Anna Schmidt/);
+  expect(describe(cert)).toContain('email:s1.anna@example.org');
+  await expectGoodCertificate(cert);
+  await screenshot(page, 'my-certificates');
+
+  // R13: one valid certificate per row; the card says until when.
+  await expect(card).toContainText('you already hold a valid certificate for this mailbox');
+  await expect(card.getByRole('button', { name: 'Request a certificate' })).toHaveCount(0);
+});
+
+test('r15 the owner revokes their certificate: CRL at once, confirmation mail, new request allowed', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 'own.ben@example.org', first: 'Ben', last: 'Weber' });
+  const link = await sendChallenge(page, 'own.ben@example.org');
+  await confirmAs(page, 'ben', link);
+  const cert = await requestCertificate(page, 'own.ben@example.org', 'csr');
+  await expectGoodCertificate(cert);
+
+  const mailsBefore = await mailCount('own.ben@example.org');
+  const line = await myCertificateLine(page, cert.serial);
+  await line.getByRole('button', { name: 'Revoke' }).click();
+  await line.getByLabel('Reason').selectOption('keyCompromise');
+  await line.getByRole('alertdialog').getByRole('button', { name: 'Revoke' }).click();
+  await expect(line).toContainText('revoked');
+  await expect(line).toContainText('key compromise');
+  await expectRevoked(cert);
+
+  const mail = await mailNumber('own.ben@example.org', mailsBefore);
+  expect(mail.text).toContain(cert.serial);
+  await expect(page.locator('article.mailbox-card[data-row="own.ben@example.org"]').getByRole('button', { name: 'Request a certificate' })).toBeVisible();
+});
+
+test('s2 r15 leaver: the NAP deactivates, revokes, and the user can request no more', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's2.ben@example.org', first: 'Ben', last: 'Weber' });
+  const link = await sendChallenge(page, 's2.ben@example.org');
+  await confirmAs(page, 'ben', link);
+  const cert = await requestCertificate(page, 's2.ben@example.org', 'csr');
+  await expectGoodCertificate(cert);
+
+  await loginAs(page, NAP);
+  await openTable(page);
+  // While the row is active the NAP cannot revoke (R15): the panel says to deactivate first.
+  await tableRow(page, 's2.ben@example.org').getByRole('button', { name: 'Certificates' }).click();
+  await expect(page.locator('tr.row-certs')).toContainText('Deactivate the row to revoke.');
+  await tableRow(page, 's2.ben@example.org').getByRole('button', { name: 'Certificates' }).click();
+  await setActive(page, 's2.ben@example.org', false);
+  const mailsBefore = await mailCount('s2.ben@example.org');
+  await napRevokeRow(page, 's2.ben@example.org');
+  await screenshot(page, 'nap-row-certificates');
+  await expectRevoked(cert);
+  const mail = await mailNumber('s2.ben@example.org', mailsBefore);
+  expect(mail.text).toContain(cert.serial);
+
+  await loginAs(page, 'ben');
+  const line = await myCertificateLine(page, cert.serial);
+  await expect(line).toContainText('revoked');
+  const card = page.locator('article.mailbox-card[data-row="s2.ben@example.org"]');
+  await expect(card).toContainText('deactivated');
+  await expect(card.getByRole('button', { name: 'Request a certificate' })).toHaveCount(0);
+});
+
+test('s3 r11 r12 address recycling: a new user takes over, the old one keeps only their old certificate', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's3.office@example.org', first: 'Anna', last: 'Schmidt' });
+  const first = await sendChallenge(page, 's3.office@example.org');
+  await confirmAs(page, 'anna', first);
+  const annas = await requestCertificate(page, 's3.office@example.org', 'server');
+  await expectGoodCertificate(annas);
+
+  await loginAs(page, NAP);
+  await openTable(page);
+  await setActive(page, 's3.office@example.org', false);
+  // Bulk revocation of the selection (here one inactive row).
+  await tableRow(page, 's3.office@example.org').getByRole('checkbox').check();
+  await page.getByRole('button', { name: 'Revoke certificates of selection' }).click();
+  await page.locator('.bulk-bar').getByRole('button', { name: 'Revoke' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Certificates revoked:' })).toContainText('1');
+  await expectRevoked(annas);
+  await editCell(page, 's3.office@example.org', 'first_name', 'Ben');
+  await editCell(page, 's3.office@example.org', 'last_name', 'Weber');
+  await setActive(page, 's3.office@example.org', true);
+  const second = await sendChallenge(page, 's3.office@example.org');
+  await confirmAs(page, 'ben', second);
+  const bens = await requestCertificate(page, 's3.office@example.org', 'server');
+  await expectGoodCertificate(bens);
+  expect(describe(bens)).toMatch(/CN\s*=\s*Ben Weber/);
+  await expect(page.locator(`tr[data-serial="${annas.serial}"]`)).toHaveCount(0);
+
+  await loginAs(page, 'anna');
+  await page.goto(`${oidcPortalURL}/certificates`);
+  await waitForHydration(page);
+  await expect(page.locator(`tr[data-serial="${annas.serial}"]`)).toContainText('revoked');
+  await expect(page.locator(`tr[data-serial="${bens.serial}"]`)).toHaveCount(0);
+  await expect(page.locator('article.mailbox-card[data-row="s3.office@example.org"]')).toHaveCount(0);
+});
+
+test('s4 name change with a new sender address: the same user confirms the new row', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's4.klein@example.org', first: 'Carla', last: 'Klein' });
+  const link = await sendChallenge(page, 's4.klein@example.org');
+  await confirmAs(page, 'carla', link);
+  const old = await requestCertificate(page, 's4.klein@example.org', 'csr');
+  await expectGoodCertificate(old);
+
+  await loginAs(page, NAP);
+  await openTable(page);
+  await setActive(page, 's4.klein@example.org', false);
+  await napRevokeRow(page, 's4.klein@example.org', 'superseded');
+  await addRow(page, { primary: 's4.carla.neu@example.org', first: 'Carla', last: 'Neu' });
+  const newLink = await sendChallenge(page, 's4.carla.neu@example.org');
+  await confirmAs(page, 'carla', newLink);
+  const renewed = await requestCertificate(page, 's4.carla.neu@example.org', 'csr');
+  await expectGoodCertificate(renewed);
+  expect(describe(renewed)).toContain('email:s4.carla.neu@example.org');
+  await expectRevoked(old);
+  const oldCard = page.locator('article.mailbox-card[data-row="s4.klein@example.org"]');
+  await expect(oldCard).toContainText('deactivated');
+});
+
+test('s5 r06 r07 name change with the same address: no new challenge needed', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's5.ben@example.org', first: 'Ben', last: 'Weber' });
+  const link = await sendChallenge(page, 's5.ben@example.org');
+  await confirmAs(page, 'ben', link);
+  const before = await requestCertificate(page, 's5.ben@example.org', 'server');
+  await expectGoodCertificate(before);
+
+  await loginAs(page, NAP);
+  await openTable(page);
+  await setActive(page, 's5.ben@example.org', false);
+  await napRevokeRow(page, 's5.ben@example.org');
+  await editCell(page, 's5.ben@example.org', 'last_name', 'Weber-Lang');
+  await setActive(page, 's5.ben@example.org', true);
+  await expect(tableRow(page, 's5.ben@example.org')).toContainText('confirmed by sub-ben');
+  const mails = await mailCount('s5.ben@example.org');
+
+  await loginAs(page, 'ben');
+  const after = await requestCertificate(page, 's5.ben@example.org', 'server');
+  await expectGoodCertificate(after);
+  expect(after.serial).not.toBe(before.serial);
+  expect(await mailCount('s5.ben@example.org')).toBe(mails);
+});
+
+test('s6 functional mailbox: the applicant confirms and gets a certificate without CN', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's6.helpdesk@example.org', type: 'functional', last: 'Helpdesk', applicant: 'carla@example.org' });
+  const link = await sendChallenge(page, 's6.helpdesk@example.org', 'carla@example.org');
+  await confirmAs(page, 'carla', link);
+  const cert = await requestCertificate(page, 's6.helpdesk@example.org', 'server');
+  await expectGoodCertificate(cert);
+  const text = describe(cert);
+  expect(text).not.toContain('CN');
+  expect(text).toContain('emailAddress');
+  expect(text).toContain('s6.helpdesk@example.org');
+});
+
+test('s7 r05 new applicant: the previous applicant keeps only the certificates they had', async ({ page }) => {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, { primary: 's7.office@example.org', type: 'functional', last: 'Office', applicant: 'anna@example.org' });
+  const first = await sendChallenge(page, 's7.office@example.org', 'anna@example.org');
+  await confirmAs(page, 'anna', first);
+  const annas = await requestCertificate(page, 's7.office@example.org', 'csr');
+  await expectGoodCertificate(annas);
+
+  await loginAs(page, NAP);
+  await openTable(page);
+  await setActive(page, 's7.office@example.org', false);
+  await editCell(page, 's7.office@example.org', 'applicant', 'ben@example.org');
+  await napRevokeRow(page, 's7.office@example.org');
+  await setActive(page, 's7.office@example.org', true);
+  const second = await sendChallenge(page, 's7.office@example.org', 'ben@example.org');
+  await confirmAs(page, 'ben', second);
+  const bens = await requestCertificate(page, 's7.office@example.org', 'csr');
+  await expectGoodCertificate(bens);
+  await expect(page.locator(`tr[data-serial="${annas.serial}"]`)).toHaveCount(0);
+
+  await loginAs(page, 'anna');
+  await page.goto(`${oidcPortalURL}/certificates`);
+  await waitForHydration(page);
+  await expect(page.locator(`tr[data-serial="${annas.serial}"]`)).toContainText('revoked');
+  await expect(page.locator(`tr[data-serial="${bens.serial}"]`)).toHaveCount(0);
+  await expect(page.locator('article.mailbox-card[data-row="s7.office@example.org"]')).toHaveCount(0);
+});
