@@ -35,6 +35,7 @@ pub use file::{
     CsvColumn, CsvLine, FileError, HeaderColumn, LineError, ParsedFile, TextEncoding,
     MAX_DATA_LINES, MAX_FILE_BYTES,
 };
+pub use plan::{check_lines, CheckedLine, CheckedLines};
 
 use crate::clock;
 use crate::roles::Viewer;

@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 use super::file::{field_text, Column, CsvLine, HeaderColumn, LineError, ParsedFile};
 use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
-use crate::rows::{parse_input, stored_row, used_by, RowContext, RowError, RowInput, StoredRow};
+use crate::rows::{
+    parse_input, stored_row, used_by, ParsedInput, RowContext, RowError, RowInput, StoredRow,
+};
 use crate::storage::links::LinkRecord;
 use crate::storage::rows::{find_address_holders, AddressHolder, AddressRecord};
 use crate::storage::Conn;
@@ -195,16 +197,7 @@ pub(crate) async fn plan(
     let mut lines: Vec<Line> = Vec::with_capacity(csv_lines.len());
     for csv in csv_lines {
         let before = errors.list.len();
-        let mut primary = match EmailAddress::parse(&csv.primary) {
-            Ok(p) => Some(p),
-            Err(e) => {
-                errors.field(
-                    csv.line,
-                    FieldError::new(Field::PrimaryAddress, e.to_string()),
-                );
-                None
-            }
-        };
+        let mut primary = line_primary(&csv, &mut errors);
         if let Some(p) = &primary {
             if let Some(&first) = first_line_of.get(p.as_str()) {
                 let first_line = lines[first].line;
@@ -227,25 +220,19 @@ pub(crate) async fn plan(
             .as_ref()
             .and_then(|p| snapshot.by_primary.get(p.as_str()).copied());
         let stored = row.map(|i| &snapshot.rows[i]);
-        let active = csv
-            .active
-            .unwrap_or_else(|| stored.is_none_or(|s| s.fields.active));
         let line = csv.line;
         let written = if primary.is_some() {
             String::new()
         } else {
             csv.primary.clone()
         };
-        let input = row_input(csv, stored.map(|s| &s.fields));
-        let parsed = parse_input(&input, active);
-        for e in parsed.errors {
-            errors.field(line, e);
-        }
+        let (parsed, mut rule_errors) = own_rules(
+            csv,
+            primary.as_ref(),
+            stored.map(|s| &s.fields),
+            &mut errors,
+        );
         if let Some(p) = &primary {
-            let mut rule_errors = Vec::new();
-            if let Err(found) = parsed.fields.validate(p) {
-                rule_errors.extend(found);
-            }
             if let Err(found) = parsed.fields.check_administered(p, &ctx.administered_names) {
                 rule_errors.extend(found);
             }
@@ -462,7 +449,7 @@ pub(crate) async fn plan(
         .collect();
     missing.sort();
     let mut errors = errors.list;
-    errors.sort_by_key(|e| (e.line, e.column.as_ref().map_or(0, |c| c.number)));
+    sort_errors(&mut errors);
 
     let count = |s: LineStatus| previews.iter().filter(|p| p.status == s).count();
     let preview = Preview {
@@ -489,6 +476,114 @@ pub(crate) async fn plan(
         },
         snapshot,
     })
+}
+
+/// A line's primary address, or its error at the primary address.
+fn line_primary(csv: &CsvLine, errors: &mut Errors) -> Option<EmailAddress> {
+    match EmailAddress::parse(&csv.primary) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            errors.field(
+                csv.line,
+                FieldError::new(Field::PrimaryAddress, e.to_string()),
+            );
+            None
+        }
+    }
+}
+
+/// The rules a line meets on its own, with no table but the row it updates (`stored`): its
+/// cells through the edit form's parser (`rows::parse_input`; a column the file lacks keeps the
+/// stored value, a new row gets the default; an empty or unreadable Active cell keeps the stored
+/// state, a new row is active), and, when the primary address parsed, `RowFields::validate`.
+/// The parse errors go to `errors`; the rule errors are returned, unfiltered, for the caller to
+/// add the rules that need the table and then drop those at fields that did not parse.
+fn own_rules(
+    csv: CsvLine,
+    primary: Option<&EmailAddress>,
+    stored: Option<&RowFields>,
+    errors: &mut Errors,
+) -> (ParsedInput, Vec<FieldError>) {
+    let line = csv.line;
+    let active = csv
+        .active
+        .unwrap_or_else(|| stored.is_none_or(|s| s.active));
+    let mut parsed = parse_input(&row_input(csv, stored), active);
+    for e in std::mem::take(&mut parsed.errors) {
+        errors.field(line, e);
+    }
+    let mut rule_errors = Vec::new();
+    if let Some(p) = primary {
+        if let Err(found) = parsed.fields.validate(p) {
+            rule_errors.extend(found);
+        }
+    }
+    (parsed, rule_errors)
+}
+
+/// One data line checked as far as it can be without a table (see [`check_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedLine {
+    /// Physical line (1-based) where the record starts.
+    pub line: usize,
+    /// The primary address, when it parsed.
+    pub primary: Option<EmailAddress>,
+    /// The fields the line would give a new row (placeholders where a field did not parse).
+    pub fields: RowFields,
+    /// Whether no error is at this line: those of reading it included.
+    pub accepted: bool,
+}
+
+/// A file's lines checked as far as they can be without a table (see [`check_lines`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedLines {
+    /// Every data line, in file order.
+    pub lines: Vec<CheckedLine>,
+    /// The file's errors and the lines' own, sorted as the preview sorts them.
+    pub errors: Vec<LineError>,
+}
+
+/// The per-line checks of the preview and apply (`plan`) that need no database, as if every line
+/// were a new row: the primary address, the edit form's parser and `RowFields::validate`, with
+/// errors at the file's columns. Left out, because they need the table or other lines: R1
+/// (administered domains and home tables), an address on two lines, portal-wide uniqueness.
+///
+/// For the fuzz target (`fuzz/`), which has no database; the preview runs the same functions.
+pub fn check_lines(file: &ParsedFile) -> CheckedLines {
+    let mut errors = Errors {
+        columns: &file.columns,
+        list: file.errors.clone(),
+    };
+    let lines = file
+        .lines
+        .iter()
+        .map(|csv| {
+            let before = errors.list.len();
+            let primary = line_primary(csv, &mut errors);
+            let (parsed, mut rule_errors) =
+                own_rules(csv.clone(), primary.as_ref(), None, &mut errors);
+            rule_errors.retain(|e| !parsed.unparsed.contains(&e.field));
+            for e in rule_errors {
+                errors.field(csv.line, e);
+            }
+            let accepted =
+                errors.list.len() == before && !file.errors.iter().any(|e| e.line == csv.line);
+            CheckedLine {
+                line: csv.line,
+                primary,
+                fields: parsed.fields,
+                accepted,
+            }
+        })
+        .collect();
+    let mut errors = errors.list;
+    sort_errors(&mut errors);
+    CheckedLines { lines, errors }
+}
+
+/// The order the preview lists errors in: by line, then by column (whole-line errors first).
+fn sort_errors(errors: &mut [LineError]) {
+    errors.sort_by_key(|e| (e.line, e.column.as_ref().map_or(0, |c| c.number)));
 }
 
 /// The form's input for a line: the file's cells, and for columns the file does not have, the

@@ -4,8 +4,8 @@
 
 use backend::config::Config;
 use backend::csv_upload::{
-    apply, download, parse, preview, ColumnProblem, FileError, LineStatus, Preview, TextEncoding,
-    UploadError,
+    apply, check_lines, download, parse, preview, ColumnProblem, FileError, LineStatus, Preview,
+    TextEncoding, UploadError,
 };
 use backend::domains::register_domain;
 use backend::roles::Viewer;
@@ -515,6 +515,41 @@ async fn csv_every_error_has_its_line_and_column_and_duplicates_name_both_lines(
     assert!(p.errors[0]
         .to_string()
         .starts_with("line 2, column 1 \"E-Mail\": "));
+}
+
+/// `check_lines` (the fuzz target's way in, without a database) reports exactly the preview's
+/// errors that need neither the table nor another line.
+#[tokio::test]
+async fn csv_check_lines_reports_the_previews_errors_that_need_no_table() {
+    let w = world().await;
+    add(
+        &w,
+        "owner@example.org",
+        person("Olaf", "Owner", "taken@example.org"),
+    )
+    .await;
+    let bytes = data("err_lines.csv");
+    let p = preview_ok(&w, &bytes).await;
+
+    let checked = check_lines(&parse(&bytes).unwrap());
+
+    // Line 3 and 14: R1; 5: the same primary address as line 4; 7: an alias of line 6;
+    // 8: an alias another row holds.
+    let needs_more = [3, 5, 7, 8, 14];
+    let own: Vec<_> = p
+        .errors
+        .iter()
+        .filter(|e| !needs_more.contains(&e.line))
+        .collect();
+    assert_eq!(checked.errors.iter().collect::<Vec<_>>(), own);
+    let accepted: Vec<usize> = checked
+        .lines
+        .iter()
+        .filter(|l| l.accepted)
+        .map(|l| l.line)
+        .collect();
+    assert_eq!(accepted, [3, 4, 5, 6, 7, 8, 14]);
+    assert_eq!(checked.lines[0].primary, None, "line 2: not-an-address");
 }
 
 // ---------------------------------------------------------------------------------------------
