@@ -458,9 +458,10 @@ fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), FileError> {
 
 /// The delimiter that the header line uses most, outside quotes: no header name contains a comma,
 /// semicolon or tab, so the header line says it unambiguously. A one-column header means comma.
+/// Lines end where the reader ends them: at CRLF, LF or a lone CR (old Mac spreadsheets).
 fn detect_delimiter(text: &str) -> char {
     let header = text
-        .lines()
+        .split(['\r', '\n'])
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default();
     let mut counts = [(',', 0usize), (';', 0), ('\t', 0)];
@@ -749,6 +750,34 @@ mod tests {
         assert_eq!(detect_delimiter("E-Mail\tFirst Name\n"), '\t');
         assert_eq!(detect_delimiter("E-Mail,\"A;B\"\n"), ',');
         assert_eq!(detect_delimiter("E-Mail\n"), ',');
+        // Found by the fuzz target: with lone CRs the header line ended at the first LF, so the
+        // commas of the data lines outvoted the header's semicolons.
+        assert_eq!(detect_delimiter("E-Mail;Vorname\ra@b.de;A, B, C\r"), ';');
+    }
+
+    #[test]
+    fn lone_cr_ends_lines_as_lf_does() {
+        let cr = "E-Mail;Kommentar\ranna@example.org;Raum 2, Haus B, 3. OG, links, hinten\r\rbob@example.org;x\r";
+        let file = parse(cr.as_bytes()).unwrap();
+        assert_eq!(file, parse(cr.replace('\r', "\n").as_bytes()).unwrap());
+        assert_eq!(file.delimiter, ';');
+        let lines: Vec<(usize, &str, Option<&str>)> = file
+            .lines
+            .iter()
+            .map(|l| (l.line, l.primary.as_str(), l.comment.as_deref()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    2,
+                    "anna@example.org",
+                    Some("Raum 2, Haus B, 3. OG, links, hinten")
+                ),
+                (4, "bob@example.org", Some("x")),
+            ]
+        );
+        assert_eq!(file.errors, []);
     }
 
     #[test]
