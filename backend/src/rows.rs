@@ -1201,8 +1201,8 @@ pub(crate) async fn begin_write(
 // The use cases
 // ---------------------------------------------------------------------------------------------
 
-/// One page of a domain's table: filtered, sorted, with every address's state. Two queries
-/// whatever the page size: the page with its total count, and the addresses of the page's rows.
+/// One page of a domain's table: filtered, sorted, with every address's state. One query whatever
+/// the page size: the page, its total count and the addresses of the page's rows.
 pub async fn list_rows(
     pool: &SqlitePool,
     viewer: &Viewer,
@@ -1245,7 +1245,18 @@ pub async fn list_rows(
         offset,
     )
     .await?;
-    let rows = views_of(&mut conn, |_| Ok(domain_name.clone()), page.rows, now).await?;
+    let mut by_row: HashMap<i64, Vec<AddressStateRecord>> = HashMap::new();
+    for a in page.addresses {
+        by_row.entry(a.row_id).or_default().push(a);
+    }
+    let rows = page
+        .rows
+        .into_iter()
+        .map(|r| {
+            let addresses = by_row.remove(&r.id).unwrap_or_default();
+            view_of(domain_name, r, &addresses, now)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(RowPage {
         rows,
         total: page.total.max(0) as u64,

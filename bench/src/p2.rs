@@ -4,15 +4,20 @@
 //! The load is Debian's `wrk` (2 threads, 32 connections, 15 s, `--latency`) against the table's
 //! server function `POST /api/rows/list`, as the page's own script calls it: JSON body, the NAP's
 //! session cookie, the portal's `Origin`. A Lua script varies the page (0..200, or over the pages
-//! a search has). Two runs: active rows sorted by last name, and the same with a search term.
-//! For diagnosis, the list query is also timed alone (the service `rows::list_rows`, no HTTP).
+//! a search has). Two runs: active rows sorted by last name, and the same with a search term;
+//! besides the rates, the portal's CPU time per request (all its threads), which other load on
+//! the machine disturbs less than the rates.
+//! For diagnosis, the list query is also timed alone (the service `rows::list_rows`, no HTTP,
+//! sequential): page 0 unfiltered, the first 200 pages and page 1000 of the active rows by last
+//! name, a search, and the "pending" filter (every 50th row from the 20 000th on gets a pending
+//! challenge first).
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use backend::rows::{list_rows, RowQuery, SortKey};
+use backend::rows::{list_rows, RowQuery, SortKey, StateFilter};
 use backend::sessions::SessionUser;
 use backend::Portal;
 
@@ -162,6 +167,7 @@ async fn wrk_run(
         url,
     ];
     // wrk blocks; the portal runs on this process's runtime meanwhile.
+    let cpu_before = crate::report::process_cpu_seconds();
     let output = tokio::task::spawn_blocking(move || Command::new("wrk").args(&args).output())
         .await?
         .context("running wrk")?;
@@ -171,6 +177,9 @@ async fn wrk_run(
         "wrk failed: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let cpu = crate::report::process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let result = parse_wrk(&stdout);
     let setting = format!("{label}, {CONNECTIONS} conn., {THREADS} wrk threads, {seconds} s");
     match result.p99_ms {
@@ -214,6 +223,14 @@ async fn wrk_run(
     if let Some(errors) = &result.socket_errors {
         detail.push_str(&format!(", {errors}"));
     }
+    // What each request cost the portal's process in CPU (all its threads, user + system): less
+    // disturbed than the rates by other load on the machine.
+    if let (Some(cpu), Some(requests)) = (cpu, result.requests.filter(|r| *r > 0)) {
+        detail.push_str(&format!(
+            ", portal CPU {:.2} ms/request",
+            cpu * 1000.0 / requests as f64
+        ));
+    }
     report.push(Figure::info(
         "P2",
         format!("median and count ({label})"),
@@ -222,11 +239,73 @@ async fn wrk_run(
     Ok(())
 }
 
+/// Which pages a sequential run of the list service asks for.
+#[derive(Clone, Copy)]
+enum Pages {
+    /// Always this page.
+    Fixed(u32),
+    /// Cycles through the first pages of the result (at most [`MAX_PAGES`]), as wrk does.
+    Cycle,
+}
+
+/// One sequential case of the list service: a label, the query (page left at 0) and its pages.
+struct ServiceCase {
+    label: &'static str,
+    query: RowQuery,
+    pages: Pages,
+}
+
+fn service_cases() -> Vec<ServiceCase> {
+    let active_by_last_name = RowQuery {
+        active: Some(true),
+        sort: SortKey::LastName,
+        page_size: PAGE_SIZE,
+        ..RowQuery::default()
+    };
+    vec![
+        ServiceCase {
+            label: "unfiltered, by primary address, page 0",
+            query: RowQuery {
+                page_size: PAGE_SIZE,
+                ..RowQuery::default()
+            },
+            pages: Pages::Fixed(0),
+        },
+        ServiceCase {
+            label: "active, by last name, pages 0–199",
+            query: active_by_last_name.clone(),
+            pages: Pages::Cycle,
+        },
+        ServiceCase {
+            label: "active, by last name, page 1000",
+            query: active_by_last_name.clone(),
+            pages: Pages::Fixed(1000),
+        },
+        ServiceCase {
+            label: "active, by last name, search \"schmidt\", its pages",
+            query: RowQuery {
+                search: SEARCH.into(),
+                ..active_by_last_name
+            },
+            pages: Pages::Cycle,
+        },
+        ServiceCase {
+            label: "pending, by last name, its pages",
+            query: RowQuery {
+                state: Some(StateFilter::Pending),
+                sort: SortKey::LastName,
+                page_size: PAGE_SIZE,
+                ..RowQuery::default()
+            },
+            pages: Pages::Cycle,
+        },
+    ]
+}
+
 /// The list service alone, sequentially, no HTTP: what one query costs.
 async fn service_alone(
     portal: &Portal,
-    search: &str,
-    label: &str,
+    case: ServiceCase,
     report: &mut Report,
 ) -> anyhow::Result<()> {
     let user = SessionUser {
@@ -238,20 +317,17 @@ async fn service_alone(
         session_started_at: 0,
     };
     let viewer = backend::roles::Viewer::load(&portal.pool, user, &portal.config).await?;
-    let mut query = RowQuery {
-        search: search.into(),
-        active: Some(true),
-        sort: SortKey::LastName,
-        page_size: PAGE_SIZE,
-        ..RowQuery::default()
-    };
+    let mut query = case.query;
     let first = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
     let pages = u32::try_from(first.total.div_ceil(u64::from(PAGE_SIZE)))
         .unwrap_or(MAX_PAGES)
         .clamp(1, MAX_PAGES);
     let mut times: Vec<Duration> = Vec::with_capacity(SERVICE_CALLS as usize);
     for i in 0..SERVICE_CALLS {
-        query.page = i % pages;
+        query.page = match case.pages {
+            Pages::Fixed(page) => page,
+            Pages::Cycle => i % pages,
+        };
         let started = Instant::now();
         let page = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
         times.push(started.elapsed());
@@ -259,23 +335,56 @@ async fn service_alone(
     }
     times.sort();
     let mean = times.iter().sum::<Duration>().as_secs_f64() * 1000.0 / times.len() as f64;
+    let p50 = times[times.len() / 2].as_secs_f64() * 1000.0;
     let p99 = times[times.len() * 99 / 100].as_secs_f64() * 1000.0;
     report.push(Figure::info(
         "P2",
-        format!("rows::list_rows alone, sequential ({label})"),
-        format!("mean {}, p99 {}", ms(mean), ms(p99)),
+        format!(
+            "rows::list_rows alone, sequential ({}; {} matching)",
+            case.label, first.total
+        ),
+        format!("mean {}, p50 {}, p99 {}", ms(mean), ms(p50), ms(p99)),
     ));
     Ok(())
 }
 
+/// Rows of the domain with a pending challenge, for the "pending" filter: every 50th row from the
+/// 20 000th on (P3's selection, the first 10 000 active rows, stays untouched). Written as
+/// `challenges::send_challenges` leaves them, less the mail (nothing is delivered meanwhile).
+async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
+    let now = backend::clock::now();
+    let mut tx = portal.pool.begin().await?;
+    let done = sqlx::query(
+        "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at)
+         SELECT r.id, r.primary_address, COALESCE(r.applicant_address, r.primary_address),
+                randomblob(32), 'pending', ?, ? + 7 * 86400
+         FROM mailbox_rows r
+         WHERE r.id >= (SELECT MIN(id) FROM mailbox_rows) + 20000 AND r.id % 50 = 0 AND r.active = 1",
+    )
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE mailbox_rows SET challenged = 1
+         WHERE id IN (SELECT row_id FROM challenges WHERE state = 'pending')",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
 pub async fn run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyhow::Result<()> {
+    let pending = add_pending_challenges(portal).await?;
+    println!("P2: {pending} rows with a pending challenge");
+    for case in service_cases() {
+        service_alone(portal, case, report).await?;
+    }
     let runs = [
         ("active, by last name", ""),
         ("same + search \"schmidt\"", SEARCH),
     ];
-    for (label, search) in runs {
-        service_alone(portal, search, label, report).await?;
-    }
     if !wrk_installed() {
         for (label, _) in runs {
             report.push(Figure::not_measured(

@@ -226,3 +226,16 @@ pub fn ms(value: f64) -> String {
         format!("{value:.1} ms")
     }
 }
+
+/// CPU time used so far by this process, all threads, user and system (`/proc/self/stat`,
+/// in clock ticks of 10 ms).
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces: state is the
+    // 3rd field of the line, utime the 14th and stime the 15th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}

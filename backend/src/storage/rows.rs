@@ -289,8 +289,9 @@ pub enum RowOrder {
 }
 
 impl RowOrder {
-    /// The `ORDER BY` columns; each list is the tail of an index led by `domain_id` (0001, 0002),
-    /// ending in the row id so that ties have a stable order.
+    /// The `ORDER BY` columns; each list is the start of an index led by `domain_id` (0004; the
+    /// filter columns follow), ending in the row id (or the unique primary address) so that ties
+    /// have a stable order.
     fn columns(self) -> &'static [&'static str] {
         match self {
             RowOrder::Primary => &["primary_address"],
@@ -331,12 +332,26 @@ pub struct RowFilter<'a> {
     pub now: i64,
 }
 
+impl RowFilter<'_> {
+    /// Whether the filter names a set of rows that is found faster than the domain is scanned: a
+    /// search (trigram index or search texts), or an address state that few rows are in (pending,
+    /// confirmed: found through the pending challenges and the links).
+    fn is_selective(&self) -> bool {
+        !self.search.is_empty()
+            || matches!(
+                self.state,
+                Some(AddressStateFilter::Pending | AddressStateFilter::Confirmed)
+            )
+    }
+}
+
 /// Shortest search the trigram index answers; shorter ones scan `row_search_text`.
 const MIN_INDEXED_SEARCH_CHARS: usize = 3;
 
-/// How a filter is written: for a page, the rows are read in sort order and each is tested, so
-/// tests are correlated and cheap per row; for a count, the few matching rows are found first
-/// (`IN` a set) and only those are looked at.
+/// How a filter is written: for a page read from a sort index, each row is tested in sort order,
+/// so tests are correlated and cheap per row; for a count or the matching set of a selective filter
+/// ([`RowFilter::is_selective`]), the few matching rows are found first (`IN` a set) and only those
+/// are looked at.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Purpose {
     Page,
@@ -428,6 +443,8 @@ pub struct RowPageRecords {
     pub rows: Vec<RowRecord>,
     /// How many rows match the filter in all.
     pub total: i64,
+    /// Every address of the page's rows with its state (as [`list_address_states`] gives them).
+    pub addresses: Vec<AddressStateRecord>,
 }
 
 /// Decodes the single JSON value that the page queries return.
@@ -476,7 +493,21 @@ fn row_from_tuple(t: RowTuple) -> RowRecord {
 }
 
 /// One page of a domain's rows: those matching `filter`, sorted, `limit` rows from `offset` on,
-/// and how many match in all, in one statement that returns one row.
+/// how many match in all, and the addresses of the page's rows with their states, in one
+/// statement that returns one row (each statement is a round trip to sqlx's connection thread).
+///
+/// Two plans, chosen by the filter (SPEC P2: any page of a 100 000-row domain within milliseconds):
+///
+/// - A filter on the row's own columns only (active, mailbox type, "never sent", or none): the ids
+///   of the page are read from the sort index alone, which holds the filter columns too (0004), so
+///   each of the `offset` skipped rows costs a step in the index, not a read of the row; then the
+///   page's rows are read by id. The total comes from the kept counts (or one count over the same
+///   index for "never sent").
+/// - A search or an address state (pending, confirmed): the matching rows are few and are found
+///   first, once (trigram index, pending challenges, links); their ids and sort columns are kept
+///   in a temporary table that gives both the total and the page. Scanning the sort index instead
+///   would test every row of the domain before the matches (those of a name search sit together
+///   in name order).
 pub async fn list_row_page(
     conn: &mut Conn,
     filter: &RowFilter<'_>,
@@ -494,26 +525,52 @@ pub async fn list_row_page(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    // The count is not correlated with the page, so SQLite computes it once.
-    let mut q = QueryBuilder::new("SELECT (");
-    push_count(&mut q, filter);
-    q.push(
-        "), json_group_array(json_array(id, domain_id, primary_address, first_name, last_name,
-             mailbox_type, applicant_address, comment, active, version, challenged, created_at,
-             updated_at) ORDER BY ",
-    )
-    .push(order_by(""))
-    .push(format!(") FROM (SELECT {ROW_COLUMNS} FROM mailbox_rows r"));
-    push_filter(&mut q, filter, Purpose::Page);
-    q.push(" ORDER BY ").push(order_by("r."));
+    let mut q = QueryBuilder::new("WITH ");
+    if filter.is_selective() {
+        // The matching rows, once: their ids and what they are sorted by.
+        q.push("m AS MATERIALIZED (SELECT r.id");
+        for column in order.columns().iter().filter(|c| **c != "id") {
+            q.push(format!(", r.{column}"));
+        }
+        q.push(" FROM mailbox_rows r");
+        push_filter(&mut q, filter, Purpose::Count);
+        q.push("), ");
+    }
+    // The page's rows; its ids come from `m` or from the sort index alone.
+    q.push(format!(
+        "page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id IN ("
+    ));
+    if filter.is_selective() {
+        q.push("SELECT m.id FROM m ORDER BY ").push(order_by("m."));
+    } else {
+        q.push("SELECT r.id FROM mailbox_rows r");
+        push_filter(&mut q, filter, Purpose::Page);
+        q.push(" ORDER BY ").push(order_by("r."));
+    }
     q.push(" LIMIT ").push_bind(limit);
     q.push(" OFFSET ").push_bind(offset);
-    q.push(")");
-    let (total, rows): (i64, String) = q.build_query_as().fetch_one(conn).await?;
+    q.push(")) SELECT (");
+    if filter.is_selective() {
+        q.push("SELECT COUNT(*) FROM m");
+    } else {
+        push_count(&mut q, filter);
+    }
+    q.push(
+        "), (SELECT json_group_array(json_array(id, domain_id, primary_address, first_name,
+             last_name, mailbox_type, applicant_address, comment, active, version, challenged,
+             created_at, updated_at) ORDER BY ",
+    )
+    .push(order_by(""))
+    .push(format!(
+        ") FROM page), (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
+    ));
+    let (total, rows, addresses): (i64, String, String) =
+        q.build_query_as().fetch_one(conn).await?;
     let rows: Vec<RowTuple> = from_json(&rows)?;
     Ok(RowPageRecords {
         rows: rows.into_iter().map(row_from_tuple).collect(),
         total,
+        addresses: address_states_from_json(&addresses)?,
     })
 }
 
@@ -639,24 +696,32 @@ pub async fn list_address_states(
     }
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
     // One JSON row instead of a row per address; see `from_json`.
-    let json: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(a.row_id, a.address, a.kind, a.position,
-                    c.state, c.created_at, c.expires_at, c.resolved_at,
-                    l.user_id, l.linked_at, u.given_name, u.family_name, m.state, m.last_error)
-                ORDER BY a.row_id, a.position, a.address)
-         FROM addresses a
-         LEFT JOIN challenges c ON c.id = (
-             SELECT c2.id FROM challenges c2 WHERE c2.address = a.address AND c2.row_id = a.row_id
-             ORDER BY c2.created_at DESC, c2.id DESC LIMIT 1)
-         LEFT JOIN links l ON l.address = a.address AND l.row_id = a.row_id
-         LEFT JOIN users u ON u.id = l.user_id
-         LEFT JOIN mail_outbox m ON m.challenge_id = c.id
-         WHERE a.row_id IN (SELECT value FROM json_each(?))",
-    )
+    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT value FROM json_each(?))"
+    )))
     .bind(ids)
     .fetch_one(conn)
     .await?;
-    let tuples: Vec<AddressStateTuple> = from_json(&json)?;
+    address_states_from_json(&json)
+}
+
+/// The addresses of some rows with their latest challenge, link and mail, as one JSON array of
+/// [`AddressStateTuple`]s; the statement goes on with a `WHERE` on `a.row_id`.
+const ADDRESS_STATES_JSON: &str =
+    "json_group_array(json_array(a.row_id, a.address, a.kind, a.position,
+         c.state, c.created_at, c.expires_at, c.resolved_at,
+         l.user_id, l.linked_at, u.given_name, u.family_name, m.state, m.last_error)
+         ORDER BY a.row_id, a.position, a.address)
+     FROM addresses a
+     LEFT JOIN challenges c ON c.id = (
+         SELECT c2.id FROM challenges c2 WHERE c2.address = a.address AND c2.row_id = a.row_id
+         ORDER BY c2.created_at DESC, c2.id DESC LIMIT 1)
+     LEFT JOIN links l ON l.address = a.address AND l.row_id = a.row_id
+     LEFT JOIN users u ON u.id = l.user_id
+     LEFT JOIN mail_outbox m ON m.challenge_id = c.id";
+
+fn address_states_from_json(json: &str) -> sqlx::Result<Vec<AddressStateRecord>> {
+    let tuples: Vec<AddressStateTuple> = from_json(json)?;
     Ok(tuples
         .into_iter()
         .map(|t| AddressStateRecord {

@@ -10,6 +10,7 @@ mod domains;
 mod mail;
 mod roles;
 mod rows;
+mod rows_paging;
 mod sessions;
 
 use backend::identity::{Identity, IdentitySource};
