@@ -15,6 +15,9 @@ step "unit and integration tests"
 # Crate by crate: `app` must never be built with `ssr` and `hydrate` together.
 cargo test --locked -p domain -p backend -p app -p server 2>&1 | tee -a "$log"
 
+step "fuzz the CSV parser (${FUZZ_SECONDS:-60} s)"
+bash scripts/fuzz.sh
+
 step "build the site (cargo-leptos, debug)"
 cargo leptos build
 
