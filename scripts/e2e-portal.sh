@@ -28,6 +28,10 @@ case "${E2E_MODE:-local}" in
     export RA_PORTAL_MAIL__SMTP__USERNAME="portal"
     export RA_PORTAL_MAIL__SMTP__PASSWORD="smtp-test-password"
     export RA_PORTAL_MAIL__SMTP__CA_FILE="$here/end2end/services/.tls/ca.pem"
+    # Certificates name the CRL and CA URLs of a public host, as in a real deployment: pkilint
+    # (which the journeys run on every certificate) refuses a loopback IP in those URLs. The tests
+    # fetch the CRL from this portal's own /pki/ routes.
+    export RA_PORTAL_CA__PUBLICATION_URL="http://ra.example.org"
     # The operator registers domains in the UI; this one is there from the start.
     "$bin" domain add example.org --contact-group nap-example
     exec "$bin" serve

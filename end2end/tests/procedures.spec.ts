@@ -102,7 +102,7 @@ test('s3 r11 r12 address recycling: a new user takes over, the old one keeps onl
   // Bulk revocation of the selection (here one inactive row).
   await tableRow(page, 's3.office@example.org').getByRole('checkbox').check();
   await page.getByRole('button', { name: 'Revoke certificates of selection' }).click();
-  await page.locator('.bulk-bar').getByRole('button', { name: 'Revoke' }).click();
+  await page.locator('.bulk-bar').getByRole('button', { name: 'Revoke', exact: true }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Certificates revoked:' })).toContainText('1');
   await expectRevoked(annas);
   await editCell(page, 's3.office@example.org', 'first_name', 'Ben');
