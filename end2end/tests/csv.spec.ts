@@ -65,3 +65,26 @@ test('r08 a file with errors names line and column and cannot be applied', async
   await expect(page.getByRole('button', { name: 'Apply all changes' })).toBeDisabled();
   await expect(page.locator('tr.row[data-primary="ok.csv@example.org"]')).toHaveCount(0);
 });
+
+test('a long preview pages 50 lines at a time and nothing is saved on discard', async ({ page }) => {
+  await openUpload(page);
+  let file = 'E-Mail,Last Name\r\n';
+  for (let i = 0; i < 120; i++) file += `page.${String(i).padStart(3, '0')}@example.org,Page ${i}\r\n`;
+  await dropFile(page, 'long.csv', file);
+  const preview = page.locator('.csv-preview');
+  await expect(preview.locator('.counts')).toContainText('120 new');
+  const pager = preview.locator('nav.pager');
+  await expect(pager).toContainText('1 / 3');
+  await expect(pager.getByRole('button', { name: 'Previous' })).toBeDisabled();
+  await expect(preview).toContainText('page.049@example.org');
+  await expect(preview).not.toContainText('page.050@example.org');
+  await pager.getByRole('button', { name: 'Next' }).click();
+  await expect(pager).toContainText('2 / 3');
+  await expect(preview).toContainText('page.050@example.org');
+  await pager.getByRole('button', { name: 'Next' }).click();
+  await expect(pager).toContainText('3 / 3');
+  await expect(pager.getByRole('button', { name: 'Next' })).toBeDisabled();
+  await preview.getByRole('button', { name: 'Discard' }).click();
+  await expect(preview).toHaveCount(0);
+  await expect(page.locator('tr.row[data-primary="page.000@example.org"]')).toHaveCount(0);
+});

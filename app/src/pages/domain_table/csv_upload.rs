@@ -270,7 +270,7 @@ fn preview_view(
             <nav class="pager">
                 <button type="button" disabled=move || page.get() == 0 on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>{move || t.get().previous}</button>
                 <span>{move || page.get() + 1}" / "{pages}</span>
-                <button type="button" disabled=move || page.get() + 1 >= pages on:click=move |_| page.update(|p| *p += 1)>{move || t.get().next}</button>
+                <button type="button" disabled=move || { page.get() + 1 >= pages } on:click=move |_| page.update(|p| *p += 1)>{move || t.get().next}</button>
             </nav>
             <div class="buttons">
                 <button type="button" class="primary" disabled=has_errors on:click=move |_| apply(fingerprint.clone())>
