@@ -7,6 +7,7 @@ use sqlx::SqlitePool;
 
 use crate::ca::{CertificateAuthority, EmbeddedCa};
 use crate::config::Config;
+use crate::mail::worker::WorkerHeartbeat;
 
 /// What every use case needs; cheap to clone.
 #[derive(Clone, Debug)]
@@ -17,6 +18,8 @@ pub struct Portal {
     pub config: Arc<Config>,
     /// Wakes the outbox worker when a use case has queued mail.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Beaten by the outbox worker while it runs; read by `/health`.
+    pub outbox_heartbeat: Arc<WorkerHeartbeat>,
     /// Issues certificates and signs CRLs (SPEC §5); the embedded CA unless another takes its place.
     pub ca: Arc<dyn CertificateAuthority>,
 }
@@ -32,6 +35,7 @@ impl Portal {
             pool,
             config: Arc::new(config),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            outbox_heartbeat: Arc::new(WorkerHeartbeat::new(crate::clock::now())),
             ca: Arc::new(ca),
         })
     }

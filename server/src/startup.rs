@@ -6,24 +6,33 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use app::{shell, App};
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Json, Router};
 use backend::mail::{run_outbox_worker, MailTransport, WorkerSettings};
 use backend::Portal;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde::Serialize;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
 
 use crate::auth::{self, oidc::OidcProvider};
 use crate::certificate_routes;
 use crate::csv_routes;
+use crate::metrics::{self, HttpMetrics};
 use crate::security::{self, OwnOrigin};
+
+/// `/health` reports the outbox worker dead when it has shown no sign of life for this long. It
+/// beats at least every poll interval (5 s), also during a long round.
+pub const WORKER_SILENCE_LIMIT_SECS: i64 = 60;
 
 /// The state axum hands to handlers.
 #[derive(Clone, FromRef)]
@@ -36,6 +45,8 @@ pub struct AppState {
     pub own_origin: OwnOrigin,
     /// The OpenID Connect provider, when one is configured (else local accounts).
     pub oidc: Option<Arc<OidcProvider>>,
+    /// Requests counted for `/metrics`.
+    pub http_metrics: Arc<HttpMetrics>,
 }
 
 /// A bound, ready-to-serve portal.
@@ -69,6 +80,7 @@ impl Application {
             portal,
             own_origin,
             oidc,
+            http_metrics: Arc::new(HttpMetrics::default()),
         };
         Ok(Application {
             listener,
@@ -94,11 +106,18 @@ impl Application {
         let worker = tokio::spawn(run_outbox_worker(
             self.portal.pool.clone(),
             transport,
-            WorkerSettings::default(),
+            WorkerSettings {
+                heartbeat: Some(self.portal.outbox_heartbeat.clone()),
+                ..WorkerSettings::default()
+            },
             self.portal.outbox.clone(),
             worker_stopped,
         ));
-        let served = axum::serve(self.listener, self.router)
+        // With the peer's address, which `/metrics` checks.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await;
         let _ = stop_worker.send(true);
@@ -124,8 +143,10 @@ fn router(state: AppState) -> Router {
     let routes = route_list();
     let portal = state.portal.clone();
     let own_origin = state.own_origin.clone();
+    let http_metrics = state.http_metrics.clone();
     let pages = Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics::metrics))
         .route("/auth/login", post(auth::local_login))
         .route("/auth/oidc/start", get(auth::oidc_start))
         .route("/auth/callback", get(auth::oidc_callback))
@@ -176,6 +197,39 @@ fn router(state: AppState) -> Router {
             own_origin,
             security::security_headers,
         ))
+        .layer(middleware::from_fn_with_state(
+            http_metrics,
+            metrics::track_requests,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        // One span per request, so every log line of it names it; with the route template and
+        // never the URI, which may hold a challenge token (Q6). One line per response.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        // Outermost: the ID exists before the span is made. An ID the client (a proxy) sent is
+        // kept, so its logs and ours can be matched.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route = %metrics::route_template(request),
+        request_id = %id,
+    )
 }
 
 /// The pages' routes, found by running the app once. Kept for the process's life because leptos
@@ -188,18 +242,55 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// Liveness and readiness: the database answers.
+/// What `/health` answers: public, so states only, no data.
+#[derive(Serialize)]
+struct HealthReport {
+    /// `ok`, or `unavailable` when any part below is not `ok`.
+    status: &'static str,
+    /// `ok` or `unreachable`.
+    database: &'static str,
+    /// `ok`, or `stalled` when it has been silent longer than [`WORKER_SILENCE_LIMIT_SECS`].
+    outbox_worker: &'static str,
+    /// Seconds since the worker's last sign of life.
+    outbox_worker_silent_secs: i64,
+}
+
+/// Liveness and readiness: the database answers and the outbox worker is alive. 503 names what
+/// is wrong.
 async fn health(State(portal): State<Portal>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
+    let database = match sqlx::query_scalar::<_, i64>("SELECT 1")
         .fetch_one(&portal.pool)
         .await
     {
-        Ok(_) => (StatusCode::OK, "ok").into_response(),
+        Ok(_) => "ok",
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+            "unreachable"
         }
-    }
+    };
+    let silent = portal.outbox_heartbeat.silent_for(backend::clock::now());
+    let outbox_worker = if silent > WORKER_SILENCE_LIMIT_SECS {
+        tracing::error!(
+            silent_secs = silent,
+            "health check: the outbox worker shows no sign of life"
+        );
+        "stalled"
+    } else {
+        "ok"
+    };
+    let healthy = database == "ok" && outbox_worker == "ok";
+    let report = HealthReport {
+        status: if healthy { "ok" } else { "unavailable" },
+        database,
+        outbox_worker,
+        outbox_worker_silent_secs: silent,
+    };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report)).into_response()
 }
 
 /// Removes timed-out sessions every hour, so abandoned ones do not pile up (Q2).

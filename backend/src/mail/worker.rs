@@ -6,6 +6,7 @@
 //! the restart — with the same Message-ID and Date, so a duplicate is recognisable. One worker
 //! runs per database; it does not claim rows, so do not start two.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ pub struct WorkerSettings {
     pub retry_cap_secs: i64,
     /// After this many attempts a mail that still fails temporarily is given up (`failed`).
     pub max_attempts: i64,
+    /// Beaten by the running worker at least every `poll_interval`, so `/health` can tell it is
+    /// alive; `None` where nobody asks (tests of the worker itself).
+    pub heartbeat: Option<Arc<WorkerHeartbeat>>,
 }
 
 impl Default for WorkerSettings {
@@ -43,6 +47,7 @@ impl Default for WorkerSettings {
             retry_base_secs: 30,
             retry_cap_secs: 3600,
             max_attempts: 10,
+            heartbeat: None,
         }
     }
 }
@@ -54,6 +59,38 @@ impl WorkerSettings {
         self.retry_base_secs
             .saturating_mul(1i64 << doublings)
             .min(self.retry_cap_secs)
+    }
+}
+
+/// When the outbox worker last showed a sign of life, in Unix seconds. Shared between the worker
+/// (which beats) and the health check (which reads).
+#[derive(Debug)]
+pub struct WorkerHeartbeat {
+    last_beat: AtomicI64,
+}
+
+impl WorkerHeartbeat {
+    /// A heartbeat counted as beaten at `now`: a worker that is just starting is not reported
+    /// dead, one that never starts is once the health check's limit has passed.
+    pub fn new(now: i64) -> WorkerHeartbeat {
+        WorkerHeartbeat {
+            last_beat: AtomicI64::new(now),
+        }
+    }
+
+    /// Records a sign of life at `now`.
+    pub fn beat(&self, now: i64) {
+        self.last_beat.store(now, Ordering::Relaxed);
+    }
+
+    /// Unix seconds of the last sign of life.
+    pub fn last_beat(&self) -> i64 {
+        self.last_beat.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since the last sign of life (0 if it lies in the future).
+    pub fn silent_for(&self, now: i64) -> i64 {
+        (now - self.last_beat()).max(0)
     }
 }
 
@@ -156,12 +193,30 @@ pub async fn run_outbox_worker<T: DeliverMail>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!("outbox worker started");
+    let beat = || {
+        if let Some(heartbeat) = &settings.heartbeat {
+            heartbeat.beat(clock::now());
+        }
+    };
     loop {
         if *shutdown.borrow() {
             break;
         }
-        let round = deliver_due_mails(&pool, &transport, &settings, clock::now(), Some(&shutdown));
-        match round.await {
+        beat();
+        // A round against a slow relay may take minutes (SMTP timeouts); the worker is alive all
+        // the while, so it keeps beating instead of looking dead to the health check.
+        let result = {
+            let round =
+                deliver_due_mails(&pool, &transport, &settings, clock::now(), Some(&shutdown));
+            tokio::pin!(round);
+            loop {
+                tokio::select! {
+                    result = &mut round => break result,
+                    _ = tokio::time::sleep(settings.poll_interval) => beat(),
+                }
+            }
+        };
+        match result {
             // A full batch: there is probably more due right away.
             Ok(outcome) if outcome.picked as i64 >= settings.batch && outcome.picked > 0 => {
                 continue

@@ -83,6 +83,7 @@ async fn cert_world() -> CertWorld {
         pool: w.db.pool.clone(),
         config: Arc::new(config),
         outbox: Arc::new(Notify::new()),
+        outbox_heartbeat: Arc::new(backend::mail::worker::WorkerHeartbeat::new(clock::now())),
         ca: ca.clone(),
     };
     CertWorld { w, portal, ca }
