@@ -455,22 +455,6 @@ fn mailbox_type_of(row: &CertificateRowRecord) -> Result<MailboxType, Certificat
         .map_err(|_| CertificateError::corrupt(format!("mailbox type of row {}", row.id)))
 }
 
-/// Escapes an attribute value for an RFC 4514 string (§2.4), as the CA writes subjects.
-fn escape_rfc4514(value: &str) -> String {
-    let last = value.chars().count().saturating_sub(1);
-    let mut out = String::with_capacity(value.len());
-    for (i, c) in value.chars().enumerate() {
-        let special = matches!(c, '"' | '+' | ',' | ';' | '<' | '>' | '\\')
-            || (i == 0 && (c == '#' || c == ' '))
-            || (i == last && c == ' ');
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// The subject a certificate for `holder` would get, as the CA writes its text (RFC 4514, most
 /// specific attribute first): `CN=Anna Schmidt,SN=Schmidt,givenName=Anna[,O=…[,C=…]]` for a
 /// person, `emailAddress=…` for a functional mailbox. A test holds it to the issued subject.
@@ -510,7 +494,7 @@ fn subject_preview(
     }
     parts
         .iter()
-        .map(|(label, value)| format!("{label}={}", escape_rfc4514(value)))
+        .map(|(label, value)| format!("{label}={}", crate::ca::escape_rfc4514(value)))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -625,18 +609,24 @@ fn may_see(viewer: &Viewer, record: &CertificateRecord) -> bool {
     record.user_id == viewer.user.user_id || viewer.may_read_domain(record.domain_id)
 }
 
-/// PEM of one DER certificate: base64 in lines of 64 characters (RFC 7468).
-fn pem_of(der: &[u8]) -> String {
+/// PEM armour of DER bytes under `label` (`CERTIFICATE`, `X509 CRL`): base64 in lines of 64
+/// characters (RFC 7468).
+pub fn pem(label: &str, der: &[u8]) -> String {
     let b64 = STANDARD.encode(der);
-    let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
-    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 40);
+    pem.push_str(&format!("-----BEGIN {label}-----\n"));
     for line in b64.as_bytes().chunks(64) {
         // Base64 is ASCII, so every chunk is valid UTF-8.
         pem.push_str(std::str::from_utf8(line).unwrap_or_default());
         pem.push('\n');
     }
-    pem.push_str("-----END CERTIFICATE-----\n");
+    pem.push_str(&format!("-----END {label}-----\n"));
     pem
+}
+
+/// PEM of one DER certificate.
+fn pem_of(der: &[u8]) -> String {
+    pem("CERTIFICATE", der)
 }
 
 /// A certificate as a file: PEM, DER, or PEM with the CA chain. For its owner, the NAPs of its

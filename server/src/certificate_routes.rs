@@ -12,11 +12,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use backend::certificates::{
-    ca_certificate_der, certificate_file, current_crl, CertificateError, CertificateFormat,
+    ca_certificate_der, certificate_file, current_crl, pem, CertificateError, CertificateFormat,
 };
 use backend::roles::Viewer;
 use backend::Portal;
-use base64::Engine;
 use serde::Deserialize;
 
 /// The `format` query parameter.
@@ -109,18 +108,6 @@ fn public_file(content_type: &'static str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// PEM armour, 64 characters a line (RFC 7468).
-fn pem(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 /// The status and safe message of a refusal; internal causes only in the log (Q6).
 fn refusal(e: CertificateError) -> Response {
     if e.is_internal() {
@@ -135,19 +122,4 @@ fn refusal(e: CertificateError) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     (status, e.to_string()).into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pem;
-
-    #[test]
-    fn pem_armour_wraps_at_64_characters() {
-        let text = pem("X509 CRL", &[0u8; 60]);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "-----BEGIN X509 CRL-----");
-        assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 80 - 64);
-        assert_eq!(lines[3], "-----END X509 CRL-----");
-    }
 }

@@ -432,7 +432,7 @@ fn dn_value_text(value: &DnValue) -> String {
 }
 
 /// Escapes an attribute value for an RFC 4514 string (§2.4).
-fn escape_rfc4514(value: &str) -> String {
+pub(crate) fn escape_rfc4514(value: &str) -> String {
     let last = value.chars().count().saturating_sub(1);
     let mut out = String::with_capacity(value.len());
     for (i, c) in value.chars().enumerate() {

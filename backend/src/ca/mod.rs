@@ -19,6 +19,7 @@ pub mod embedded;
 pub mod server_key;
 
 pub use csr::{parse_csr, CsrError};
+pub(crate) use embedded::escape_rfc4514;
 pub use embedded::EmbeddedCa;
 pub use server_key::{pkcs12, ServerKey};
 
