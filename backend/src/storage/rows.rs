@@ -547,7 +547,11 @@ pub async fn list_row_page(
         push_filter(&mut q, filter, Purpose::Page);
         q.push(" ORDER BY ").push(order_by("r."));
     }
-    q.push(" LIMIT ").push_bind(limit);
+    // The page size is written into the statement, not bound: SQLite (3.51) plans with a bound
+    // LIMIT's value and so marks the statement to be prepared anew whenever that parameter is
+    // bound again, i.e. on every call; parsing and planning this statement cost more than running
+    // it. Page sizes are few (clamped by the service), so each has its cached statement.
+    q.push(format!(" LIMIT {limit}"));
     q.push(" OFFSET ").push_bind(offset);
     q.push(")) SELECT (");
     if filter.is_selective() {
