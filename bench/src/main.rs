@@ -151,6 +151,13 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
             None => "unknown".into(),
         },
     ));
+    if let Some((anon, file)) = report::rss_anon_and_file_kib() {
+        report.push(Figure::info(
+            "all",
+            "RSS of ra-bench at the end: private memory (RssAnon) / mapped files (RssFile: the database file, mapped by each connection for reads)",
+            format!("{:.0} MB / {:.0} MB", anon as f64 / 1024.0, file as f64 / 1024.0),
+        ));
+    }
     report.push(Figure::info(
         "all",
         "wall time of the benchmark",

@@ -194,6 +194,16 @@ pub fn peak_rss_kib() -> Option<u64> {
     proc_status_field("VmHWM:")
 }
 
+/// The process's resident set now in KiB, split as `/proc/self/status` does: private memory
+/// (`RssAnon`) and mapped files (`RssFile`: the database file that SQLite maps for reads, counted
+/// once per connection that maps it although the pages are the kernel's shared file cache).
+pub fn rss_anon_and_file_kib() -> Option<(u64, u64)> {
+    Some((
+        proc_status_field("RssAnon:")?,
+        proc_status_field("RssFile:")?,
+    ))
+}
+
 /// A `kB` field of `/proc/self/status`.
 fn proc_status_field(name: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -289,8 +289,8 @@ pub enum RowOrder {
 }
 
 impl RowOrder {
-    /// The `ORDER BY` columns; each list is the start of an index led by `domain_id` (0004; the
-    /// filter columns follow), ending in the row id (or the unique primary address) so that ties
+    /// The `ORDER BY` columns; each list is the start of an index led by `domain_id` (0004, 0005;
+    /// the filter columns follow), ending in the row id (or the unique primary address) so that ties
     /// have a stable order.
     fn columns(self) -> &'static [&'static str] {
         match self {
@@ -499,10 +499,10 @@ fn row_from_tuple(t: RowTuple) -> RowRecord {
 /// Two plans, chosen by the filter (SPEC P2: any page of a 100 000-row domain within milliseconds):
 ///
 /// - A filter on the row's own columns only (active, mailbox type, "never sent", or none): the ids
-///   of the page are read from the sort index alone, which holds the filter columns too (0004), so
-///   each of the `offset` skipped rows costs a step in the index, not a read of the row; then the
-///   page's rows are read by id. The total comes from the kept counts (or one count over the same
-///   index for "never sent").
+///   of the page are read from the sort index, which holds active and mailbox type too (0004,
+///   0005), so each of the `offset` skipped rows costs a step in the index, not a read of the row
+///   ("never sent" still reads each row); then the page's rows are read by id. The total comes
+///   from the kept counts (or a count of the domain's rows for "never sent").
 /// - A search or an address state (pending, confirmed): the matching rows are few and are found
 ///   first, once (trigram index, pending challenges, links); their ids and sort columns are kept
 ///   in a temporary table that gives both the total and the page. Scanning the sort index instead
