@@ -64,8 +64,9 @@ pub fn App() -> impl IntoView {
     let t = use_texts();
     mark_hydrated();
     // leptos_meta may render the <title> after this component's reactive owner is gone (seen
-    // as a rare SSR panic under concurrent requests): read the language without panicking.
-    let title = move || lang.try_get().unwrap_or_default().texts().app_name;
+    // as rare SSR panics, "disposed" and "no Arena is active", under concurrent requests), so the
+    // title is a plain string of the first language, not a reactive read.
+    let title = lang.get_untracked().texts().app_name;
 
     view! {
         <Stylesheet id="leptos" href="/pkg/ra-portal.css"/>
