@@ -4,7 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$here"
-# A release build does not use the debug-only flag; keep the release cache apart from the tests'.
+# cargo-leptos sets RUSTFLAGS itself, to exactly `--cfg erase_components` for the server and the WASM
+# client alike (always-erase-components in Cargo.toml); env.sh's value would only be added on top.
 unset RUSTFLAGS
 
 bash scripts/setup.sh
