@@ -9,8 +9,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$here"
-# Release builds do not use the debug-only flag and share the release cache with scripts/run.sh.
-unset RUSTFLAGS
+# The same flags as the release build of scripts/run.sh (cargo-leptos' always-erase-components),
+# so the benchmark measures the server that is deployed and shares its compiled dependencies.
+export RUSTFLAGS="--cfg erase_components"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
