@@ -6,33 +6,10 @@
 //! needs to read it (see `storage::rows::from_json`). For the same reason the batch inserts take
 //! their rows as one JSON array parameter and let SQLite walk it (`json_each`).
 
-use serde::de::DeserializeOwned;
-
 use crate::storage::audit::AuditKind;
 use crate::storage::links::LinkRecord;
-use crate::storage::rows::{AddressRecord, RowRecord};
+use crate::storage::rows::{from_json, row_from_tuple, AddressRecord, RowRecord, RowTuple};
 use crate::storage::Conn;
-
-fn from_json<T: DeserializeOwned>(json: &str) -> sqlx::Result<T> {
-    serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
-}
-
-/// A [`RowRecord`] as `json_array` writes it (booleans are 0/1).
-type RowTuple = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-    i64,
-    i64,
-);
 
 /// Every row of a domain, by primary address.
 pub(crate) async fn list_rows_of_domain(
@@ -49,24 +26,7 @@ pub(crate) async fn list_rows_of_domain(
     .fetch_one(conn)
     .await?;
     let tuples: Vec<RowTuple> = from_json(&json)?;
-    Ok(tuples
-        .into_iter()
-        .map(|t| RowRecord {
-            id: t.0,
-            domain_id: t.1,
-            primary_address: t.2,
-            first_name: t.3,
-            last_name: t.4,
-            mailbox_type: t.5,
-            applicant_address: t.6,
-            comment: t.7,
-            active: t.8 != 0,
-            version: t.9,
-            challenged: t.10 != 0,
-            created_at: t.11,
-            updated_at: t.12,
-        })
-        .collect())
+    Ok(tuples.into_iter().map(row_from_tuple).collect())
 }
 
 /// Every address of a domain's rows with its row: by row, primary first, then the aliases in order.

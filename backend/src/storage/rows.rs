@@ -453,12 +453,12 @@ pub struct RowPageRecords {
 /// driver hands every result row from its worker thread to the caller one at a time, which costs
 /// a few microseconds a row, more than SQLite needs for the whole page (P2). One row of JSON, made
 /// by SQLite and parsed by serde, took a sixth of the time in the P2 timings.
-fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> sqlx::Result<T> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> sqlx::Result<T> {
     serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
 /// A [`RowRecord`] as `json_array` writes it, in [`ROW_COLUMNS`] order.
-type RowTuple = (
+pub(crate) type RowTuple = (
     i64,
     i64,
     String,
@@ -474,7 +474,7 @@ type RowTuple = (
     i64,
 );
 
-fn row_from_tuple(t: RowTuple) -> RowRecord {
+pub(crate) fn row_from_tuple(t: RowTuple) -> RowRecord {
     RowRecord {
         id: t.0,
         domain_id: t.1,
