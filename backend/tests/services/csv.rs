@@ -2,73 +2,21 @@
 //! files as spreadsheets write them is in `tests/data/csv/`; challenges and links are arranged with
 //! plain SQL, as in the rows tests.
 
-use backend::config::Config;
 use backend::csv_upload::{
     apply, check_lines, download, parse, preview, ColumnProblem, FileError, LineStatus, Preview,
     TextEncoding, UploadError,
 };
 use backend::domains::register_domain;
-use backend::roles::Viewer;
 use backend::rows::{
     create_row, edit_row, list_rows, preview_edit, set_active, RowError, RowInput, RowQuery,
     RowView,
 };
-use backend::sessions::SessionUser;
-use backend::testing::{fresh_db, TestDb};
 use domain::mailbox::MailboxType;
 use domain::row::Field;
 use sqlx::SqlitePool;
 
 use super::audit_records;
-
-async fn viewer(pool: &SqlitePool, user_id: &str, groups: &[&str]) -> Viewer {
-    let config = Config {
-        operator_group: "pki-ops".into(),
-        ..Config::default()
-    };
-    let user = SessionUser {
-        user_id: user_id.into(),
-        given_name: "Nora".into(),
-        family_name: "Nap".into(),
-        email: None,
-        groups: groups.iter().map(|g| g.to_string()).collect(),
-        session_started_at: 0,
-    };
-    Viewer::load(pool, user, &config).await.unwrap()
-}
-
-/// nora administers example.org, otto other.net; olga is an operator.
-struct World {
-    db: TestDb,
-    nora: Viewer,
-    otto: Viewer,
-    olga: Viewer,
-}
-
-impl World {
-    fn pool(&self) -> &SqlitePool {
-        &self.db.pool
-    }
-}
-
-async fn world() -> World {
-    let db = fresh_db().await;
-    register_domain(&db.pool, "cli:root", "example.org", "nap-example")
-        .await
-        .unwrap();
-    register_domain(&db.pool, "cli:root", "other.net", "nap-other")
-        .await
-        .unwrap();
-    let nora = viewer(&db.pool, "nora", &["nap-example"]).await;
-    let otto = viewer(&db.pool, "otto", &["nap-other"]).await;
-    let olga = viewer(&db.pool, "olga", &["pki-ops"]).await;
-    World {
-        db,
-        nora,
-        otto,
-        olga,
-    }
-}
+use super::rows::{viewer, world, World};
 
 fn data(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/data/csv/{name}", env!("CARGO_MANIFEST_DIR"));

@@ -23,7 +23,7 @@ fn now() -> i64 {
     backend::clock::now()
 }
 
-async fn viewer(pool: &SqlitePool, user_id: &str, groups: &[&str]) -> Viewer {
+pub(super) async fn viewer(pool: &SqlitePool, user_id: &str, groups: &[&str]) -> Viewer {
     let config = Config {
         operator_group: "pki-ops".into(),
         ..Config::default()
@@ -39,20 +39,22 @@ async fn viewer(pool: &SqlitePool, user_id: &str, groups: &[&str]) -> Viewer {
     Viewer::load(pool, user, &config).await.unwrap()
 }
 
-/// Two domains with a NAP each: nora administers example.org, otto other.net.
-struct World {
-    db: TestDb,
-    nora: Viewer,
-    otto: Viewer,
+/// Two domains with a NAP each: nora administers example.org, otto other.net; olga is an
+/// operator (group `pki-ops`). Shared with the CSV tests.
+pub(super) struct World {
+    pub(super) db: TestDb,
+    pub(super) nora: Viewer,
+    pub(super) otto: Viewer,
+    pub(super) olga: Viewer,
 }
 
 impl World {
-    fn pool(&self) -> &SqlitePool {
+    pub(super) fn pool(&self) -> &SqlitePool {
         &self.db.pool
     }
 }
 
-async fn world() -> World {
+pub(super) async fn world() -> World {
     let db = fresh_db().await;
     register_domain(&db.pool, "cli:root", "example.org", "nap-example")
         .await
@@ -62,7 +64,13 @@ async fn world() -> World {
         .unwrap();
     let nora = viewer(&db.pool, "nora", &["nap-example"]).await;
     let otto = viewer(&db.pool, "otto", &["nap-other"]).await;
-    World { db, nora, otto }
+    let olga = viewer(&db.pool, "olga", &["pki-ops"]).await;
+    World {
+        db,
+        nora,
+        otto,
+        olga,
+    }
 }
 
 fn person(first: &str, last: &str, aliases: &str) -> RowInput {
