@@ -227,3 +227,25 @@ export async function myCertificateLine(page: Page, serial: string): Promise<Loc
   await waitForHydration(page);
   return page.locator(`table.certificates tr[data-serial="${serial}"]`);
 }
+
+/**
+ * S1 up to the certificate: the NAP adds the row and sends its challenge, `user` confirms from the
+ * mail (which goes to `recipient`: the applicant on a functional row) and requests a certificate,
+ * which pkilint and openssl must accept.
+ */
+export async function onboard(
+  page: Page,
+  row: Parameters<typeof addRow>[1],
+  user: string,
+  key: 'server' | 'csr',
+  recipient = row.primary,
+): Promise<Issued> {
+  await loginAs(page, NAP);
+  await openTable(page);
+  await addRow(page, row);
+  const link = await sendChallenge(page, row.primary, recipient);
+  await confirmAs(page, user, link);
+  const cert = await requestCertificate(page, row.primary, key);
+  await expectGoodCertificate(cert);
+  return cert;
+}

@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test';
 import { oidcPortalURL } from '../playwright.config';
 import { screenshot, waitForHydration } from './helpers';
 import {
-  NAP, addRow, confirmAs, describe, editCell, expectGoodCertificate, expectRevoked, loginAs, mailCount, mailNumber,
+  NAP, addRow, confirmAs, onboard, describe, editCell, expectGoodCertificate, expectRevoked, loginAs, mailCount, mailNumber,
   myCertificateLine, napRevokeRow, openTable, requestCertificate, sendChallenge, setActive, tableRow,
 } from './journeys';
 
@@ -34,13 +34,7 @@ test('s1 r13 r14 onboarding: row, challenge, confirm, certificate with the IdM n
 });
 
 test('r15 the owner revokes their certificate: CRL at once, confirmation mail, new request allowed', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 'own.ben@example.org', first: 'Ben', last: 'Weber' });
-  const link = await sendChallenge(page, 'own.ben@example.org');
-  await confirmAs(page, 'ben', link);
-  const cert = await requestCertificate(page, 'own.ben@example.org', 'csr');
-  await expectGoodCertificate(cert);
+  const cert = await onboard(page, { primary: 'own.ben@example.org', first: 'Ben', last: 'Weber' }, 'ben', 'csr');
 
   const mailsBefore = await mailCount('own.ben@example.org');
   const line = await myCertificateLine(page, cert.serial);
@@ -57,13 +51,7 @@ test('r15 the owner revokes their certificate: CRL at once, confirmation mail, n
 });
 
 test('s2 r15 leaver: the NAP deactivates, revokes, and the user can request no more', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 's2.ben@example.org', first: 'Ben', last: 'Weber' });
-  const link = await sendChallenge(page, 's2.ben@example.org');
-  await confirmAs(page, 'ben', link);
-  const cert = await requestCertificate(page, 's2.ben@example.org', 'csr');
-  await expectGoodCertificate(cert);
+  const cert = await onboard(page, { primary: 's2.ben@example.org', first: 'Ben', last: 'Weber' }, 'ben', 'csr');
 
   await loginAs(page, NAP);
   await openTable(page);
@@ -88,13 +76,7 @@ test('s2 r15 leaver: the NAP deactivates, revokes, and the user can request no m
 });
 
 test('s3 r11 r12 address recycling: a new user takes over, the old one keeps only their old certificate', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 's3.office@example.org', first: 'Anna', last: 'Schmidt' });
-  const first = await sendChallenge(page, 's3.office@example.org');
-  await confirmAs(page, 'anna', first);
-  const annas = await requestCertificate(page, 's3.office@example.org', 'server');
-  await expectGoodCertificate(annas);
+  const annas = await onboard(page, { primary: 's3.office@example.org', first: 'Anna', last: 'Schmidt' }, 'anna', 'server');
 
   await loginAs(page, NAP);
   await openTable(page);
@@ -124,13 +106,7 @@ test('s3 r11 r12 address recycling: a new user takes over, the old one keeps onl
 });
 
 test('s4 name change with a new sender address: the same user confirms the new row', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 's4.klein@example.org', first: 'Carla', last: 'Klein' });
-  const link = await sendChallenge(page, 's4.klein@example.org');
-  await confirmAs(page, 'carla', link);
-  const old = await requestCertificate(page, 's4.klein@example.org', 'csr');
-  await expectGoodCertificate(old);
+  const old = await onboard(page, { primary: 's4.klein@example.org', first: 'Carla', last: 'Klein' }, 'carla', 'csr');
 
   await loginAs(page, NAP);
   await openTable(page);
@@ -148,13 +124,7 @@ test('s4 name change with a new sender address: the same user confirms the new r
 });
 
 test('s5 r06 r07 name change with the same address: no new challenge needed', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 's5.ben@example.org', first: 'Ben', last: 'Weber' });
-  const link = await sendChallenge(page, 's5.ben@example.org');
-  await confirmAs(page, 'ben', link);
-  const before = await requestCertificate(page, 's5.ben@example.org', 'server');
-  await expectGoodCertificate(before);
+  const before = await onboard(page, { primary: 's5.ben@example.org', first: 'Ben', last: 'Weber' }, 'ben', 'server');
 
   await loginAs(page, NAP);
   await openTable(page);
@@ -173,13 +143,7 @@ test('s5 r06 r07 name change with the same address: no new challenge needed', as
 });
 
 test('s6 functional mailbox: the applicant confirms and gets a certificate without CN', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 's6.helpdesk@example.org', type: 'functional', last: 'Helpdesk', applicant: 'carla@example.org' });
-  const link = await sendChallenge(page, 's6.helpdesk@example.org', 'carla@example.org');
-  await confirmAs(page, 'carla', link);
-  const cert = await requestCertificate(page, 's6.helpdesk@example.org', 'server');
-  await expectGoodCertificate(cert);
+  const cert = await onboard(page, { primary: 's6.helpdesk@example.org', type: 'functional', last: 'Helpdesk', applicant: 'carla@example.org' }, 'carla', 'server', 'carla@example.org');
   const text = describe(cert);
   expect(text).not.toContain('CN');
   expect(text).toContain('emailAddress');
@@ -187,13 +151,7 @@ test('s6 functional mailbox: the applicant confirms and gets a certificate witho
 });
 
 test('s7 r05 new applicant: the previous applicant keeps only the certificates they had', async ({ page }) => {
-  await loginAs(page, NAP);
-  await openTable(page);
-  await addRow(page, { primary: 's7.office@example.org', type: 'functional', last: 'Office', applicant: 'anna@example.org' });
-  const first = await sendChallenge(page, 's7.office@example.org', 'anna@example.org');
-  await confirmAs(page, 'anna', first);
-  const annas = await requestCertificate(page, 's7.office@example.org', 'csr');
-  await expectGoodCertificate(annas);
+  const annas = await onboard(page, { primary: 's7.office@example.org', type: 'functional', last: 'Office', applicant: 'anna@example.org' }, 'anna', 'csr', 'anna@example.org');
 
   await loginAs(page, NAP);
   await openTable(page);
