@@ -12,7 +12,6 @@
 
 use std::fmt;
 
-use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
 
@@ -425,18 +424,7 @@ fn domain_to_ascii(raw: &str) -> Result<String, DomainProblem> {
             });
         }
     }
-    // STD3 rules keep the result to letters, digits and hyphens. Hyphens in positions 3–4 of
-    // a label stay allowed (only `xn--` labels are checked as punycode): such names exist and
-    // are valid in DNS. Lengths are checked below with clearer messages.
-    let ascii = Uts46::new()
-        .to_ascii(
-            raw.as_bytes(),
-            AsciiDenyList::STD3,
-            Hyphens::CheckFirstLast,
-            DnsLength::Ignore,
-        )
-        .map_err(|_| DomainProblem::Idna)?
-        .into_owned();
+    let ascii = crate::uts46::to_ascii(raw).map_err(|()| DomainProblem::Idna)?;
     check_ascii_domain(&ascii)?;
     Ok(ascii)
 }

@@ -20,6 +20,7 @@ pub mod mailbox;
 pub mod row;
 pub mod text;
 pub mod time;
+mod uts46;
 
 pub use address::{
     parse_address_list, AddressError, AddressListError, DomainError, DomainName, DomainProblem,
