@@ -41,12 +41,22 @@ impl Viewer {
     ) -> Result<Viewer, ServiceError> {
         let mut conn = pool.acquire().await?;
         let nap_domains = list_domains_of_groups(&mut conn, &user.groups).await?;
+        Ok(Viewer::with_domains(user, nap_domains, config))
+    }
+
+    /// The roles of a session's user, given the domains whose contact group is one of the user's
+    /// groups (as `list_domains_of_groups` finds them).
+    pub fn with_domains(
+        user: SessionUser,
+        nap_domains: Vec<DomainRecord>,
+        config: &Config,
+    ) -> Viewer {
         let is_operator = user.groups.contains(&config.operator_group);
-        Ok(Viewer {
+        Viewer {
             user,
             is_operator,
             nap_domains,
-        })
+        }
     }
 
     /// Whether the person administers at least one domain.

@@ -2,6 +2,7 @@
 
 use sqlx::FromRow;
 
+use super::domains::DomainRecord;
 use super::Conn;
 
 /// A session to store.
@@ -71,6 +72,54 @@ pub async fn find_session_by_hash(
     .bind(id_hash)
     .fetch_optional(conn)
     .await
+}
+
+/// The session whose ID hashes to `id_hash`, with its user and the domains whose contact group is
+/// one of the session's groups (the domains its user administers, R1): everything a request needs
+/// to know who asks, in one statement, so the lookup that every request makes is one round trip
+/// to the database (SPEC P2).
+pub async fn find_session_with_domains(
+    conn: &mut Conn,
+    id_hash: &[u8],
+) -> sqlx::Result<Option<(SessionRecord, Vec<DomainRecord>)>> {
+    /// The row of the statement: the session and its domains as one JSON array.
+    #[derive(FromRow)]
+    struct Found {
+        #[sqlx(flatten)]
+        session: SessionRecord,
+        domains: String,
+    }
+    let found: Option<Found> = sqlx::query_as(
+        "SELECT s.user_id, s.groups, s.created_at, s.last_seen_at, s.expires_at,
+                u.given_name, u.family_name, u.email,
+                (SELECT json_group_array(json_array(d.id, d.name, d.contact_group, d.created_at,
+                                                    d.updated_at) ORDER BY d.name)
+                 FROM domains d WHERE d.contact_group IN (SELECT value FROM json_each(s.groups)))
+                    AS domains
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id_hash = ?",
+    )
+    .bind(id_hash)
+    .fetch_optional(conn)
+    .await?;
+    let Some(Found { session, domains }) = found else {
+        return Ok(None);
+    };
+    let domains: Vec<(i64, String, String, i64, i64)> =
+        serde_json::from_str(&domains).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let domains = domains
+        .into_iter()
+        .map(
+            |(id, name, contact_group, created_at, updated_at)| DomainRecord {
+                id,
+                name,
+                contact_group,
+                created_at,
+                updated_at,
+            },
+        )
+        .collect();
+    Ok(Some((session, domains)))
 }
 
 /// Records that the session was used at `now`.

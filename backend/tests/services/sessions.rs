@@ -287,3 +287,92 @@ async fn q2_purging_removes_only_timed_out_sessions() {
     .unwrap();
     assert!(left.is_some());
 }
+
+/// The one-statement look-up every request makes: the session's user with the roles that
+/// `Viewer::load` works out, read afresh each time.
+#[tokio::test]
+async fn q1_find_viewer_gives_the_roles_of_viewer_load_and_sees_a_new_contact_group_at_once() {
+    use backend::config::Config;
+    use backend::domains::{register_domain, set_contact_group};
+    use backend::roles::Viewer;
+    use backend::sessions::find_viewer;
+
+    let db = fresh_db().await;
+    let config = Config {
+        session: config(),
+        operator_group: "pki-ops".into(),
+        ..Config::default()
+    };
+    register_domain(&db.pool, "cli:root", "example.org", "nap-example")
+        .await
+        .unwrap();
+    register_domain(&db.pool, "cli:root", "example.net", "nap-net")
+        .await
+        .unwrap();
+    let token = start_session(
+        &db.pool,
+        &identity("nora", &["nap-example", "pki-ops", "staff"]),
+        T0,
+        &config.session,
+    )
+    .await
+    .unwrap();
+    let cookie = token.expose_cookie_value();
+
+    let viewer = find_viewer(&db.pool, cookie, T0 + 5, &config)
+        .await
+        .unwrap()
+        .expect("a valid session");
+    let user = find_session(&db.pool, cookie, T0 + 5, &config.session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(viewer, Viewer::load(&db.pool, user, &config).await.unwrap());
+    assert!(viewer.is_operator);
+    let names: Vec<&str> = viewer.nap_domains.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["example.org"]);
+
+    set_contact_group(&db.pool, "olga", "example.net", "staff")
+        .await
+        .unwrap();
+    let viewer = find_viewer(&db.pool, cookie, T0 + 6, &config)
+        .await
+        .unwrap()
+        .unwrap();
+    let names: Vec<&str> = viewer.nap_domains.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["example.net", "example.org"], "by name, at once");
+}
+
+#[tokio::test]
+async fn q2_find_viewer_refuses_a_timed_out_session_and_an_unknown_cookie() {
+    use backend::config::Config;
+    use backend::sessions::find_viewer;
+
+    let db = fresh_db().await;
+    let config = Config {
+        session: config(),
+        ..Config::default()
+    };
+    let token = start_session(&db.pool, &identity("anna", &[]), T0, &config.session)
+        .await
+        .unwrap();
+
+    assert!(find_viewer(&db.pool, &"x".repeat(43), T0, &config)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(find_viewer(
+        &db.pool,
+        token.expose_cookie_value(),
+        T0 + 61 * MINUTE,
+        &config
+    )
+    .await
+    .unwrap()
+    .is_none());
+    assert_eq!(
+        session_count(&db.pool).await,
+        0,
+        "the idle session is deleted"
+    );
+}

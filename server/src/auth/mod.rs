@@ -12,9 +12,8 @@ use axum::Form;
 use backend::accounts::{verify_password, LoginRefused};
 use backend::clock;
 use backend::identity::Identity;
-use backend::roles::Viewer;
 use backend::secret::SecretString;
-use backend::sessions::{end_session, find_session, start_session};
+use backend::sessions::{end_session, find_viewer, start_session};
 use backend::storage::oidc_logins::{
     delete_stale_oidc_logins, insert_oidc_login, take_oidc_login, OidcLogin,
 };
@@ -53,15 +52,10 @@ pub async fn resolve_session(
     if !req.uri().path().starts_with("/pkg/") {
         if let Some(value) = cookie(req.headers(), SESSION_COOKIE) {
             let portal = &state.portal;
-            let found =
-                find_session(&portal.pool, &value, clock::now(), &portal.config.session).await;
-            match found {
-                Ok(Some(user)) => match Viewer::load(&portal.pool, user, &portal.config).await {
-                    Ok(viewer) => {
-                        req.extensions_mut().insert(viewer);
-                    }
-                    Err(e) => tracing::error!(error = ?e, "loading the roles of a session failed"),
-                },
+            match find_viewer(&portal.pool, &value, clock::now(), &portal.config).await {
+                Ok(Some(viewer)) => {
+                    req.extensions_mut().insert(viewer);
+                }
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = ?e, "session look-up failed"),
             }
