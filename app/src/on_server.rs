@@ -170,7 +170,8 @@ pub mod rows {
     //! Conversions between the table's wire types and the rows service.
 
     use backend::rows::{
-        AddressState, MailDelivery, RowError, RowInput, RowQuery, RowView, SortKey, StateFilter,
+        AddressState, Anchor, MailDelivery, RowError, RowInput, RowQuery, RowView, SortKey,
+        StateFilter,
     };
 
     use super::with_status;
@@ -199,6 +200,10 @@ pub mod rows {
             descending: q.descending,
             page: q.page,
             page_size: q.page_size,
+            anchor: q.anchor.map(|a| match a {
+                PageAnchor::After(id) => Anchor::After(id),
+                PageAnchor::Before(id) => Anchor::Before(id),
+            }),
         }
     }
 

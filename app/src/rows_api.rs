@@ -175,6 +175,26 @@ pub struct TableQuery {
     pub page: u32,
     /// Rows per page.
     pub page_size: u32,
+    /// Set by the pager: the row next to which the page lies (the last row of the page before, or
+    /// the first of the page after), so the server finds it without counting earlier rows.
+    pub anchor: Option<PageAnchor>,
+}
+
+/// Where a page lies relative to a row of the page the NAP saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PageAnchor {
+    /// The rows after this row (the "next" button).
+    After(i64),
+    /// The rows before this row (the "previous" button).
+    Before(i64),
+}
+
+impl TableQuery {
+    /// Back to the first page: after a new search, filter or sort order the pager starts again.
+    pub fn first_page(&mut self) {
+        self.page = 0;
+        self.anchor = None;
+    }
 }
 
 impl Default for TableQuery {
@@ -188,6 +208,7 @@ impl Default for TableQuery {
             descending: false,
             page: 0,
             page_size: 50,
+            anchor: None,
         }
     }
 }
@@ -199,6 +220,9 @@ pub struct RowPageItem {
     pub rows: Vec<RowItem>,
     /// Rows matching the filter in all.
     pub total: u64,
+    /// The page number (0-based); it differs from the query's when the table changed so much that
+    /// the page next to the anchor is the first.
+    pub page: u32,
 }
 
 /// What saving an edit will do (R4–R6), shown before the NAP confirms.
@@ -258,6 +282,7 @@ pub async fn list_rows(domain: String, query: TableQuery) -> Result<RowPageItem,
     Ok(RowPageItem {
         rows: page.rows.into_iter().map(to_item).collect(),
         total: page.total,
+        page: page.page,
     })
 }
 

@@ -28,12 +28,13 @@ use crate::storage::challenges::{
 use crate::storage::domains::list_domains;
 use crate::storage::links::{delete_link, list_links_of_row, LinkRecord};
 use crate::storage::rows::{
-    self as store, AddressRecord, AddressStateFilter, AddressStateRecord, RowFilter, RowOrder,
-    RowRecord, RowValues,
+    self as store, AddressRecord, AddressStateFilter, AddressStateRecord, PageStart, RowFilter,
+    RowOrder, RowRecord, RowValues,
 };
 use crate::storage::{is_unique_violation, Conn};
 
 pub use crate::storage::audit::AuditKind;
+pub use crate::storage::rows::Anchor;
 
 /// Largest page of the table.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -291,6 +292,10 @@ pub struct RowQuery {
     pub page: u32,
     /// Rows per page, clamped to 1..=200.
     pub page_size: u32,
+    /// When the NAP stepped here from the next or previous page: the row next to which this page
+    /// lies. The page is then found from that row instead of by counting `page` pages from the
+    /// start, which is as fast for page 1 000 as for page 1; if the row is gone, `page` counts.
+    pub anchor: Option<Anchor>,
 }
 
 impl Default for RowQuery {
@@ -304,6 +309,7 @@ impl Default for RowQuery {
             descending: false,
             page: 0,
             page_size: DEFAULT_PAGE_SIZE,
+            anchor: None,
         }
     }
 }
@@ -1235,16 +1241,28 @@ pub async fn list_rows(
         SortKey::Active => RowOrder::Active,
         SortKey::Updated => RowOrder::Updated,
     };
-    let offset = i64::from(query.page) * i64::from(page_size);
-    let page = store::list_row_page(
-        &mut conn,
-        &filter,
-        order,
-        query.descending,
-        i64::from(page_size),
-        offset,
-    )
-    .await?;
+    let offset = PageStart::Offset(i64::from(query.page) * i64::from(page_size));
+    let start = query.anchor.map_or(offset, PageStart::Anchor);
+    let limit = i64::from(page_size);
+    let mut page =
+        store::list_row_page(&mut conn, &filter, order, query.descending, limit, start).await?;
+    // From an anchor, the page can come out wrong when the table changed meanwhile: nothing after
+    // a deleted anchor row, or less than a page before the anchor when rows before it went away
+    // (then it is the first page). Then the page is read by its number.
+    let mut page_number = query.page;
+    if start != offset {
+        if page.rows.is_empty() {
+            page = store::list_row_page(&mut conn, &filter, order, query.descending, limit, offset)
+                .await?;
+        } else if matches!(query.anchor, Some(Anchor::Before(_)))
+            && (page.rows.len() as i64) < limit
+        {
+            page_number = 0;
+            let first = PageStart::Offset(0);
+            page = store::list_row_page(&mut conn, &filter, order, query.descending, limit, first)
+                .await?;
+        }
+    }
     let mut by_row: HashMap<i64, Vec<AddressStateRecord>> = HashMap::new();
     for a in page.addresses {
         by_row.entry(a.row_id).or_default().push(a);
@@ -1260,7 +1278,7 @@ pub async fn list_rows(
     Ok(RowPage {
         rows,
         total: page.total.max(0) as u64,
-        page: query.page,
+        page: page_number,
         page_size,
     })
 }

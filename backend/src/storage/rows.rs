@@ -304,6 +304,27 @@ impl RowOrder {
     }
 }
 
+/// Where a page starts when the NAP steps to the next or the previous page: right after the last
+/// row, or right before the first row, of the page they see (keyset paging). Found by a seek in
+/// the sort index, such a page costs what the first page costs, however deep it lies, where an
+/// `OFFSET` steps over every row before it (SPEC P2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Anchor {
+    /// The rows that follow this row in the sort order.
+    After(i64),
+    /// The rows that precede this row in the sort order.
+    Before(i64),
+}
+
+/// Which rows of the sorted, filtered table a page holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    /// After skipping this many rows (the first page, or a page the NAP did not step to).
+    Offset(i64),
+    /// Next to a row of the page the NAP saw.
+    Anchor(Anchor),
+}
+
 /// Rows having an address in a given state (the state an address shows, see the service).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AddressStateFilter {
@@ -492,8 +513,8 @@ pub(crate) fn row_from_tuple(t: RowTuple) -> RowRecord {
     }
 }
 
-/// One page of a domain's rows: those matching `filter`, sorted, `limit` rows from `offset` on,
-/// how many match in all, and the addresses of the page's rows with their states, in one
+/// One page of a domain's rows: those matching `filter`, sorted, `limit` rows from `start` on
+/// (after skipping rows, or next to an anchor row: [`PageStart`]), how many match in all, and the addresses of the page's rows with their states, in one
 /// statement that returns one row (each statement is a round trip to sqlx's connection thread).
 ///
 /// Two plans, chosen by the filter (SPEC P2: any page of a 100 000-row domain within milliseconds):
@@ -508,16 +529,20 @@ pub(crate) fn row_from_tuple(t: RowTuple) -> RowRecord {
 ///   in a temporary table that gives both the total and the page. Scanning the sort index instead
 ///   would test every row of the domain before the matches (those of a name search sit together
 ///   in name order).
+///
+/// From an anchor, either plan starts at the anchor row's sort values (a seek in the index, or a
+/// range of the temporary table) instead of skipping rows; a page before the anchor is read
+/// backwards. A missing anchor row gives an empty page.
 pub async fn list_row_page(
     conn: &mut Conn,
     filter: &RowFilter<'_>,
     order: RowOrder,
     descending: bool,
     limit: i64,
-    offset: i64,
+    start: PageStart,
 ) -> sqlx::Result<RowPageRecords> {
     let direction = if descending { " DESC" } else { "" };
-    let order_by = |prefix: &str| {
+    let order_by = |prefix: &str, direction: &str| {
         order
             .columns()
             .iter()
@@ -525,7 +550,35 @@ pub async fn list_row_page(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A page before an anchor is read backwards from it (and shown in order below).
+    let backwards = matches!(start, PageStart::Anchor(Anchor::Before(_)));
+    let scan_direction = if descending != backwards { " DESC" } else { "" };
     let mut q = QueryBuilder::new("WITH ");
+    if let PageStart::Anchor(Anchor::After(id) | Anchor::Before(id)) = start {
+        // The anchor row's sort values, compared as one row value with the rows' (which the sort
+        // index answers with a seek).
+        q.push(format!(
+            "anchor AS (SELECT {} FROM mailbox_rows WHERE id = ",
+            order.columns().join(", ")
+        ))
+        .push_bind(id)
+        .push("), ");
+    }
+    let past_anchor = |q: &mut QueryBuilder<Sqlite>, prefix: &str| {
+        if let PageStart::Anchor(_) = start {
+            let columns = order.columns();
+            let ours = columns
+                .iter()
+                .map(|c| format!("{prefix}{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let comparison = if scan_direction.is_empty() { ">" } else { "<" };
+            q.push(format!(
+                " AND ({ours}) {comparison} (SELECT {} FROM anchor)",
+                columns.join(", ")
+            ));
+        }
+    };
     if filter.is_selective() {
         // The matching rows, once: their ids and what they are sorted by.
         q.push("m AS MATERIALIZED (SELECT r.id");
@@ -541,18 +594,23 @@ pub async fn list_row_page(
         "page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id IN ("
     ));
     if filter.is_selective() {
-        q.push("SELECT m.id FROM m ORDER BY ").push(order_by("m."));
+        q.push("SELECT m.id FROM m WHERE 1");
+        past_anchor(&mut q, "m.");
+        q.push(" ORDER BY ").push(order_by("m.", scan_direction));
     } else {
         q.push("SELECT r.id FROM mailbox_rows r");
         push_filter(&mut q, filter, Purpose::Page);
-        q.push(" ORDER BY ").push(order_by("r."));
+        past_anchor(&mut q, "r.");
+        q.push(" ORDER BY ").push(order_by("r.", scan_direction));
     }
     // The page size is written into the statement, not bound: SQLite (3.51) plans with a bound
     // LIMIT's value and so marks the statement to be prepared anew whenever that parameter is
     // bound again, i.e. on every call; parsing and planning this statement cost more than running
     // it. Page sizes are few (clamped by the service), so each has its cached statement.
     q.push(format!(" LIMIT {limit}"));
-    q.push(" OFFSET ").push_bind(offset);
+    if let PageStart::Offset(offset) = start {
+        q.push(" OFFSET ").push_bind(offset);
+    }
     q.push(")) SELECT (");
     if filter.is_selective() {
         q.push("SELECT COUNT(*) FROM m");
@@ -564,7 +622,7 @@ pub async fn list_row_page(
              last_name, mailbox_type, applicant_address, comment, active, version, challenged,
              created_at, updated_at) ORDER BY ",
     )
-    .push(order_by(""))
+    .push(order_by("", direction))
     .push(format!(
         ") FROM page), (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
     ));

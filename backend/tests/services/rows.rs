@@ -2096,7 +2096,8 @@ async fn p2_list_rows_timings_over_100_000_rows() {
 /// Where a list_rows call spends its time: p50 of the storage calls it makes (P2_BREAKDOWN=1).
 async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
     use backend::storage::rows::{
-        count_rows, list_address_states, list_row_page, AddressStateFilter, RowFilter, RowOrder,
+        count_rows, list_address_states, list_row_page, AddressStateFilter, PageStart, RowFilter,
+        RowOrder,
     };
     use std::time::Instant;
     let mut conn = pool.acquire().await.unwrap();
@@ -2129,7 +2130,7 @@ async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
             order,
             q.descending,
             50,
-            i64::from(q.page) * 50,
+            PageStart::Offset(i64::from(q.page) * 50),
         )
         .await
         .unwrap();

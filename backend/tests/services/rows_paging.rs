@@ -2,12 +2,13 @@
 //! every combination of filters and sort keys in both directions, is the same slice of the rows,
 //! in the same order, as a plain query over the whole table gives (no index tricks, no paging).
 //! Guards the two page plans of `storage::rows::list_row_page` (ids from the covering sort index,
-//! or from the set of matching rows) and the indexes of migration 0004.
+//! or from the set of matching rows) and the indexes of migration 0004, each read by page number
+//! and stepped through with the pager's anchors (the row next to which a page lies).
 
 use backend::config::Config;
 use backend::domains::register_domain;
 use backend::roles::Viewer;
-use backend::rows::{list_rows, RowQuery, SortKey, StateFilter};
+use backend::rows::{delete_row, list_rows, Anchor, RowQuery, SortKey, StateFilter};
 use backend::sessions::SessionUser;
 use backend::testing::{fill_domain, fresh_db};
 use domain::mailbox::MailboxType;
@@ -130,6 +131,7 @@ async fn every_page_of_every_filter_and_sort_is_the_plain_query_s_slice() {
                                 descending,
                                 page: 0,
                                 page_size: PAGE_SIZE,
+                                anchor: None,
                             };
                             let expected = naive(&db.pool, &q, now).await;
                             let last = (expected.len() as u32).div_ceil(PAGE_SIZE);
@@ -148,6 +150,7 @@ async fn every_page_of_every_filter_and_sort_is_the_plain_query_s_slice() {
                                 assert_eq!(got.total as usize, expected.len(), "{q:?}");
                                 checked += 1;
                             }
+                            checked += step_through(&db.pool, &nora, &q, &expected, last).await;
                         }
                     }
                 }
@@ -155,4 +158,144 @@ async fn every_page_of_every_filter_and_sort_is_the_plain_query_s_slice() {
         }
     }
     assert!(checked > 5000, "{checked} pages");
+}
+
+/// The slice of `expected` that page `page` shows.
+fn slice(expected: &[String], page: u32) -> &[String] {
+    let from = (page * PAGE_SIZE) as usize;
+    &expected[from.min(expected.len())..(from + PAGE_SIZE as usize).min(expected.len())]
+}
+
+/// Steps through the first pages with "next" and through the last ones with "previous", as the
+/// pager does (each page from the anchor row of the page before or after), and checks each page
+/// against the plain query's slice. Returns how many pages it checked.
+async fn step_through(
+    pool: &SqlitePool,
+    nora: &Viewer,
+    q: &RowQuery,
+    expected: &[String],
+    pages: u32,
+) -> usize {
+    let mut checked = 0;
+    let mut q = q.clone();
+    q.page = 0;
+    q.anchor = None;
+    let mut got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+    for page in 1..pages.min(5) {
+        q.page = page;
+        q.anchor = got.rows.last().map(|r| Anchor::After(r.id));
+        got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+        let primaries: Vec<&str> = got.rows.iter().map(|r| r.primary.as_str()).collect();
+        assert_eq!(
+            primaries,
+            slice(expected, page),
+            "next to page {page}: {q:?}"
+        );
+        assert_eq!(got.page, page, "{q:?}");
+        checked += 1;
+    }
+    if pages < 2 {
+        return checked;
+    }
+    q.page = pages - 1;
+    q.anchor = None;
+    got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+    for page in (pages.saturating_sub(5)..pages - 1).rev() {
+        q.page = page;
+        q.anchor = got.rows.first().map(|r| Anchor::Before(r.id));
+        got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+        let primaries: Vec<&str> = got.rows.iter().map(|r| r.primary.as_str()).collect();
+        assert_eq!(
+            primaries,
+            slice(expected, page),
+            "back to page {page}: {q:?}"
+        );
+        assert_eq!(got.page, page, "{q:?}");
+        checked += 1;
+    }
+    checked
+}
+
+/// A domain of `n` rows `user000@example.org`…, never challenged (so they can be deleted), sorted
+/// by primary address with pages of `PAGE_SIZE`.
+async fn small_domain(n: usize) -> (backend::testing::TestDb, Viewer, RowQuery) {
+    let db = fresh_db().await;
+    register_domain(&db.pool, "cli:root", "example.org", "nap-example")
+        .await
+        .unwrap();
+    let nora = viewer(&db.pool, "nora", &["nap-example"]).await;
+    for i in 0..n {
+        backend::rows::create_row(
+            &db.pool,
+            &nora,
+            "example.org",
+            &format!("user{i:03}@example.org"),
+            &backend::rows::RowInput {
+                last_name: format!("User {i:03}"),
+                ..backend::rows::RowInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let q = RowQuery {
+        page_size: PAGE_SIZE,
+        ..RowQuery::default()
+    };
+    (db, nora, q)
+}
+
+#[tokio::test]
+async fn p2_next_page_from_a_deleted_anchor_row_is_read_by_its_number() {
+    let (db, nora, mut q) = small_domain(100).await;
+    let first = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+    let anchor = first.rows.last().unwrap().clone();
+    delete_row(&db.pool, &nora, anchor.id, anchor.version)
+        .await
+        .unwrap();
+
+    q.page = 1;
+    q.anchor = Some(Anchor::After(anchor.id));
+    let second = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+
+    // Rows 40.. of the 99 left: user041 … user080.
+    assert_eq!(second.page, 1);
+    assert_eq!(second.rows.first().unwrap().primary, "user041@example.org");
+    assert_eq!(second.rows.len(), PAGE_SIZE as usize);
+}
+
+#[tokio::test]
+async fn p2_previous_page_with_fewer_rows_before_it_than_a_page_is_the_first_page() {
+    let (db, nora, mut q) = small_domain(100).await;
+    q.page = 2;
+    let third = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+    // Someone deletes 50 of the rows before it meanwhile.
+    let before = list_rows(
+        &db.pool,
+        &nora,
+        "example.org",
+        &RowQuery {
+            page_size: 50,
+            ..RowQuery::default()
+        },
+    )
+    .await
+    .unwrap();
+    for row in &before.rows {
+        delete_row(&db.pool, &nora, row.id, row.version)
+            .await
+            .unwrap();
+    }
+
+    q.page = 1;
+    q.anchor = Some(Anchor::Before(third.rows.first().unwrap().id));
+    let previous = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+
+    // Only 30 rows precede user080: the pager is back at the first page, and it is full.
+    assert_eq!(previous.page, 0);
+    assert_eq!(
+        previous.rows.first().unwrap().primary,
+        "user050@example.org"
+    );
+    assert_eq!(previous.rows.len(), PAGE_SIZE as usize);
 }

@@ -21,8 +21,8 @@ use crate::error::AppError;
 use crate::i18n::use_texts;
 use crate::pages::certificates::ReasonSelect;
 use crate::rows_api::{
-    create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, SendReportItem,
-    SortColumn, StateFilterItem, TableQuery,
+    create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, PageAnchor,
+    SendReportItem, SortColumn, StateFilterItem, TableQuery,
 };
 
 use row_form::{check_in_browser, RowFormFields, RowFormState};
@@ -117,6 +117,8 @@ pub fn DomainTablePage() -> impl IntoView {
                         Ok(p) => {
                             let total = p.total;
                             let empty = p.rows.is_empty();
+                            let first = p.rows.first().map(|r| r.id);
+                            let last = p.rows.last().map(|r| r.id);
                             view! {
                                 <table class="data rows">
                                     <thead>
@@ -137,7 +139,7 @@ pub fn DomainTablePage() -> impl IntoView {
                                         {p.rows.into_iter().map(|row| view! { <RowLine row=row/> }).collect_view()}
                                     </tbody>
                                 </table>
-                                <Pager query=query total=total/>
+                                <Pager query=query total=total page=p.page first=first last=last/>
                             }.into_any()
                         }
                     })}
@@ -177,7 +179,7 @@ fn SortHeader(
                     q.sort = column;
                     q.descending = false;
                 }
-                q.page = 0;
+                q.first_page();
             })>
                 {label}{arrow}
             </button>
@@ -194,7 +196,7 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
         let text = search.get_untracked();
         query.update(|q| {
             q.search = text;
-            q.page = 0;
+            q.first_page();
         });
     };
     view! {
@@ -208,7 +210,7 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
                 {move || t.get().table_filter_active}
                 <select on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    query.update(|q| { q.active = match v.as_str() { "active" => Some(true), "inactive" => Some(false), _ => None }; q.page = 0; });
+                    query.update(|q| { q.active = match v.as_str() { "active" => Some(true), "inactive" => Some(false), _ => None }; q.first_page(); });
                 }>
                     <option value="">{move || t.get().table_all}</option>
                     <option value="active">{move || t.get().table_active_only}</option>
@@ -219,7 +221,7 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
                 {move || t.get().table_filter_type}
                 <select on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    query.update(|q| { q.mailbox_type = MailboxType::parse(&v).ok(); q.page = 0; });
+                    query.update(|q| { q.mailbox_type = MailboxType::parse(&v).ok(); q.first_page(); });
                 }>
                     <option value="">{move || t.get().table_all}</option>
                     <option value="personal">{move || t.get().type_personal}</option>
@@ -237,7 +239,7 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
                             "never" => Some(StateFilterItem::NeverSent),
                             _ => None,
                         };
-                        q.page = 0;
+                        q.first_page();
                     });
                 }>
                     <option value="">{move || t.get().table_all}</option>
@@ -252,35 +254,58 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
 
 /// "rows 51–100 of 1234" with previous/next.
 #[component]
-fn Pager(query: RwSignal<TableQuery>, total: u64) -> impl IntoView {
+fn Pager(
+    query: RwSignal<TableQuery>,
+    total: u64,
+    /// The page shown (as the server found it).
+    page: u32,
+    /// The ids of the page's first and last rows: the pager steps from them, so the server finds
+    /// the next page by a seek instead of counting every earlier row (SPEC P2).
+    first: Option<i64>,
+    last: Option<i64>,
+) -> impl IntoView {
     let t = use_texts();
+    let page_size = query.with_untracked(|q| q.page_size);
     let range = move || {
-        query.with(|q| {
-            let first = u64::from(q.page) * u64::from(q.page_size);
-            let last = (first + u64::from(q.page_size)).min(total);
-            if total == 0 {
-                format!("0 {} 0", t.get().rows_of)
+        let first = u64::from(page) * u64::from(page_size);
+        let last = (first + u64::from(page_size)).min(total);
+        if total == 0 {
+            format!("0 {} 0", t.get().rows_of)
+        } else {
+            format!(
+                "{}\u{2013}{} {} {}",
+                first + 1,
+                last,
+                t.get().rows_of,
+                total
+            )
+        }
+    };
+    let has_next = u64::from(page + 1) * u64::from(page_size) < total;
+    let step = move |forward: bool| {
+        query.update(|q| {
+            if forward {
+                q.page = page + 1;
+                q.anchor = last.map(PageAnchor::After);
             } else {
-                format!(
-                    "{}\u{2013}{} {} {}",
-                    first + 1,
-                    last,
-                    t.get().rows_of,
-                    total
-                )
+                q.page = page.saturating_sub(1);
+                // The first page is the first page: no anchor, so it is complete even if rows were
+                // added before the one the NAP saw.
+                q.anchor = if q.page == 0 {
+                    None
+                } else {
+                    first.map(PageAnchor::Before)
+                };
             }
         })
     };
-    let has_next = move || query.with(|q| u64::from(q.page + 1) * u64::from(q.page_size) < total);
     view! {
         <nav class="pager" aria-label="pages">
-            <button type="button" disabled=move || query.with(|q| q.page == 0)
-                on:click=move |_| query.update(|q| q.page = q.page.saturating_sub(1))>
+            <button type="button" disabled=page == 0 on:click=move |_| step(false)>
                 {move || t.get().previous}
             </button>
             <span class="range">{range}</span>
-            <button type="button" disabled=move || !has_next()
-                on:click=move |_| query.update(|q| q.page += 1)>
+            <button type="button" disabled=!has_next on:click=move |_| step(true)>
                 {move || t.get().next}
             </button>
         </nav>
