@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Prints, for this machine, the figures of the performance targets (SPEC §9) next to the targets,
-# and appends them to bench/results.md. Builds the release benchmark binary first and installs the
-# load tools it drives when they are missing: Debian's wrk, and postfix's smtp-sink/smtp-source
+# and appends them to bench/results.md. Builds the portal as scripts/run.sh deploys it (cargo-leptos,
+# release: server binary and WASM site) and the release benchmark binary first, and installs the
+# tools it drives when they are missing: what scripts/setup.sh installs (Debian's chromium and
+# sqlite3, the npm packages with Playwright), Debian's wrk, and postfix's smtp-sink/smtp-source
 # (postfix is installed unconfigured and its daemon is never started). Not part of the tests.
 #
 #   scripts/bench.sh            # every section
-#   scripts/bench.sh p2         # only some sections (p2, p3)
+#   scripts/bench.sh p1 p4      # only some sections (p1, p2, p3, p4)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$here"
-# The same flags as the release build of scripts/run.sh (cargo-leptos' always-erase-components),
-# so the benchmark measures the server that is deployed and shares its compiled dependencies.
-export RUSTFLAGS="--cfg erase_components"
+bash scripts/setup.sh
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -36,5 +36,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cargo build --release -p bench
+# The deployed build, exactly as scripts/run.sh makes it: P1 and P4 measure this server binary and
+# this site. cargo-leptos sets RUSTFLAGS itself.
+(unset RUSTFLAGS && cargo leptos build --release)
+# The same flags as that release build (cargo-leptos' always-erase-components), so the in-process
+# portal of P2/P3 is the deployed server and shares its compiled dependencies.
+RUSTFLAGS="--cfg erase_components" cargo build --release -p bench
 exec "$CARGO_TARGET_DIR/release/ra-bench" "$@"

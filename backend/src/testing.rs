@@ -154,3 +154,46 @@ pub async fn fill_domain(
     tx.commit().await?;
     Ok(())
 }
+
+/// The CSV file of SPEC P1: a header and `lines` data lines for the table of `example.org`, as a
+/// spreadsheet writes them (comma, CRLF, UTF-8 names with umlauts and an apostrophe). Every tenth
+/// row is functional (with an applicant in `example.net`), every tenth inactive, one in five has
+/// aliases (one or two). The same file for the timing test and the benchmark.
+pub fn p1_csv_file(lines: usize) -> String {
+    const FIRST: [&str; 8] = [
+        "Anna", "Jörg", "Zoë", "Björn", "Paul", "Maren", "Ayşe", "Kai",
+    ];
+    const LAST: [&str; 8] = [
+        "Müller",
+        "Schröder",
+        "Weiß",
+        "Groß",
+        "Nguyen",
+        "O'Brien",
+        "Schmidt-Hansen",
+        "Kowalski",
+    ];
+    let mut out = String::with_capacity(lines * 90);
+    out.push_str(
+        "E-Mail,First Name,Last Name,Aliases,Mailbox Type,Applicant E-Mail,Comment,Active\r\n",
+    );
+    for i in 0..lines {
+        let active = if i % 10 == 7 { "no" } else { "yes" };
+        let aliases = match i % 10 {
+            0 => format!("alias{i}@example.org"),
+            5 => format!("alias{i}@example.org x{i}@example.org"),
+            _ => String::new(),
+        };
+        let line = if i % 10 == 3 {
+            format!(
+                "team{i}@example.org,,Team {i},{aliases},functional,head{i}@example.net,Raum {i},{active}\r\n"
+            )
+        } else {
+            let first = FIRST[i % FIRST.len()];
+            let last = LAST[(i / 8) % LAST.len()];
+            format!("user{i}@example.org,{first},{last},{aliases},personal,,,{active}\r\n")
+        };
+        out.push_str(&line);
+    }
+    out
+}

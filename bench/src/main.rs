@@ -1,23 +1,30 @@
 //! `ra-bench`: measures, on this machine, the figures of the performance targets of SPEC §9 and
 //! prints them next to the targets; the same table is appended to `bench/results.md`.
 //!
-//! Runs in one process: a portal on a temporary data folder, seeded with a 100 000-row domain,
-//! served by the real application (`server::startup::Application`) on a loopback port. The load
-//! comes from outside tools where the spec names them: Debian's `wrk` for the table page (P2),
-//! postfix's `smtp-sink`/`smtp-source` for mail delivery (P3). `scripts/bench.sh` installs them
-//! and builds this binary in release mode; a figure whose tool is missing is reported as not
-//! measured rather than failing the run.
+//! Two portals. For P2, P3 and the server-side render of P4, one in this process on a temporary
+//! data folder, seeded with a 100 000-row domain, served by the real application
+//! (`server::startup::Application`) on a loopback port. For what belongs to the server process
+//! itself (P1: its time and memory for a CSV upload) and to the browser (P4: the WASM download
+//! and the time until the table page is hydrated), the deployed release build: a `ra-portal
+//! serve` child process with the site `cargo leptos build --release` made
+//! ([`portal_process::PortalProcess`]). The load comes from outside tools where the spec names
+//! them: Debian's `wrk` for the table page (P2), postfix's `smtp-sink`/`smtp-source` for mail
+//! delivery (P3), Debian's `sqlite3` as P1's yardstick, Debian's chromium driven by Playwright
+//! for hydration. `scripts/bench.sh` installs them and builds everything in release mode; a
+//! figure whose tool is missing is reported as not measured rather than failing the run.
 //!
-//! Usage: `ra-bench [section ...]` with sections `p2`, `p3`, `p4` (default: all). For a quick
-//! trial, `RA_BENCH_ROWS` and `RA_BENCH_WRK_SECONDS` shrink the data and the load (such a run is
-//! not appended to the results); with `RA_BENCH_KEEP` set, the data folder (SQLite file) is kept
-//! for a look with `sqlite3`. Each section is a module with one `run` function adding
-//! [`report::Figure`]s to the report; P1 (CSV upload) is not measured yet and has no section.
+//! Usage: `ra-bench [section ...]` with sections `p1`, `p2`, `p3`, `p4` (default: all). For a
+//! quick trial, `RA_BENCH_ROWS`, `RA_BENCH_CSV_LINES` and `RA_BENCH_WRK_SECONDS` shrink the data
+//! and the load (such a run is not appended to the results); with `RA_BENCH_KEEP` set, the data
+//! folder (SQLite file) is kept for a look with `sqlite3`. Each section is a module with one
+//! `run` function adding [`report::Figure`]s to the report.
 
 mod app;
+mod p1;
 mod p2;
 mod p3;
 mod p4;
+mod portal_process;
 mod report;
 mod seed;
 
@@ -48,29 +55,37 @@ pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// The parts of the benchmark that can be run on their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Section {
+    /// A CSV file previewed and applied by the server process.
+    P1,
     /// The table page under load (and the list query alone).
     P2,
     /// Challenges enqueued and delivered.
     P3,
-    /// The table page rendered by the server.
+    /// The table page rendered by the server; the WASM client's size and hydration time.
     P4,
 }
 
 impl Section {
-    const ALL: [Section; 3] = [Section::P2, Section::P3, Section::P4];
+    const ALL: [Section; 4] = [Section::P1, Section::P2, Section::P3, Section::P4];
 
     fn parse(arg: &str) -> anyhow::Result<Section> {
         match arg.to_ascii_lowercase().as_str() {
+            "p1" => Ok(Section::P1),
             "p2" => Ok(Section::P2),
             "p3" => Ok(Section::P3),
             "p4" => Ok(Section::P4),
-            other => anyhow::bail!("unknown section {other:?}: expected p2, p3 or p4"),
+            other => anyhow::bail!("unknown section {other:?}: expected p1, p2, p3 or p4"),
         }
     }
 
-    /// Whether it needs the HTTP application running.
+    /// Whether it needs the HTTP application running in this process, on the seeded data.
     fn needs_app(self) -> bool {
         matches!(self, Section::P2 | Section::P4)
+    }
+
+    /// Whether it needs the deployed release build running as its own process.
+    fn needs_portal_process(self) -> bool {
+        matches!(self, Section::P1 | Section::P4)
     }
 }
 
@@ -78,7 +93,7 @@ fn main() -> anyhow::Result<()> {
     let mut sections = Vec::new();
     for arg in std::env::args().skip(1) {
         if arg == "-h" || arg == "--help" {
-            println!("usage: ra-bench [p2] [p3] [p4]   (default: all sections)");
+            println!("usage: ra-bench [p1] [p2] [p3] [p4]   (default: all sections)");
             return Ok(());
         }
         sections.push(Section::parse(&arg)?);
@@ -102,6 +117,38 @@ fn main() -> anyhow::Result<()> {
 async fn run(sections: &[Section]) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut report = Report::new();
+    // The deployed build first: its figures do not depend on the seeded portal below, and P1 fills
+    // the table that P4's browser then hydrates.
+    let process = if sections.iter().any(|s| s.needs_portal_process()) {
+        match portal_process::ReleaseBuild::find() {
+            Ok(build) => Some(
+                portal_process::PortalProcess::start(&build)
+                    .await
+                    .map(|p| (build, p))?,
+            ),
+            Err(why) => {
+                println!("not measured (P1, P4 in the browser): {why}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if sections.contains(&Section::P1) {
+        match &process {
+            Some((_, portal)) => p1::run(portal, &mut report).await?,
+            None => report.push(Figure::not_measured(
+                "P1",
+                "CSV preview + apply",
+                "no release build",
+                "≤ 3 s",
+            )),
+        }
+    }
+    if sections.contains(&Section::P4) {
+        p4::run_client(process.as_ref().map(|(b, p)| (b, p)), &mut report).await?;
+    }
+    drop(process);
     let dir = tempfile::tempdir().context("temporary data folder")?;
     // Bound first, so the portal's base URL (links, same-origin check) names the real port.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -117,6 +164,9 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
         .context("registering the domain")?;
     println!("data folder {}, portal at {base_url}", dir.path().display());
 
+    if !sections.iter().any(|s| s.needs_app() || *s == Section::P3) {
+        return finish(report, started, dir, &portal).await;
+    }
     let rows = env_number("RA_BENCH_ROWS", SEED_ROWS);
     let seeded = seed::seed(domain.id, rows, &portal.config.database_path()).await?;
     println!("{seeded}");
@@ -132,7 +182,7 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
             p2::run(&portal, &app, &mut report).await?;
         }
         if sections.contains(&Section::P4) {
-            p4::run(&app, &mut report).await?;
+            p4::run_server(&app, &mut report).await?;
         }
         // Its outbox worker must not deliver the mail P3 measures.
         app.stop().await;
@@ -143,6 +193,16 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
         p3::run(&portal, domain.id, &mut report).await?;
     }
 
+    finish(report, started, dir, &portal).await
+}
+
+/// The closing figures; prints the report and appends it to the results file.
+async fn finish(
+    mut report: Report,
+    started: Instant,
+    dir: tempfile::TempDir,
+    portal: &Portal,
+) -> anyhow::Result<()> {
     report.push(Figure::info(
         "all",
         "peak RSS of ra-bench: server, seeding, P3 worker (VmHWM; wrk, smtp-sink not counted)",
@@ -170,9 +230,13 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
             dir.keep().display()
         );
     }
-    let trial = ["RA_BENCH_ROWS", "RA_BENCH_WRK_SECONDS"]
-        .iter()
-        .any(|name| std::env::var_os(name).is_some());
+    let trial = [
+        "RA_BENCH_ROWS",
+        "RA_BENCH_CSV_LINES",
+        "RA_BENCH_WRK_SECONDS",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some());
     if trial {
         println!("\ntrial run (RA_BENCH_* set): not appended to bench/results.md");
         portal.pool.close().await;

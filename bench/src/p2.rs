@@ -3,13 +3,16 @@
 //!
 //! The load is Debian's `wrk` (2 threads, 32 connections, 15 s, `--latency`) against the table's
 //! server function `POST /api/rows/list`, as the page's own script calls it: JSON body, the NAP's
-//! session cookie, the portal's `Origin`. A Lua script varies the page (0..200, or over the pages
-//! a search has). Two runs: active rows sorted by last name, and the same with a search term;
-//! besides the rates, the portal's CPU time per request (all its threads), which other load on
-//! the machine disturbs less than the rates.
+//! session cookie, the portal's `Origin`. A Lua script cycles through the requests of a NAP who
+//! pages through the table with the pager's "next" button (pages 0..200, or the pages a search
+//! has): each names its page and the last row of the page before (the anchor the pager sends).
+//! Two runs: active rows sorted by last name, and the same with a search term; besides the rates,
+//! the portal's CPU time per request (all its threads), which other load on the machine disturbs
+//! less than the rates.
 //! For diagnosis, the list query is also timed alone (the service `rows::list_rows`, no HTTP,
-//! sequential): page 0 unfiltered, the first 200 pages and page 1000 of the active rows by last
-//! name, a search, and the "pending" filter (every 50th row from the 20 000th on gets a pending
+//! sequential): page 0 unfiltered, the first 200 pages of the active rows by last name stepped
+//! through as the pager does and read by page number (as after a reload), page 1000 by number,
+//! a search, and the "pending" filter (every 50th row from the 20 000th on gets a pending
 //! challenge first).
 
 use std::path::Path;
@@ -17,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use backend::rows::{list_rows, RowQuery, SortKey, StateFilter};
+use backend::rows::{list_rows, Anchor, RowQuery, SortKey, StateFilter};
 use backend::sessions::SessionUser;
 use backend::Portal;
 
@@ -39,31 +42,38 @@ const SERVICE_CALLS: u32 = 400;
 const P99_TARGET_MS: f64 = 20.0;
 const RATE_TARGET: f64 = 2000.0;
 
-/// The JSON body of the table's list call.
-fn body(search: &str, page: u32) -> String {
+/// The JSON body of the table's list call; `after` is the pager's anchor, the last row of the
+/// page before.
+fn body(search: &str, page: u32, after: Option<i64>) -> String {
     serde_json::json!({
         "domain": crate::DOMAIN,
         "query": {
             "search": search, "active": true, "mailbox_type": null, "state": null,
             "sort": "LastName", "descending": false, "page": page, "page_size": PAGE_SIZE,
+            "anchor": after.map(|id| serde_json::json!({ "After": id })),
         }
     })
     .to_string()
 }
 
-/// The wrk script: the headers of the page's own call, and the body with a page number that
-/// cycles through `pages` pages.
-fn lua_script(app: &RunningApp, search: &str, pages: u32) -> String {
-    let template = body(search, 0).replace("\"page\":0", "\"page\":%d");
+/// The wrk script: the headers of the page's own call, and the bodies it cycles through.
+fn lua_script(app: &RunningApp, bodies: &[String]) -> String {
+    let list = bodies
+        .iter()
+        .map(|b| format!("  [==[{b}]==],"))
+        .collect::<Vec<_>>()
+        .join("\n");
     format!(
         r#"wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Origin"] = "{origin}"
 wrk.headers["Cookie"] = "{cookie}"
-local pages = {pages}
+local bodies = {{
+{list}
+}}
 local n = 0
 request = function()
-  local body = string.format('{template}', n % pages)
+  local body = bodies[(n % #bodies) + 1]
   n = n + 1
   return wrk.format(nil, "/api/rows/list", nil, body)
 end
@@ -117,28 +127,42 @@ fn parse_wrk(output: &str) -> WrkResult {
     result
 }
 
-/// Checks the call once and returns how many rows match (the pages wrk cycles through).
-async fn probe(app: &RunningApp, search: &str) -> anyhow::Result<u64> {
-    let resp = reqwest::Client::new()
-        .post(format!("{}/api/rows/list", app.base_url))
-        .header("content-type", "application/json")
-        .header("origin", &app.base_url)
-        .header("cookie", &app.cookie)
-        .body(body(search, 0))
-        .send()
-        .await?;
-    let status = resp.status();
-    let text = resp.text().await?;
-    anyhow::ensure!(
-        status.is_success(),
-        "POST /api/rows/list answered {status}: {text}"
-    );
-    let page: serde_json::Value = serde_json::from_str(&text).context("the list's JSON")?;
-    let rows = page["rows"].as_array().map_or(0, Vec::len);
-    anyhow::ensure!(rows > 0, "POST /api/rows/list returned no rows: {text}");
-    page["total"]
-        .as_u64()
-        .context("the list's answer has no total")
+/// Pages through the table once as the pager does (page 0, then "next" with the anchor of the
+/// page before), at most [`MAX_PAGES`] pages; returns how many rows match and the request bodies.
+async fn walk_pages(app: &RunningApp, search: &str) -> anyhow::Result<(u64, Vec<String>)> {
+    let client = reqwest::Client::new();
+    let mut bodies = Vec::new();
+    let mut after = None;
+    let mut total = 0;
+    for page in 0..MAX_PAGES {
+        let request = body(search, page, after);
+        let resp = client
+            .post(format!("{}/api/rows/list", app.base_url))
+            .header("content-type", "application/json")
+            .header("origin", &app.base_url)
+            .header("cookie", &app.cookie)
+            .body(request.clone())
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        anyhow::ensure!(
+            status.is_success(),
+            "POST /api/rows/list answered {status}: {text}"
+        );
+        let answer: serde_json::Value = serde_json::from_str(&text).context("the list's JSON")?;
+        let rows = answer["rows"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(!rows.is_empty(), "page {page} has no rows: {text}");
+        total = answer["total"]
+            .as_u64()
+            .context("the list's answer has no total")?;
+        bodies.push(request);
+        if u64::from(page + 1) * u64::from(PAGE_SIZE) >= total {
+            break;
+        }
+        after = rows.last().and_then(|r| r["id"].as_i64());
+    }
+    Ok((total, bodies))
 }
 
 /// One wrk run; `label` names it in the report.
@@ -148,13 +172,13 @@ async fn wrk_run(
     label: &str,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let total = probe(app, search).await?;
-    let pages = u32::try_from(total.div_ceil(u64::from(PAGE_SIZE)))
-        .unwrap_or(MAX_PAGES)
-        .clamp(1, MAX_PAGES);
-    println!("P2 {label}: {total} matching rows, wrk cycles through {pages} pages …");
+    let (total, bodies) = walk_pages(app, search).await?;
+    println!(
+        "P2 {label}: {total} matching rows, wrk cycles through {} pages …",
+        bodies.len()
+    );
     let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
-    std::fs::write(script.path(), lua_script(app, search, pages))?;
+    std::fs::write(script.path(), lua_script(app, &bodies))?;
     let url = format!("{}/api/rows/list", app.base_url);
     let seconds = crate::env_number("RA_BENCH_WRK_SECONDS", SECONDS);
     let args = [
@@ -242,10 +266,13 @@ async fn wrk_run(
 /// Which pages a sequential run of the list service asks for.
 #[derive(Clone, Copy)]
 enum Pages {
-    /// Always this page.
+    /// Always this page, by its number.
     Fixed(u32),
-    /// Cycles through the first pages of the result (at most [`MAX_PAGES`]), as wrk does.
+    /// Cycles through the first pages of the result (at most [`MAX_PAGES`]) by their numbers, as
+    /// after a reload of each.
     Cycle,
+    /// Steps through the first pages as the pager does: each from the anchor of the one before.
+    Stepped,
 }
 
 /// One sequential case of the list service: a label, the query (page left at 0) and its pages.
@@ -272,7 +299,12 @@ fn service_cases() -> Vec<ServiceCase> {
             pages: Pages::Fixed(0),
         },
         ServiceCase {
-            label: "active, by last name, pages 0–199",
+            label: "active, by last name, pages 0–199 stepped through with the pager",
+            query: active_by_last_name.clone(),
+            pages: Pages::Stepped,
+        },
+        ServiceCase {
+            label: "active, by last name, pages 0–199 by number",
             query: active_by_last_name.clone(),
             pages: Pages::Cycle,
         },
@@ -282,22 +314,22 @@ fn service_cases() -> Vec<ServiceCase> {
             pages: Pages::Fixed(1000),
         },
         ServiceCase {
-            label: "active, by last name, search \"schmidt\", its pages",
+            label: "active, by last name, search \"schmidt\", its pages stepped through",
             query: RowQuery {
                 search: SEARCH.into(),
                 ..active_by_last_name
             },
-            pages: Pages::Cycle,
+            pages: Pages::Stepped,
         },
         ServiceCase {
-            label: "pending, by last name, its pages",
+            label: "pending, by last name, its pages stepped through",
             query: RowQuery {
                 state: Some(StateFilter::Pending),
                 sort: SortKey::LastName,
                 page_size: PAGE_SIZE,
                 ..RowQuery::default()
             },
-            pages: Pages::Cycle,
+            pages: Pages::Stepped,
         },
     ]
 }
@@ -323,15 +355,25 @@ async fn service_alone(
         .unwrap_or(MAX_PAGES)
         .clamp(1, MAX_PAGES);
     let mut times: Vec<Duration> = Vec::with_capacity(SERVICE_CALLS as usize);
+    let mut last_row = None;
     for i in 0..SERVICE_CALLS {
-        query.page = match case.pages {
-            Pages::Fixed(page) => page,
-            Pages::Cycle => i % pages,
+        (query.page, query.anchor) = match case.pages {
+            Pages::Fixed(page) => (page, None),
+            Pages::Cycle => (i % pages, None),
+            Pages::Stepped if i % pages == 0 => (0, None),
+            Pages::Stepped => (i % pages, last_row.map(Anchor::After)),
         };
         let started = Instant::now();
         let page = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
         times.push(started.elapsed());
         anyhow::ensure!(!page.rows.is_empty(), "page {} is empty", query.page);
+        anyhow::ensure!(
+            page.page == query.page,
+            "page {} came back as {}",
+            query.page,
+            page.page
+        );
+        last_row = page.rows.last().map(|r| r.id);
     }
     times.sort();
     let mean = times.iter().sum::<Duration>().as_secs_f64() * 1000.0 / times.len() as f64;

@@ -1338,47 +1338,6 @@ mod round_trip {
 // Kill during apply, and the P1 figures
 // ---------------------------------------------------------------------------------------------
 
-/// A file of `n` new rows of example.org: a fifth with one or two aliases, a tenth functional
-/// with an applicant, a tenth inactive (as SPEC P1 asks).
-fn big_file(n: usize) -> String {
-    const FIRST: [&str; 8] = [
-        "Anna", "Jörg", "Zoë", "Björn", "Paul", "Maren", "Ayşe", "Kai",
-    ];
-    const LAST: [&str; 8] = [
-        "Müller",
-        "Schröder",
-        "Weiß",
-        "Groß",
-        "Nguyen",
-        "O'Brien",
-        "Schmidt-Hansen",
-        "Kowalski",
-    ];
-    let mut out = String::with_capacity(n * 90);
-    out.push_str(HEADER);
-    for i in 0..n {
-        let functional = i % 10 == 3;
-        let active = if i % 10 == 7 { "no" } else { "yes" };
-        let aliases = match i % 10 {
-            0 => format!("alias{i}@example.org"),
-            5 => format!("alias{i}@example.org x{i}@example.org"),
-            _ => String::new(),
-        };
-        if functional {
-            out.push_str(&format!(
-                "team{i}@example.org,,Team {i},{aliases},functional,head{i}@example.net,Raum {i},{active}\r\n"
-            ));
-        } else {
-            let first = FIRST[i % FIRST.len()];
-            let last = LAST[(i / 8) % LAST.len()];
-            out.push_str(&format!(
-                "user{i}@example.org,{first},{last},{aliases},personal,,,{active}\r\n"
-            ));
-        }
-    }
-    out
-}
-
 /// Runs in a child process (see below): applies the file and is killed while at it.
 #[tokio::test]
 #[ignore = "run by csv_apply_killed_half_way_leaves_nothing in a child process"]
@@ -1411,7 +1370,7 @@ async fn csv_apply_killed_half_way_leaves_nothing() {
     let db = w.db.dir.path().join("portal.sqlite3");
     let wal = w.db.dir.path().join("portal.sqlite3-wal");
     let file = w.db.dir.path().join("big.csv");
-    std::fs::write(&file, big_file(60_000)).unwrap();
+    std::fs::write(&file, backend::testing::p1_csv_file(60_000)).unwrap();
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -1478,7 +1437,7 @@ async fn p1_csv_preview_and_apply_of_100_000_lines() {
     use std::time::Instant;
 
     let w = world().await;
-    let file = big_file(100_000);
+    let file = backend::testing::p1_csv_file(100_000);
     let bytes = file.as_bytes();
     println!(
         "file: {} lines, {:.1} MiB",
@@ -1630,7 +1589,7 @@ async fn p1_csv_preview_and_apply_of_100_000_lines() {
 async fn csv_big_file_previews_without_errors() {
     // The P1 generator itself makes a valid file (checked in every run, small).
     let w = world().await;
-    let file = big_file(200);
+    let file = backend::testing::p1_csv_file(200);
     let (p, report) = upload(&w, file.as_bytes()).await;
     assert_eq!((p.new, report.created), (200, 200));
     assert_eq!(rows(&w).await.iter().filter(|r| !r.active).count(), 20);

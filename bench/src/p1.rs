@@ -1,0 +1,213 @@
+//! P1: a 100 000-line CSV file (aliases, functional and inactive rows) previewed and applied in
+//! ≤ 3 s in all, at most 5× the time `sqlite3 .import` needs for the same file into a bare table;
+//! server RSS ≤ 150 MB.
+//!
+//! Measured on the deployed server, a real `ra-portal serve` process ([`PortalProcess`]), the way
+//! the NAP's browser does it: `POST /domains/example.org/csv/preview` with the file, then
+//! `POST …/csv/apply` with the preview's fingerprint; each time from sending the file to the
+//! complete answer. The server's memory is read from `/proc/<pid>/status` every few milliseconds
+//! meanwhile. Then Debian's `sqlite3` imports the same file into a bare table of a new database
+//! file, three times (the median counts).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::watch;
+
+use crate::portal_process::{Memory, PortalProcess};
+use crate::report::{Figure, Report};
+
+/// Data lines of the file (SPEC P1); `RA_BENCH_CSV_LINES` overrides it for a quick trial.
+const LINES: usize = 100_000;
+const TOTAL_TARGET_S: f64 = 3.0;
+const RATIO_TARGET: f64 = 5.0;
+const RSS_TARGET_MB: f64 = 150.0;
+/// How often the server's memory is read while it works.
+const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+const IMPORT_RUNS: usize = 3;
+
+/// The highest memory figures seen while sampling.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peaks {
+    anon: u64,
+    rss: u64,
+}
+
+/// Reads the memory of `pid` until told to stop; returns the peaks.
+fn sample_memory(pid: u32, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<Peaks> {
+    tokio::spawn(async move {
+        let mut peaks = Peaks::default();
+        loop {
+            if let Some(m) = Memory::of(pid) {
+                peaks.anon = peaks.anon.max(m.anon);
+                peaks.rss = peaks.rss.max(m.rss);
+            }
+            tokio::select! {
+                _ = stop.changed() => break,
+                _ = tokio::time::sleep(SAMPLE_EVERY) => {}
+            }
+        }
+        peaks
+    })
+}
+
+fn mb(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
+    let lines = crate::env_number("RA_BENCH_CSV_LINES", LINES);
+    let file = backend::testing::p1_csv_file(lines);
+    let size_mib = file.len() as f64 / 1_048_576.0;
+    let client = reqwest::Client::new();
+    let url = |step: &str| format!("{}/domains/{}/csv/{step}", portal.base_url, crate::DOMAIN);
+    let before = Memory::of(portal.pid()).context("the portal process is gone")?;
+    let (stop, stopped) = watch::channel(false);
+    let sampler = sample_memory(portal.pid(), stopped);
+
+    let started = Instant::now();
+    let resp = client
+        .post(url("preview"))
+        .header("cookie", &portal.cookie)
+        .header("origin", &portal.base_url)
+        .body(file.clone())
+        .send()
+        .await?;
+    let status = resp.status();
+    let preview_body = resp.bytes().await?;
+    let preview_s = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        status.is_success(),
+        "preview answered {status}: {}",
+        String::from_utf8_lossy(&preview_body[..preview_body.len().min(300)])
+    );
+    let preview: serde_json::Value = serde_json::from_slice(&preview_body)?;
+    let fingerprint = preview["fingerprint"]
+        .as_str()
+        .context("the preview has no fingerprint")?
+        .to_owned();
+    let new = preview["new"].as_u64().unwrap_or(0);
+    let errors = preview["errors"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(
+        errors == 0 && new == lines as u64,
+        "the preview should show {lines} new lines and no error, not {new} and {errors}"
+    );
+
+    let started = Instant::now();
+    let resp = client
+        .post(url("apply"))
+        .header("cookie", &portal.cookie)
+        .header("origin", &portal.base_url)
+        .header(::app::csv_api::FINGERPRINT_HEADER, &fingerprint)
+        .body(file.clone())
+        .send()
+        .await?;
+    let status = resp.status();
+    let apply_body = resp.text().await?;
+    let apply_s = started.elapsed().as_secs_f64();
+    anyhow::ensure!(status.is_success(), "apply answered {status}: {apply_body}");
+    let _ = stop.send(true);
+    let peaks = sampler.await?;
+    let after = Memory::of(portal.pid()).context("the portal process is gone")?;
+    let total_s = preview_s + apply_s;
+
+    report.push(Figure::info(
+        "P1",
+        format!("file: {lines} lines, {size_mib:.1} MiB (a fifth with aliases, a tenth functional, a tenth inactive)"),
+        format!("preview answer {:.1} MiB of JSON", preview_body.len() as f64 / 1_048_576.0),
+    ));
+    report.push(Figure::info(
+        "P1",
+        "preview (POST …/csv/preview: upload, parse, every rule, answer)",
+        format!("{preview_s:.2} s"),
+    ));
+    report.push(Figure::info(
+        "P1",
+        "apply (POST …/csv/apply: upload, parse and check again, write in one transaction)",
+        format!("{apply_s:.2} s"),
+    ));
+    report.push(Figure::checked(
+        "P1",
+        "preview + apply",
+        format!("{total_s:.2} s"),
+        format!("≤ {TOTAL_TARGET_S} s"),
+        total_s <= TOTAL_TARGET_S,
+    ));
+    match sqlite3_import(&file) {
+        Ok(import_s) => {
+            let ratio = total_s / import_s;
+            report.push(Figure::info(
+                "P1",
+                format!("sqlite3 .import of the same file into a bare table (Debian's sqlite3, median of {IMPORT_RUNS})"),
+                format!("{import_s:.3} s"),
+            ));
+            report.push(Figure::checked(
+                "P1",
+                "preview + apply / sqlite3 .import",
+                format!("{ratio:.1}×"),
+                format!("≤ {RATIO_TARGET}×"),
+                ratio <= RATIO_TARGET,
+            ));
+        }
+        Err(e) => report.push(Figure::not_measured(
+            "P1",
+            "preview + apply / sqlite3 .import",
+            format!("{e:#}"),
+            format!("≤ {RATIO_TARGET}×"),
+        )),
+    }
+    report.push(Figure::checked(
+        "P1",
+        "server RSS, peak (VmHWM of the ra-portal process: private memory and mapped database pages)",
+        format!(
+            "{:.0} MB (before the upload {:.0} MB, after {:.0} MB)",
+            mb(after.peak_rss.max(peaks.rss)),
+            mb(before.rss),
+            mb(after.rss)
+        ),
+        format!("≤ {RSS_TARGET_MB} MB"),
+        mb(after.peak_rss.max(peaks.rss)) <= RSS_TARGET_MB,
+    ));
+    report.push(Figure::info(
+        "P1",
+        format!(
+            "server private memory, peak (RssAnon, read every {} ms)",
+            SAMPLE_EVERY.as_millis()
+        ),
+        format!(
+            "{:.0} MB (before {:.0} MB, after {:.0} MB; mapped files after: {:.0} MB)",
+            mb(peaks.anon),
+            mb(before.anon),
+            mb(after.anon),
+            mb(after.file)
+        ),
+    ));
+    Ok(())
+}
+
+/// Seconds `sqlite3 .import` takes for `file` into a bare table of a new database: the median of
+/// [`IMPORT_RUNS`] runs, each on its own new file.
+fn sqlite3_import(file: &str) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let csv = dir.path().join("p1.csv");
+    std::fs::write(&csv, file)?;
+    let mut times = Vec::new();
+    for run in 0..IMPORT_RUNS {
+        let db = dir.path().join(format!("import{run}.sqlite3"));
+        let started = Instant::now();
+        let out = Command::new("sqlite3")
+            .arg(&db)
+            .arg(format!(".import --csv {} bare", csv.display()))
+            .output()
+            .context("running sqlite3 (apt-get install sqlite3)")?;
+        times.push(started.elapsed().as_secs_f64());
+        anyhow::ensure!(
+            out.status.success(),
+            "sqlite3 .import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
