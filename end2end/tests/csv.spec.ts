@@ -1,19 +1,7 @@
 import { test, expect, type Page } from '@playwright/test';
-import { waitForHydration, screenshot, localLogin } from './helpers';
+import { waitForHydration, screenshot, localLogin, dropFile } from './helpers';
 
 // SPEC §4: a NAP drops a CSV file on the table page, sees the preview, applies it, sees the rows.
-
-async function dropFile(page: Page, name: string, content: string) {
-  const dataTransfer = await page.evaluateHandle(
-    ([name, content]) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([content], name, { type: 'text/csv' }));
-      return dt;
-    },
-    [name, content],
-  );
-  await page.locator('.drop-zone').dispatchEvent('drop', { dataTransfer });
-}
 
 async function openUpload(page: Page) {
   await localLogin(page, 'nora');

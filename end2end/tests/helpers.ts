@@ -22,3 +22,16 @@ export async function localLogin(page: Page, user: string, password = `demo-${us
   await page.waitForURL((u) => u.pathname !== '/login' || u.searchParams.has('error'));
 }
 
+
+/** Drops a file with `content` on the table page's CSV drop zone, as a NAP drags it there. */
+export async function dropFile(page: Page, name: string, content: string): Promise<void> {
+  const dataTransfer = await page.evaluateHandle(
+    ([name, content]) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([content], name, { type: 'text/csv' }));
+      return dt;
+    },
+    [name, content],
+  );
+  await page.locator('.drop-zone').dispatchEvent('drop', { dataTransfer });
+}

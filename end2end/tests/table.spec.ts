@@ -1,5 +1,5 @@
 import { test, expect, type Page, type Locator } from '@playwright/test';
-import { waitForHydration, screenshot, localLogin } from './helpers';
+import { waitForHydration, screenshot, localLogin, dropFile } from './helpers';
 
 // The NAP's address table on the local portal (demo data: nora is NAP of example.org).
 
@@ -134,4 +134,60 @@ test('search and bulk deactivation of a selection', async ({ page }) => {
   await page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
   await expect(row(page, 'bulk.one@example.org')).toHaveClass(/inactive/);
   await expect(row(page, 'bulk.two@example.org')).toHaveClass(/inactive/);
+});
+
+test('internationalised domains are checked in the browser and stored as punycode', async ({ page }) => {
+  await openTable(page);
+  // The WASM client maps the IDN with the browser's own UTS-46 (the server with idna): same result.
+  await addRow(page, { primary: 'buecher.idn@example.org', type: 'functional', last: 'Bücherei', applicant: 'Chef@Bücher.Example' });
+  await expect(row(page, 'buecher.idn@example.org')).toContainText('chef@xn--bcher-kva.example');
+  // A broken punycode label is refused at the cell.
+  await addRow(page, { primary: 'anna@xn--zz-zz-zz.example.org' });
+  await expect(page.locator('details.add-row .field-error')).toContainText('internationalised domain name');
+  await expect(row(page, 'anna@xn--zz-zz-zz.example.org')).toHaveCount(0);
+});
+
+test('p2 the pager steps through a long table and back, with and without a search', async ({ page }) => {
+  await openTable(page);
+  await page.locator('details.csv-upload summary').click();
+  // 120 rows whose addresses sort after every other row of the demo table.
+  let file = 'E-Mail,Last Name\r\n';
+  for (let i = 0; i < 120; i++) file += `zz.pager.${String(i).padStart(3, '0')}@example.org,Pager ${i}\r\n`;
+  await dropFile(page, 'pager.csv', file);
+  await page.locator('.csv-preview').getByRole('button', { name: 'Apply all changes' }).click();
+  await expect(page.locator('.csv-upload [role="status"]')).toContainText('Applied: 120 new');
+
+  const pager = page.locator('table.rows + nav.pager');
+  const first = page.locator('tr.row').first();
+  const expectPage = async (range: string, firstPrimary: string) => {
+    await expect(pager.locator('.range')).toContainText(range);
+    await expect(first).toHaveAttribute('data-primary', firstPrimary);
+  };
+
+  // Searched (the matching set's plan): 120 rows, three pages.
+  const search = page.getByRole('searchbox');
+  await search.fill('zz.pager');
+  await search.press('Enter');
+  await expectPage('1–50 of 120', 'zz.pager.000@example.org');
+  await pager.getByRole('button', { name: 'Next' }).click();
+  await expectPage('51–100 of 120', 'zz.pager.050@example.org');
+  await pager.getByRole('button', { name: 'Next' }).click();
+  await expectPage('101–120 of 120', 'zz.pager.100@example.org');
+  await expect(pager.getByRole('button', { name: 'Next' })).toBeDisabled();
+  await pager.getByRole('button', { name: 'Previous' }).click();
+  await expectPage('51–100 of 120', 'zz.pager.050@example.org');
+  await pager.getByRole('button', { name: 'Previous' }).click();
+  await expectPage('1–50 of 120', 'zz.pager.000@example.org');
+  await expect(pager.getByRole('button', { name: 'Previous' })).toBeDisabled();
+
+  // The whole table by primary address, descending (the sort index's plan): the new rows first.
+  await search.fill('');
+  await search.press('Enter');
+  // Sorted by primary address already: one click reverses it.
+  await page.getByRole('button', { name: /^Primary address/ }).click();
+  await expect(first).toHaveAttribute('data-primary', 'zz.pager.119@example.org');
+  await pager.getByRole('button', { name: 'Next' }).click();
+  await expect(first).toHaveAttribute('data-primary', 'zz.pager.069@example.org');
+  await pager.getByRole('button', { name: 'Previous' }).click();
+  await expect(first).toHaveAttribute('data-primary', 'zz.pager.119@example.org');
 });
