@@ -87,6 +87,10 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
         .as_str()
         .context("the preview has no fingerprint")?
         .to_owned();
+    let _ = stop.send(true);
+    let preview_peaks = sampler.await?;
+    let (stop, stopped) = watch::channel(false);
+    let sampler = sample_memory(portal.pid(), stopped);
     let new = preview["new"].as_u64().unwrap_or(0);
     let errors = preview["errors"].as_array().map_or(0, Vec::len);
     anyhow::ensure!(
@@ -108,7 +112,11 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
     let apply_s = started.elapsed().as_secs_f64();
     anyhow::ensure!(status.is_success(), "apply answered {status}: {apply_body}");
     let _ = stop.send(true);
-    let peaks = sampler.await?;
+    let apply_peaks = sampler.await?;
+    let peaks = Peaks {
+        anon: preview_peaks.anon.max(apply_peaks.anon),
+        rss: preview_peaks.rss.max(apply_peaks.rss),
+    };
     let after = Memory::of(portal.pid()).context("the portal process is gone")?;
     let total_s = preview_s + apply_s;
 
@@ -176,8 +184,10 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
             SAMPLE_EVERY.as_millis()
         ),
         format!(
-            "{:.0} MB (before {:.0} MB, after {:.0} MB; mapped files after: {:.0} MB)",
+            "{:.0} MB (during the preview {:.0} MB, during the apply {:.0} MB; before {:.0} MB, after {:.0} MB; mapped files after: {:.0} MB)",
             mb(peaks.anon),
+            mb(preview_peaks.anon),
+            mb(apply_peaks.anon),
             mb(before.anon),
             mb(after.anon),
             mb(after.file)
