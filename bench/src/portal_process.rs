@@ -75,15 +75,7 @@ impl Memory {
     /// Of process `pid`, or `None` once it is gone.
     pub fn of(pid: u32) -> Option<Memory> {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let field = |name: &str| -> Option<u64> {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        };
+        let field = |name: &str| crate::report::status_field(&status, name);
         Some(Memory {
             rss: field("VmRSS:")?,
             peak_rss: field("VmHWM:")?,

@@ -206,7 +206,11 @@ pub fn rss_anon_and_file_kib() -> Option<(u64, u64)> {
 
 /// A `kB` field of `/proc/self/status`.
 fn proc_status_field(name: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status_field(&std::fs::read_to_string("/proc/self/status").ok()?, name)
+}
+
+/// A `kB` field (`VmRSS:` …) of the text of a `/proc/<pid>/status` file.
+pub fn status_field(status: &str, name: &str) -> Option<u64> {
     status
         .lines()
         .find(|l| l.starts_with(name))?

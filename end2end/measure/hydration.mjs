@@ -10,26 +10,15 @@
 // Prints one JSON array, one object per context with the timings of both loads (in ms since the
 // navigation started).
 import { chromium } from '@playwright/test';
+import { chromiumArgs, chromiumPath } from '../chromium.js';
 
 const [baseUrl, cookie, path, loadsArg] = process.argv.slice(2);
 const loads = Number(loadsArg ?? 10);
 const split = cookie.indexOf('=');
 const session = { name: cookie.slice(0, split), value: cookie.slice(split + 1), url: baseUrl };
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-dev-shm-usage',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--disable-quic',
-    '--no-first-run',
-  ],
-});
+const browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+
 /** Loads the page and returns its timings once it is hydrated. */
 async function load(page) {
   const response = await page.goto(baseUrl + path, { waitUntil: 'commit' });
