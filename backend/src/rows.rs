@@ -1241,27 +1241,26 @@ pub async fn list_rows(
         SortKey::Active => RowOrder::Active,
         SortKey::Updated => RowOrder::Updated,
     };
-    let offset = PageStart::Offset(i64::from(query.page) * i64::from(page_size));
-    let start = query.anchor.map_or(offset, PageStart::Anchor);
     let limit = i64::from(page_size);
+    let by_number = PageStart::Offset(i64::from(query.page) * limit);
+    let start = query.anchor.map_or(by_number, PageStart::Anchor);
     let mut page =
         store::list_row_page(&mut conn, &filter, order, query.descending, limit, start).await?;
     // From an anchor, the page can come out wrong when the table changed meanwhile: nothing after
-    // a deleted anchor row, or less than a page before the anchor when rows before it went away
-    // (then it is the first page). Then the page is read by its number.
+    // a deleted anchor row (then the page is read by its number), or less than a page before the
+    // anchor when rows before it went away (then it is the first page).
     let mut page_number = query.page;
-    if start != offset {
-        if page.rows.is_empty() {
-            page = store::list_row_page(&mut conn, &filter, order, query.descending, limit, offset)
-                .await?;
-        } else if matches!(query.anchor, Some(Anchor::Before(_)))
-            && (page.rows.len() as i64) < limit
-        {
+    let again = match query.anchor {
+        Some(_) if page.rows.is_empty() => Some(by_number),
+        Some(Anchor::Before(_)) if (page.rows.len() as i64) < limit => {
             page_number = 0;
-            let first = PageStart::Offset(0);
-            page = store::list_row_page(&mut conn, &filter, order, query.descending, limit, first)
-                .await?;
+            Some(PageStart::Offset(0))
         }
+        _ => None,
+    };
+    if let Some(start) = again {
+        page =
+            store::list_row_page(&mut conn, &filter, order, query.descending, limit, start).await?;
     }
     let mut by_row: HashMap<i64, Vec<AddressStateRecord>> = HashMap::new();
     for a in page.addresses {

@@ -15,9 +15,9 @@ use crate::config::{Config, SessionConfig};
 use crate::error::ServiceError;
 use crate::identity::Identity;
 use crate::roles::Viewer;
+use crate::storage::domains::DomainRecord;
 use crate::storage::sessions::{self as store, NewSession};
 use crate::storage::users::{upsert_user, UserLogin};
-use crate::storage::Conn;
 
 /// Random bytes in a session ID: 256 bits, beyond any guessing.
 const SESSION_ID_BYTES: usize = 32;
@@ -134,69 +134,62 @@ pub async fn find_session(
     now: i64,
     config: &SessionConfig,
 ) -> Result<Option<SessionUser>, ServiceError> {
-    if !well_formed(cookie_value) {
-        return Ok(None);
-    }
-    let id_hash = hash_of(cookie_value);
-    let mut conn = pool.acquire().await?;
-    let Some(session) = store::find_session_by_hash(&mut conn, &id_hash).await? else {
-        return Ok(None);
-    };
-    in_force(&mut conn, &id_hash, session, now, config).await
+    Ok(session_in_force(pool, cookie_value, now, config)
+        .await?
+        .map(|(user, _)| user))
 }
 
 /// The person behind a session cookie with their roles (see [`find_session`]; the roles as
-/// [`Viewer::load`] works them out), looked up in one statement: what every request asks first.
+/// [`Viewer::load`] works them out), from the same single statement: what every request asks
+/// first.
 pub async fn find_viewer(
     pool: &SqlitePool,
     cookie_value: &str,
     now: i64,
     config: &Config,
 ) -> Result<Option<Viewer>, ServiceError> {
+    Ok(session_in_force(pool, cookie_value, now, &config.session)
+        .await?
+        .map(|(user, nap_domains)| Viewer::with_domains(user, nap_domains, config)))
+}
+
+/// The session's user and the domains of the user's groups, if the session exists and has timed
+/// out neither way (else it is deleted); records use at most once a minute.
+async fn session_in_force(
+    pool: &SqlitePool,
+    cookie_value: &str,
+    now: i64,
+    config: &SessionConfig,
+) -> Result<Option<(SessionUser, Vec<DomainRecord>)>, ServiceError> {
     if !well_formed(cookie_value) {
         return Ok(None);
     }
     let id_hash = hash_of(cookie_value);
     let mut conn = pool.acquire().await?;
-    let Some((session, nap_domains)) =
-        store::find_session_with_domains(&mut conn, &id_hash).await?
-    else {
+    let Some((session, domains)) = store::find_session_by_hash(&mut conn, &id_hash).await? else {
         return Ok(None);
     };
-    Ok(in_force(&mut conn, &id_hash, session, now, &config.session)
-        .await?
-        .map(|user| Viewer::with_domains(user, nap_domains, config)))
-}
-
-/// The session's user if the session has timed out neither way; else deletes it. Records use at
-/// most once a minute.
-async fn in_force(
-    conn: &mut Conn,
-    id_hash: &[u8; 32],
-    session: store::SessionRecord,
-    now: i64,
-    config: &SessionConfig,
-) -> Result<Option<SessionUser>, ServiceError> {
     let ends_at = session
         .expires_at
         .min(session.created_at + absolute_secs(config));
     let idle_ends_at = session.last_seen_at + idle_secs(config);
     if now >= ends_at || now >= idle_ends_at {
-        store::delete_session(conn, id_hash).await?;
+        store::delete_session(&mut conn, &id_hash).await?;
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_INTERVAL_SECS {
-        store::touch_session(conn, id_hash, now).await?;
+        store::touch_session(&mut conn, &id_hash, now).await?;
     }
     let groups = serde_json::from_str(&session.groups).map_err(ServiceError::internal)?;
-    Ok(Some(SessionUser {
+    let user = SessionUser {
         user_id: session.user_id,
         given_name: session.given_name,
         family_name: session.family_name,
         email: session.email,
         groups,
         session_started_at: session.created_at,
-    }))
+    };
+    Ok(Some((user, domains)))
 }
 
 /// Logs out: deletes the session of this cookie. Returns whether there was one.

@@ -34,22 +34,62 @@ struct Peaks {
     rss: u64,
 }
 
-/// Reads the memory of `pid` until told to stop; returns the peaks.
-fn sample_memory(pid: u32, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<Peaks> {
-    tokio::spawn(async move {
-        let mut peaks = Peaks::default();
-        loop {
-            if let Some(m) = Memory::of(pid) {
-                peaks.anon = peaks.anon.max(m.anon);
-                peaks.rss = peaks.rss.max(m.rss);
+/// Reads the memory of a process every [`SAMPLE_EVERY`] until finished.
+struct Sampling {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Peaks>,
+}
+
+impl Sampling {
+    fn start(pid: u32) -> Sampling {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut peaks = Peaks::default();
+            loop {
+                if let Some(m) = Memory::of(pid) {
+                    peaks.anon = peaks.anon.max(m.anon);
+                    peaks.rss = peaks.rss.max(m.rss);
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(SAMPLE_EVERY) => {}
+                }
             }
-            tokio::select! {
-                _ = stop.changed() => break,
-                _ = tokio::time::sleep(SAMPLE_EVERY) => {}
-            }
-        }
-        peaks
-    })
+            peaks
+        });
+        Sampling { stop, task }
+    }
+
+    /// The highest figures seen.
+    async fn finish(self) -> anyhow::Result<Peaks> {
+        let _ = self.stop.send(true);
+        Ok(self.task.await?)
+    }
+}
+
+/// Sends the file to `…/csv/{step}` as the NAP's browser does (with the preview's fingerprint
+/// for the apply); returns the status, the answer, and the seconds from sending the file to the
+/// complete answer.
+async fn post_file(
+    portal: &PortalProcess,
+    step: &str,
+    file: String,
+    fingerprint: Option<&str>,
+) -> anyhow::Result<(reqwest::StatusCode, Vec<u8>, f64)> {
+    let url = format!("{}/domains/{}/csv/{step}", portal.base_url, crate::DOMAIN);
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("cookie", &portal.cookie)
+        .header("origin", &portal.base_url);
+    if let Some(fingerprint) = fingerprint {
+        request = request.header(::app::csv_api::FINGERPRINT_HEADER, fingerprint);
+    }
+    let started = Instant::now();
+    let resp = request.body(file).send().await?;
+    let status = resp.status();
+    let answer = resp.bytes().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    Ok((status, answer.to_vec(), seconds))
 }
 
 fn mb(kib: u64) -> f64 {
@@ -60,23 +100,12 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
     let lines = crate::env_number("RA_BENCH_CSV_LINES", LINES);
     let file = backend::testing::p1_csv_file(lines);
     let size_mib = file.len() as f64 / 1_048_576.0;
-    let client = reqwest::Client::new();
-    let url = |step: &str| format!("{}/domains/{}/csv/{step}", portal.base_url, crate::DOMAIN);
     let before = Memory::of(portal.pid()).context("the portal process is gone")?;
-    let (stop, stopped) = watch::channel(false);
-    let sampler = sample_memory(portal.pid(), stopped);
 
-    let started = Instant::now();
-    let resp = client
-        .post(url("preview"))
-        .header("cookie", &portal.cookie)
-        .header("origin", &portal.base_url)
-        .body(file.clone())
-        .send()
-        .await?;
-    let status = resp.status();
-    let preview_body = resp.bytes().await?;
-    let preview_s = started.elapsed().as_secs_f64();
+    let sampling = Sampling::start(portal.pid());
+    let (status, preview_body, preview_s) =
+        post_file(portal, "preview", file.clone(), None).await?;
+    let preview_peaks = sampling.finish().await?;
     anyhow::ensure!(
         status.is_success(),
         "preview answered {status}: {}",
@@ -85,12 +114,7 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
     let preview: serde_json::Value = serde_json::from_slice(&preview_body)?;
     let fingerprint = preview["fingerprint"]
         .as_str()
-        .context("the preview has no fingerprint")?
-        .to_owned();
-    let _ = stop.send(true);
-    let preview_peaks = sampler.await?;
-    let (stop, stopped) = watch::channel(false);
-    let sampler = sample_memory(portal.pid(), stopped);
+        .context("the preview has no fingerprint")?;
     let new = preview["new"].as_u64().unwrap_or(0);
     let errors = preview["errors"].as_array().map_or(0, Vec::len);
     anyhow::ensure!(
@@ -98,21 +122,15 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
         "the preview should show {lines} new lines and no error, not {new} and {errors}"
     );
 
-    let started = Instant::now();
-    let resp = client
-        .post(url("apply"))
-        .header("cookie", &portal.cookie)
-        .header("origin", &portal.base_url)
-        .header(::app::csv_api::FINGERPRINT_HEADER, &fingerprint)
-        .body(file.clone())
-        .send()
-        .await?;
-    let status = resp.status();
-    let apply_body = resp.text().await?;
-    let apply_s = started.elapsed().as_secs_f64();
-    anyhow::ensure!(status.is_success(), "apply answered {status}: {apply_body}");
-    let _ = stop.send(true);
-    let apply_peaks = sampler.await?;
+    let sampling = Sampling::start(portal.pid());
+    let (status, apply_body, apply_s) =
+        post_file(portal, "apply", file.clone(), Some(fingerprint)).await?;
+    let apply_peaks = sampling.finish().await?;
+    anyhow::ensure!(
+        status.is_success(),
+        "apply answered {status}: {}",
+        String::from_utf8_lossy(&apply_body)
+    );
     let peaks = Peaks {
         anon: preview_peaks.anon.max(apply_peaks.anon),
         rss: preview_peaks.rss.max(apply_peaks.rss),

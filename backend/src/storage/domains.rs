@@ -6,7 +6,7 @@ use sqlx::FromRow;
 use super::Conn;
 
 /// A registered email domain as stored.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow, serde::Deserialize)]
 pub struct DomainRecord {
     /// Database id.
     pub id: i64,

@@ -514,8 +514,9 @@ pub(crate) fn row_from_tuple(t: RowTuple) -> RowRecord {
 }
 
 /// One page of a domain's rows: those matching `filter`, sorted, `limit` rows from `start` on
-/// (after skipping rows, or next to an anchor row: [`PageStart`]), how many match in all, and the addresses of the page's rows with their states, in one
-/// statement that returns one row (each statement is a round trip to sqlx's connection thread).
+/// (after skipping rows, or next to an anchor row: [`PageStart`]), how many match in all, and the
+/// addresses of the page's rows with their states, in one statement that returns one row (each
+/// statement is a round trip to sqlx's connection thread).
 ///
 /// Two plans, chosen by the filter (SPEC P2: any page of a 100 000-row domain within milliseconds):
 ///

@@ -58,27 +58,11 @@ pub async fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> sqlx::
     Ok(())
 }
 
-/// The session whose ID hashes to `id_hash`, with its user.
-pub async fn find_session_by_hash(
-    conn: &mut Conn,
-    id_hash: &[u8],
-) -> sqlx::Result<Option<SessionRecord>> {
-    sqlx::query_as(
-        "SELECT s.user_id, s.groups, s.created_at, s.last_seen_at, s.expires_at,
-                u.given_name, u.family_name, u.email
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id_hash = ?",
-    )
-    .bind(id_hash)
-    .fetch_optional(conn)
-    .await
-}
-
 /// The session whose ID hashes to `id_hash`, with its user and the domains whose contact group is
 /// one of the session's groups (the domains its user administers, R1): everything a request needs
-/// to know who asks, in one statement, so the lookup that every request makes is one round trip
+/// to know who asks, in one statement, so the look-up that every request makes is one round trip
 /// to the database (SPEC P2).
-pub async fn find_session_with_domains(
+pub async fn find_session_by_hash(
     conn: &mut Conn,
     id_hash: &[u8],
 ) -> sqlx::Result<Option<(SessionRecord, Vec<DomainRecord>)>> {
@@ -92,8 +76,9 @@ pub async fn find_session_with_domains(
     let found: Option<Found> = sqlx::query_as(
         "SELECT s.user_id, s.groups, s.created_at, s.last_seen_at, s.expires_at,
                 u.given_name, u.family_name, u.email,
-                (SELECT json_group_array(json_array(d.id, d.name, d.contact_group, d.created_at,
-                                                    d.updated_at) ORDER BY d.name)
+                (SELECT json_group_array(json_object('id', d.id, 'name', d.name,
+                            'contact_group', d.contact_group, 'created_at', d.created_at,
+                            'updated_at', d.updated_at) ORDER BY d.name)
                  FROM domains d WHERE d.contact_group IN (SELECT value FROM json_each(s.groups)))
                     AS domains
          FROM sessions s JOIN users u ON u.id = s.user_id
@@ -102,24 +87,13 @@ pub async fn find_session_with_domains(
     .bind(id_hash)
     .fetch_optional(conn)
     .await?;
-    let Some(Found { session, domains }) = found else {
-        return Ok(None);
-    };
-    let domains: Vec<(i64, String, String, i64, i64)> =
-        serde_json::from_str(&domains).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let domains = domains
-        .into_iter()
-        .map(
-            |(id, name, contact_group, created_at, updated_at)| DomainRecord {
-                id,
-                name,
-                contact_group,
-                created_at,
-                updated_at,
-            },
-        )
-        .collect();
-    Ok(Some((session, domains)))
+    found
+        .map(|Found { session, domains }| {
+            let domains =
+                serde_json::from_str(&domains).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            Ok((session, domains))
+        })
+        .transpose()
 }
 
 /// Records that the session was used at `now`.
