@@ -3,13 +3,19 @@
 //!
 //! Each query returns its rows as one JSON value: sqlx's SQLite driver hands every result row from
 //! its worker thread to the caller one at a time, which costs microseconds a row, more than SQLite
-//! needs to read it (see `storage::rows::from_json`). For the same reason the batch inserts take
-//! their rows as one JSON array parameter and let SQLite walk it (`json_each`).
+//! needs to read it (see `storage::rows::from_json`). For the same reason the batch updates take
+//! their rows as one JSON array parameter and let SQLite walk it (`json_each`). New rows, the
+//! bulk of a large upload, go in as multi-row inserts with bound parameters on the connection's
+//! handle instead (`storage::direct`), which is faster still.
 
 use crate::storage::audit::AuditKind;
+use crate::storage::direct::{insert_all, with_handle};
 use crate::storage::links::LinkRecord;
-use crate::storage::rows::{from_json, row_from_tuple, AddressRecord, RowRecord, RowTuple};
+use crate::storage::rows::{
+    from_json, row_from_tuple, AddressRecord, RowRecord, RowTuple, NEXT_ROW_ID,
+};
 use crate::storage::Conn;
+use rusqlite::ToSql;
 
 /// Every row of a domain, by primary address.
 pub(crate) async fn list_rows_of_domain(
@@ -137,18 +143,18 @@ pub(crate) struct NewRow<'a> {
     pub(crate) audit_after: String,
 }
 
-/// Most new rows per batch: bounds the JSON parameters (and the memory) of one statement.
+/// Most new rows per batch: how long the connection is lent out at a time (see
+/// [`insert_new_rows`]).
 pub(crate) const MAX_NEW_ROWS: usize = 5_000;
 
 /// Writes new rows of a domain as `rows::apply_create` does, row for row: the row (version 1,
 /// never challenged), its addresses (primary at position 0, aliases 1..), its search text (the
 /// trigram index follows by trigger) and a `row_created` audit record by `actor`. The checks are
-/// the caller's: a unique violation here fails the whole statement (and so the transaction).
+/// the caller's: a unique violation here fails the batch (and so the transaction).
 ///
-/// Four statements for up to [`MAX_NEW_ROWS`] rows, each walking a JSON array parameter; the later
-/// ones find the new rows' ids by their primary address (unique), so no id has to travel back.
-/// (Multi-row `VALUES` with bound parameters were no faster for the rows, and much slower where
-/// each row looks its id up in a subquery.)
+/// Multi-row inserts with bound parameters on the connection's handle (`storage::direct`). The
+/// rows get their ids here, as `storage::rows::insert_row` gives them ([`NEXT_ROW_ID`] and on), so
+/// the addresses, texts and records name their row without looking it up.
 pub(crate) async fn insert_new_rows(
     conn: &mut Conn,
     domain_id: i64,
@@ -163,87 +169,101 @@ pub(crate) async fn insert_new_rows(
     if rows.is_empty() {
         return Ok(());
     }
-    // Serialised straight from tuples (JSON arrays), without a `serde_json::Value` tree per row.
-    let values: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.primary,
-                r.first_name,
-                r.last_name,
-                r.mailbox_type,
-                r.applicant,
-                r.comment,
-                i64::from(r.active),
-            )
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO mailbox_rows (domain_id, primary_address, first_name, last_name, mailbox_type,
-             applicant_address, comment, active, version, challenged, created_at, updated_at)
-         SELECT ?1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                value ->> 6, 1, 0, ?2, ?2
-         FROM json_each(?3) ORDER BY key",
-    )
-    .bind(domain_id)
-    .bind(now)
-    .bind(to_json(&values))
-    .execute(&mut *conn)
-    .await?;
+    with_handle(conn, |db| {
+        // Inside the caller's write transaction: no other writer can take these ids meanwhile.
+        let first: i64 = db.query_row(NEXT_ROW_ID, [], |r| r.get(0))?;
+        let ids: Vec<i64> = (first..).take(rows.len()).collect();
+        let created_kind = AuditKind::RowCreated.as_str();
+        let addresses: Vec<(&str, i64, &str, i64)> = rows
+            .iter()
+            .zip(&ids)
+            .flat_map(|(r, &id)| {
+                std::iter::once(r.primary)
+                    .chain(r.aliases.iter().copied())
+                    .zip(0_i64..)
+                    .map(move |(address, position)| {
+                        let kind = if position == 0 { "primary" } else { "alias" };
+                        (address, id, kind, position)
+                    })
+            })
+            .collect();
 
-    let addresses: Vec<(&str, &str, usize)> = rows
-        .iter()
-        .flat_map(|r| {
-            std::iter::once(r.primary)
-                .chain(r.aliases.iter().copied())
-                .enumerate()
-                .map(|(position, address)| (r.primary, address, position))
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO addresses (address, row_id, kind, position)
-         SELECT j.value ->> 1, r.id, CASE WHEN j.value ->> 2 = 0 THEN 'primary' ELSE 'alias' END,
-                j.value ->> 2
-         FROM json_each(?) j JOIN mailbox_rows r ON r.primary_address = j.value ->> 0
-         ORDER BY j.key",
-    )
-    .bind(to_json(&addresses))
-    .execute(&mut *conn)
-    .await?;
+        let records: Vec<[&dyn ToSql; 11]> = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| -> [&dyn ToSql; 11] {
+                [
+                    id,
+                    &domain_id,
+                    &r.primary,
+                    &r.first_name,
+                    &r.last_name,
+                    &r.mailbox_type,
+                    &r.applicant,
+                    &r.comment,
+                    &r.active,
+                    &now,
+                    &now,
+                ]
+            })
+            .collect();
+        insert_all(
+            db,
+            "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
+                 mailbox_type, applicant_address, comment, active, created_at, updated_at,
+                 version, challenged)",
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
+            &records,
+        )?;
 
-    let texts: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|r| (r.primary, r.search_text.as_str()))
-        .collect();
-    sqlx::query(
-        "INSERT INTO row_search_text (row_id, domain_id, text)
-         SELECT r.id, ?, j.value ->> 1
-         FROM json_each(?) j JOIN mailbox_rows r ON r.primary_address = j.value ->> 0
-         ORDER BY j.key",
-    )
-    .bind(domain_id)
-    .bind(to_json(&texts))
-    .execute(&mut *conn)
-    .await?;
+        let records: Vec<[&dyn ToSql; 4]> = addresses
+            .iter()
+            .map(|(address, id, kind, position)| -> [&dyn ToSql; 4] {
+                [address, id, kind, position]
+            })
+            .collect();
+        insert_all(
+            db,
+            "INSERT INTO addresses (address, row_id, kind, position)",
+            "(?, ?, ?, ?)",
+            &records,
+        )?;
 
-    let audits: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|r| (r.primary, r.audit_after.as_str()))
-        .collect();
-    sqlx::query(
-        "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
-         SELECT ?, ?, ?, r.id, ?, j.value ->> 0, NULL, j.value ->> 1
-         FROM json_each(?) j JOIN mailbox_rows r ON r.primary_address = j.value ->> 0
-         ORDER BY j.key",
-    )
-    .bind(now)
-    .bind(actor)
-    .bind(domain_id)
-    .bind(AuditKind::RowCreated.as_str())
-    .bind(to_json(&audits))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+        let records: Vec<[&dyn ToSql; 3]> = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| -> [&dyn ToSql; 3] { [id, &domain_id, &r.search_text] })
+            .collect();
+        insert_all(
+            db,
+            "INSERT INTO row_search_text (row_id, domain_id, text)",
+            "(?, ?, ?)",
+            &records,
+        )?;
+
+        let records: Vec<[&dyn ToSql; 7]> = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| -> [&dyn ToSql; 7] {
+                [
+                    &now,
+                    &actor,
+                    &domain_id,
+                    id,
+                    &created_kind,
+                    &r.primary,
+                    &r.audit_after,
+                ]
+            })
+            .collect();
+        insert_all(
+            db,
+            "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, after)",
+            "(?, ?, ?, ?, ?, ?, ?)",
+            &records,
+        )
+    })
+    .await
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

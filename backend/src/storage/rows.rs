@@ -57,6 +57,14 @@ pub struct RowValues<'a> {
     pub active: bool,
 }
 
+/// The id of the next new row: one more than any row id there is, or was. SQLite alone would take
+/// one more than the largest id in the table, so after the newest row is deleted (R3) the next row
+/// would get its id, and the deleted row's audit records (which outlive it, R16) would then show
+/// in the new row's trail. With `audit_records_by_row` both maxima are an index look-up each.
+pub(crate) const NEXT_ROW_ID: &str = "SELECT MAX(
+        (SELECT COALESCE(MAX(id), 0) FROM mailbox_rows),
+        (SELECT COALESCE(MAX(row_id), 0) FROM audit_records)) + 1";
+
 /// Inserts a new row (version 1, never challenged) and returns its id. Its addresses are inserted
 /// separately with [`insert_address`].
 pub async fn insert_row(
@@ -66,11 +74,12 @@ pub async fn insert_row(
     values: &RowValues<'_>,
     now: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "INSERT INTO mailbox_rows (domain_id, primary_address, first_name, last_name, mailbox_type,
-             applicant_address, comment, active, version, challenged, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?) RETURNING id",
-    )
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
+             mailbox_type, applicant_address, comment, active, version, challenged, created_at,
+             updated_at)
+         VALUES (({NEXT_ROW_ID}), ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?) RETURNING id"
+    )))
     .bind(domain_id)
     .bind(primary_address)
     .bind(values.first_name)

@@ -1604,3 +1604,100 @@ async fn csv_big_file_previews_without_errors() {
     let text = download(w.pool(), &w.nora, "example.org").await.unwrap();
     assert_eq!(preview_ok(&w, text.as_bytes()).await.unchanged, 200);
 }
+
+#[tokio::test]
+async fn r08_csv_upload_of_more_rows_than_one_statement_ties_every_record_to_its_row() {
+    // Arrange: rows made by hand first, so the upload's rows get ids after theirs; then more new
+    // lines than one insert statement takes (500), with a shorter last statement.
+    let w = world().await;
+    add(&w, "anna@example.org", person("Anna", "Schmidt", "")).await;
+    add(
+        &w,
+        "bert@example.org",
+        person("Bert", "Weber", "b.weber@example.org"),
+    )
+    .await;
+    let file = backend::testing::p1_csv_file(1203);
+
+    // Act
+    let (_, report) = upload(&w, file.as_bytes()).await;
+
+    // Assert: every address, search text and `row_created` record names the row it belongs to.
+    assert_eq!(report.created, 1203);
+    let pool = w.pool();
+    let scalar = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(scalar("SELECT COUNT(*) FROM mailbox_rows").await, 1205);
+    assert_eq!(
+        scalar(
+            "SELECT COUNT(*) FROM addresses a JOIN mailbox_rows r ON r.id = a.row_id
+             WHERE a.kind = 'primary' AND a.position = 0 AND a.address = r.primary_address"
+        )
+        .await,
+        1205
+    );
+    // p1_csv_file: one alias on every 10th line, two on every 10th but 5.
+    assert_eq!(
+        scalar("SELECT COUNT(*) FROM addresses WHERE kind = 'alias'").await,
+        1 + 121 + 2 * 120
+    );
+    let aliases: Vec<(String, String)> = sqlx::query_as(
+        "SELECT r.primary_address, a.address FROM addresses a JOIN mailbox_rows r ON r.id = a.row_id
+         WHERE a.kind = 'alias' AND r.primary_address <> 'bert@example.org'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let number = |a: &str| a.chars().filter(char::is_ascii_digit).collect::<String>();
+    assert!(
+        aliases.iter().all(|(p, a)| number(p) == number(a)),
+        "every alias{{i}}/x{{i}} is on row user{{i}}/team{{i}}"
+    );
+    assert_eq!(
+        scalar(
+            "SELECT COUNT(*) FROM row_search_text t JOIN mailbox_rows r ON r.id = t.row_id
+             WHERE instr(t.text, r.primary_address) > 0 AND t.domain_id = r.domain_id"
+        )
+        .await,
+        1205
+    );
+    assert_eq!(
+        scalar(
+            "SELECT COUNT(*) FROM audit_records u JOIN mailbox_rows r ON r.id = u.row_id
+             WHERE u.kind = 'row_created' AND u.subject = r.primary_address
+               AND json_extract(u.after, '$.primary') = r.primary_address"
+        )
+        .await,
+        1205
+    );
+    assert_eq!(
+        scalar("SELECT SUM(rows) FROM row_counts").await,
+        1205,
+        "the kept counts follow"
+    );
+    // The last row of the last, shorter statement is found by the search and listed as uploaded.
+    let found = list_rows(
+        pool,
+        &w.nora,
+        "example.org",
+        &RowQuery {
+            search: "user1202@".into(),
+            ..RowQuery::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(found.total, 1);
+    assert_eq!(found.rows[0].primary, "user1202@example.org");
+    assert_eq!(
+        (
+            found.rows[0].first_name.as_str(),
+            found.rows[0].last_name.as_str()
+        ),
+        ("Zoë", "Schmidt-Hansen")
+    );
+}

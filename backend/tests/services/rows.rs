@@ -746,6 +746,90 @@ async fn r02_there_is_no_way_to_change_the_primary_address() {
 }
 
 #[tokio::test]
+async fn r16_a_deleted_rows_id_and_trail_never_pass_to_a_new_row() {
+    // Arrange: the newest row of the portal is deleted (allowed: never challenged, R3).
+    let w = world().await;
+    let anna = anna(&w).await;
+    delete_row(w.pool(), &w.nora, anna.id, anna.version)
+        .await
+        .unwrap();
+
+    // Act: a new row by hand, then more by CSV.
+    let bert = create_row(
+        w.pool(),
+        &w.nora,
+        "example.org",
+        "bert@example.org",
+        &person("Bert", "Weber", ""),
+    )
+    .await
+    .unwrap();
+    delete_row(w.pool(), &w.nora, bert.id, bert.version)
+        .await
+        .unwrap();
+    let file = "E-Mail,First Name,Last Name\r\ncarl@example.org,Carl,Meyer\r\n";
+    let preview = backend::csv_upload::preview(w.pool(), &w.nora, "example.org", file.as_bytes())
+        .await
+        .unwrap();
+    backend::csv_upload::apply(
+        w.pool(),
+        &w.nora,
+        "example.org",
+        file.as_bytes(),
+        &preview.fingerprint,
+    )
+    .await
+    .unwrap();
+
+    // Assert: new ids, and each row's trail is its own.
+    let carl: i64 = sqlx::query_scalar(
+        "SELECT id FROM mailbox_rows WHERE primary_address = 'carl@example.org'",
+    )
+    .fetch_one(w.pool())
+    .await
+    .unwrap();
+    assert!(
+        bert.id > anna.id && carl > bert.id,
+        "{} {} {carl}",
+        anna.id,
+        bert.id
+    );
+    let w = &w;
+    let trail = |address: &str| {
+        let filter = AuditFilter {
+            row: Some(address.into()),
+            ..AuditFilter::default()
+        };
+        async move {
+            list_audit(w.pool(), &w.nora, "example.org", &filter)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.kind, e.subject.unwrap_or_default()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let subjects = |address: &str| {
+        vec![
+            ("row_deleted".to_string(), address.to_string()),
+            ("row_created".to_string(), address.to_string()),
+        ]
+    };
+    assert_eq!(
+        trail("anna@example.org").await,
+        subjects("anna@example.org")
+    );
+    assert_eq!(
+        trail("bert@example.org").await,
+        subjects("bert@example.org")
+    );
+    assert_eq!(
+        trail("carl@example.org").await,
+        [("row_created".to_string(), "carl@example.org".to_string())]
+    );
+}
+
+#[tokio::test]
 async fn r03_a_row_can_be_deleted_until_a_challenge_is_sent() {
     let w = world().await;
     let row = anna(&w).await;
