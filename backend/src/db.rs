@@ -37,12 +37,7 @@ pub async fn open(path: &Path) -> anyhow::Result<SqlitePool> {
         // cache for all connections behind one mutex, on which 32 concurrent table pages spent most
         // of their time (SPEC P2). Mapped pages are the kernel's file cache: they show in the
         // process's RSS as file pages (RssFile) and are given back under memory pressure.
-        .pragma("mmap_size", MMAP_SIZE.to_string())
-        // Temporary tables, indexes and statement journals in memory, not in files under /var/tmp:
-        // a large upload's multi-row inserts each keep a statement journal (so that one failing
-        // statement can be undone alone), and with files these took 200 000 writes for the
-        // 100 000 lines of SPEC P1.
-        .pragma("temp_store", "memory");
+        .pragma("mmap_size", MMAP_SIZE.to_string());
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         // sqlx pings an idle connection before handing it out, one more round trip to the
