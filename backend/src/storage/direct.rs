@@ -34,16 +34,7 @@ pub(crate) async fn with_handle<R>(
     let result = {
         let db =
             unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }.map_err(into_sqlx)?;
-        // Statement journals in memory while the writes run: every multi-row insert keeps one (so
-        // that a failing statement can be undone alone), and as files under /var/tmp they took
-        // 200 000 writes for the 100 000 lines of SPEC P1. Only here: for the table's page queries
-        // in-memory temporary storage was slower (0.92 → 1.28 ms CPU a page under P2's load).
-        let run = || {
-            db.pragma_update(None, "temp_store", "MEMORY")?;
-            let result = work(&db);
-            db.pragma_update(None, "temp_store", "DEFAULT")?;
-            result
-        };
+        let run = || work(&db);
         match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
             Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
             _ => run(),
