@@ -247,13 +247,21 @@ pub async fn find_address_holders(
         return Ok(Vec::new());
     }
     // A JSON array parameter keeps this one prepared statement whatever the number of addresses.
-    let list = serde_json::to_string(addresses).expect("strings serialise");
+    // The list drives the join (CROSS JOIN keeps that order), in address order: the look-ups then
+    // walk the address index from front to back. A CSV upload asks for 100 000 addresses or more;
+    // `address IN (SELECT value FROM json_each(?))` in the order given first built an index of
+    // the list and then looked each address up at random: 0.33 s instead of 0.05 s for 115 000
+    // addresses that no row holds (SPEC P1), 1.1 s instead of 0.45 s when all are held.
+    let mut sorted = addresses.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let list = serde_json::to_string(&sorted).expect("strings serialise");
     sqlx::query_as(
         "SELECT a.address, a.row_id, r.primary_address, d.name AS domain_name
-         FROM addresses a
+         FROM json_each(?) j
+         CROSS JOIN addresses a ON a.address = j.value
          JOIN mailbox_rows r ON r.id = a.row_id
-         JOIN domains d ON d.id = r.domain_id
-         WHERE a.address IN (SELECT value FROM json_each(?))",
+         JOIN domains d ON d.id = r.domain_id",
     )
     .bind(list)
     .fetch_all(conn)
