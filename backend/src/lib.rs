@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod backup;
+mod blocking;
 pub mod ca;
 pub mod certificates;
 pub mod challenges;

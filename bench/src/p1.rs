@@ -122,6 +122,8 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
         "the preview should show {lines} new lines and no error, not {new} and {errors}"
     );
 
+    // What the preview left behind: memory the apply starts from.
+    let between = Memory::of(portal.pid()).context("the portal process is gone")?;
     let sampling = Sampling::start(portal.pid());
     let (status, apply_body, apply_s) =
         post_file(portal, "apply", file.clone(), Some(fingerprint)).await?;
@@ -202,11 +204,12 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
             SAMPLE_EVERY.as_millis()
         ),
         format!(
-            "{:.0} MB (during the preview {:.0} MB, during the apply {:.0} MB; before {:.0} MB, after {:.0} MB; mapped files after: {:.0} MB)",
+            "{:.0} MB (during the preview {:.0} MB, during the apply {:.0} MB; before {:.0} MB, between {:.0} MB, after {:.0} MB; mapped files after: {:.0} MB)",
             mb(peaks.anon),
             mb(preview_peaks.anon),
             mb(apply_peaks.anon),
             mb(before.anon),
+            mb(between.anon),
             mb(after.anon),
             mb(after.file)
         ),

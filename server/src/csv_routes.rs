@@ -5,6 +5,8 @@
 //! `POST /domains/{domain}/csv/apply` (header `x-preview-fingerprint`) → all or nothing.
 //! `GET  /domains/{domain}/csv` → the table in the same format.
 
+use std::borrow::Cow;
+
 use app::csv_api::{CsvApplyItem, CsvErrorItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -71,7 +73,7 @@ fn preview_item(p: Preview) -> CsvPreviewItem {
                     .into_iter()
                     .map(|c| {
                         (
-                            Column::of_field(c.field).english().to_string(),
+                            Cow::Borrowed(Column::of_field(c.field).english()),
                             c.before,
                             c.after,
                         )
@@ -102,10 +104,15 @@ pub async fn preview(
     let Some(Extension(viewer)) = viewer else {
         return please_log_in();
     };
-    match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
+    // What earlier requests left (the last preview's answer, say) is free by now.
+    crate::memory::give_back_freed();
+    let response = match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
         Ok(p) => Json(preview_item(p)).into_response(),
         Err(e) => refuse(e),
-    }
+    };
+    // The plan is gone; only the answer is left. The apply that follows starts from here.
+    crate::memory::give_back_freed();
+    response
 }
 
 /// Applies the previewed file, all or nothing.
@@ -129,7 +136,9 @@ pub async fn apply(
         )
             .into_response();
     };
-    match csv_upload::apply(&portal.pool, &viewer, &domain, &body, fingerprint).await {
+    crate::memory::give_back_freed();
+    let response = match csv_upload::apply(&portal.pool, &viewer, &domain, &body, fingerprint).await
+    {
         Ok(r) => Json(CsvApplyItem {
             created: r.created,
             changed: r.changed,
@@ -137,7 +146,9 @@ pub async fn apply(
         })
         .into_response(),
         Err(e) => refuse(e),
-    }
+    };
+    crate::memory::give_back_freed();
+    response
 }
 
 /// The table as a CSV file.

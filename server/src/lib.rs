@@ -5,6 +5,7 @@ pub mod auth;
 pub mod certificate_routes;
 pub mod cli;
 pub mod csv_routes;
+pub mod memory;
 pub mod metrics;
 pub mod security;
 pub mod startup;

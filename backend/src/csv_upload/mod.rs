@@ -116,7 +116,7 @@ pub struct Preview {
     pub supersedes: usize,
     /// Links dropped in all.
     pub drops_links: usize,
-    /// Every data line, in file order.
+    /// Every data line, in file order (empty in apply's own plan, which needs only the counts).
     pub lines: Vec<LinePreview>,
     /// Every error, by line and column. Apply needs none.
     pub errors: Vec<LineError>,
@@ -277,34 +277,39 @@ pub async fn apply(
         superseded += outcome.superseded.len();
         dropped += outcome.dropped_links.len();
     }
-    for batch in plan.actions.plain_edits.chunks(store::MAX_NEW_ROWS) {
+    for batch in plan.actions.plain_edits.chunks(store::MAX_EDITS_PER_BATCH) {
         save_plain_edits(&mut tx, &ctx.actor, &plan.snapshot, batch, now).await?;
     }
     // In address order: the indexes on the primary address and the addresses then grow at their
     // end instead of splitting pages all over (the row ids follow that order, not the file's).
     let mut creates: Vec<&(EmailAddress, RowFields)> = plan.actions.creates.iter().collect();
     creates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for batch in creates.chunks(store::MAX_NEW_ROWS) {
-        let rows: Vec<store::NewRow> = batch
-            .iter()
-            .map(|&(primary, fields)| store::NewRow {
-                primary: primary.as_str(),
-                first_name: fields.first_name.as_str(),
-                last_name: fields.last_name.as_str(),
-                mailbox_type: fields.mailbox_type.as_str(),
-                applicant: fields.applicant.as_ref().map(|a| a.as_str()),
-                comment: fields.comment.as_str(),
-                active: fields.active,
-                aliases: fields.aliases.iter().map(|a| a.as_str()).collect(),
-                search_text: search_text(primary, fields),
-                audit_after: row_json(primary, fields).to_string(),
-            })
-            .collect();
-        store::insert_new_rows(&mut tx, domain_id, &ctx.actor, &rows, now).await?;
-    }
+    store::insert_new_rows(
+        &mut tx,
+        domain_id,
+        &ctx.actor,
+        &creates,
+        |&(primary, fields)| store::NewRow {
+            primary: primary.as_str(),
+            first_name: fields.first_name.as_str(),
+            last_name: fields.last_name.as_str(),
+            mailbox_type: fields.mailbox_type.as_str(),
+            applicant: fields.applicant.as_ref().map(|a| a.as_str()),
+            comment: fields.comment.as_str(),
+            active: fields.active,
+            aliases: fields.aliases.iter().map(|a| a.as_str()).collect(),
+            search_text: search_text(primary, fields),
+            audit_after: row_json(primary, fields).to_string(),
+        },
+        now,
+    )
+    .await?;
     let report = ApplyReport {
         domain: domain.clone(),
-        lines: plan.preview.lines.len(),
+        lines: plan.preview.new
+            + plan.preview.changed
+            + plan.preview.unchanged
+            + plan.preview.invalid,
         created: plan.actions.creates.len(),
         changed: plan.actions.edits.len() + plan.actions.plain_edits.len(),
         unchanged: plan.preview.unchanged,

@@ -12,11 +12,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use domain::address::EmailAddress;
 use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
 use domain::row::{Field, FieldError, RowFields};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::file::{field_text, Column, CsvLine, HeaderColumn, LineError, ParsedFile};
 use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
+use crate::blocking;
 use crate::rows::{
     parse_input, stored_row, used_by, ParsedInput, RowContext, RowError, RowInput, StoredRow,
 };
@@ -91,15 +93,16 @@ pub(crate) struct Actions {
     pub(crate) creates: Vec<(EmailAddress, RowFields)>,
 }
 
-/// The outcome of planning: what the NAP is shown, and what apply writes.
+/// The outcome of planning: what the NAP is shown, and what apply writes (see [`Purpose`]).
 pub(crate) struct Plan {
     pub(crate) preview: Preview,
     pub(crate) actions: Actions,
     pub(crate) snapshot: Snapshot,
 }
 
-/// Who asks for a plan: the preview shows every new row's fields; apply only needs the actions,
-/// the errors and the fingerprint.
+/// Who asks for a plan: the preview shows every line, new rows with their fields (its plan has
+/// no actions); apply only needs the actions, the errors, the counts and the fingerprint (its
+/// plan has no `lines`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Purpose {
     Preview,
@@ -120,7 +123,13 @@ struct Line {
     fields: RowFields,
     unparsed: BTreeSet<Field>,
     has_errors: bool,
+    /// The line's own errors, until they join the plan's (in file order).
+    errors: Vec<LineError>,
 }
+
+/// What the file-order pass decides for a line before the rest is checked: its primary address
+/// (`None` also when an earlier line has it), its stored row, and the errors found so far.
+type Decided = (Option<EmailAddress>, Option<usize>, Vec<FieldError>);
 
 impl Line {
     /// The addresses the line's row has after saving, with the field each is in.
@@ -191,36 +200,55 @@ pub(crate) async fn plan(
         list: file_errors,
     };
 
-    // 1. Each line on its own: primary, the form's parser, the row rules (R1, §2). The file's
-    //    cells move into the form's input, so a line's text is held once, not twice.
+    // 1. Each line on its own: primary, the form's parser, the row rules (R1, §2). The lines do
+    //    not depend on each other, but for a primary address on two lines: the primaries are
+    //    read on every core, the lines that repeat one found in file order, then the rest of each
+    //    line checked on every core again. The file's cells move into the form's input, so a
+    //    line's text is held once, not twice.
+    let primaries: Vec<Result<EmailAddress, FieldError>> =
+        blocking::run(|| csv_lines.par_iter().map(primary_of).collect());
     let mut first_line_of: HashMap<String, usize> = HashMap::with_capacity(csv_lines.len());
-    let mut lines: Vec<Line> = Vec::with_capacity(csv_lines.len());
-    for csv in csv_lines {
-        let before = errors.list.len();
-        let mut primary = line_primary(&csv, &mut errors);
-        if let Some(p) = &primary {
-            if let Some(&first) = first_line_of.get(p.as_str()) {
-                let first_line = lines[first].line;
-                errors.field(
-                    csv.line,
-                    FieldError::new(
+    let mut decided = Vec::with_capacity(csv_lines.len());
+    for (index, primary) in primaries.into_iter().enumerate() {
+        let mut early = Vec::new();
+        let primary = match primary {
+            Ok(p) => match first_line_of.get(p.as_str()) {
+                Some(&first) => {
+                    let first_line = csv_lines[first].line;
+                    early.push(FieldError::new(
                         Field::PrimaryAddress,
                         format!(
                             "{p} is also on line {first_line}: each primary address may appear \
                              only once in the file"
                         ),
-                    ),
-                );
-                primary = None;
-            } else {
-                first_line_of.insert(p.as_str().to_owned(), lines.len());
+                    ));
+                    None
+                }
+                None => {
+                    first_line_of.insert(p.as_str().to_owned(), index);
+                    Some(p)
+                }
+            },
+            Err(e) => {
+                early.push(e);
+                None
             }
-        }
+        };
         let row = primary
             .as_ref()
             .and_then(|p| snapshot.by_primary.get(p.as_str()).copied());
-        let stored = row.map(|i| &snapshot.rows[i]);
+        decided.push((primary, row, early));
+    }
+    let check = |(csv, (primary, row, early)): (CsvLine, Decided)| {
         let line = csv.line;
+        let mut line_errors = Errors {
+            columns: &columns,
+            list: Vec::new(),
+        };
+        for e in early {
+            line_errors.field(line, e);
+        }
+        let stored = row.map(|i: usize| &snapshot.rows[i]);
         let written = if primary.is_some() {
             String::new()
         } else {
@@ -230,7 +258,7 @@ pub(crate) async fn plan(
             csv,
             primary.as_ref(),
             stored.map(|s| &s.fields),
-            &mut errors,
+            &mut line_errors,
         );
         if let Some(p) = &primary {
             if let Err(found) = parsed.fields.check_administered(p, &ctx.administered_names) {
@@ -241,12 +269,12 @@ pub(crate) async fn plan(
             }
             rule_errors.retain(|e| !parsed.unparsed.contains(&e.field));
             for e in rule_errors {
-                errors.field(line, e);
+                line_errors.field(line, e);
             }
         }
         let has_errors =
-            errors.list.len() > before || errors_before_line.get(&line).copied().unwrap_or(0) > 0;
-        lines.push(Line {
+            !line_errors.list.is_empty() || errors_before_line.get(&line).copied().unwrap_or(0) > 0;
+        Line {
             line,
             written,
             primary,
@@ -254,7 +282,14 @@ pub(crate) async fn plan(
             fields: parsed.fields,
             unparsed: parsed.unparsed,
             has_errors,
-        });
+            errors: line_errors.list,
+        }
+    };
+    let mut lines: Vec<Line> =
+        blocking::run(|| csv_lines.into_par_iter().zip(decided).map(check).collect());
+    // In file order, as one pass over the lines would have found them.
+    for line in &mut lines {
+        errors.list.append(&mut line.errors);
     }
 
     // 2. Portal-wide uniqueness of every address (§2), in the state after saving: the file's lines
@@ -344,8 +379,21 @@ pub(crate) async fn plan(
 
     // 3. What each line does, and the consequences of each change (R4–R7), counted as
     //    `rows::preview_edit` counts them.
-    let mut previews = Vec::with_capacity(lines.len());
-    let mut creates = Vec::new();
+    let keep_lines = purpose == Purpose::Preview;
+    let mut tally = Tally {
+        keep_lines,
+        lines: Vec::with_capacity(if keep_lines { lines.len() } else { 0 }),
+        ..Tally::default()
+    };
+    // Sized up front: grown by doubling, the list of 100 000 new rows would be copied as it grows
+    // and end up to twice as large as needed.
+    let mut creates = Vec::with_capacity(match purpose {
+        Purpose::Preview => 0,
+        Purpose::Apply => lines
+            .iter()
+            .filter(|l| l.primary.is_some() && l.row.is_none())
+            .count(),
+    });
     let mut changed_rows: HashMap<usize, RowFields> = HashMap::new();
     let mut plain_edits = Vec::new();
     let blank = RowFields {
@@ -363,7 +411,7 @@ pub(crate) async fn plan(
     // The lines give their fields away here (to the writes): only their rows are needed after.
     for line in &mut lines {
         let Some(primary) = &line.primary else {
-            previews.push(LinePreview {
+            tally.add(LinePreview {
                 line: line.line,
                 primary: std::mem::take(&mut line.written),
                 status: LineStatus::Invalid,
@@ -385,12 +433,16 @@ pub(crate) async fn plan(
         };
         match line.row {
             None => {
-                if purpose == Purpose::Preview {
-                    preview.changes = changes(&blank, &line.fields, primary, &line.unparsed);
-                }
                 fingerprint.update(format!("new {primary}\n"));
-                let fields = std::mem::replace(&mut line.fields, blank.clone());
-                creates.push((primary.clone(), fields));
+                match purpose {
+                    Purpose::Preview => {
+                        preview.changes = changes(&blank, &line.fields, primary, &line.unparsed);
+                    }
+                    Purpose::Apply => {
+                        let fields = std::mem::replace(&mut line.fields, blank.clone());
+                        creates.push((primary.clone(), fields));
+                    }
+                }
             }
             Some(row) => {
                 let stored = &snapshot.rows[row];
@@ -421,19 +473,21 @@ pub(crate) async fn plan(
                     for l in &dropped {
                         fingerprint.update(format!("drops {} {}\n", l.address, l.user_id));
                     }
-                    let fields = std::mem::replace(&mut line.fields, blank.clone());
-                    let plain = stored.fields.aliases == fields.aliases
-                        && preview.supersedes == 0
-                        && dropped.is_empty();
-                    if plain {
-                        plain_edits.push((row, fields));
-                    } else {
-                        changed_rows.insert(row, fields);
+                    if purpose == Purpose::Apply {
+                        let fields = std::mem::replace(&mut line.fields, blank.clone());
+                        let plain = stored.fields.aliases == fields.aliases
+                            && preview.supersedes == 0
+                            && dropped.is_empty();
+                        if plain {
+                            plain_edits.push((row, fields));
+                        } else {
+                            changed_rows.insert(row, fields);
+                        }
                     }
                 }
             }
         }
-        previews.push(preview);
+        tally.add(preview);
     }
     let edits = edit_order
         .into_iter()
@@ -451,19 +505,18 @@ pub(crate) async fn plan(
     let mut errors = errors.list;
     sort_errors(&mut errors);
 
-    let count = |s: LineStatus| previews.iter().filter(|p| p.status == s).count();
     let preview = Preview {
         domain: domain.to_owned(),
         fingerprint: hex(&fingerprint.finalize()),
         encoding,
         delimiter: delimiter.to_string(),
-        new: count(LineStatus::New),
-        changed: count(LineStatus::Changed),
-        unchanged: count(LineStatus::Unchanged),
-        invalid: count(LineStatus::Invalid),
-        supersedes: previews.iter().map(|p| p.supersedes).sum(),
-        drops_links: previews.iter().map(|p| p.drops_links.len()).sum(),
-        lines: previews,
+        new: tally.new,
+        changed: tally.changed,
+        unchanged: tally.unchanged,
+        invalid: tally.invalid,
+        supersedes: tally.supersedes,
+        drops_links: tally.drops_links,
+        lines: tally.lines,
         errors,
         missing,
     };
@@ -478,18 +531,44 @@ pub(crate) async fn plan(
     })
 }
 
-/// A line's primary address, or its error at the primary address.
-fn line_primary(csv: &CsvLine, errors: &mut Errors) -> Option<EmailAddress> {
-    match EmailAddress::parse(&csv.primary) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            errors.field(
-                csv.line,
-                FieldError::new(Field::PrimaryAddress, e.to_string()),
-            );
-            None
+/// The preview's counts, and its lines when they are kept (see [`Purpose`]).
+#[derive(Default)]
+struct Tally {
+    keep_lines: bool,
+    lines: Vec<LinePreview>,
+    new: usize,
+    changed: usize,
+    unchanged: usize,
+    invalid: usize,
+    supersedes: usize,
+    drops_links: usize,
+}
+
+impl Tally {
+    fn add(&mut self, line: LinePreview) {
+        *match line.status {
+            LineStatus::New => &mut self.new,
+            LineStatus::Changed => &mut self.changed,
+            LineStatus::Unchanged => &mut self.unchanged,
+            LineStatus::Invalid => &mut self.invalid,
+        } += 1;
+        self.supersedes += line.supersedes;
+        self.drops_links += line.drops_links.len();
+        if self.keep_lines {
+            self.lines.push(line);
         }
     }
+}
+
+/// A line's primary address, or its error at the primary address.
+fn primary_of(csv: &CsvLine) -> Result<EmailAddress, FieldError> {
+    EmailAddress::parse(&csv.primary)
+        .map_err(|e| FieldError::new(Field::PrimaryAddress, e.to_string()))
+}
+
+/// A line's primary address, or its error (into `errors`).
+fn line_primary(csv: &CsvLine, errors: &mut Errors) -> Option<EmailAddress> {
+    primary_of(csv).map_err(|e| errors.field(csv.line, e)).ok()
 }
 
 /// The rules a line meets on its own, with no table but the row it updates (`stored`): its

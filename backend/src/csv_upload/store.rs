@@ -143,127 +143,156 @@ pub(crate) struct NewRow<'a> {
     pub(crate) audit_after: String,
 }
 
-/// Most new rows per batch: how long the connection is lent out at a time (see
-/// [`insert_new_rows`]).
-pub(crate) const MAX_NEW_ROWS: usize = 5_000;
+/// Most plain edits per batch statement (see [`update_rows`]).
+pub(crate) const MAX_EDITS_PER_BATCH: usize = 5_000;
+
+/// New rows made ahead of the writer at a time (see [`insert_new_rows`]).
+const NEW_ROWS_PER_BATCH: usize = 2_000;
 
 /// Writes new rows of a domain as `rows::apply_create` does, row for row: the row (version 1,
 /// never challenged), its addresses (primary at position 0, aliases 1..), its search text (the
 /// trigram index follows by trigger) and a `row_created` audit record by `actor`. The checks are
 /// the caller's: a unique violation here fails the batch (and so the transaction).
 ///
-/// Multi-row inserts with bound parameters on the connection's handle (`storage::direct`). The
-/// rows get their ids here, as `storage::rows::insert_row` gives them ([`NEXT_ROW_ID`] and on), so
-/// the addresses, texts and records name their row without looking it up.
-pub(crate) async fn insert_new_rows(
+/// `make` turns each of `items` into its row (its search text and audit record are made there):
+/// on a thread of its own, a batch ahead of the writer, so that making the rows and writing them
+/// take one core each instead of turns on one. The writes are multi-row inserts with bound
+/// parameters on the connection's handle (`storage::direct`). The rows get their ids here, as
+/// `storage::rows::insert_row` gives them ([`NEXT_ROW_ID`] and on), so the addresses, texts and
+/// records name their row without looking it up.
+pub(crate) async fn insert_new_rows<'a, T: Sync>(
     conn: &mut Conn,
     domain_id: i64,
     actor: &str,
-    rows: &[NewRow<'_>],
+    items: &'a [T],
+    make: impl Fn(&'a T) -> NewRow<'a> + Sync,
     now: i64,
 ) -> sqlx::Result<()> {
-    assert!(
-        rows.len() <= MAX_NEW_ROWS,
-        "at most {MAX_NEW_ROWS} rows a batch"
-    );
-    if rows.is_empty() {
+    if items.is_empty() {
         return Ok(());
     }
     with_handle(conn, |db| {
         // Inside the caller's write transaction: no other writer can take these ids meanwhile.
-        let first: i64 = db.query_row(NEXT_ROW_ID, [], |r| r.get(0))?;
-        let ids: Vec<i64> = (first..).take(rows.len()).collect();
-        let created_kind = AuditKind::RowCreated.as_str();
-        let addresses: Vec<(&str, i64, &str, i64)> = rows
-            .iter()
-            .zip(&ids)
-            .flat_map(|(r, &id)| {
-                std::iter::once(r.primary)
-                    .chain(r.aliases.iter().copied())
-                    .zip(0_i64..)
-                    .map(move |(address, position)| {
-                        let kind = if position == 0 { "primary" } else { "alias" };
-                        (address, id, kind, position)
-                    })
-            })
-            .collect();
-
-        let records: Vec<[&dyn ToSql; 11]> = rows
-            .iter()
-            .zip(&ids)
-            .map(|(r, id)| -> [&dyn ToSql; 11] {
-                [
-                    id,
-                    &domain_id,
-                    &r.primary,
-                    &r.first_name,
-                    &r.last_name,
-                    &r.mailbox_type,
-                    &r.applicant,
-                    &r.comment,
-                    &r.active,
-                    &now,
-                    &now,
-                ]
-            })
-            .collect();
-        insert_all(
-            db,
-            "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
-                 mailbox_type, applicant_address, comment, active, created_at, updated_at,
-                 version, challenged)",
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
-            &records,
-        )?;
-
-        let records: Vec<[&dyn ToSql; 4]> = addresses
-            .iter()
-            .map(|(address, id, kind, position)| -> [&dyn ToSql; 4] {
-                [address, id, kind, position]
-            })
-            .collect();
-        insert_all(
-            db,
-            "INSERT INTO addresses (address, row_id, kind, position)",
-            "(?, ?, ?, ?)",
-            &records,
-        )?;
-
-        let records: Vec<[&dyn ToSql; 3]> = rows
-            .iter()
-            .zip(&ids)
-            .map(|(r, id)| -> [&dyn ToSql; 3] { [id, &domain_id, &r.search_text] })
-            .collect();
-        insert_all(
-            db,
-            "INSERT INTO row_search_text (row_id, domain_id, text)",
-            "(?, ?, ?)",
-            &records,
-        )?;
-
-        let records: Vec<[&dyn ToSql; 7]> = rows
-            .iter()
-            .zip(&ids)
-            .map(|(r, id)| -> [&dyn ToSql; 7] {
-                [
-                    &now,
-                    &actor,
-                    &domain_id,
-                    id,
-                    &created_kind,
-                    &r.primary,
-                    &r.audit_after,
-                ]
-            })
-            .collect();
-        insert_all(
-            db,
-            "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, after)",
-            "(?, ?, ?, ?, ?, ?, ?)",
-            &records,
-        )
+        let mut next_id: i64 = db.query_row(NEXT_ROW_ID, [], |r| r.get(0))?;
+        std::thread::scope(|scope| {
+            // One batch waits while the next is made: a few thousand rows in memory at a time.
+            let (send, batches) = std::sync::mpsc::sync_channel::<Vec<NewRow<'a>>>(1);
+            let make = &make;
+            scope.spawn(move || {
+                for chunk in items.chunks(NEW_ROWS_PER_BATCH) {
+                    // The writer failed and stopped listening: nothing more to make.
+                    if send.send(chunk.iter().map(make).collect()).is_err() {
+                        break;
+                    }
+                }
+            });
+            for rows in batches {
+                write_new_rows(db, domain_id, actor, &rows, next_id, now)?;
+                next_id += rows.len() as i64;
+            }
+            Ok(())
+        })
     })
     .await
+}
+
+/// One batch of [`insert_new_rows`], the first row with id `first_id`.
+fn write_new_rows(
+    db: &rusqlite::Connection,
+    domain_id: i64,
+    actor: &str,
+    rows: &[NewRow<'_>],
+    first_id: i64,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let ids: Vec<i64> = (first_id..).take(rows.len()).collect();
+    let created_kind = AuditKind::RowCreated.as_str();
+    let addresses: Vec<(&str, i64, &str, i64)> = rows
+        .iter()
+        .zip(&ids)
+        .flat_map(|(r, &id)| {
+            std::iter::once(r.primary)
+                .chain(r.aliases.iter().copied())
+                .zip(0_i64..)
+                .map(move |(address, position)| {
+                    let kind = if position == 0 { "primary" } else { "alias" };
+                    (address, id, kind, position)
+                })
+        })
+        .collect();
+
+    let records: Vec<[&dyn ToSql; 11]> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| -> [&dyn ToSql; 11] {
+            [
+                id,
+                &domain_id,
+                &r.primary,
+                &r.first_name,
+                &r.last_name,
+                &r.mailbox_type,
+                &r.applicant,
+                &r.comment,
+                &r.active,
+                &now,
+                &now,
+            ]
+        })
+        .collect();
+    insert_all(
+        db,
+        "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
+             mailbox_type, applicant_address, comment, active, created_at, updated_at,
+             version, challenged)",
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
+        &records,
+    )?;
+
+    let records: Vec<[&dyn ToSql; 4]> = addresses
+        .iter()
+        .map(|(address, id, kind, position)| -> [&dyn ToSql; 4] { [address, id, kind, position] })
+        .collect();
+    insert_all(
+        db,
+        "INSERT INTO addresses (address, row_id, kind, position)",
+        "(?, ?, ?, ?)",
+        &records,
+    )?;
+
+    let records: Vec<[&dyn ToSql; 3]> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| -> [&dyn ToSql; 3] { [id, &domain_id, &r.search_text] })
+        .collect();
+    insert_all(
+        db,
+        "INSERT INTO row_search_text (row_id, domain_id, text)",
+        "(?, ?, ?)",
+        &records,
+    )?;
+
+    let records: Vec<[&dyn ToSql; 7]> = rows
+        .iter()
+        .zip(&ids)
+        .map(|(r, id)| -> [&dyn ToSql; 7] {
+            [
+                &now,
+                &actor,
+                &domain_id,
+                id,
+                &created_kind,
+                &r.primary,
+                &r.audit_after,
+            ]
+        })
+        .collect();
+    insert_all(
+        db,
+        "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, after)",
+        "(?, ?, ?, ?, ?, ?, ?)",
+        &records,
+    )
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

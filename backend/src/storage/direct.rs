@@ -18,9 +18,7 @@ use super::Conn;
 
 /// Runs `work` on the SQLite handle of `conn`, inside the transaction `conn` has open (if any).
 ///
-/// The calls block the thread, so on the server's multi-threaded runtime they run in
-/// `block_in_place` (the runtime moves its other tasks to another thread meanwhile); on a
-/// current-thread runtime (tests) they simply run.
+/// The calls block the thread: they run in [`crate::blocking::run`].
 pub(crate) async fn with_handle<R>(
     conn: &mut Conn,
     work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
@@ -34,11 +32,7 @@ pub(crate) async fn with_handle<R>(
     let result = {
         let db =
             unsafe { rusqlite::Connection::from_handle(handle.as_ptr()) }.map_err(into_sqlx)?;
-        let run = || work(&db);
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(run),
-            _ => run(),
-        }
+        crate::blocking::run(|| work(&db))
     };
     drop(locked);
     result.map_err(into_sqlx)
