@@ -126,8 +126,10 @@ export async function napRevokeRow(page: Page, primary: string, reason = 'affili
   await r.getByRole('button', { name: 'Certificates' }).click();
   const panel = page.locator('tr.row-certs').filter({ has: page.locator('table.certificates') }).first();
   const valid = panel.locator('tbody tr').filter({ hasText: 'valid' }).filter({ hasNotText: 'revoked' });
+  // The panel loads its certificates after the click; `count()` does not wait for them (on a
+  // loaded machine it once counted before they came).
+  await expect(valid.first(), `valid certificates of ${primary}`).toBeVisible();
   const n = await valid.count();
-  expect(n, `valid certificates of ${primary}`).toBeGreaterThan(0);
   for (let i = 0; i < n; i++) {
     const line = valid.first();
     await line.getByRole('button', { name: 'Revoke' }).click();
