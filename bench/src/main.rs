@@ -90,6 +90,8 @@ impl Section {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The in-process portal's allocator set as `ra-portal`'s `main` sets it.
+    server::memory::map_large_blocks();
     let mut sections = Vec::new();
     for arg in std::env::args().skip(1) {
         if arg == "-h" || arg == "--help" {
