@@ -22,6 +22,7 @@ pub mod mail;
 pub mod portal;
 pub mod roles;
 pub mod rows;
+pub mod search_matches;
 pub mod secret;
 pub mod sessions;
 pub mod storage;

@@ -273,6 +273,9 @@ enum Pages {
     Cycle,
     /// Steps through the first pages as the pager does: each from the anchor of the one before.
     Stepped,
+    /// The first page of a search for each last name of the seed in turn: some 120 searches,
+    /// more than the portal keeps the matches of (64), so each finds its matching rows anew.
+    NewSearches,
 }
 
 /// One sequential case of the list service: a label, the query (page left at 0) and its pages.
@@ -317,9 +320,18 @@ fn service_cases() -> Vec<ServiceCase> {
             label: "active, by last name, search \"schmidt\", its pages stepped through",
             query: RowQuery {
                 search: SEARCH.into(),
-                ..active_by_last_name
+                ..active_by_last_name.clone()
             },
             pages: Pages::Stepped,
+        },
+        ServiceCase {
+            label: "active, by last name, first page of a new search (each last name in turn; \
+                    \"müller\" first)",
+            query: RowQuery {
+                search: "müller".into(),
+                ..active_by_last_name
+            },
+            pages: Pages::NewSearches,
         },
         ServiceCase {
             label: "pending, by last name, its pages stepped through",
@@ -362,6 +374,11 @@ async fn service_alone(
             Pages::Cycle => (i % pages, None),
             Pages::Stepped if i % pages == 0 => (0, None),
             Pages::Stepped => (i % pages, last_row.map(Anchor::After)),
+            Pages::NewSearches => {
+                let names = crate::seed::LAST_NAMES;
+                query.search = names[i as usize % names.len()].to_lowercase();
+                (0, None)
+            }
         };
         let started = Instant::now();
         let page = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;

@@ -289,7 +289,7 @@ pub async fn put_row_search_text(
 }
 
 /// The column a page of the table is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowOrder {
     /// Primary address.
     Primary,
@@ -635,15 +635,11 @@ pub async fn list_row_page(
     } else {
         push_count(&mut q, filter);
     }
-    q.push(
-        "), (SELECT json_group_array(json_array(id, domain_id, primary_address, first_name,
-             last_name, mailbox_type, applicant_address, comment, active, version, challenged,
-             created_at, updated_at) ORDER BY ",
-    )
-    .push(order_by("", direction))
-    .push(format!(
-        ") FROM page), (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
-    ));
+    q.push(format!("), (SELECT json_group_array({ROW_JSON} ORDER BY "))
+        .push(order_by("", direction))
+        .push(format!(
+            ") FROM page), (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
+        ));
     let (total, rows, addresses): (i64, String, String) =
         q.build_query_as().fetch_one(conn).await?;
     let rows: Vec<RowTuple> = from_json(&rows)?;
@@ -652,6 +648,78 @@ pub async fn list_row_page(
         total,
         addresses: address_states_from_json(&addresses)?,
     })
+}
+
+/// A [`RowRecord`] as one JSON array ([`RowTuple`]), of a row `FROM page`.
+const ROW_JSON: &str = "json_array(id, domain_id, primary_address, first_name, last_name, \
+     mailbox_type, applicant_address, comment, active, version, challenged, created_at, updated_at)";
+
+/// The domain's change counter (0006): the sum rises with every change of its rows that can move
+/// a row into, out of or within a search's matches.
+fn push_changes(q: &mut QueryBuilder<Sqlite>, domain_id: i64) {
+    q.push("SELECT COALESCE(SUM(changes), 0) FROM row_counts WHERE domain_id = ")
+        .push_bind(domain_id);
+}
+
+/// The ids of every row matching `filter`, in `order` (ascending), and the domain's change counter
+/// as of the same read: one statement, so both see the same state of the table.
+pub async fn list_matching_row_ids(
+    conn: &mut Conn,
+    filter: &RowFilter<'_>,
+    order: RowOrder,
+) -> sqlx::Result<(i64, Vec<i64>)> {
+    let mut q = QueryBuilder::new("WITH m AS MATERIALIZED (SELECT r.id");
+    for column in order.columns().iter().filter(|c| **c != "id") {
+        q.push(format!(", r.{column}"));
+    }
+    q.push(" FROM mailbox_rows r");
+    push_filter(&mut q, filter, Purpose::Count);
+    q.push(") SELECT (");
+    push_changes(&mut q, filter.domain_id);
+    q.push(format!(
+        "), (SELECT json_group_array(id ORDER BY {}) FROM m)",
+        order.columns().join(", ")
+    ));
+    let (changes, ids): (i64, String) = q.build_query_as().fetch_one(conn).await?;
+    Ok((changes, from_json(&ids)?))
+}
+
+/// The rows of a domain with the given ids, in that order, with their addresses' states, and the
+/// domain's change counter as of the same read. The total is left at 0 for the caller.
+pub async fn list_rows_by_ids(
+    conn: &mut Conn,
+    domain_id: i64,
+    ids: &[i64],
+) -> sqlx::Result<(i64, RowPageRecords)> {
+    let mut q = QueryBuilder::new(format!(
+        "WITH page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r
+         WHERE r.id IN (SELECT value FROM json_each("
+    ));
+    q.push_bind(serde_json::to_string(ids).expect("numbers serialise"))
+        // Unary plus: the ids drive the read (each a look-up by id), not the domain's index.
+        .push(")) AND +r.domain_id = ")
+        .push_bind(domain_id)
+        .push(") SELECT (");
+    push_changes(&mut q, domain_id);
+    q.push(format!(
+        "), (SELECT json_group_array({ROW_JSON}) FROM page), \
+         (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
+    ));
+    let (changes, rows, addresses): (i64, String, String) =
+        q.build_query_as().fetch_one(conn).await?;
+    let rows: Vec<RowTuple> = from_json(&rows)?;
+    let mut rows: Vec<RowRecord> = rows.into_iter().map(row_from_tuple).collect();
+    let position: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    rows.sort_by_key(|r| position.get(&r.id).copied());
+    Ok((
+        changes,
+        RowPageRecords {
+            rows,
+            total: 0,
+            addresses: address_states_from_json(&addresses)?,
+        },
+    ))
 }
 
 /// How many rows of a domain match `filter`. Without a search or state filter this reads the
