@@ -21,7 +21,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::clock;
 use crate::roles::Viewer;
-use crate::search_matches;
+use crate::search_matches::TablePages;
 use crate::storage::audit::{self as audit_store, insert_audit_record, NewAuditRecord};
 use crate::storage::challenges::{
     count_pending_challenges_of_row, supersede_pending_challenges_of_row, SupersededChallenge,
@@ -1247,17 +1247,14 @@ pub async fn list_rows(
     let start = query.anchor.map_or(by_number, PageStart::Anchor);
     // A search's matches are kept for its next pages (`search_matches`).
     let options = pool.connect_options();
-    let database = options.get_filename();
-    let mut page = search_matches::list_page(
-        &mut conn,
-        database,
-        &filter,
+    let pages = TablePages {
+        database: options.get_filename(),
+        filter: &filter,
         order,
-        query.descending,
+        descending: query.descending,
         limit,
-        start,
-    )
-    .await?;
+    };
+    let mut page = pages.read(&mut conn, start).await?;
     // From an anchor, the page can come out wrong when the table changed meanwhile: nothing after
     // a deleted anchor row (then the page is read by its number), or less than a page before the
     // anchor when rows before it went away (then it is the first page).
@@ -1271,16 +1268,7 @@ pub async fn list_rows(
         _ => None,
     };
     if let Some(start) = again {
-        page = search_matches::list_page(
-            &mut conn,
-            database,
-            &filter,
-            order,
-            query.descending,
-            limit,
-            start,
-        )
-        .await?;
+        page = pages.read(&mut conn, start).await?;
     }
     let mut by_row: HashMap<i64, Vec<AddressStateRecord>> = HashMap::new();
     for a in page.addresses {

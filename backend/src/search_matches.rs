@@ -135,43 +135,62 @@ fn page_ids(ids: &[i64], descending: bool, limit: i64, start: PageStart) -> Vec<
     range.map(shown).collect()
 }
 
-/// A page of a domain's rows, as [`list_row_page`] reads it; for a search without an address
-/// state on a database file, read by the kept ids of its matches while the domain's rows have not
-/// changed (see the module's text).
-pub async fn list_page(
-    conn: &mut Conn,
-    database: &Path,
-    filter: &RowFilter<'_>,
-    order: RowOrder,
-    descending: bool,
-    limit: i64,
-    start: PageStart,
-) -> sqlx::Result<RowPageRecords> {
-    let Some(key) = SearchKey::of(database, filter, order) else {
-        return list_row_page(conn, filter, order, descending, limit, start).await;
-    };
-    let mut found = kept(&key);
-    // Twice at most: kept ids found outdated are found anew once; when the table changes again
-    // between those two reads, the page is read as if nothing were kept.
-    for _ in 0..2 {
-        let (changes, ids) = match found.take() {
-            Some(k) => k,
-            None => {
-                let (changes, ids) = list_matching_row_ids(conn, filter, order).await?;
-                let ids: Arc<[i64]> = ids.into();
-                keep(&key, changes, ids.clone());
-                (changes, ids)
-            }
+/// How the pages of a domain's table are read, all but where a page starts: the same for a page
+/// and for the page read again when its anchor turned out wrong.
+pub struct TablePages<'a> {
+    /// The database file (the kept matches are per file).
+    pub database: &'a Path,
+    /// Which rows.
+    pub filter: &'a RowFilter<'a>,
+    /// Sorted by.
+    pub order: RowOrder,
+    /// Sorted downwards.
+    pub descending: bool,
+    /// Rows a page.
+    pub limit: i64,
+}
+
+impl TablePages<'_> {
+    /// A page, as [`list_row_page`] reads it; for a search without an address state on a
+    /// database file, read by the kept ids of its matches while the domain's rows have not
+    /// changed (see the module's text).
+    pub async fn read(&self, conn: &mut Conn, start: PageStart) -> sqlx::Result<RowPageRecords> {
+        let Some(key) = SearchKey::of(self.database, self.filter, self.order) else {
+            return self.read_plainly(conn, start).await;
         };
-        let shown = page_ids(&ids, descending, limit, start);
-        let (now, mut page) = list_rows_by_ids(conn, filter.domain_id, &shown).await?;
-        if now == changes {
-            page.total = ids.len() as i64;
-            return Ok(page);
+        let mut found = kept(&key);
+        // Twice at most: kept ids found outdated are found anew once; when the table changes
+        // again between those two reads, the page is read as if nothing were kept.
+        for _ in 0..2 {
+            let (changes, ids) = match found.take() {
+                Some(k) => k,
+                None => {
+                    let (changes, ids) =
+                        list_matching_row_ids(conn, self.filter, self.order).await?;
+                    let ids: Arc<[i64]> = ids.into();
+                    keep(&key, changes, ids.clone());
+                    (changes, ids)
+                }
+            };
+            let shown = page_ids(&ids, self.descending, self.limit, start);
+            let (now, mut page) = list_rows_by_ids(conn, self.filter.domain_id, &shown).await?;
+            if now == changes {
+                page.total = ids.len() as i64;
+                return Ok(page);
+            }
         }
+        forget(&key);
+        self.read_plainly(conn, start).await
     }
-    forget(&key);
-    list_row_page(conn, filter, order, descending, limit, start).await
+
+    async fn read_plainly(
+        &self,
+        conn: &mut Conn,
+        start: PageStart,
+    ) -> sqlx::Result<RowPageRecords> {
+        let (filter, order) = (self.filter, self.order);
+        list_row_page(conn, filter, order, self.descending, self.limit, start).await
+    }
 }
 
 #[cfg(test)]
@@ -179,7 +198,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pages_are_cut_from_the_matches_as_the_page_query_reads_them() {
+    fn p2_pages_are_cut_from_the_matches_as_the_page_query_reads_them() {
         let ids: Vec<i64> = (1..=7).collect();
         let after = |id| PageStart::Anchor(Anchor::After(id));
         let before = |id| PageStart::Anchor(Anchor::Before(id));
