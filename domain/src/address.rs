@@ -483,9 +483,7 @@ fn is_same_or_subdomain(domain: &str, of: &str) -> bool {
 ///
 /// Duplicates are kept; [`crate::RowFields::validate`] reports them at the row.
 pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>, AddressListError> {
-    input
-        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
-        .filter(|item| !item.is_empty())
+    address_list_items(input)
         .enumerate()
         .map(|(index, item)| {
             EmailAddress::parse(item).map_err(|error| AddressListError {
@@ -494,6 +492,13 @@ pub fn parse_address_list(input: &str) -> Result<Vec<EmailAddress>, AddressListE
             })
         })
         .collect()
+}
+
+/// The items of an address list as [`parse_address_list`] splits it, unparsed (to count them).
+pub(crate) fn address_list_items(input: &str) -> impl Iterator<Item = &str> {
+    input
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|item| !item.is_empty())
 }
 
 /// An item of an address list that is not an address.
