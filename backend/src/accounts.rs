@@ -368,6 +368,17 @@ pub async fn verify_password(
     id: &str,
     password: &SecretString,
 ) -> Result<Identity, LoginRefused> {
+    verify_password_in_slot(pool, id, password, None).await
+}
+
+/// [`verify_password`] holding `slot` (of the sign-in guard's cap on concurrent hashes) until the
+/// hash is done: the hashing thread owns it, so a caller that goes away does not free it early.
+pub(crate) async fn verify_password_in_slot(
+    pool: &SqlitePool,
+    id: &str,
+    password: &SecretString,
+    slot: Option<crate::sign_in::HashSlot>,
+) -> Result<Identity, LoginRefused> {
     let internal = |e: sqlx::Error| LoginRefused::Internal(Box::new(e));
     // A malformed id cannot exist; it is still verified against the dummy for equal timing.
     let stored = if check_account_id(id).is_ok() {
@@ -382,6 +393,7 @@ pub async fn verify_password(
     let hash = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
     let password = password.clone();
     let matches = tokio::task::spawn_blocking(move || -> Result<bool, LoginRefused> {
+        let _slot = slot;
         let parsed = PasswordHash::new(&hash).map_err(|e| {
             LoginRefused::Internal(format!("a stored password hash is unreadable: {e}").into())
         })?;

@@ -41,6 +41,11 @@ pub struct Config {
     pub oidc: Option<OidcConfig>,
     /// The certification authority and the certificates it issues (SPEC §5).
     pub ca: CaConfig,
+    /// Throttling of local-account sign-in (Q7).
+    pub sign_in: crate::sign_in::SignInConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for sign-in throttling); none
+    /// by default, so a client cannot pick the address it is throttled under.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             mail: MailConfig::default(),
             oidc: None,
             ca: CaConfig::default(),
+            sign_in: crate::sign_in::SignInConfig::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -20,11 +20,13 @@ pub mod error;
 pub mod identity;
 pub mod mail;
 pub mod portal;
+pub mod private_files;
 pub mod roles;
 pub mod rows;
 pub mod search_matches;
 pub mod secret;
 pub mod sessions;
+pub mod sign_in;
 pub mod storage;
 
 pub use error::ServiceError;

@@ -28,7 +28,13 @@ impl Portal {
     /// Opens the database (migrating it), makes the data folder and opens the CA (creating the
     /// portal's own on first start).
     pub async fn open(config: Config) -> anyhow::Result<Portal> {
-        std::fs::create_dir_all(&config.data_dir)?;
+        // Q8: only the portal's own user reads the database, the CA key and queued mail.
+        crate::private_files::ensure_private_dir(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot make the data folder {} private (0700): {e}",
+                config.data_dir.display()
+            )
+        })?;
         let pool = crate::db::open(&config.database_path()).await?;
         let ca = EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url())?;
         Ok(Portal {

@@ -55,6 +55,16 @@ pub enum Command {
     /// Manage email domains and their contact groups (what an operator does).
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// List recent sign-in attempts with local accounts, newest first (SPEC Q7): time, outcome,
+    /// account tried, client address, and the wait a throttled client was given.
+    SignIns {
+        /// Only the attempts on this account.
+        #[arg(long)]
+        user: Option<String>,
+        /// How many to list.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
 }
 
 /// Local account verbs.
@@ -205,6 +215,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(command) => run_user(Portal::open(config).await?, command).await,
         Command::Domain(command) => run_domain(Portal::open(config).await?, command).await,
+        Command::SignIns { user, limit } => {
+            let portal = Portal::open(config).await?;
+            let user = user.map(|u| u.trim().to_ascii_lowercase());
+            let events =
+                backend::sign_in::recent_sign_in_events(&portal.pool, user.as_deref(), limit)
+                    .await?;
+            if events.is_empty() {
+                println!("no sign-in attempts recorded");
+            }
+            for e in &events {
+                let wait = e
+                    .retry_after_secs
+                    .map(|s| format!("  (told to wait {s} s)"))
+                    .unwrap_or_default();
+                let in_day = e.at.rem_euclid(86_400);
+                println!(
+                    "{} {:02}:{:02}:{:02} UTC  {:<9}  {:<20}  {}{wait}",
+                    domain::time::utc_date(e.at),
+                    in_day / 3600,
+                    in_day % 3600 / 60,
+                    in_day % 60,
+                    e.outcome,
+                    e.user_id,
+                    e.client
+                );
+            }
+            Ok(())
+        }
     }
 }
 

@@ -47,6 +47,8 @@ pub struct AppState {
     pub oidc: Option<Arc<OidcProvider>>,
     /// Requests counted for `/metrics`.
     pub http_metrics: Arc<HttpMetrics>,
+    /// Sign-in throttling and the cap on concurrent password hashes (Q7).
+    pub sign_in: Arc<backend::sign_in::SignInGuard>,
 }
 
 /// A bound, ready-to-serve portal.
@@ -75,12 +77,16 @@ impl Application {
             )?)),
             None => None,
         };
+        let sign_in = Arc::new(backend::sign_in::SignInGuard::new(
+            portal.config.sign_in.clone(),
+        ));
         let state = AppState {
             leptos_options,
             portal,
             own_origin,
             oidc,
             http_metrics: Arc::new(HttpMetrics::default()),
+            sign_in,
         };
         Ok(Application {
             listener,
@@ -308,6 +314,18 @@ async fn housekeeping(portal: Portal) {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "expired sessions removed"),
             Err(e) => tracing::error!(error = ?e, "could not remove expired sessions"),
+        }
+        // Q7: sign-in events are kept for a bounded time.
+        match backend::sign_in::purge_old_sign_in_events(
+            &portal.pool,
+            &portal.config.sign_in,
+            backend::clock::now(),
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "old sign-in events removed"),
+            Err(e) => tracing::error!(error = %e, "could not remove old sign-in events"),
         }
         // R15: the CRL is re-signed at least daily; this signs it when it is due (and the first
         // one at start), so relying parties never see a CRL past its nextUpdate.

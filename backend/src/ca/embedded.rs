@@ -32,6 +32,7 @@ use super::{
     KeyAlgorithm, CA_CERTIFICATE_PATH, CRL_PATH,
 };
 use crate::config::CaConfig;
+use crate::private_files::{ensure_private_dir, tighten, PRIVATE_FILE_MODE};
 
 const DAY: i64 = 24 * 60 * 60;
 /// A CA the portal creates is valid for ten years: long enough to outlive many 825-day
@@ -630,6 +631,12 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
 fn own_ca_files(dir: &Path, config: &CaConfig) -> anyhow::Result<(String, Zeroizing<String>)> {
     let cert_path = dir.join(OWN_CERTIFICATE_FILE);
     let key_path = dir.join(OWN_KEY_FILE);
+    // Made by an older version with wider permissions: only the portal's user reads them (Q8).
+    if dir.exists() {
+        for path in [dir, key_path.as_path(), cert_path.as_path()] {
+            tighten(path).with_context(|| format!("cannot make {} private", path.display()))?;
+        }
+    }
     let key_pem = if key_path.exists() {
         Zeroizing::new(read_text(&key_path)?)
     } else {
@@ -649,7 +656,7 @@ fn own_ca_files(dir: &Path, config: &CaConfig) -> anyhow::Result<(String, Zeroiz
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
             .map_err(|e| anyhow!("generating the CA key failed: {e}"))?;
         let pem = Zeroizing::new(key.serialize_pem());
-        write_atomically(&key_path, pem.as_bytes(), 0o600)?;
+        write_atomically(&key_path, pem.as_bytes(), PRIVATE_FILE_MODE)?;
         pem
     };
     let cert_pem = if cert_path.exists() {
@@ -658,7 +665,8 @@ fn own_ca_files(dir: &Path, config: &CaConfig) -> anyhow::Result<(String, Zeroiz
         let key = KeyPair::from_pem(&key_pem)
             .map_err(|e| anyhow!("{} cannot be read: {e}", key_path.display()))?;
         let pem = own_ca_certificate(&key, config)?;
-        write_atomically(&cert_path, pem.as_bytes(), 0o644)?;
+        // 0600 like every file of the data folder (Q8); the certificate is public at /pki/ca.crt.
+        write_atomically(&cert_path, pem.as_bytes(), PRIVATE_FILE_MODE)?;
         tracing::info!(path = %cert_path.display(), "created the portal's own CA certificate");
         pem
     };
@@ -693,13 +701,7 @@ fn own_ca_certificate(key: &KeyPair, config: &CaConfig) -> anyhow::Result<String
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))
+    ensure_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
 
 /// Writes `contents` to `path` so that a crash leaves either the old file or the whole new one:

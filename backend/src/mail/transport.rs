@@ -98,9 +98,10 @@ impl MailTransport {
         }
     }
 
-    /// Mail into a folder (created if missing).
+    /// Mail into a folder (created if missing; private, 0700, like the data folder it is in by
+    /// default: its mails hold live challenge links).
     pub fn folder(folder: PathBuf, from: Mailbox) -> Result<MailTransport, TransportConfigError> {
-        std::fs::create_dir_all(&folder).map_err(|e| {
+        crate::private_files::ensure_private_dir(&folder).map_err(|e| {
             TransportConfigError(format!(
                 "cannot create mail folder {}: {e}",
                 folder.display()
@@ -467,7 +468,16 @@ fn build_message(mail: &OutboxMail, from: &Mailbox) -> Result<Message, DeliveryE
 async fn write_eml(folder: &Path, mail: &OutboxMail, bytes: &[u8]) -> std::io::Result<()> {
     let name = eml_file_name(mail);
     let tmp = folder.join(format!(".{name}.tmp"));
-    tokio::fs::write(&tmp, bytes).await?;
+    // 0600: the mail holds a live challenge link (Q8). `truncate`: a leftover of a crash.
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(crate::private_files::PRIVATE_FILE_MODE);
+    let mut file = options.open(&tmp).await?;
+    tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await?;
+    // tokio writes on a blocking thread: the whole mail is in the file before it gets its name.
+    tokio::io::AsyncWriteExt::flush(&mut file).await?;
+    drop(file);
     tokio::fs::rename(&tmp, folder.join(&name)).await
 }
 

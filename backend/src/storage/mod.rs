@@ -17,6 +17,7 @@ pub mod oidc_logins;
 pub mod outbox;
 pub mod rows;
 pub mod sessions;
+pub mod sign_in_events;
 pub mod users;
 
 /// The connection type every storage function takes; a `Transaction` derefs to it.

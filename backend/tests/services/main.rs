@@ -2,6 +2,7 @@
 //! One test binary with a module per service keeps linking time down.
 
 mod accounts;
+mod at_rest;
 mod certificates;
 mod challenges;
 mod csv;
@@ -12,6 +13,7 @@ mod roles;
 mod rows;
 mod rows_paging;
 mod sessions;
+mod sign_in;
 
 use backend::identity::{Identity, IdentitySource};
 use backend::storage::audit::AuditRecord;

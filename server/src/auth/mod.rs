@@ -3,21 +3,23 @@
 
 pub mod oidc;
 
-use axum::extract::{Query, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use backend::accounts::{verify_password, LoginRefused};
 use backend::clock;
 use backend::identity::Identity;
 use backend::secret::SecretString;
 use backend::sessions::{end_session, find_viewer, start_session};
+use backend::sign_in::{client_address, sign_in_with_password, SignInRefused};
 use backend::storage::oidc_logins::{
     delete_stale_oidc_logins, insert_oidc_login, take_oidc_login, OidcLogin,
 };
 use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::startup::AppState;
 
@@ -137,9 +139,59 @@ pub struct LoginForm {
     return_to: String,
 }
 
-/// `POST /auth/login`: checks a local account's password.
+/// The address a request came from, for sign-in throttling: the peer, or what a configured
+/// trusted proxy says in `X-Forwarded-For` (README: `trusted_proxies`).
+fn request_client(state: &AppState, extensions: &Extensions, headers: &HeaderMap) -> IpAddr {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        // Served without the peer's address (never by `Application`): all such requests share
+        // one throttle rather than escaping it.
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    client_address(peer, forwarded, &state.portal.config.trusted_proxies)
+}
+
+/// A refusal that says when to try again: 429 (throttled) or 503 (busy) with `Retry-After`, as
+/// a small page for the browser that posted the form.
+fn try_again_later(status: StatusCode, retry_after_secs: u64, return_to: &str) -> Response {
+    let until = domain::time::utc_date_time(clock::now() + retry_after_secs as i64);
+    let (en, de) = if status == StatusCode::TOO_MANY_REQUESTS {
+        (
+            "Too many failed sign-ins from your address or for this account.",
+            "Zu viele fehlgeschlagene Anmeldungen von Ihrer Adresse oder für dieses Konto.",
+        )
+    } else {
+        (
+            "Too many sign-ins are being checked right now.",
+            "Gerade werden zu viele Anmeldungen geprüft.",
+        )
+    };
+    let back = format!(
+        "/login?return_to={}",
+        app::components::encode_component(return_to)
+    );
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Try again later</title></head>\n\
+         <body><h1>Try again in {retry_after_secs} seconds</h1>\n\
+         <p>{en} Your password was not checked. Try again in {retry_after_secs} seconds (after {until}).</p>\n\
+         <p lang=\"de\">{de} Ihr Passwort wurde nicht geprüft. Versuchen Sie es in {retry_after_secs} Sekunden wieder (nach {until}).</p>\n\
+         <p><a href=\"{back}\">Back to sign-in / Zurück zur Anmeldung</a></p></body></html>\n"
+    );
+    let mut resp = (status, body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    resp
+}
+
+/// `POST /auth/login`: checks a local account's password, throttled per client address and per
+/// account (Q7).
 pub async fn local_login(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -152,11 +204,33 @@ pub async fn local_login(
             .into_response();
     }
     let username = form.username.trim().to_ascii_lowercase();
-    match verify_password(&state.portal.pool, &username, &form.password).await {
+    let client = request_client(&state, &extensions, &headers);
+    match sign_in_with_password(
+        &state.portal.pool,
+        &state.sign_in,
+        &username,
+        &form.password,
+        client,
+        clock::now(),
+    )
+    .await
+    {
         Ok(identity) => sign_in(&state, &headers, &identity, &return_to).await,
-        Err(LoginRefused::BadCredentials) => {
-            tracing::info!(user = %username, "local login refused");
+        Err(SignInRefused::BadCredentials) => {
+            tracing::info!(user = %username, %client, "local login refused");
             see_other(&login_page_with_error("invalid", &return_to), &[])
+        }
+        Err(SignInRefused::Throttled { retry_after_secs }) => {
+            tracing::info!(user = %username, %client, retry_after_secs, "local login throttled");
+            try_again_later(StatusCode::TOO_MANY_REQUESTS, retry_after_secs, &return_to)
+        }
+        Err(SignInRefused::Busy { retry_after_secs }) => {
+            tracing::warn!(user = %username, %client, "local login refused: too many password checks at once");
+            try_again_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                retry_after_secs,
+                &return_to,
+            )
         }
         Err(e) => {
             tracing::error!(error = ?e, "local login failed");
