@@ -1,5 +1,6 @@
 //! The portal's HTTP server (axum + leptos_axum) and its command line.
 
+pub mod api_guard;
 pub mod audit_export;
 pub mod auth;
 pub mod certificate_routes;
@@ -8,5 +9,6 @@ pub mod csv_routes;
 pub mod memory;
 pub mod metrics;
 pub mod security;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;

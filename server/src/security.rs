@@ -89,7 +89,9 @@ pub async fn same_origin_writes(
     match origin_verdict(req.headers(), &own) {
         Ok(()) => next.run(req).await,
         Err(why) => {
-            tracing::warn!(method = %req.method(), path = %req.uri().path(), why, "cross-origin write refused");
+            // The route template, never the path: `/confirm/{token}` carries a token (Q6).
+            let route = crate::metrics::route_template(&req);
+            tracing::warn!(method = %req.method(), route, why, "cross-origin write refused");
             (StatusCode::FORBIDDEN, format!("Refused: {why}.")).into_response()
         }
     }
@@ -113,7 +115,11 @@ fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static s
 pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
     let is_upload = req.uri().path().contains("/csv/");
     let resp = next.run(req).await;
-    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    // A server function's refusal is already written in its error type (api_guard.rs).
+    let is_server_fn_answer = resp
+        .headers()
+        .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER);
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_server_fn_answer {
         let limit = if is_upload {
             "20 MiB a CSV file may have".to_string()
         } else {
@@ -126,6 +132,32 @@ pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
             .into_response();
     }
     resp
+}
+
+/// Gives a refusal that has no body (axum's 405 for a method a route does not take) a message
+/// saying what is wrong (Q9).
+pub async fn explain_bare_refusals(req: Request<Body>, next: Next) -> Response {
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    let bare = resp.status().is_client_error()
+        && axum::body::HttpBody::size_hint(resp.body()).exact() == Some(0);
+    if !bare {
+        return resp;
+    }
+    let message = match resp.status() {
+        StatusCode::METHOD_NOT_ALLOWED => format!("This address does not take {method} requests."),
+        status => format!(
+            "Refused: {}.",
+            status.canonical_reason().unwrap_or("bad request")
+        ),
+    };
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Response::from_parts(parts, Body::from(message))
 }
 
 #[cfg(test)]

@@ -119,13 +119,8 @@ impl Application {
             self.portal.outbox.clone(),
             worker_stopped,
         ));
-        // With the peer's address, which `/metrics` checks.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
+        // With the peer's address, which `/metrics` checks, and bounded request heads (Q9).
+        let served = crate::serve::serve(self.listener, self.router, shutdown_signal()).await;
         let _ = stop_worker.send(true);
         let _ = worker.await;
         served?;
@@ -194,11 +189,16 @@ fn router(state: AppState) -> Router {
             auth::resolve_session,
         ))
         .with_state(state)
+        // Inside the origin check: a cross-site call is refused before its body is read.
+        .layer(middleware::from_fn(
+            crate::api_guard::guard_server_functions,
+        ))
         .layer(middleware::from_fn_with_state(
             own_origin.clone(),
             security::same_origin_writes,
         ))
         .layer(middleware::from_fn(security::explain_too_large))
+        .layer(middleware::from_fn(security::explain_bare_refusals))
         .layer(middleware::from_fn_with_state(
             own_origin,
             security::security_headers,
