@@ -46,6 +46,10 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` names the client (for sign-in throttling); none
     /// by default, so a client cannot pick the address it is throttled under.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Expiry reminders to certificate holders (R23).
+    pub reminders: RemindersConfig,
+    /// The NAPs' digest per domain (R23).
+    pub digest: DigestConfig,
 }
 
 impl Default for Config {
@@ -63,6 +67,8 @@ impl Default for Config {
             ca: CaConfig::default(),
             sign_in: crate::sign_in::SignInConfig::default(),
             trusted_proxies: Vec::new(),
+            reminders: RemindersConfig::default(),
+            digest: DigestConfig::default(),
         }
     }
 }
@@ -321,6 +327,67 @@ fn is_organization_identifier(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b))
 }
 
+/// Expiry reminders (R23): how many days before a certificate's end its holder is mailed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RemindersConfig {
+    /// The steps, in days before expiry (default 30, 14, 7, 1); empty: no reminders.
+    pub days: Vec<u32>,
+}
+
+impl Default for RemindersConfig {
+    fn default() -> Self {
+        RemindersConfig {
+            days: vec![30, 14, 7, 1],
+        }
+    }
+}
+
+impl RemindersConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        // A step beyond the longest validity (R13) could never be reached; 0 would be after expiry.
+        if let Some(d) = self.days.iter().find(|d| !(1..=825).contains(*d)) {
+            return Err(ConfigError(format!(
+                "reminders.days must lie between 1 and 825, got {d}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The NAPs' digest (R23): how often, and who counts as a NAP of a domain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestConfig {
+    /// Days between two digests of a domain (default 7, weekly); 0 turns the digest off.
+    pub interval_days: u32,
+    /// A person who logged in with a domain's contact group within this many days gets its
+    /// digest (default 90); local accounts in the group always do.
+    pub nap_login_within_days: u32,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            interval_days: 7,
+            nap_login_within_days: 90,
+        }
+    }
+}
+
+impl DigestConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.interval_days > 366 || self.nap_login_within_days == 0 {
+            return Err(ConfigError(
+                "digest.interval_days must be at most 366 and digest.nap_login_within_days at \
+                 least 1"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -367,6 +434,8 @@ impl Config {
             ));
         }
         self.ca.validate()?;
+        self.reminders.validate()?;
+        self.digest.validate()?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ pub mod identity;
 pub mod mail;
 pub mod portal;
 pub mod private_files;
+pub mod reminders;
 pub mod roles;
 pub mod rows;
 pub mod search_matches;

@@ -109,6 +109,14 @@ impl Application {
         let transport = Arc::new(MailTransport::from_config(&self.portal.config)?);
         tracing::info!("mail is delivered {}", transport.describe());
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+        // R23: expiry reminders and the NAPs' digest, stopped with the worker.
+        let mut jobs_stopped = worker_stopped.clone();
+        let reminder_job = tokio::spawn(backend::reminders::run_reminder_job(
+            self.portal.clone(),
+            async move {
+                let _ = jobs_stopped.wait_for(|stopped| *stopped).await;
+            },
+        ));
         let worker = tokio::spawn(run_outbox_worker(
             self.portal.pool.clone(),
             transport,
@@ -123,6 +131,7 @@ impl Application {
         let served = crate::serve::serve(self.listener, self.router, shutdown_signal()).await;
         let _ = stop_worker.send(true);
         let _ = worker.await;
+        let _ = reminder_job.await;
         served?;
         Ok(())
     }

@@ -339,6 +339,106 @@ pub fn revocation_mail(mail: &RevocationMail<'_>) -> RenderedMail {
     }
 }
 
+/// The subject of every expiry reminder: fixed text, no input in it.
+pub const REMINDER_SUBJECT: &str =
+    "Ihr Zertifikat läuft bald ab / Your certificate expires soon";
+
+/// What an expiry reminder says (R23).
+#[derive(Debug, Clone)]
+pub struct ReminderMail<'a> {
+    /// Serial number, hex.
+    pub serial: &'a str,
+    /// The certificate's addresses.
+    pub addresses: &'a [String],
+    /// Its end of validity (Unix seconds).
+    pub not_after: i64,
+    /// Now (Unix seconds), to say how many days are left.
+    pub now: i64,
+    /// "My client certificates": `{base_url}/certificates`.
+    pub link: &'a str,
+}
+
+/// "in 3 Tagen" / "in 3 days", counting a started day as a day.
+fn days_left_text(secs: i64) -> (String, String) {
+    match (secs.max(0) + 86_399) / 86_400 {
+        0 | 1 => ("in weniger als einem Tag".into(), "in less than a day".into()),
+        n => (format!("in {n} Tagen"), format!("in {n} days")),
+    }
+}
+
+/// A mail of paragraphs in German, then English, with `link` after each language's paragraphs.
+fn bilingual_mail(subject: &str, p: &Paragraphs, link: &str) -> RenderedMail {
+    let mut text = String::new();
+    for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
+        if i == 1 {
+            text.push_str("----------------------------------------------------------------\n\n");
+        }
+        for para in lang {
+            text.push_str(para);
+            text.push_str("\n\n");
+        }
+        let _ = write!(text, "    {link}\n\n");
+    }
+    text.push_str("-- \nRA-Portal / RA portal\n");
+
+    let href = escape_html(link);
+    let mut html = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
+    html.push_str(&escape_html(subject));
+    html.push_str("</title></head>\n<body style=\"font-family: sans-serif\">\n");
+    for (i, (lang, code)) in [(&p.de, "de"), (&p.en, "en")].into_iter().enumerate() {
+        if i == 1 {
+            html.push_str("<hr>\n");
+        }
+        let _ = writeln!(html, "<div lang=\"{code}\">");
+        for para in lang {
+            let lines: Vec<String> = para.split('\n').map(escape_html).collect();
+            let _ = writeln!(html, "<p>{}</p>", lines.join("<br>"));
+        }
+        let _ = writeln!(html, "<p><a href=\"{href}\">{href}</a></p>");
+        html.push_str("</div>\n");
+    }
+    html.push_str("<p>-- <br>RA-Portal / RA portal</p>\n</body></html>\n");
+    RenderedMail {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
+/// The expiry reminder to a certificate's holder (R23), German then English.
+pub fn reminder_mail(mail: &ReminderMail<'_>) -> RenderedMail {
+    let addresses = mail.addresses.join(", ");
+    let until = utc_date_time(mail.not_after);
+    let (left_de, left_en) = days_left_text(mail.not_after - mail.now);
+    let p = Paragraphs {
+        de: vec![
+            "Guten Tag,".to_owned(),
+            format!(
+                "Ihr S/MIME-Zertifikat für {addresses} läuft {left_de} ab (am {until}). \
+                 Danach können Sie damit nicht mehr signieren, und andere können Ihnen keine \
+                 verschlüsselten Nachrichten mehr schicken."
+            ),
+            format!("Seriennummer: {}", mail.serial),
+            "Beantragen Sie rechtzeitig ein neues Zertifikat unter „Meine Client-Zertifikate“ \
+             im RA-Portal. Behalten Sie den privaten Schlüssel des alten Zertifikats, um ältere \
+             Nachrichten zu entschlüsseln."
+                .to_owned(),
+        ],
+        en: vec![
+            "Hello,".to_owned(),
+            format!(
+                "Your S/MIME certificate for {addresses} expires {left_en} (on {until}). After \
+                 that you cannot sign with it, and others cannot send you encrypted messages."
+            ),
+            format!("Serial number: {}", mail.serial),
+            "Please request a new certificate in time under \"My client certificates\" in the \
+             RA portal. Keep the old certificate's private key to decrypt older messages."
+                .to_owned(),
+        ],
+    };
+    bilingual_mail(REMINDER_SUBJECT, &p, mail.link)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ mod csv;
 mod demo;
 mod domains;
 mod mail;
+mod reminders;
 mod roles;
 mod rows;
 mod rows_paging;
