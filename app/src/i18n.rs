@@ -152,6 +152,8 @@ pub struct Texts {
     pub csv_choose: &'static str,
     /// Download link.
     pub csv_download: &'static str,
+    /// Second download link: semicolons and German header, as Excel on a German Windows reads.
+    pub csv_download_excel_de: &'static str,
     /// Progress label.
     pub csv_uploading: &'static str,
     /// After upload, server checks.
@@ -499,6 +501,7 @@ static EN: Texts = Texts {
     csv_drop: "Drop a CSV file here, or choose one",
     csv_choose: "Choose a CSV file",
     csv_download: "Download the table as CSV",
+    csv_download_excel_de: "Download for Excel (German: semicolons, German column names)",
     csv_uploading: "Uploading",
     csv_checking: "Checking the file…",
     csv_preview_heading: "Preview: nothing is saved yet",
@@ -692,6 +695,7 @@ static DE: Texts = Texts {
     csv_drop: "CSV-Datei hier ablegen oder auswählen",
     csv_choose: "CSV-Datei auswählen",
     csv_download: "Tabelle als CSV herunterladen",
+    csv_download_excel_de: "Für Excel (deutsch) herunterladen: Semikolons, deutsche Spaltennamen",
     csv_uploading: "Hochladen",
     csv_checking: "Datei wird geprüft…",
     csv_preview_heading: "Vorschau: noch ist nichts gespeichert",

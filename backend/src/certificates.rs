@@ -53,6 +53,9 @@ const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 /// The shortest password a PKCS#12 file may be protected with (R14), in characters.
 pub const MIN_PKCS12_PASSWORD_CHARS: usize = 10;
+/// Longest password for a server-made key's PKCS#12 file, in bytes (SPEC Q9): far beyond any
+/// passphrase, and the key derivation hashes it, so a 200 KB "password" is refused, not hashed.
+pub const MAX_PKCS12_PASSWORD_BYTES: usize = 1024;
 
 /// How often [`run_crl_refresher`] looks whether the CRL is due (R15: re-signed at least daily).
 const CRL_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
@@ -315,6 +318,12 @@ pub enum CertificateError {
     PasswordTooShort {
         /// The minimum length in characters.
         min: usize,
+    },
+    /// The PKCS#12 password is longer than [`MAX_PKCS12_PASSWORD_BYTES`] (Q9).
+    #[error("the password for the PKCS#12 file may have at most {max} bytes (1 KiB)")]
+    PasswordTooLong {
+        /// The maximum length in bytes.
+        max: usize,
     },
     /// The certification authority failed; nothing was issued or revoked.
     #[error(
@@ -587,19 +596,22 @@ pub async fn my_certificates(
 }
 
 /// R12: every certificate ever issued for a row, newest first, for the NAPs of its domain and
-/// operators; others are refused (403).
+/// operators. Someone who is neither a NAP nor an operator is refused (403) whatever the id; a
+/// row of a domain the NAP does not administer reads as an unknown row (404), so row ids tell
+/// nothing about other domains (Q1).
 pub async fn certificates_of_row(
     portal: &Portal,
     viewer: &Viewer,
     row_id: i64,
 ) -> Result<Vec<CertificateView>, CertificateError> {
-    let mut conn = portal.pool.acquire().await?;
-    let row = store::find_certificate_row(&mut conn, row_id)
-        .await?
-        .ok_or(CertificateError::RowNotFound)?;
-    if !viewer.may_read_domain(row.domain_id) {
+    if !viewer.is_nap() && !viewer.is_operator {
         return Err(Refusal::NotNapOfDomain.into());
     }
+    let mut conn = portal.pool.acquire().await?;
+    store::find_certificate_row(&mut conn, row_id)
+        .await?
+        .filter(|row| viewer.may_read_domain(row.domain_id))
+        .ok_or(CertificateError::RowNotFound)?;
     let records = store::list_certificates_of_row(&mut conn, row_id).await?;
     views_of(records, clock::now())
 }
@@ -756,6 +768,12 @@ enum CheckedKey {
 }
 
 fn check_password(password: &SecretString) -> Result<(), CertificateError> {
+    // The upper bound first and in bytes: it is what the request and the hashing cost.
+    if password.expose_secret().len() > MAX_PKCS12_PASSWORD_BYTES {
+        return Err(CertificateError::PasswordTooLong {
+            max: MAX_PKCS12_PASSWORD_BYTES,
+        });
+    }
     if password.expose_secret().chars().count() < MIN_PKCS12_PASSWORD_CHARS {
         return Err(CertificateError::PasswordTooShort {
             min: MIN_PKCS12_PASSWORD_CHARS,
@@ -1271,5 +1289,21 @@ mod tests {
         // Characters, not bytes: ten umlauts are ten characters.
         assert!(check_password(&SecretString::from("ääääääääää")).is_ok());
         assert!(check_password(&SecretString::from("äääääääää")).is_err());
+    }
+
+    #[test]
+    fn q9_a_pkcs12_password_over_1_kib_is_refused_without_repeating_it() {
+        assert!(check_password(&SecretString::from("x".repeat(1024))).is_ok());
+        let e = check_password(&SecretString::from("x".repeat(1025))).unwrap_err();
+        assert!(matches!(e, CertificateError::PasswordTooLong { max: 1024 }));
+        assert_eq!(
+            e.to_string(),
+            "the password for the PKCS#12 file may have at most 1024 bytes (1 KiB)"
+        );
+        // Bytes, not characters: 513 umlauts are 1026 bytes. The 200 KB of the probe too.
+        assert!(check_password(&SecretString::from("ä".repeat(513))).is_err());
+        let huge = "geheim".repeat(200_000 / 6);
+        let e = check_password(&SecretString::from(huge)).unwrap_err();
+        assert!(!format!("{e:?} {e}").contains("geheim"));
     }
 }

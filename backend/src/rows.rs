@@ -9,11 +9,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use domain::address::{parse_address_list, DomainName, EmailAddress};
+use domain::address::{DomainName, EmailAddress};
 use domain::challenge::{Challenge, ChallengeLifetime, ChallengeState};
 use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
 use domain::mailbox::MailboxType;
-use domain::row::{may_delete_row, Field, FieldError, RowFields};
+use domain::row::{may_delete_row, parse_aliases, Field, FieldError, RowFields};
 use domain::text::{Comment, PersonName};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -450,6 +450,29 @@ impl RowContext {
         }
     }
 
+    /// Q1: a row asked for by id must lie in a domain the person may read (`change`: administer),
+    /// and a row they may not even read answers exactly as an unknown one, so that row ids tell
+    /// nothing about other domains. Someone who may read no table at all is refused before the
+    /// row is looked up: that answer does not depend on the id either. `None` is an unknown row.
+    fn row_domain(
+        &self,
+        row_domain_id: Option<i64>,
+        change: bool,
+    ) -> Result<&DomainName, RowError> {
+        if !self.reads_all && self.administered.is_empty() {
+            return Err(RowError::Forbidden);
+        }
+        let domain_id = row_domain_id.ok_or(RowError::NotFound)?;
+        if !self.reads_all && self.require_nap_of(domain_id).is_err() {
+            return Err(RowError::NotFound);
+        }
+        if change {
+            self.require_nap_of(domain_id)
+        } else {
+            self.require_reader_of(domain_id)
+        }
+    }
+
     /// A domain named in a request, by name. Someone who may not read it learns nothing about
     /// whether it is registered.
     pub(crate) fn readable_domain(&self, name: &str) -> Result<(i64, &DomainName), RowError> {
@@ -497,7 +520,7 @@ pub(crate) fn parse_input(input: &RowInput, active: bool) -> ParsedInput {
         fail(Field::LastName, e.to_string());
         PersonName::empty()
     });
-    let aliases = parse_address_list(&input.aliases).unwrap_or_else(|e| {
+    let aliases = parse_aliases(&input.aliases).unwrap_or_else(|e| {
         fail(Field::Aliases, e.to_string());
         Vec::new()
     });
@@ -606,13 +629,14 @@ async fn check_row(
         }
     }
     errors.retain(|e| !unparsed.contains(&e.field));
-    errors.extend(uniqueness_errors(conn, primary, own_row, fields, unparsed).await?);
+    errors.extend(uniqueness_errors(conn, ctx, primary, own_row, fields, unparsed).await?);
     Ok((errors, home))
 }
 
 /// Addresses of the row that another row holds already, each named with that row.
 async fn uniqueness_errors(
     conn: &mut Conn,
+    ctx: &RowContext,
     primary: Option<&EmailAddress>,
     own_row: Option<i64>,
     fields: &RowFields,
@@ -633,23 +657,44 @@ async fn uniqueness_errors(
         } else {
             Field::Aliases
         };
-        errors.push(used_by(field, h));
+        errors.push(ctx.used_by(field, h));
     }
     Ok(errors)
 }
 
-pub(crate) fn used_by(field: Field, h: &store::AddressHolder) -> FieldError {
-    FieldError::new(
-        field,
-        format!(
-            "{} is already used by row {} ({})",
-            h.address, h.primary_address, h.domain_name
-        ),
-    )
+impl RowContext {
+    /// An address that row `h` holds already. Named with that row when it lies in a domain the
+    /// person administers (they can go and look); otherwise only that it is taken: a NAP learns
+    /// nothing about other domains' rows (Q1).
+    pub(crate) fn used_by(&self, field: Field, h: &store::AddressHolder) -> FieldError {
+        if self
+            .administered
+            .iter()
+            .any(|(_, d)| d.as_str() == h.domain_name)
+        {
+            FieldError::new(
+                field,
+                format!(
+                    "{} is already used by row {} ({})",
+                    h.address, h.primary_address, h.domain_name
+                ),
+            )
+        } else {
+            FieldError::new(
+                field,
+                format!(
+                    "{} is already used by a row you do not administer; an address can belong \
+                     to one row only",
+                    h.address
+                ),
+            )
+        }
+    }
 }
 
-/// Turns a unique violation on inserting `address` into the error naming the row that holds it.
-/// The checks before the insert find these already; this covers a writer that slipped in between.
+/// Turns a unique violation on inserting `address` into the error that it is taken. The checks
+/// before the insert find these already (naming the row where the person may know it); this
+/// covers a writer that slipped in between, and says no more than that the address is taken.
 async fn unique_violation_error(
     conn: &mut Conn,
     err: sqlx::Error,
@@ -661,7 +706,13 @@ async fn unique_violation_error(
     }
     match store::find_address_holders(conn, &[address]).await {
         Ok(holders) => match holders.first() {
-            Some(h) => RowError::Fields(vec![used_by(field, h)]),
+            Some(h) => RowError::Fields(vec![FieldError::new(
+                field,
+                format!(
+                    "{} is already used by another row; an address can belong to one row only",
+                    h.address
+                ),
+            )]),
             None => err.into(),
         },
         Err(e) => e.into(),
@@ -692,8 +743,8 @@ pub(crate) fn stored_row(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| corrupt(&e))?;
     let fields = RowFields {
-        first_name: PersonName::parse(&record.first_name).map_err(|e| corrupt(&e))?,
-        last_name: PersonName::parse(&record.last_name).map_err(|e| corrupt(&e))?,
+        first_name: PersonName::parse_stored(&record.first_name).map_err(|e| corrupt(&e))?,
+        last_name: PersonName::parse_stored(&record.last_name).map_err(|e| corrupt(&e))?,
         aliases,
         mailbox_type: MailboxType::parse(&record.mailbox_type).map_err(|e| corrupt(&e))?,
         applicant: record
@@ -702,7 +753,7 @@ pub(crate) fn stored_row(
             .map(EmailAddress::parse)
             .transpose()
             .map_err(|e| corrupt(&e))?,
-        comment: Comment::parse(&record.comment).map_err(|e| corrupt(&e))?,
+        comment: Comment::parse_stored(&record.comment).map_err(|e| corrupt(&e))?,
         active: record.active,
     };
     Ok(StoredRow {
@@ -712,17 +763,17 @@ pub(crate) fn stored_row(
     })
 }
 
-/// Loads a row to change it: [`RowError::NotFound`] if there is none, [`RowError::Forbidden`]
-/// unless the person is a NAP of its domain (R1).
+/// Loads a row to change it: [`RowError::NotFound`] if there is none or it lies in a domain the
+/// person may not read (Q1), [`RowError::Forbidden`] unless the person is a NAP of its domain
+/// (R1: an operator, or someone with no table at all).
 pub(crate) async fn load_row_for_change(
     conn: &mut Conn,
     ctx: &RowContext,
     row_id: i64,
 ) -> Result<StoredRow, RowError> {
-    let record = store::find_row(conn, row_id)
-        .await?
-        .ok_or(RowError::NotFound)?;
-    ctx.require_nap_of(record.domain_id)?;
+    let record = store::find_row(conn, row_id).await?;
+    ctx.row_domain(record.as_ref().map(|r| r.domain_id), true)?;
+    let record = record.ok_or(RowError::NotFound)?;
     let addresses = store::list_addresses_of_row(conn, row_id).await?;
     stored_row(record, &addresses)
 }
@@ -1187,10 +1238,11 @@ async fn load_view(
     row_id: i64,
     now: i64,
 ) -> Result<RowView, RowError> {
-    let record = store::find_row(conn, row_id)
-        .await?
-        .ok_or(RowError::NotFound)?;
-    let domain = ctx.require_reader_of(record.domain_id)?.clone();
+    let record = store::find_row(conn, row_id).await?;
+    let domain = ctx
+        .row_domain(record.as_ref().map(|r| r.domain_id), false)?
+        .clone();
+    let record = record.ok_or(RowError::NotFound)?;
     let mut views = views_of(conn, |_| Ok(domain.clone()), vec![record], now).await?;
     views.pop().ok_or(RowError::NotFound)
 }

@@ -5,8 +5,9 @@
 //! Besides "no panic", it checks what the code promises (each check says where):
 //! - a refused file is refused for a reason that holds for its bytes;
 //! - a read file: the encoding its bytes have, one of the three delimiters, named columns that
-//!   are distinct and include E-Mail, data lines in file order on physical lines after the
-//!   header, cells trimmed, no more lines than the limit;
+//!   are distinct (but for alias columns: `Aliases` and numbered ones) and include E-Mail, data
+//!   lines in file order on physical lines after the header, cells trimmed, no more lines than
+//!   the limit; a file refused for an unclosed quote has a double quote at the line it names;
 //! - every error is on a data line (≥ 2: line 1 at the earliest is the header) and, when it has a
 //!   column, at a column the header names;
 //! - a lone CR ends a line as LF does;
@@ -25,8 +26,8 @@
 use std::collections::HashSet;
 
 use backend::csv_upload::{
-    check_lines, parse, write_file, CheckedLines, Column, CsvColumn, FileError, LineError,
-    ParsedFile, TextEncoding, MAX_DATA_LINES, MAX_FILE_BYTES,
+    check_lines, parse, write_file_as, CheckedLines, Column, CsvColumn, DownloadFormat, FileError,
+    LineError, ParsedFile, TextEncoding, MAX_DATA_LINES, MAX_FILE_BYTES,
 };
 use domain::address::{
     parse_address_list, EmailAddress, MAX_ADDRESS_LEN, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
@@ -139,11 +140,54 @@ fn refused(data: &[u8], e: &FileError) {
             assert!((1..=physical_lines(data)).contains(line), "{e:?}");
             assert!(!problems.is_empty());
         }
+        // The quote is on the line named, at the character named (checked on UTF-8 files), and
+        // what it swallows ends at the file's last line.
+        FileError::UnclosedQuote {
+            line,
+            character,
+            cell,
+            last_line,
+            ..
+        } => {
+            assert!(*line >= 1 && line <= last_line, "{e:?}");
+            assert!(*last_line <= physical_lines(data), "{e:?}");
+            assert!(*cell >= 1 && *character >= 1, "{e:?}");
+            let rest = data.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(data);
+            if let Ok(text) = std::str::from_utf8(rest) {
+                let lines = split_lines(text);
+                let quoted = lines[line - 1].chars().nth(character - 1);
+                assert_eq!(quoted, Some('"'), "{e:?}");
+            }
+        }
         // The doc of `FileError::Unreadable`: the reader accepts any text (flexible cell counts,
         // and the text is valid UTF-8 with ASCII delimiters).
         FileError::Unreadable { .. } => panic!("the CSV reader gave up: {e}"),
         FileError::Empty | FileError::HeaderOnly => {}
     }
+}
+
+/// The physical lines of a text as `parse` counts them (CRLF, LF and a lone CR each end one),
+/// without their line breaks.
+fn split_lines(text: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\r' | b'\n' => {
+                lines.push(&text[start..i]);
+                if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    lines.push(&text[start..]);
+    lines
 }
 
 /// A file that was read: what `ParsedFile` and `CsvLine` say of themselves.
@@ -163,12 +207,18 @@ fn read(data: &[u8], file: &ParsedFile) {
     assert_eq!(file.encoding, encoding);
     assert!([',', ';', '\t'].contains(&file.delimiter));
 
-    // The header: named columns, each once, E-Mail among them, in file order.
+    // The header: named columns, each once (alias columns may be several: `Aliases`, `Alias 1`,
+    // … each once), E-Mail among them, in file order.
     assert!(file.column(Column::Primary).is_some());
     let mut kinds = HashSet::new();
     let mut number = 0;
     for c in &file.columns {
-        assert!(kinds.insert(c.column), "{:?} twice", c.column);
+        let key = if c.column == Column::Aliases {
+            c.at.name.to_lowercase().replace([' ', '_', '-'], "")
+        } else {
+            String::new()
+        };
+        assert!(kinds.insert((c.column, key)), "{:?} twice", c.column);
         assert!(c.at.number > number, "columns out of order");
         number = c.at.number;
         assert!(!c.at.name.is_empty() && c.at.name.trim() == c.at.name);
@@ -302,16 +352,22 @@ fn round_trip(checked: &CheckedLines) {
     if rows.is_empty() {
         return;
     }
-    let text = write_file(rows.iter().copied());
-    let file = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert_eq!(file.encoding, TextEncoding::Utf8);
-    assert_eq!(file.delimiter, ',');
-    let again = check_lines(&file);
-    assert!(again.errors.is_empty(), "{:#?}\n{text}", again.errors);
-    let back: Vec<_> = again
-        .lines
-        .iter()
-        .map(|l| (l.primary.as_ref().expect("accepted"), &l.fields))
-        .collect();
-    assert_eq!(back, rows, "\n{text}");
+    // Both download formats, each with its byte order mark and its delimiter.
+    for (format, delimiter) in [
+        (DownloadFormat::Standard, ','),
+        (DownloadFormat::GermanExcel, ';'),
+    ] {
+        let text = write_file_as(rows.iter().copied(), format);
+        let file = parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(file.encoding, TextEncoding::Utf8WithBom);
+        assert_eq!(file.delimiter, delimiter);
+        let again = check_lines(&file);
+        assert!(again.errors.is_empty(), "{:#?}\n{text}", again.errors);
+        let back: Vec<_> = again
+            .lines
+            .iter()
+            .map(|l| (l.primary.as_ref().expect("accepted"), &l.fields))
+            .collect();
+        assert_eq!(back, rows, "\n{text}");
+    }
 }

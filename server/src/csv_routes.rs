@@ -3,18 +3,19 @@
 //!
 //! `POST /domains/{domain}/csv/preview` → what applying would do; nothing is written.
 //! `POST /domains/{domain}/csv/apply` (header `x-preview-fingerprint`) → all or nothing.
-//! `GET  /domains/{domain}/csv` → the table in the same format.
+//! `GET  /domains/{domain}/csv` → the table in the same format; `?format=excel-de` → the same
+//! table for Excel on a German Windows (semicolons, German header and values).
 
 use std::borrow::Cow;
 
 use app::csv_api::{CsvApplyItem, CsvErrorItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use backend::csv_upload::{self, Column, LineStatus, Preview, UploadError};
+use backend::csv_upload::{self, Column, DownloadFormat, LineStatus, Preview, UploadError};
 use backend::roles::Viewer;
 use backend::Portal;
 
@@ -151,21 +152,68 @@ pub async fn apply(
     response
 }
 
+/// The download format a query string names: none, `format=standard` or `format=excel-de`.
+/// Read by hand rather than by axum's `Query`, so that every refusal says what to write (Q9): an
+/// unknown or repeated parameter is a 400, an unknown format a 422 (as for certificate files).
+fn download_format(query: Option<&str>) -> Result<DownloadFormat, Response> {
+    let formats = format!(
+        "format={} or format={}",
+        DownloadFormat::Standard.name(),
+        DownloadFormat::GermanExcel.name()
+    );
+    let mut format = None;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let value = match pair.split_once('=') {
+            Some(("format", value)) if format.is_none() => value,
+            _ => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("The download takes one option: {formats}."),
+                )
+                    .into_response())
+            }
+        };
+        match DownloadFormat::from_name(value) {
+            Some(f) => format = Some(f),
+            None => {
+                return Err((
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("Unknown download format; use {formats}."),
+                )
+                    .into_response())
+            }
+        }
+    }
+    Ok(format.unwrap_or_default())
+}
+
 /// The table as a CSV file.
 pub async fn download(
     State(portal): State<Portal>,
     viewer: Option<Extension<Viewer>>,
     Path(domain): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let Some(Extension(viewer)) = viewer else {
         return please_log_in();
     };
-    match csv_upload::download(&portal.pool, &viewer, &domain).await {
+    let format = match download_format(query.as_deref()) {
+        Ok(f) => f,
+        Err(refusal) => return refusal,
+    };
+    match csv_upload::download_as(&portal.pool, &viewer, &domain, format).await {
         Ok(csv) => {
-            let file = domain.replace(
+            let mut file = domain.replace(
                 |c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-',
                 "_",
             );
+            if format == DownloadFormat::GermanExcel {
+                file.push_str("-excel-de");
+            }
             (
                 [
                     (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),

@@ -1,7 +1,8 @@
 //! Q1 for the address table, challenges, confirmation and audit: every server function × every role,
 //! each case on a fresh portal. Refusals are 401 (anonymous) or 403 (wrong role) and carry no data;
-//! "allowed" means the role passed the check (the call may still be refused for its content, e.g.
-//! an unknown challenge link, but never with 401/403).
+//! a row of another domain asked for by id is 404, as an unknown id is; "allowed" means the role
+//! passed the check (the call may still be refused for its content, e.g. an unknown challenge
+//! link, but never with 401/403).
 
 mod support;
 
@@ -16,6 +17,8 @@ enum Expect {
     /// Answered, but nothing happens and nothing is told: rows of other domains are refused like
     /// unknown rows, so a NAP learns nothing about other domains.
     Ignored,
+    /// 404, as for an id no row has: a row of another domain reads as unknown (Q1).
+    Unknown,
 }
 use Expect::*;
 
@@ -24,6 +27,8 @@ const NAP_ONLY: [Expect; 5] = [Refused, Refused, Refused, Allowed, Refused];
 const NAP_AND_OPERATOR: [Expect; 5] = [Refused, Refused, Refused, Allowed, Allowed];
 const LOGGED_IN: [Expect; 5] = [Refused, Allowed, Allowed, Allowed, Allowed];
 const NAP_ONLY_OTHERS_IGNORED: [Expect; 5] = [Refused, Refused, Ignored, Allowed, Refused];
+/// Functions that take a row id: a NAP of another domain is told there is no such row.
+const NAP_ONLY_BY_ROW_ID: [Expect; 5] = [Refused, Refused, Unknown, Allowed, Refused];
 
 fn form() -> Value {
     json!({"first_name": "", "last_name": "Changed", "aliases": "", "mailbox_type": "personal", "applicant": "", "comment": ""})
@@ -76,6 +81,13 @@ async fn check(app: &TestApp, path: &str, role: Role, expect: Expect, id: i64, v
                 "{role:?} {path} leaked data: {text}"
             );
         }
+        Unknown => {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{role:?} {path}: {text}");
+            assert!(
+                !text.contains("@example.org"),
+                "{role:?} {path} leaked data: {text}"
+            );
+        }
         Refused => {
             let want = if role == Role::Anonymous {
                 StatusCode::UNAUTHORIZED
@@ -96,10 +108,10 @@ async fn q1_table_challenge_and_audit_functions_check_the_role_on_the_server() {
     let cases: [(&str, [Expect; 5]); 11] = [
         ("/api/rows/list", NAP_AND_OPERATOR),
         ("/api/rows/create", NAP_ONLY),
-        ("/api/rows/preview_edit", NAP_ONLY),
-        ("/api/rows/edit", NAP_ONLY),
-        ("/api/rows/set_active", NAP_ONLY),
-        ("/api/rows/delete", NAP_ONLY),
+        ("/api/rows/preview_edit", NAP_ONLY_BY_ROW_ID),
+        ("/api/rows/edit", NAP_ONLY_BY_ROW_ID),
+        ("/api/rows/set_active", NAP_ONLY_BY_ROW_ID),
+        ("/api/rows/delete", NAP_ONLY_BY_ROW_ID),
         ("/api/challenges/send", NAP_ONLY_OTHERS_IGNORED),
         ("/api/challenges/send_unconfirmed", NAP_ONLY),
         ("/api/audit/list", NAP_AND_OPERATOR),
@@ -153,6 +165,115 @@ async fn r01_a_nap_of_another_domain_learns_nothing_about_this_domains_rows() {
         .call_json(Role::NapOfOtherDomain, "/api/rows/list", &own)
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
+}
+
+/// Q1, issue 16: another domain's row id answered 403 where an unknown id answered 404, so a NAP
+/// could map which ids exist elsewhere. Every function that takes a row id now answers both alike,
+/// status and body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn q1_foreign_row_reads_as_unknown_over_http() {
+    let app = spawn_app().await;
+    let (id, version) = app.example_row("someone@example.org").await;
+    let unknown = id + 1000;
+    for path in [
+        "/api/rows/preview_edit",
+        "/api/rows/edit",
+        "/api/rows/set_active",
+        "/api/rows/delete",
+        "/api/certificates/of_row",
+    ] {
+        let body_for = |id: i64, version: i64| {
+            if path == "/api/certificates/of_row" {
+                json!({ "row_id": id })
+            } else {
+                body(path, id, version)
+            }
+        };
+        let foreign = app
+            .call_json(Role::NapOfOtherDomain, path, &body_for(id, version))
+            .await;
+        let (foreign_status, foreign_text) = (foreign.status(), foreign.text().await.unwrap());
+        let none = app
+            .call_json(Role::NapOfOtherDomain, path, &body_for(unknown, 1))
+            .await;
+        let (none_status, none_text) = (none.status(), none.text().await.unwrap());
+        assert_eq!(
+            foreign_status,
+            StatusCode::NOT_FOUND,
+            "{path}: {foreign_text}"
+        );
+        assert_eq!(
+            (foreign_status, &foreign_text),
+            (none_status, &none_text),
+            "{path}"
+        );
+        // The domain's own NAP is told the truth about the unknown id.
+        let nap = app.call_json(Role::Nap, path, &body_for(unknown, 1)).await;
+        assert_eq!(nap.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let nap = app.viewer(Role::Nap).await;
+    let row = backend::rows::get_row(&app.portal.pool, &nap, id)
+        .await
+        .unwrap();
+    assert_eq!((row.last_name.as_str(), row.active), ("Example", true));
+}
+
+/// Issue 16: the CSV download starts with a byte order mark, and a second one suits Excel on a
+/// German Windows; an unknown format is a clear 400, and the table's readers only, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_download_has_a_bom_and_a_german_excel_variant() {
+    let app = spawn_app().await;
+    app.example_row("joerg@example.org").await;
+
+    let standard = app.get(Role::Nap, "/domains/example.org/csv").await;
+    assert_eq!(standard.status(), StatusCode::OK);
+    let bytes = standard.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBFE-Mail,First Name,"),
+        "{bytes:?}"
+    );
+
+    let german = app
+        .get(Role::Nap, "/domains/example.org/csv?format=excel-de")
+        .await;
+    assert_eq!(german.status(), StatusCode::OK);
+    assert!(german.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("example.org-excel-de.csv"));
+    let text = german.text().await.unwrap();
+    assert!(
+        text.starts_with("\u{FEFF}E-Mail-Adresse;Vorname;Nachname;Aliase;Postfachtyp;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("joerg@example.org;;Example;;persönlich;;;ja\r\n"),
+        "{text}"
+    );
+
+    let unknown = app
+        .get(Role::Nap, "/domains/example.org/csv?format=xlsx")
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        unknown.text().await.unwrap(),
+        "Unknown download format; use format=standard or format=excel-de."
+    );
+    let twice = app
+        .get(
+            Role::Nap,
+            "/domains/example.org/csv?format=excel-de&format=standard",
+        )
+        .await;
+    assert_eq!(twice.status(), StatusCode::BAD_REQUEST);
+    let foreign = app
+        .get(
+            Role::NapOfOtherDomain,
+            "/domains/example.org/csv?format=excel-de",
+        )
+        .await;
+    assert_eq!(foreign.status(), StatusCode::FORBIDDEN);
+    assert!(!foreign.text().await.unwrap().contains("joerg"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,8 +119,14 @@ async fn q1_r12_certificates_are_seen_by_their_owner_and_the_domains_naps_only()
         match role {
             Role::Nap | Role::Operator => assert!(text.contains(&serial), "{role:?}: {text}"),
             Role::Anonymous => assert_eq!(status, StatusCode::UNAUTHORIZED),
-            _ => {
+            // No table role at all: refused whatever the id.
+            Role::User => {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{role:?}: {text}");
+                assert!(!text.contains(&serial));
+            }
+            // Q1: another domain's row reads as an unknown row.
+            Role::NapOfOtherDomain => {
+                assert_eq!(status, StatusCode::NOT_FOUND, "{role:?}: {text}");
                 assert!(!text.contains(&serial));
             }
         }

@@ -8,6 +8,7 @@ use std::fmt;
 
 use csv::{ReaderBuilder, StringRecord, Terminator, WriterBuilder};
 use domain::address::EmailAddress;
+use domain::mailbox::MailboxType;
 use domain::row::{Field, RowFields};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +27,8 @@ pub enum Column {
     FirstName,
     /// `Last Name` / `Nachname`.
     LastName,
-    /// `Aliases` / `Aliase`.
+    /// `Aliases` / `Aliase`, and numbered alias columns (`Alias 1`, `Alias2`, …) as mail
+    /// administration tools export them: a file may have several, merged in file order.
     Aliases,
     /// `Mailbox Type` / `Postfachtyp`.
     MailboxType,
@@ -79,9 +81,14 @@ impl Column {
         }
     }
 
-    /// The column a header cell names: trimmed, case-insensitive, English or German.
+    /// The column a header cell names: trimmed (also of a pair of double quotes that the CSV
+    /// reader kept, see [`header_name`]), case-insensitive, English or German, or a numbered
+    /// alias column.
     pub fn from_header(name: &str) -> Option<Column> {
-        let name = name.trim().to_lowercase();
+        let name = header_name(name).to_lowercase();
+        if alias_number(&name).is_some() {
+            return Some(Column::Aliases);
+        }
         Column::ALL.into_iter().find(|c| {
             c.english().to_lowercase() == name
                 || c.german().to_lowercase() == name
@@ -111,6 +118,35 @@ impl Column {
             .find(|c| c.field() == field)
             .expect("every field has a column")
     }
+}
+
+/// A header cell's name: trimmed, without a byte order mark that survived decoding (a UTF-8 BOM
+/// inside a Windows-1252 file), and without a pair of double quotes around it. The CSV reader
+/// takes quotes off only when they open the cell; some spreadsheets write a space after the
+/// delimiter (`a, " E-MAIL "`), and the quotes then stay part of the cell.
+pub fn header_name(cell: &str) -> &str {
+    let name = cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
+    match name
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+    {
+        Some(inner) => inner.trim(),
+        None => name,
+    }
+}
+
+/// The number of a numbered alias column, from its lower-case name: `alias 1`, `alias1`,
+/// `alias_2`, `alias-3` (the same word in German).
+fn alias_number(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("alias")?;
+    let digits = rest
+        .strip_prefix([' ', '_', '-'])
+        .unwrap_or(rest)
+        .trim_start();
+    if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// A column as this file names it: the header text as written and its 1-based position.
@@ -224,11 +260,9 @@ impl ParsedFile {
 /// A problem with the header line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum ColumnProblem {
-    /// A header cell that names no column of the table.
-    #[error(
-        "column {number} \"{name}\" is not a column of the address table; the columns are {}",
-        known_columns()
-    )]
+    /// A header cell that names no column of the table. ([`FileError::Columns`] lists the valid
+    /// columns once after all problems, not once per unknown column.)
+    #[error("column {number} \"{name}\" is not a column of the address table")]
     Unknown {
         /// As written.
         name: String,
@@ -252,11 +286,13 @@ pub enum ColumnProblem {
     MissingPrimary,
 }
 
+/// The valid columns, as the refusal of a header with unknown columns lists them.
 fn known_columns() -> String {
     let english: Vec<&str> = Column::ALL.iter().map(|c| c.english()).collect();
     let german: Vec<&str> = Column::ALL.iter().map(|c| c.german()).collect();
     format!(
-        "{} (in German: {}), in any order and case",
+        "the columns are {} (in German: {}), in any order and case; aliases may also be in \
+         numbered columns (Alias 1, Alias 2, …)",
         english.join(", "),
         german.join(", ")
     )
@@ -301,6 +337,28 @@ pub enum FileError {
         /// Every problem, in column order.
         problems: Vec<ColumnProblem>,
     },
+    /// A cell opens with a double quote that is never closed. The CSV reader would read the
+    /// rest of the file into that one cell, and the lines after it would silently vanish.
+    #[error(
+        "line {line}, {} (character {character}): the double quote that opens this cell is never \
+         closed, so everything from there to the end of the file (lines {line} to {last_line}) \
+         would be read as this one cell; add the closing double quote, and write a double quote \
+         inside a cell twice (\"\")",
+        cell_name(*.cell, .column_name.as_deref())
+    )]
+    UnclosedQuote {
+        /// The physical line (1-based) of the opening quote.
+        line: usize,
+        /// Its 1-based character position in that line.
+        character: usize,
+        /// The 1-based position of its cell in the line's record.
+        cell: usize,
+        /// The header's name for that column, when the quote is on a data line and the header
+        /// names the column.
+        column_name: Option<String>,
+        /// The file's last line (what would be swallowed ends there).
+        last_line: usize,
+    },
     /// The CSV reader gave up (in practice never: it accepts any text).
     #[error("the file cannot be read as CSV near line {line}: {message}")]
     Unreadable {
@@ -312,11 +370,29 @@ pub enum FileError {
 }
 
 fn join(problems: &[ColumnProblem]) -> String {
-    problems
+    let mut text = problems
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if problems
+        .iter()
+        .any(|p| matches!(p, ColumnProblem::Unknown { .. }))
+    {
+        text.push_str(". ");
+        let mut list = known_columns();
+        list[..1].make_ascii_uppercase();
+        text.push_str(&list);
+    }
+    text
+}
+
+/// `column 3 "Comment"`, or `column 3` when the header does not name it.
+fn cell_name(cell: usize, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("column {cell} \"{name}\""),
+        None => format!("column {cell}"),
+    }
 }
 
 /// Reads an uploaded file: size and line limits, encoding, delimiter, header, cells.
@@ -354,27 +430,47 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
             break lines_of.line_of(&record);
         }
     };
-    let (columns, unnamed) = header(&record, header_line)?;
-    let width = record.len();
+    let header_record = record.clone();
+    // Where the last record read starts: an unclosed quote can only be in that one (it swallows
+    // everything after it), so only it is scanned for one.
+    let mut last_start = record_start(&record);
+    let mut more = reader.read_record(&mut record).map_err(unreadable)?;
+    if !more {
+        // The header is the last record: a quote opened in it explains any problem it has.
+        if let Some(open) = unclosed_quote(text.as_bytes(), last_start, delimiter as u8) {
+            return Err(unclosed_quote_error(&text, &mut lines_of, open, None));
+        }
+    }
+    let (columns, unnamed) = header(&header_record, header_line)?;
+    let width = header_record.len();
 
     let mut lines = Vec::new();
     let mut errors = Vec::new();
-    while reader.read_record(&mut record).map_err(unreadable)? {
+    while more {
+        last_start = record_start(&record);
         // Spreadsheets write trailing lines of empty cells (`;;;;;;;`): not data.
-        if record.iter().all(|c| c.trim().is_empty()) {
-            continue;
+        if record.iter().any(|c| !c.trim().is_empty()) {
+            let line = lines_of.line_of(&record);
+            if lines.len() == MAX_DATA_LINES {
+                return Err(FileError::TooManyLines { line });
+            }
+            lines.push(data_line(
+                &record,
+                line,
+                width,
+                &columns,
+                &unnamed,
+                &mut errors,
+            ));
         }
-        let line = lines_of.line_of(&record);
-        if lines.len() == MAX_DATA_LINES {
-            return Err(FileError::TooManyLines { line });
-        }
-        lines.push(data_line(
-            &record,
-            line,
-            width,
-            &columns,
-            &unnamed,
-            &mut errors,
+        more = reader.read_record(&mut record).map_err(unreadable)?;
+    }
+    if let Some(open) = unclosed_quote(text.as_bytes(), last_start, delimiter as u8) {
+        return Err(unclosed_quote_error(
+            &text,
+            &mut lines_of,
+            open,
+            Some(&columns),
         ));
     }
     if lines.is_empty() {
@@ -387,6 +483,100 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedFile, FileError> {
         lines,
         errors,
     })
+}
+
+/// Where a record starts in the text (the reader's byte offset; it may point at the line
+/// break before the record).
+fn record_start(record: &StringRecord) -> usize {
+    record.position().map_or(0, |p| p.byte() as usize)
+}
+
+/// A double quote that opens a cell and is never closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpenQuote {
+    /// Byte offset of the quote in the text.
+    at: usize,
+    /// 0-based position of its cell in its record.
+    cell: usize,
+}
+
+/// Reads `text` from `from` (the start of a record) as the CSV reader does — a double quote
+/// opens a quoted cell only as the cell's first character, `""` inside one is a quote, CR, LF
+/// and CRLF end a record outside quotes — and returns the quote that is still open at the end.
+/// The reader itself ends such a cell at the end of the file without a word.
+fn unclosed_quote(text: &[u8], from: usize, delimiter: u8) -> Option<OpenQuote> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        StartRecord,
+        StartCell,
+        InCell,
+        InQuotes,
+        QuoteInQuotes,
+    }
+    let mut state = State::StartRecord;
+    let mut cell = 0;
+    let mut open = 0;
+    for (i, &b) in text.iter().enumerate().skip(from) {
+        let line_break = b == b'\r' || b == b'\n';
+        state = match state {
+            State::StartRecord if line_break => State::StartRecord,
+            State::StartRecord | State::StartCell => {
+                if state == State::StartRecord {
+                    cell = 0;
+                }
+                if b == b'"' {
+                    open = i;
+                    State::InQuotes
+                } else if b == delimiter {
+                    cell += 1;
+                    State::StartCell
+                } else if line_break {
+                    State::StartRecord
+                } else {
+                    State::InCell
+                }
+            }
+            State::InCell | State::QuoteInQuotes if b == delimiter => {
+                cell += 1;
+                State::StartCell
+            }
+            State::InCell | State::QuoteInQuotes if line_break => State::StartRecord,
+            State::InCell => State::InCell,
+            State::QuoteInQuotes if b == b'"' => State::InQuotes,
+            // `"a"b` reads as `ab`: text after the closing quote belongs to the cell.
+            State::QuoteInQuotes => State::InCell,
+            State::InQuotes if b == b'"' => State::QuoteInQuotes,
+            State::InQuotes => State::InQuotes,
+        };
+    }
+    (state == State::InQuotes).then_some(OpenQuote { at: open, cell })
+}
+
+/// The refusal of a file with an unclosed quote: its line and character, and its column's name
+/// when the quote is on a data line (`columns`) whose column the header names.
+fn unclosed_quote_error(
+    text: &str,
+    lines_of: &mut LineCounter<'_>,
+    open: OpenQuote,
+    columns: Option<&[HeaderColumn]>,
+) -> FileError {
+    let line = lines_of.line_at(open.at);
+    let line_start = text[..open.at].rfind(['\r', '\n']).map_or(0, |i| i + 1);
+    let character = text[line_start..open.at].chars().count() + 1;
+    let last_line = lines_of.line_at(text.trim_end_matches(['\r', '\n']).len());
+    let column_name = columns.and_then(|columns| {
+        columns
+            .iter()
+            .find(|c| c.at.number == open.cell + 1)
+            .map(|c| c.at.name.clone())
+    });
+    FileError::UnclosedQuote {
+        line,
+        character,
+        cell: open.cell + 1,
+        column_name,
+        last_line,
+    }
 }
 
 /// The physical line (1-based) where a record starts, from its byte offset.
@@ -420,6 +610,12 @@ impl<'a> LineCounter<'a> {
         while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
             start += 1;
         }
+        self.line_at(start)
+    }
+
+    /// The line of the byte at `offset` (at or after every offset asked before).
+    fn line_at(&mut self, offset: usize) -> usize {
+        let start = offset.clamp(self.at, self.text.len());
         for i in self.at..start {
             // CRLF, LF and a lone CR each end a line.
             match self.text[i] {
@@ -442,7 +638,7 @@ fn decode(bytes: &[u8]) -> Result<(Cow<'_, str>, TextEncoding), FileError> {
     if bytes.contains(&0) {
         return Err(FileError::Binary);
     }
-    let (rest, bom) = match bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+    let (rest, bom) = match bytes.strip_prefix(&UTF8_BOM) {
         Some(rest) => (rest, true),
         None => (bytes, false),
     };
@@ -496,8 +692,7 @@ fn header(
     let mut unnamed = Vec::new();
     let mut problems = Vec::new();
     for (index, cell) in record.iter().enumerate() {
-        // A BOM that survived (e.g. a UTF-8 BOM inside a Windows-1252 file) is no part of a name.
-        let name = cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}');
+        let name = header_name(cell);
         let number = index + 1;
         if name.is_empty() {
             unnamed.push(index);
@@ -509,7 +704,12 @@ fn header(
                 number,
             }),
             Some(column) => {
-                if let Some(first) = columns.iter().find(|c| c.column == column) {
+                // Alias columns may be several (`Aliases`, `Alias 1`, `Alias 2`), each once.
+                let number_of = |name: &str| alias_number(&name.to_lowercase());
+                if let Some(first) = columns
+                    .iter()
+                    .find(|c| c.column == column && number_of(&c.at.name) == number_of(name))
+                {
                     problems.push(ColumnProblem::Duplicate {
                         name: name.to_owned(),
                         number,
@@ -593,7 +793,17 @@ fn data_line(
             Column::Primary => out.primary = value,
             Column::FirstName => out.first_name = Some(value),
             Column::LastName => out.last_name = Some(value),
-            Column::Aliases => out.aliases = Some(value),
+            // Numbered alias columns join the others, in file order.
+            Column::Aliases => match &mut out.aliases {
+                Some(aliases) if !value.is_empty() => {
+                    if !aliases.is_empty() {
+                        aliases.push(' ');
+                    }
+                    aliases.push_str(&value);
+                }
+                Some(_) => {}
+                None => out.aliases = Some(value),
+            },
             Column::MailboxType => out.mailbox_type = Some(value),
             Column::Applicant => out.applicant = Some(value),
             Column::Comment => out.comment = Some(value),
@@ -615,8 +825,23 @@ fn data_line(
 
 /// A cell's value: trimmed, and without the `'` the download puts before what a spreadsheet would
 /// run as a formula (see [`neutralise`]).
+///
+/// A cell written with a space before its opening quote (`a, "Schmidt, Jr."`, as some
+/// spreadsheets write it) keeps its quotes in the reader, which takes them off only when they
+/// open the cell: they are taken off here, `""` inside read as one `"`, as if the space were not
+/// there. The download never writes a space before a quote, so its round trip is not affected.
 pub fn cell_value(raw: &str) -> String {
-    let trimmed = raw.trim();
+    let mut trimmed = raw.trim();
+    let unquoted;
+    if raw.starts_with(char::is_whitespace) {
+        if let Some(inner) = trimmed
+            .strip_prefix('"')
+            .and_then(|inner| inner.strip_suffix('"'))
+        {
+            unquoted = inner.replace("\"\"", "\"");
+            trimmed = unquoted.trim();
+        }
+    }
     if is_guarded(trimmed) {
         trimmed[1..].to_owned()
     } else {
@@ -693,19 +918,90 @@ pub fn field_text(fields: &RowFields, field: Field, primary: &EmailAddress) -> S
     }
 }
 
-/// The table as a CSV file (SPEC §4): UTF-8, comma, CRLF, English header, one line per row;
-/// aliases separated by spaces, Active yes/no, formula-like cells neutralised.
+/// Which spreadsheet a download is made for. Both read back unchanged (SPEC §4: the upload
+/// accepts either delimiter, both header languages and both spellings of the values).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadFormat {
+    /// The upload's own format: comma, English header, `yes`/`no`, `personal`/`functional`.
+    #[default]
+    Standard,
+    /// For Excel on a German Windows, which splits a double-clicked CSV file at semicolons (the
+    /// list separator there) and would show a comma file as one column: semicolon, German
+    /// header, `ja`/`nein`, `persönlich`/`funktional`.
+    GermanExcel,
+}
+
+impl DownloadFormat {
+    /// The name in the download's URL (`?format=excel-de`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DownloadFormat::Standard => "standard",
+            DownloadFormat::GermanExcel => "excel-de",
+        }
+    }
+
+    /// The format a URL names; `None` for a name that is none of [`DownloadFormat::name`]'s.
+    pub fn from_name(name: &str) -> Option<DownloadFormat> {
+        [DownloadFormat::Standard, DownloadFormat::GermanExcel]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
+    fn delimiter(self) -> u8 {
+        match self {
+            DownloadFormat::Standard => b',',
+            DownloadFormat::GermanExcel => b';',
+        }
+    }
+
+    fn header(self, column: Column) -> &'static str {
+        match self {
+            DownloadFormat::Standard => column.english(),
+            DownloadFormat::GermanExcel => column.german(),
+        }
+    }
+
+    /// A field's text; the German format spells the yes/no and type values in German.
+    fn cell(self, fields: &RowFields, field: Field, primary: &EmailAddress) -> String {
+        match (self, field) {
+            (DownloadFormat::GermanExcel, Field::Active) => {
+                if fields.active { "ja" } else { "nein" }.to_owned()
+            }
+            (DownloadFormat::GermanExcel, Field::MailboxType) => match fields.mailbox_type {
+                MailboxType::Personal => "persönlich",
+                MailboxType::Functional => "funktional",
+            }
+            .to_owned(),
+            _ => field_text(fields, field, primary),
+        }
+    }
+}
+
+/// The table as a CSV file (SPEC §4) in the upload's own format ([`DownloadFormat::Standard`]).
 pub fn write_file<'a>(rows: impl IntoIterator<Item = (&'a EmailAddress, &'a RowFields)>) -> String {
+    write_file_as(rows, DownloadFormat::Standard)
+}
+
+/// The table as a CSV file: UTF-8 with a byte order mark (without it Excel reads the file as
+/// Windows-1252 and shows "MÃ¼ller"; the upload drops it again), CRLF, a header, one line per
+/// row; aliases separated by spaces, formula-like cells neutralised; delimiter, header language
+/// and value spellings as `format` says.
+pub fn write_file_as<'a>(
+    rows: impl IntoIterator<Item = (&'a EmailAddress, &'a RowFields)>,
+    format: DownloadFormat,
+) -> String {
     let mut writer = WriterBuilder::new()
+        .delimiter(format.delimiter())
         .terminator(Terminator::CRLF)
-        .from_writer(Vec::new());
-    let header: Vec<&str> = Column::ALL.iter().map(|c| c.english()).collect();
+        .from_writer(Vec::from(UTF8_BOM));
+    let header: Vec<&str> = Column::ALL.iter().map(|&c| format.header(c)).collect();
     writer.write_record(&header).expect("writing to memory");
     let mut cells: Vec<String> = Vec::with_capacity(Column::ALL.len());
     for (primary, fields) in rows {
         cells.clear();
         for column in Column::ALL {
-            let text = field_text(fields, column.field(), primary);
+            let text = format.cell(fields, column.field(), primary);
             cells.push(neutralise(&text).into_owned());
         }
         writer.write_record(&cells).expect("writing to memory");
@@ -713,6 +1009,9 @@ pub fn write_file<'a>(rows: impl IntoIterator<Item = (&'a EmailAddress, &'a RowF
     let bytes = writer.into_inner().expect("writing to memory");
     String::from_utf8(bytes).expect("the cells are UTF-8")
 }
+
+/// The UTF-8 byte order mark.
+const UTF8_BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
 
 #[cfg(test)]
 mod tests {
@@ -778,6 +1077,59 @@ mod tests {
             ]
         );
         assert_eq!(file.errors, []);
+    }
+
+    #[test]
+    fn an_open_quote_is_found_where_the_reader_would_swallow_the_rest() {
+        let open = |text: &str| unclosed_quote(text.as_bytes(), 0, b',');
+        assert_eq!(open("a,\"b\nc\n"), Some(OpenQuote { at: 2, cell: 1 }));
+        // Closed quotes, doubled quotes inside, text after the closing quote, a quote that does
+        // not open its cell (the reader keeps it as text): nothing is open.
+        for closed in [
+            "a,\"b\"\n",
+            "\"a\"\"b\",c\n",
+            "\"a\"b,c",
+            "a, \"b\nc",
+            "a b\"c\n",
+            "",
+        ] {
+            assert_eq!(open(closed), None, "{closed:?}");
+        }
+        // A quote opened on a later record, after quoted line breaks and blank lines.
+        assert_eq!(
+            open("\"x\ny\",z\r\n\r\n1,2,\"3"),
+            Some(OpenQuote { at: 15, cell: 2 })
+        );
+        // The same text as the reader sees it: the last record holds the rest of the file.
+        let text = "E-Mail,Comment\na@example.org,\"x\nb@example.org,y\n";
+        let mut reader = ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let records: Vec<StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 2, "the third line is swallowed");
+        assert_eq!(&records[1][1], "x\nb@example.org,y\n");
+    }
+
+    #[test]
+    fn numbered_alias_columns_and_quoted_header_names_are_read() {
+        for name in [
+            "Alias 1",
+            "alias2",
+            "ALIAS_3",
+            "Alias-12",
+            " \" Alias 4 \" ",
+        ] {
+            assert_eq!(Column::from_header(name), Some(Column::Aliases), "{name}");
+        }
+        for name in ["Alias", "Alias x", "Alias 1000", "Aliasse 1"] {
+            assert_eq!(Column::from_header(name), None, "{name}");
+        }
+        assert_eq!(header_name(" \" E-MAIL \" "), "E-MAIL");
+        assert_eq!(Column::from_header(" \" E-MAIL \""), Some(Column::Primary));
+        assert_eq!(cell_value(" \"Lange \"\"Bobby\"\"\" "), "Lange \"Bobby\"");
+        // Without the space, quotes in the cell are what the reader left: its text.
+        assert_eq!(cell_value("\"x\""), "\"x\"");
     }
 
     #[test]

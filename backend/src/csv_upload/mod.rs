@@ -31,9 +31,9 @@ use serde_json::json;
 use sqlx::SqlitePool;
 
 pub use file::{
-    active_text, cell_value, neutralise, parse, parse_active, write_file, Column, ColumnProblem,
-    CsvColumn, CsvLine, FileError, HeaderColumn, LineError, ParsedFile, TextEncoding,
-    MAX_DATA_LINES, MAX_FILE_BYTES,
+    active_text, cell_value, header_name, neutralise, parse, parse_active, write_file,
+    write_file_as, Column, ColumnProblem, CsvColumn, CsvLine, DownloadFormat, FileError,
+    HeaderColumn, LineError, ParsedFile, TextEncoding, MAX_DATA_LINES, MAX_FILE_BYTES,
 };
 pub use plan::{check_lines, CheckedLine, CheckedLines};
 
@@ -433,12 +433,23 @@ pub async fn download(
     viewer: &Viewer,
     domain: &str,
 ) -> Result<String, UploadError> {
+    download_as(pool, viewer, domain, DownloadFormat::Standard).await
+}
+
+/// [`download`] in a chosen format (see [`write_file_as`]).
+pub async fn download_as(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    domain: &str,
+    format: DownloadFormat,
+) -> Result<String, UploadError> {
     let mut tx = pool.begin().await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Reading).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;
     let snapshot = plan::Snapshot::load(&mut tx, domain_id).await?;
     tx.rollback().await?;
-    Ok(write_file(
+    Ok(write_file_as(
         snapshot.rows.iter().map(|r| (&r.primary, &r.fields)),
+        format,
     ))
 }

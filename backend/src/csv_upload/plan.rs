@@ -20,7 +20,7 @@ use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
 use crate::blocking;
 use crate::rows::{
-    parse_input, stored_row, used_by, ParsedInput, RowContext, RowError, RowInput, StoredRow,
+    parse_input, stored_row, ParsedInput, RowContext, RowError, RowInput, StoredRow,
 };
 use crate::storage::links::LinkRecord;
 use crate::storage::rows::{find_address_holders, AddressHolder, AddressRecord};
@@ -355,7 +355,7 @@ pub(crate) async fn plan(
                     }
                     None => found.push((
                         index,
-                        used_by(
+                        ctx.used_by(
                             field,
                             &AddressHolder {
                                 address: address.to_string(),
@@ -367,7 +367,7 @@ pub(crate) async fn plan(
                     )),
                 }
             } else if let Some(h) = elsewhere.get(address.as_str()) {
-                found.push((index, used_by(field, h)));
+                found.push((index, ctx.used_by(field, h)));
             }
         }
     }

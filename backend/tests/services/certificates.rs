@@ -397,7 +397,10 @@ async fn r12_naps_see_the_certificates_of_their_domains_rows_operators_too_nobod
 
     assert_eq!(by_nap, vec![cert.clone()]);
     assert_eq!(by_operator, vec![cert]);
-    assert!(foreign_nap.is_forbidden(), "{foreign_nap:?}");
+    // Q1: another domain's row reads as an unknown row; someone with no table at all is refused
+    // whatever the id.
+    assert!(foreign_nap.is_not_found(), "{foreign_nap:?}");
+    assert_eq!(foreign_nap.to_string(), unknown.to_string());
     assert!(owner.is_forbidden(), "{owner:?}");
     assert!(unknown.is_not_found(), "{unknown:?}");
 }

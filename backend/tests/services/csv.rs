@@ -3,8 +3,8 @@
 //! plain SQL, as in the rows tests.
 
 use backend::csv_upload::{
-    apply, check_lines, download, parse, preview, ColumnProblem, FileError, LineStatus, Preview,
-    TextEncoding, UploadError,
+    apply, check_lines, download, download_as, parse, preview, ColumnProblem, DownloadFormat,
+    FileError, LineStatus, Preview, TextEncoding, UploadError,
 };
 use backend::domains::register_domain;
 use backend::rows::{
@@ -356,9 +356,10 @@ async fn csv_header_problems_refuse_the_file_naming_column_and_position() {
             number: 3
         }]
     );
-    assert!(problems[0].to_string().starts_with(
-        "column 3 \"Telefon\" is not a column of the address table; the columns are E-Mail, First Name"
-    ));
+    assert_eq!(
+        problems[0].to_string(),
+        "column 3 \"Telefon\" is not a column of the address table"
+    );
 
     let (_, problems) = refusal(data("err_duplicate_column.csv")).await;
     assert_eq!(
@@ -377,6 +378,262 @@ async fn csv_header_problems_refuse_the_file_naming_column_and_position() {
 
     let (_, problems) = refusal(data("err_missing_primary.csv")).await;
     assert_eq!(problems, [ColumnProblem::MissingPrimary]);
+}
+
+/// Issue 16: however many columns are unknown, the valid ones are listed once, at the end.
+#[tokio::test]
+async fn csv_unknown_columns_are_named_each_and_the_valid_columns_listed_once() {
+    let e = parse(b"E-Mail,Telefon,Raum,Vorname\na@example.org,1,2,A\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the header line (line 1) has problems: column 2 \"Telefon\" is not a column of the \
+         address table; column 3 \"Raum\" is not a column of the address table. The columns are \
+         E-Mail, First Name, Last Name, Aliases, Mailbox Type, Applicant E-Mail, Comment, Active \
+         (in German: E-Mail-Adresse, Vorname, Nachname, Aliase, Postfachtyp, \
+         Antragsteller-E-Mail, Kommentar, Aktiv), in any order and case; aliases may also be in \
+         numbered columns (Alias 1, Alias 2, …)"
+    );
+    assert_eq!(e.to_string().matches("The columns are").count(), 1);
+    // A duplicate alone lists nothing.
+    let e = parse(data("err_duplicate_column.csv").as_slice()).unwrap_err();
+    assert!(!e.to_string().contains("The columns are"), "{e}");
+}
+
+/// S1, issue 16: an unclosed quote swallowed the rest of the file into one cell; the preview
+/// showed no error and the swallowed lines vanished on apply. Now the file is refused, naming the
+/// line, column and character where the quote opened, and nothing can be applied.
+#[tokio::test]
+async fn s1_csv_unterminated_quote_names_the_opening_line() {
+    let w = world().await;
+    let bytes = data("err_unclosed_quote.csv");
+
+    let e = preview(w.pool(), &w.nora, "example.org", &bytes)
+        .await
+        .unwrap_err();
+
+    let UploadError::File(e) = e else {
+        panic!("expected the file to be refused, got {e:?}");
+    };
+    assert_eq!(
+        e,
+        FileError::UnclosedQuote {
+            line: 5,
+            character: 30,
+            cell: 5,
+            column_name: Some("Comment".into()),
+            last_line: 7,
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "line 5, column 5 \"Comment\" (character 30): the double quote that opens this cell is \
+         never closed, so everything from there to the end of the file (lines 5 to 7) would be \
+         read as this one cell; add the closing double quote, and write a double quote inside a \
+         cell twice (\"\")"
+    );
+    // Apply, whatever fingerprint it is sent, writes nothing.
+    let applied = apply(w.pool(), &w.nora, "example.org", &bytes, "any").await;
+    assert!(
+        matches!(
+            applied,
+            Err(UploadError::File(FileError::UnclosedQuote { line: 5, .. }))
+        ),
+        "{applied:?}"
+    );
+    assert_eq!(count(w.pool(), "mailbox_rows").await, 0);
+
+    // The same file with the quote closed reads every line (bert's quoted line break stays one
+    // cell on lines 3-4).
+    let text = String::from_utf8(bytes).unwrap();
+    let fixed = text.replace("\"Haus C, 3. OG", "\"Haus C, 3. OG\"");
+    let (p, report) = upload(&w, fixed.as_bytes()).await;
+    assert_eq!(
+        statuses(&p).iter().map(|s| s.0).collect::<Vec<_>>(),
+        [2, 3, 5, 6, 7]
+    );
+    assert_eq!(report.created, 5);
+}
+
+#[tokio::test]
+async fn s1_csv_unterminated_quote_in_the_header_or_a_blank_line_is_refused_too() {
+    let e = parse(b"E-Mail,\"Comment\na@example.org,x\n").unwrap_err();
+    assert_eq!(
+        e,
+        FileError::UnclosedQuote {
+            line: 1,
+            character: 8,
+            cell: 2,
+            column_name: None,
+            last_line: 2,
+        }
+    );
+    assert!(e
+        .to_string()
+        .starts_with("line 1, column 2 (character 8): "));
+    // A record of empty cells is skipped as a spreadsheet's padding, but not when it opens a quote.
+    let e = parse(b"E-Mail,Comment\na@example.org,x\n,\"\n\nb@example.org,y\n").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            FileError::UnclosedQuote {
+                line: 3,
+                character: 2,
+                cell: 2,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // Quotes that close, also with text after them (`"a"b` reads as `ab`), are no problem.
+    let file = parse(b"E-Mail,Comment\na@example.org,\"x\"y\nb@example.org,\"\"\"\"\n").unwrap();
+    assert_eq!(file.lines.len(), 2);
+}
+
+/// Issue 16: some spreadsheets write a space after the delimiter (`a, " E-MAIL "`), and the CSV
+/// reader then keeps the quotes. The header and the cells are read as if the space were not there.
+#[tokio::test]
+async fn csv_a_space_before_a_quote_is_read_as_spreadsheets_mean_it() {
+    let w = world().await;
+    let (p, report) = upload(&w, &data("header_space_before_quote.csv")).await;
+    assert_eq!(statuses(&p), [(2, LineStatus::New), (3, LineStatus::New)]);
+    assert_eq!(report.created, 2);
+    let anna = row(&w, "anna@example.org").await;
+    assert_eq!(
+        (anna.first_name.as_str(), anna.last_name.as_str()),
+        ("Anna", "Müller")
+    );
+    assert_eq!(anna.aliases, ["a.mueller@example.org"]);
+    assert_eq!(
+        row(&w, "bert@example.org").await.last_name,
+        "Lange \"Bobby\""
+    );
+}
+
+/// Issue 16: mail admin tools export aliases as numbered columns; they are the row's aliases,
+/// merged in file order.
+#[tokio::test]
+async fn csv_numbered_alias_columns_are_merged_in_order() {
+    let w = world().await;
+    add(
+        &w,
+        "carl@example.org",
+        person("Carl", "Coder", "c@example.org"),
+    )
+    .await;
+
+    let (p, _) = upload(&w, &data("numbered_alias_columns.csv")).await;
+
+    assert_eq!(
+        statuses(&p),
+        [
+            (2, LineStatus::New),
+            (3, LineStatus::New),
+            (4, LineStatus::Changed)
+        ]
+    );
+    assert_eq!(
+        row(&w, "anna@example.org").await.aliases,
+        ["a.schmidt@example.org", "anna.s@example.org"]
+    );
+    assert_eq!(
+        row(&w, "bert@example.org").await.aliases,
+        ["bl@example.org"]
+    );
+    // Empty alias cells mean no aliases, as an empty `Aliases` cell does.
+    assert!(row(&w, "carl@example.org").await.aliases.is_empty());
+
+    // The same number twice is one column twice; `Aliases` beside numbered ones is fine.
+    let e = parse(b"E-Mail,Alias 1,alias1\na@example.org,,\n").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column 3 \"alias1\" is the same column as column 2 \"Alias 1\""),
+        "{e}"
+    );
+    let file =
+        parse(b"E-Mail,Aliases,Alias 1\na@example.org,b@example.org,c@example.org\n").unwrap();
+    assert_eq!(
+        file.lines[0].aliases.as_deref(),
+        Some("b@example.org c@example.org")
+    );
+}
+
+/// Q9, issue 16: at most 50 aliases per row, by CSV as by hand.
+#[tokio::test]
+async fn q9_csv_a_row_with_51_aliases_is_refused() {
+    let w = world().await;
+    let p = preview_ok(&w, &data("err_51_aliases.csv")).await;
+    let errors: Vec<Expected> = p
+        .errors
+        .iter()
+        .map(|e| {
+            (
+                e.line,
+                e.column.as_ref().map(|c| (c.name.as_str(), c.number)),
+                e.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [(
+            3,
+            Some(("Aliases", 3)),
+            "a row can have at most 50 aliases, this list has 51: remove 1, or put the \
+             mailbox's further addresses in a row of their own"
+        )]
+    );
+    assert_eq!(p.lines[0].status, LineStatus::New, "50 are fine");
+    let by_hand = create_row(
+        w.pool(),
+        &w.nora,
+        "example.org",
+        "hand@example.org",
+        &person(
+            "",
+            "Hand",
+            &(0..51)
+                .map(|i| format!("h{i}@example.org"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        field_messages(by_hand),
+        [(Field::Aliases, errors[0].2.to_string())]
+    );
+}
+
+/// Q9, issue 16: bidirectional controls and invisible characters in names and comments are
+/// refused at their cell, naming the character; a ZWNJ inside a Persian name is not.
+#[tokio::test]
+async fn q9_csv_spoofing_characters_are_refused_at_their_cell_naming_the_character() {
+    let w = world().await;
+    let p = preview_ok(&w, &data("err_spoofing_characters.csv")).await;
+    let errors: Vec<Expected> = p
+        .errors
+        .iter()
+        .map(|e| {
+            (
+                e.line,
+                e.column.as_ref().map(|c| (c.name.as_str(), c.number)),
+                e.message.as_str(),
+            )
+        })
+        .collect();
+    let expected: [Expected; 4] = [
+        (2, Some(("Last Name", 3)), "the name contains the bidirectional control character U+202E (right-to-left override) at position 1: it makes text display in another order than it is written; remove it"),
+        (3, Some(("First Name", 2)), "the name contains the invisible character U+200B (zero width space) at position 3; remove it"),
+        (4, Some(("Comment", 4)), "the comment contains the invisible character U+2028 (line separator) at position 6; remove it"),
+        (5, Some(("First Name", 2)), "the name contains the invisible character U+200D (zero width joiner) at position 3; it belongs only inside words of scripts that need it (such as Persian or the Indic scripts): remove it"),
+    ];
+    assert_eq!(errors, expected);
+    assert_eq!(
+        p.lines[4].status,
+        LineStatus::New,
+        "the Persian name is fine"
+    );
 }
 
 #[tokio::test]
@@ -1190,9 +1447,10 @@ async fn csv_download_writes_the_upload_format_and_neutralises_formulas() {
 
     let text = download(w.pool(), &w.nora, "example.org").await.unwrap();
 
+    // The byte order mark first: Excel shows umlauts wrongly without it.
     assert_eq!(
         text,
-        "E-Mail,First Name,Last Name,Aliases,Mailbox Type,Applicant E-Mail,Comment,Active\r\n\
+        "\u{FEFF}E-Mail,First Name,Last Name,Aliases,Mailbox Type,Applicant E-Mail,Comment,Active\r\n\
          anna@example.org,'=cmd|' /C calc'!A0,\"Müller, \"\"Anni\"\"\",'-anna@example.org a@example.org,personal,,\"line one\nline two\",yes\r\n\
          desk@example.org,,''@Desk,,functional,boss@example.net,'+49 30 1234,no\r\n"
     );
@@ -1216,6 +1474,125 @@ async fn csv_download_writes_the_upload_format_and_neutralises_formulas() {
         (0, 0, 2)
     );
     assert_eq!(kinds_after(w.pool(), audit_before).await, ["csv_applied"]);
+}
+
+/// Issue 16: the download for German Excel (semicolons, German header and values, the byte
+/// order mark) reads back without a change, as the standard one does.
+#[tokio::test]
+async fn csv_download_for_german_excel_reads_back_unchanged() {
+    let w = world().await;
+    add(
+        &w,
+        "joerg@example.org",
+        RowInput {
+            first_name: "Jörg".into(),
+            last_name: "Schröder; \"Jö\"".into(),
+            aliases: "j.s@example.org js@example.org".into(),
+            comment: "=1+1\nBüro 3".into(),
+            ..RowInput::default()
+        },
+    )
+    .await;
+    let desk = add(
+        &w,
+        "desk@example.org",
+        RowInput {
+            last_name: "Prüfungsamt".into(),
+            mailbox_type: "functional".into(),
+            applicant: "chef@example.net".into(),
+            ..RowInput::default()
+        },
+    )
+    .await;
+    set_active(w.pool(), &w.nora, &[(desk.id, desk.version)], false)
+        .await
+        .unwrap();
+
+    let text = download_as(
+        w.pool(),
+        &w.nora,
+        "example.org",
+        DownloadFormat::GermanExcel,
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        text,
+        "\u{FEFF}E-Mail-Adresse;Vorname;Nachname;Aliase;Postfachtyp;Antragsteller-E-Mail;Kommentar;Aktiv\r\n\
+         desk@example.org;;Prüfungsamt;;funktional;chef@example.net;;nein\r\n\
+         joerg@example.org;Jörg;\"Schröder; \"\"Jö\"\"\";j.s@example.org js@example.org;persönlich;;\"'=1+1\nBüro 3\";ja\r\n"
+    );
+    let p = preview_ok(&w, text.as_bytes()).await;
+    assert_eq!(
+        (p.encoding, p.delimiter.as_str()),
+        (TextEncoding::Utf8WithBom, ";")
+    );
+    assert_eq!(
+        statuses(&p),
+        [(2, LineStatus::Unchanged), (3, LineStatus::Unchanged)]
+    );
+    assert_eq!(
+        download_as(w.pool(), &w.nora, "example.org", DownloadFormat::Standard)
+            .await
+            .unwrap(),
+        download(w.pool(), &w.nora, "example.org").await.unwrap()
+    );
+}
+
+/// Q1, issue 16: an address another domain's row holds is refused saying only that it is taken;
+/// one held in the NAP's own table names the row, which helps them.
+#[tokio::test]
+async fn q1_csv_an_address_held_in_another_domain_is_only_said_to_be_taken() {
+    let w = world().await;
+    register_domain(w.pool(), "cli:root", "lab.example.org", "nap-lab")
+        .await
+        .unwrap();
+    let lara = viewer(w.pool(), "lara", &["nap-lab"]).await;
+    create_row(
+        w.pool(),
+        &lara,
+        "lab.example.org",
+        "secret@lab.example.org",
+        &person("Sec", "Ret", ""),
+    )
+    .await
+    .unwrap();
+    add(
+        &w,
+        "owner@example.org",
+        person("Olaf", "Owner", "taken@example.org"),
+    )
+    .await;
+    let file = format!(
+        "{HEADER}anna@example.org,Anna,A,secret@lab.example.org,,,,\r\n\
+         bert@example.org,Bert,B,taken@example.org,,,,\r\n"
+    );
+
+    let p = preview_ok(&w, file.as_bytes()).await;
+
+    let messages: Vec<&str> = p.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "secret@lab.example.org is already used by a row you do not administer; an address can belong to one row only",
+            "taken@example.org is already used by row owner@example.org (example.org)",
+        ]
+    );
+    // The edit form says the same.
+    let by_hand = create_row(
+        w.pool(),
+        &w.nora,
+        "example.org",
+        "anna@example.org",
+        &person("Anna", "A", "secret@lab.example.org"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        field_messages(by_hand),
+        [(Field::Aliases, messages[0].to_string())]
+    );
 }
 
 mod round_trip {

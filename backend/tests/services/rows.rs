@@ -389,6 +389,9 @@ async fn functional_rows_need_an_applicant_and_a_name() {
 // R1
 // ---------------------------------------------------------------------------------------------
 
+/// R1, Q1: by domain name, another domain's table is refused (as is a domain that does not
+/// exist); by row id, another domain's row reads exactly as an unknown row (404, not 403), so a
+/// NAP cannot find out which ids exist elsewhere.
 #[tokio::test]
 async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
     let w = world().await;
@@ -399,13 +402,16 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
     let refused = |r: Result<(), RowError>, what: &str| {
         assert!(matches!(r, Err(RowError::Forbidden)), "{what}: {r:?}");
     };
+    let unknown = |r: Result<(), RowError>, what: &str| {
+        assert!(matches!(r, Err(RowError::NotFound)), "{what}: {r:?}");
+    };
     refused(
         list_rows(w.pool(), otto, "example.org", &RowQuery::default())
             .await
             .map(|_| ()),
         "list_rows",
     );
-    refused(get_row(w.pool(), otto, row.id).await.map(|_| ()), "get_row");
+    unknown(get_row(w.pool(), otto, row.id).await.map(|_| ()), "get_row");
     refused(
         create_row(
             w.pool(),
@@ -418,25 +424,25 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
         .map(|_| ()),
         "create_row",
     );
-    refused(
+    unknown(
         preview_edit(w.pool(), otto, row.id, row.version, &input_of(&row))
             .await
             .map(|_| ()),
         "preview_edit",
     );
-    refused(
+    unknown(
         edit_row(w.pool(), otto, row.id, row.version, &person("Eve", "", ""))
             .await
             .map(|_| ()),
         "edit_row",
     );
-    refused(
+    unknown(
         set_active(w.pool(), otto, &[(row.id, row.version)], false)
             .await
             .map(|_| ()),
         "set_active",
     );
-    refused(
+    unknown(
         delete_row(w.pool(), otto, row.id, row.version).await,
         "delete_row",
     );
@@ -460,6 +466,73 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
     ));
     assert!(matches!(
         edit_row(w.pool(), &w.nora, row.id + 1000, 1, &person("", "", "")).await,
+        Err(RowError::NotFound)
+    ));
+
+    assert_eq!(get_row(w.pool(), &w.nora, row.id).await.unwrap(), row);
+    assert_eq!(audit_records(w.pool()).await.len(), records_before);
+}
+
+/// Q1: for every row-id-taking function, a row of another domain and an id that no row has get
+/// the same answer, word for word. Someone who may read no table at all is refused before the
+/// id is looked at (the same 403 for both); an operator, who reads every table, is told that
+/// changing is for the domain's NAPs.
+#[tokio::test]
+async fn q1_foreign_row_reads_as_unknown_for_every_row_id_function() {
+    let w = world().await;
+    let row = anna(&w).await;
+    let unknown_id = row.id + 1000;
+    let records_before = audit_records(w.pool()).await.len();
+
+    async fn answers(w: &World, who: &Viewer, id: i64, version: i64) -> Vec<String> {
+        let input = person("Eve", "", "");
+        vec![
+            format!("{:?}", get_row(w.pool(), who, id).await.map(|_| ())),
+            format!(
+                "{:?}",
+                preview_edit(w.pool(), who, id, version, &input)
+                    .await
+                    .map(|_| ())
+            ),
+            format!(
+                "{:?}",
+                edit_row(w.pool(), who, id, version, &input)
+                    .await
+                    .map(|_| ())
+            ),
+            format!(
+                "{:?}",
+                set_active(w.pool(), who, &[(id, version)], false)
+                    .await
+                    .map(|_| ())
+            ),
+            format!("{:?}", delete_row(w.pool(), who, id, version).await),
+        ]
+    }
+    let foreign = answers(&w, &w.otto, row.id, row.version).await;
+    assert_eq!(foreign, answers(&w, &w.otto, unknown_id, 1).await);
+    assert!(foreign.iter().all(|a| a == "Err(NotFound)"), "{foreign:?}");
+
+    let eve = viewer(w.pool(), "eve", &[]).await;
+    let no_role = answers(&w, &eve, row.id, row.version).await;
+    assert_eq!(no_role, answers(&w, &eve, unknown_id, 1).await);
+    assert!(no_role.iter().all(|a| a == "Err(Forbidden)"), "{no_role:?}");
+
+    // The operator reads the row, but changes are for the domain's NAPs.
+    assert!(get_row(w.pool(), &w.olga, row.id).await.is_ok());
+    assert!(matches!(
+        edit_row(
+            w.pool(),
+            &w.olga,
+            row.id,
+            row.version,
+            &person("Eve", "", "")
+        )
+        .await,
+        Err(RowError::Forbidden)
+    ));
+    assert!(matches!(
+        get_row(w.pool(), &w.olga, unknown_id).await,
         Err(RowError::NotFound)
     ));
 
@@ -638,7 +711,8 @@ async fn addresses_are_unique_across_the_portal_and_the_error_names_the_row() {
         field_errors(e),
         [(
             Field::PrimaryAddress,
-            "anna@lab.example.org is already used by row anna@example.org (example.org)"
+            "anna@lab.example.org is already used by a row you do not administer; an address \
+             can belong to one row only"
                 .to_string()
         )]
     );

@@ -81,7 +81,8 @@ fn send(
     let _ = xhr.send_with_opt_blob(Some(file));
 }
 
-/// The upload box: drop zone, file picker, preview, apply; and the download link.
+/// The upload box: drop zone, file picker, preview, apply; and the download links (the upload's
+/// own format, and one for Excel on a German Windows).
 #[component]
 pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
     let t = use_texts();
@@ -180,6 +181,7 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                     <input type="file" accept=".csv,text/csv,text/plain" class="visually-hidden" on:change=on_pick/>
                 </label>
                 <a rel="external" download href=move || format!("/domains/{}/csv", domain.get())>{move || t.get().csv_download}</a>
+                <a rel="external" download href=move || format!("/domains/{}/csv?format=excel-de", domain.get())>{move || t.get().csv_download_excel_de}</a>
             </div>
             {move || match stage.get() {
                 Stage::Idle => ().into_any(),

@@ -2,9 +2,9 @@
 //! a second regex in the UI). Rules that need the database (uniqueness, administered domains) are
 //! left to the server.
 
-use domain::address::{parse_address_list, EmailAddress};
+use domain::address::EmailAddress;
 use domain::mailbox::MailboxType;
-use domain::row::{Field, FieldError};
+use domain::row::{parse_aliases, Field, FieldError};
 use domain::text::{Comment, PersonName};
 
 use crate::rows_api::RowForm;
@@ -31,7 +31,7 @@ pub fn precheck(primary: Option<&str>, form: &RowForm) -> Vec<FieldError> {
     if let Err(e) = Comment::parse(&form.comment) {
         errors.push(FieldError::new(Field::Comment, e.to_string()));
     }
-    let aliases = match parse_address_list(&form.aliases) {
+    let aliases = match parse_aliases(&form.aliases) {
         Ok(list) => list,
         Err(e) => {
             errors.push(FieldError::new(Field::Aliases, e.to_string()));
