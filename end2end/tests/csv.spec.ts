@@ -35,8 +35,13 @@ test('r08 a dropped CSV file is previewed, then applied in one go', async ({ pag
   const download = await page.request.get('/domains/example.org/csv');
   expect(download.status()).toBe(200);
   const csv = await download.text();
-  expect(csv.split(/\r?\n/)[0]).toBe('E-Mail,First Name,Last Name,Aliases,Mailbox Type,Applicant E-Mail,Comment,Active');
+  // A UTF-8 byte order mark first, so that Excel shows umlauts right; the upload drops it again.
+  expect(csv.split(/\r?\n/)[0]).toBe('\uFEFFE-Mail,First Name,Last Name,Aliases,Mailbox Type,Applicant E-Mail,Comment,Active');
   expect(csv).toContain('karl.csv@example.org');
+  // The variant for Excel on a German Windows: semicolons, German header and values.
+  const german = await page.request.get('/domains/example.org/csv?format=excel-de');
+  expect(german.status()).toBe(200);
+  expect((await german.text()).split(/\r?\n/)[0]).toBe('\uFEFFE-Mail-Adresse;Vorname;Nachname;Aliase;Postfachtyp;Antragsteller-E-Mail;Kommentar;Aktiv');
   await dropFile(page, 'again.csv', csv);
   await expect(preview.locator('.counts')).toContainText('0 new');
   await expect(preview.locator('.counts')).toContainText('0 changed');
