@@ -430,7 +430,11 @@ fn server_function_cases(role: Role) -> Vec<Case> {
             misfits.push(json!([]));
         }
         for misfit in misfits {
-            cases.push(call(&format!("misfit {misfit}")).body(JSON, misfit.to_string()).expect(422));
+            cases.push(
+                call(&format!("misfit {misfit}"))
+                    .body(JSON, misfit.to_string())
+                    .expect(422),
+            );
         }
         for (what, content_type) in [
             ("as text/plain", TEXT),
@@ -440,7 +444,11 @@ fn server_function_cases(role: Role) -> Vec<Case> {
         ] {
             cases.push(call(what).body(content_type, good.clone()).expect(415));
         }
-        cases.push(call("over 256 KiB").body(JSON, oversized_json()).expect(413));
+        cases.push(
+            call("over 256 KiB")
+                .body(JSON, oversized_json())
+                .expect(413),
+        );
         cases.push(
             call("over 256 KiB, chunked")
                 .body(JSON, oversized_json())
@@ -452,26 +460,69 @@ fn server_function_cases(role: Role) -> Vec<Case> {
     // The form functions (`PostUrl`), which a page without WASM may post too.
     let form = |what: &str, path: &str| Case::new(format!("{path} {what}"), role, "POST", path);
     let lang = "/api/set_language";
-    cases.push(form("unknown language", lang).body(FORM, "lang=Fr").expect(422));
+    cases.push(
+        form("unknown language", lang)
+            .body(FORM, "lang=Fr")
+            .expect(422),
+    );
     cases.push(form("empty language", lang).body(FORM, "lang=").expect(422));
     cases.push(form("missing field", lang).body(FORM, "").expect(422));
-    cases.push(form("unknown field only", lang).body(FORM, "language=En").expect(422));
-    cases.push(form("invalid UTF-8", lang).body(FORM, b"lang=\xff".to_vec()).expect(422));
-    cases.push(form("as JSON", lang).body(JSON, r#"{"lang":"En"}"#).expect(415));
-    cases.push(form("as text/plain", lang).body(TEXT, "lang=En").expect(415));
-    cases.push(form("with no content type", lang).body(None, "lang=En").expect(415));
-    cases.push(form("over 256 KiB", lang).body(FORM, oversized_json()).expect(413));
+    cases.push(
+        form("unknown field only", lang)
+            .body(FORM, "language=En")
+            .expect(422),
+    );
+    cases.push(
+        form("invalid UTF-8", lang)
+            .body(FORM, b"lang=\xff".to_vec())
+            .expect(422),
+    );
+    cases.push(
+        form("as JSON", lang)
+            .body(JSON, r#"{"lang":"En"}"#)
+            .expect(415),
+    );
+    cases.push(
+        form("as text/plain", lang)
+            .body(TEXT, "lang=En")
+            .expect(415),
+    );
+    cases.push(
+        form("with no content type", lang)
+            .body(None, "lang=En")
+            .expect(415),
+    );
+    cases.push(
+        form("over 256 KiB", lang)
+            .body(FORM, oversized_json())
+            .expect(413),
+    );
     cases.push(
         form("over 256 KiB, chunked", lang)
             .body(FORM, oversized_json())
             .chunked()
             .expect(413),
     );
-    for path in ["/api/operator/register_domain", "/api/operator/set_contact_group"] {
-        cases.push(form("missing contact group", path).body(FORM, "name=x.example").expect(422));
-        cases.push(form("missing name", path).body(FORM, "contact_group=g").expect(422));
+    for path in [
+        "/api/operator/register_domain",
+        "/api/operator/set_contact_group",
+    ] {
+        cases.push(
+            form("missing contact group", path)
+                .body(FORM, "name=x.example")
+                .expect(422),
+        );
+        cases.push(
+            form("missing name", path)
+                .body(FORM, "contact_group=g")
+                .expect(422),
+        );
         cases.push(form("no fields", path).body(FORM, "").expect(422));
-        cases.push(form("as JSON", path).body(JSON, r#"{"name":"x","contact_group":"g"}"#).expect(415));
+        cases.push(
+            form("as JSON", path)
+                .body(JSON, r#"{"name":"x","contact_group":"g"}"#)
+                .expect(415),
+        );
         cases.push(
             form("over 256 KiB, chunked", path)
                 .body(FORM, oversized_json())
@@ -491,9 +542,14 @@ fn server_function_cases(role: Role) -> Vec<Case> {
     }
     cases.push(Case::new("a server function by GET", role, "GET", "/api/rows/list").expect(405));
     cases.push(
-        Case::new("an unknown server function", role, "POST", "/api/no/such/function")
-            .body(JSON, "{}")
-            .expect(404),
+        Case::new(
+            "an unknown server function",
+            role,
+            "POST",
+            "/api/no/such/function",
+        )
+        .body(JSON, "{}")
+        .expect(404),
     );
     cases
 }
@@ -508,24 +564,58 @@ fn route_cases(role: Role) -> Vec<Case> {
     let login = "/auth/login";
     let csv = "/domains/example.org/csv";
     vec![
-        case("missing password", "POST", login).body(FORM, "username=nora").expect(422),
+        case("missing password", "POST", login)
+            .body(FORM, "username=nora")
+            .expect(422),
         case("no fields", "POST", login).body(FORM, "").expect(422),
         case("as JSON", "POST", login)
             .body(JSON, r#"{"username":"nora","password":"x"}"#)
             .expect(415),
-        case("as text/plain", "POST", login).body(TEXT, "username=nora&password=x").expect(415),
-        case("over 256 KiB", "POST", login).body(FORM, oversized_json()).expect(413),
+        case("as text/plain", "POST", login)
+            .body(TEXT, "username=nora&password=x")
+            .expect(415),
+        case("over 256 KiB", "POST", login)
+            .body(FORM, oversized_json())
+            .expect(413),
         case("over 256 KiB, chunked", "POST", login)
             .body(FORM, oversized_json())
             .chunked()
             .expect(413),
         case("by GET", "GET", "/auth/logout").expect(405),
         case("id not a number", "GET", "/certificates/abc/download").expect(400),
-        case("id beyond i64", "GET", "/certificates/99999999999999999999/download").expect(400),
-        case("unknown format", "GET", "/certificates/1/download?format=xyz").expect(or_401(422)),
-        case("format twice", "GET", "/certificates/1/download?format=pem&format=der").expect(400),
+        case(
+            "id beyond i64",
+            "GET",
+            "/certificates/99999999999999999999/download",
+        )
+        .expect(400),
+        case(
+            "unknown format",
+            "GET",
+            "/certificates/1/download?format=xyz",
+        )
+        .expect(or_401(422)),
+        case(
+            "format twice",
+            "GET",
+            "/certificates/1/download?format=pem&format=der",
+        )
+        .expect(400),
         case("domain not UTF-8", "GET", "/domains/%ff%fe/csv").expect(400),
         case("domain not UTF-8", "GET", "/domains/%ff%fe/audit.csv").expect(400),
+        case(
+            "unknown download format",
+            "GET",
+            &format!("{csv}?format=xlsx"),
+        )
+        .expect(or_401(422)),
+        case(
+            "download format twice",
+            "GET",
+            &format!("{csv}?format=excel-de&format=excel-de"),
+        )
+        .expect(or_401(400)),
+        case("unknown download option", "GET", &format!("{csv}?sheet=1")).expect(or_401(400)),
         case("empty file", "POST", &format!("{csv}/preview"))
             .body(Some("text/csv"), "")
             .expect(or_401(422)),
@@ -533,7 +623,10 @@ fn route_cases(role: Role) -> Vec<Case> {
             .body(Some("text/csv"), "E-Mail\nx@example.org\n")
             .expect(or_401(422)),
         case("over 20 MiB, chunked", "POST", &format!("{csv}/preview"))
-            .body(Some("text/csv"), vec![b'a'; server::csv_routes::MAX_CSV_BYTES + 1])
+            .body(
+                Some("text/csv"),
+                vec![b'a'; server::csv_routes::MAX_CSV_BYTES + 1],
+            )
             .chunked()
             .expect(413),
         case("by POST", "POST", "/confirm/some-token").expect(405),
@@ -557,14 +650,24 @@ fn head_cases() -> Vec<Case> {
             .header(format!("Cookie: other={big}"))
             .expect(431)
             .without_message(),
-        Case::new("a path of 16 KiB", Role::Anonymous, "GET", &format!("/{big}"))
-            .expect(431)
-            .without_message(),
+        Case::new(
+            "a path of 16 KiB",
+            Role::Anonymous,
+            "GET",
+            &format!("/{big}"),
+        )
+        .expect(431)
+        .without_message(),
         many.expect(431).without_message(),
-        Case::new("a header name with a space", Role::Anonymous, "GET", "/health")
-            .header("Bad Name: x")
-            .expect(400)
-            .without_message(),
+        Case::new(
+            "a header name with a space",
+            Role::Anonymous,
+            "GET",
+            "/health",
+        )
+        .header("Bad Name: x")
+        .expect(400)
+        .without_message(),
     ]
 }
 
@@ -602,7 +705,13 @@ async fn q9_every_malformed_input_gets_a_4xx_with_a_message_and_the_portal_stays
     }
     println!("q9: {} malformed inputs sent", cases.len());
     assert!(cases.len() >= 100);
-    assert!(wrong.is_empty(), "{} of {}:\n{}", wrong.len(), cases.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {}:\n{}",
+        wrong.len(),
+        cases.len(),
+        wrong.join("\n")
+    );
 
     // Nothing above was a fault of the server, and it still serves.
     let errors: Vec<_> = captured_logs()
@@ -638,11 +747,15 @@ async fn q9_a_refusal_reads_as_the_functions_own_error_with_a_message() {
     };
     assert!(message.contains("-1"), "names the value: {message}");
 
-    let lang = Case::new("lang=Fr", Role::Anonymous, "POST", "/api/set_language")
-        .body(FORM, "lang=Fr");
+    let lang =
+        Case::new("lang=Fr", Role::Anonymous, "POST", "/api/set_language").body(FORM, "lang=Fr");
     let answer = send(&app, &sessions, &lang).await;
     assert_eq!(answer.status, 422);
-    assert!(answer.body.contains("Fr"), "names the value: {}", answer.body);
+    assert!(
+        answer.body.contains("Fr"),
+        "names the value: {}",
+        answer.body
+    );
 
     // A row form's refusal keeps the row form's error type, which the table page reads.
     let edit = Case::new("text/plain", Role::Nap, "POST", "/api/rows/edit").body(TEXT, "{}");
@@ -678,28 +791,63 @@ async fn q6_no_refusal_of_a_challenge_link_logs_its_token() {
             .header("Origin: null")
             .expect(403),
         Case::new("POST from the portal's own page", Role::User, "POST", &page).expect(405),
-        Case::new("confirm from another origin", Role::User, "POST", "/api/challenge/confirm")
-            .header("Origin: https://evil.example")
-            .body(JSON, body.clone())
-            .expect(403),
-        Case::new("confirm, anonymous", Role::Anonymous, "POST", "/api/challenge/confirm")
-            .body(JSON, body.clone())
-            .expect(401),
-        Case::new("confirm, unknown token", Role::User, "POST", "/api/challenge/confirm")
-            .body(JSON, body.clone())
-            .expect(422),
-        Case::new("info, unknown token", Role::User, "POST", "/api/challenge/info")
-            .body(JSON, body.clone())
-            .expect(422),
-        Case::new("confirm as text/plain", Role::User, "POST", "/api/challenge/confirm")
-            .body(TEXT, body.clone())
-            .expect(415),
-        Case::new("confirm, cut-off JSON", Role::User, "POST", "/api/challenge/confirm")
-            .body(JSON, &body.as_bytes()[..body.len() - 2])
-            .expect(400),
-        Case::new("confirm, token as a list", Role::User, "POST", "/api/challenge/confirm")
-            .body(JSON, json!({ "token": [token] }).to_string())
-            .expect(422),
+        Case::new(
+            "confirm from another origin",
+            Role::User,
+            "POST",
+            "/api/challenge/confirm",
+        )
+        .header("Origin: https://evil.example")
+        .body(JSON, body.clone())
+        .expect(403),
+        Case::new(
+            "confirm, anonymous",
+            Role::Anonymous,
+            "POST",
+            "/api/challenge/confirm",
+        )
+        .body(JSON, body.clone())
+        .expect(401),
+        Case::new(
+            "confirm, unknown token",
+            Role::User,
+            "POST",
+            "/api/challenge/confirm",
+        )
+        .body(JSON, body.clone())
+        .expect(422),
+        Case::new(
+            "info, unknown token",
+            Role::User,
+            "POST",
+            "/api/challenge/info",
+        )
+        .body(JSON, body.clone())
+        .expect(422),
+        Case::new(
+            "confirm as text/plain",
+            Role::User,
+            "POST",
+            "/api/challenge/confirm",
+        )
+        .body(TEXT, body.clone())
+        .expect(415),
+        Case::new(
+            "confirm, cut-off JSON",
+            Role::User,
+            "POST",
+            "/api/challenge/confirm",
+        )
+        .body(JSON, &body.as_bytes()[..body.len() - 2])
+        .expect(400),
+        Case::new(
+            "confirm, token as a list",
+            Role::User,
+            "POST",
+            "/api/challenge/confirm",
+        )
+        .body(JSON, json!({ "token": [token] }).to_string())
+        .expect(422),
     ];
     for case in &cases {
         let answer = send(&app, &sessions, case).await;
@@ -710,8 +858,9 @@ async fn q6_no_refusal_of_a_challenge_link_logs_its_token() {
     assert!(!logs.contains(token), "the token is in the log");
     // The refusals were logged, by their route template.
     assert!(
-        logs.lines().any(|l| l.contains("cross-origin write refused")
-            && l.contains("route=/confirm/{token}")),
+        logs.lines()
+            .any(|l| l.contains("cross-origin write refused")
+                && l.contains("route=/confirm/{token}")),
         "{logs}"
     );
 }
