@@ -40,6 +40,9 @@ pub struct CertificateItem {
     pub not_after: i64,
     /// Issued at (Unix seconds).
     pub issued_at: i64,
+    /// R23: valid and ending within 30 days (judged by the server at loading).
+    #[serde(default)]
+    pub expires_soon: bool,
     /// Valid, expired or revoked.
     pub status: CertificateStatusItem,
 }

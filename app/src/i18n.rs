@@ -432,6 +432,8 @@ pub struct Texts {
     pub certs_status_valid: &'static str,
     /// State: expired.
     pub certs_status_expired: &'static str,
+    /// R23: a valid certificate that ends within 30 days.
+    pub certs_expires_soon: &'static str,
     /// State: revoked.
     pub certs_status_revoked: &'static str,
     /// Download with the CA chain.
@@ -643,6 +645,7 @@ static EN: Texts = Texts {
     certs_col_status: "State",
     certs_status_valid: "valid",
     certs_status_expired: "expired",
+    certs_expires_soon: "expires soon",
     certs_status_revoked: "revoked",
     certs_download_chain: "with chain",
     certs_revoke: "Revoke",
@@ -837,6 +840,7 @@ static DE: Texts = Texts {
     certs_col_status: "Status",
     certs_status_valid: "gültig",
     certs_status_expired: "abgelaufen",
+    certs_expires_soon: "läuft bald ab",
     certs_status_revoked: "gesperrt",
     certs_download_chain: "mit Kette",
     certs_revoke: "Sperren",

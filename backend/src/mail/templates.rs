@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use domain::certificate::RevocationReason;
 use domain::mailbox::MailboxType;
-use domain::time::utc_date_time;
+use domain::time::{utc_date, utc_date_time};
 
 /// The subject of every challenge mail: fixed text, no input in it.
 pub const CHALLENGE_SUBJECT: &str =
@@ -340,8 +340,7 @@ pub fn revocation_mail(mail: &RevocationMail<'_>) -> RenderedMail {
 }
 
 /// The subject of every expiry reminder: fixed text, no input in it.
-pub const REMINDER_SUBJECT: &str =
-    "Ihr Zertifikat läuft bald ab / Your certificate expires soon";
+pub const REMINDER_SUBJECT: &str = "Ihr Zertifikat läuft bald ab / Your certificate expires soon";
 
 /// What an expiry reminder says (R23).
 #[derive(Debug, Clone)]
@@ -361,7 +360,10 @@ pub struct ReminderMail<'a> {
 /// "in 3 Tagen" / "in 3 days", counting a started day as a day.
 fn days_left_text(secs: i64) -> (String, String) {
     match (secs.max(0) + 86_399) / 86_400 {
-        0 | 1 => ("in weniger als einem Tag".into(), "in less than a day".into()),
+        0 | 1 => (
+            "in weniger als einem Tag".into(),
+            "in less than a day".into(),
+        ),
         n => (format!("in {n} Tagen"), format!("in {n} days")),
     }
 }
@@ -437,6 +439,214 @@ pub fn reminder_mail(mail: &ReminderMail<'_>) -> RenderedMail {
         ],
     };
     bilingual_mail(REMINDER_SUBJECT, &p, mail.link)
+}
+
+/// A deactivated row with valid certificates, as the digest lists it (R19, R23).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestLeaver {
+    /// Primary address.
+    pub primary: String,
+    /// Name as the table shows it.
+    pub name: String,
+    /// How many valid certificates it still has.
+    pub certificates: usize,
+    /// The S/MIME BR revocation deadline (Unix seconds).
+    pub deadline: i64,
+}
+
+/// A certificate that expires soon, as the digest lists it (R23).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestExpiring {
+    /// Serial number, hex.
+    pub serial: String,
+    /// The holder's name (their user ID when the IdM gave none).
+    pub holder: String,
+    /// The row's primary address.
+    pub primary: String,
+    /// End of validity (Unix seconds).
+    pub not_after: i64,
+}
+
+/// A challenge whose mail failed or which expired unconfirmed, as the digest lists it (R23).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestChallenge {
+    /// The address it was to prove.
+    pub address: String,
+    /// Where its mail went.
+    pub recipient: String,
+    /// When it failed or expired (Unix seconds).
+    pub at: i64,
+    /// The relay's reply, for a failed mail.
+    pub error: Option<String>,
+}
+
+/// What a NAP's digest of one domain says (R23).
+#[derive(Debug, Clone)]
+pub struct DigestMail<'a> {
+    /// The domain (ASCII).
+    pub domain: &'a str,
+    /// Since when failed and expired challenges are reported (the previous digest).
+    pub since: i64,
+    /// Deactivated rows that still have valid certificates.
+    pub leavers: &'a [DigestLeaver],
+    /// Certificates of active rows that expire within 30 days.
+    pub expiring: &'a [DigestExpiring],
+    /// Challenge mails that failed for good.
+    pub failed: &'a [DigestChallenge],
+    /// Challenges that expired unconfirmed.
+    pub expired: &'a [DigestChallenge],
+    /// The domain's table: `{base_url}/domains/{domain}`.
+    pub link: &'a str,
+}
+
+/// The subject of a digest; the domain is the only input in it, and it is a registered domain
+/// name (letters, digits, dots and hyphens), so it cannot forge a header.
+pub fn digest_subject(domain: &str) -> String {
+    format!("RA-Portal: Übersicht / digest {domain}")
+}
+
+/// The NAP's digest of a domain (R23), German then English; one list per kind of news, empty
+/// lists left out.
+pub fn digest_mail(mail: &DigestMail<'_>) -> RenderedMail {
+    let since = utc_date_time(mail.since);
+    let mut de = vec![
+        "Guten Tag,".to_owned(),
+        format!(
+            "dies ist die Übersicht des RA-Portals für die E-Mail-Domain {}.",
+            mail.domain
+        ),
+    ];
+    let mut en = vec![
+        "Hello,".to_owned(),
+        format!(
+            "this is the RA portal's digest for the email domain {}.",
+            mail.domain
+        ),
+    ];
+    if !mail.leavers.is_empty() {
+        let lines = |l: &DigestLeaver| {
+            (
+                l.primary.clone(),
+                l.name.clone(),
+                l.certificates,
+                utc_date_time(l.deadline),
+            )
+        };
+        de.push(
+            std::iter::once(
+                "Deaktivierte Zeilen mit gültigen Zertifikaten (nach den S/MIME Baseline \
+             Requirements bis zur Frist zu sperren):"
+                    .to_owned(),
+            )
+            .chain(
+                mail.leavers
+                    .iter()
+                    .map(lines)
+                    .map(|(p, n, c, d)| format!("- {p} ({n}): {c} Zertifikat(e), Frist {d}")),
+            )
+            .collect::<Vec<_>>()
+            .join("\n"),
+        );
+        en.push(
+            std::iter::once(
+                "Deactivated rows with valid certificates (to be revoked by the S/MIME Baseline \
+             Requirements' deadline):"
+                    .to_owned(),
+            )
+            .chain(
+                mail.leavers
+                    .iter()
+                    .map(lines)
+                    .map(|(p, n, c, d)| format!("- {p} ({n}): {c} certificate(s), deadline {d}")),
+            )
+            .collect::<Vec<_>>()
+            .join("\n"),
+        );
+    }
+    if !mail.expiring.is_empty() {
+        let line = |e: &DigestExpiring, until: &str| {
+            format!(
+                "- {} ({}), {} {}, {}",
+                e.primary,
+                e.holder,
+                until,
+                utc_date(e.not_after),
+                e.serial
+            )
+        };
+        de.push(
+            std::iter::once("Zertifikate, die in den nächsten 30 Tagen ablaufen:".to_owned())
+                .chain(mail.expiring.iter().map(|e| line(e, "bis")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        en.push(
+            std::iter::once("Certificates that expire within 30 days:".to_owned())
+                .chain(mail.expiring.iter().map(|e| line(e, "until")))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    }
+    if !mail.failed.is_empty() {
+        let line = |c: &DigestChallenge| {
+            format!(
+                "- {} → {}, {}: {}",
+                c.address,
+                c.recipient,
+                utc_date_time(c.at),
+                c.error.as_deref().unwrap_or("-")
+            )
+        };
+        de.push(
+            std::iter::once(format!(
+                "Challenge-Mails, die seit {since} nicht zugestellt werden konnten:"
+            ))
+            .chain(mail.failed.iter().map(line))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        );
+        en.push(
+            std::iter::once(format!(
+                "Challenge mails that could not be delivered since {since}:"
+            ))
+            .chain(mail.failed.iter().map(line))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        );
+    }
+    if !mail.expired.is_empty() {
+        let line = |c: &DigestChallenge| {
+            format!("- {} → {}, {}", c.address, c.recipient, utc_date_time(c.at))
+        };
+        de.push(
+            std::iter::once(format!(
+                "Challenges, die seit {since} unbestätigt abgelaufen sind:"
+            ))
+            .chain(mail.expired.iter().map(line))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        );
+        en.push(
+            std::iter::once(format!(
+                "Challenges that expired unconfirmed since {since}:"
+            ))
+            .chain(mail.expired.iter().map(line))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        );
+    }
+    de.push(
+        "Die Tabelle der Domain im RA-Portal (dort können Sie diese Übersicht auch abbestellen):"
+            .to_owned(),
+    );
+    en.push(
+        "The domain's table in the RA portal (where you can also turn this digest off):".to_owned(),
+    );
+    bilingual_mail(
+        &digest_subject(mail.domain),
+        &Paragraphs { de, en },
+        mail.link,
+    )
 }
 
 #[cfg(test)]

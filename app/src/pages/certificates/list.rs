@@ -99,9 +99,15 @@ fn CertificateLine(
         });
     };
     let status = cert.status.clone();
+    let expires_soon = cert.expires_soon;
     let status_view = move || {
         let t = t.get();
         match &status {
+            CertificateStatusItem::Valid if expires_soon => view! {
+                <span class="badge ok">{t.certs_status_valid}</span>
+                " "<span class="badge expiring">{t.certs_expires_soon}</span>
+            }
+            .into_any(),
             CertificateStatusItem::Valid => {
                 view! { <span class="badge ok">{t.certs_status_valid}</span> }.into_any()
             }
