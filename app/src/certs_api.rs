@@ -5,6 +5,7 @@
 //! server code. Every rule is checked by the service whatever the page shows (Q1).
 
 use domain::certificate::RevocationReason;
+use domain::handover::ValidationEvidence;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,8 @@ pub struct CertificateItem {
     pub expires_soon: bool,
     /// Valid, expired or revoked.
     pub status: CertificateStatusItem,
+    /// R20: the confirmation behind each address (NAPs' and operators' view of a row only).
+    pub evidence: Vec<ValidationEvidence>,
 }
 
 impl CertificateItem {
@@ -168,10 +171,23 @@ pub async fn row_certificates(row_id: i64) -> Result<Vec<CertificateItem>, AppEr
     use crate::on_server::certificates::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    backend::certificates::certificates_of_row(&portal, &viewer, row_id)
+    let list = backend::certificates::certificates_of_row(&portal, &viewer, row_id)
         .await
-        .map(|list| list.into_iter().map(to_item).collect())
-        .map_err(certificate_error)
+        .map_err(certificate_error)?;
+    // R20: the NAP sees which confirmation backed each address.
+    let mut evidence = backend::certificates::evidence_of_row(&portal, &viewer, row_id)
+        .await
+        .map_err(certificate_error)?;
+    Ok(list
+        .into_iter()
+        .map(|c| {
+            let found = evidence.remove(&c.serial).unwrap_or_default();
+            CertificateItem {
+                evidence: found,
+                ..to_item(c)
+            }
+        })
+        .collect())
 }
 
 /// A NAP revokes one certificate of an inactive row of their domain (R15).

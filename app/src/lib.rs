@@ -10,6 +10,7 @@ pub mod certs_api;
 pub mod components;
 pub mod csv_api;
 pub mod error;
+pub mod handover_api;
 pub mod i18n;
 #[cfg(feature = "ssr")]
 pub mod on_server;

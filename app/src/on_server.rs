@@ -37,6 +37,23 @@ pub fn request_lang() -> Lang {
     Lang::negotiate(request_cookie(LANG_COOKIE).as_deref(), accept.as_deref())
 }
 
+/// R20: the current request's client as validation evidence: the peer's IP address (the portal
+/// builds nothing from forwarded headers it cannot verify) and the `User-Agent` header.
+pub fn request_client() -> domain::handover::ConfirmingClient {
+    let Some(parts) = use_context::<Parts>() else {
+        return domain::handover::ConfirmingClient::default();
+    };
+    let ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip().to_string());
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    domain::handover::ConfirmingClient::new(ip, user_agent)
+}
+
 /// Sets the language cookie on the current response (one year).
 pub fn remember_lang(lang: Lang) {
     let cookie = format!(
@@ -259,8 +276,10 @@ pub mod rows {
                         MailDelivery::Sent => DeliveryItem::Sent,
                         MailDelivery::Failed { reason } => DeliveryItem::Failed(reason),
                     }),
+                    link: a.link,
                 })
                 .collect(),
+            certificates: r.certificates,
         }
     }
 
@@ -292,6 +311,34 @@ pub mod rows {
                 RowSaveError::Fields(errors)
             }
             e => RowSaveError::Other(row_error(e)),
+        }
+    }
+}
+
+pub mod handover {
+    //! The handover use cases' errors, each with its service's safe face.
+
+    use backend::handover::HandoverError;
+
+    use super::{certificates::certificate_error, rows, service_error, with_status};
+    use crate::error::AppError;
+    use crate::rows_api::RowSaveError;
+
+    /// A refusal as the wire's error (with the matching HTTP status).
+    pub fn handover_error(e: HandoverError) -> AppError {
+        match e {
+            HandoverError::Row(e) => rows::row_error(e),
+            HandoverError::Certificate(e) => certificate_error(e),
+            HandoverError::Service(e) => service_error(e),
+            e @ HandoverError::RowActive => with_status(AppError::Invalid(e.to_string())),
+        }
+    }
+
+    /// The same for a form whose field errors are shown at their fields.
+    pub fn handover_save_error(e: HandoverError) -> RowSaveError {
+        match e {
+            HandoverError::Row(e) => rows::row_save_error(e),
+            e => RowSaveError::Other(handover_error(e)),
         }
     }
 }
@@ -379,7 +426,7 @@ pub mod challenges {
     //! The challenge server functions' calls into the service, and their errors' safe faces.
 
     use backend::challenges::{
-        challenge_for_token, confirm_challenge, send_challenges, send_to_all_unconfirmed,
+        challenge_for_token, confirm_challenge_from, send_challenges, send_to_all_unconfirmed,
         ConfirmError, SendReport,
     };
     use backend::roles::Viewer;
@@ -462,10 +509,11 @@ pub mod challenges {
         token: &str,
     ) -> Result<ChallengeInfo, AppError> {
         let info = info(portal, token).await?;
-        confirm_challenge(
+        confirm_challenge_from(
             &portal.pool,
             token,
             &viewer.user.user_id,
+            &super::request_client(),
             backend::clock::now(),
         )
         .await
@@ -514,6 +562,7 @@ pub mod certificates {
                     CertificateStatusItem::Revoked { at, reason, by }
                 }
             },
+            evidence: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! no server code; each server function gets the viewer, calls one service function, and maps the
 //! result (STYLE.md principle 3). Every rule is checked again by the service (Q1, R1–R8).
 
+use domain::handover::{AddressLink, HeldCertificate};
 use domain::mailbox::MailboxType;
 use domain::row::{Field, FieldError};
 use leptos::prelude::*;
@@ -39,6 +40,8 @@ pub struct RowItem {
     pub challenged: bool,
     /// Challenge and link state of every address, primary first.
     pub addresses: Vec<AddressItem>,
+    /// R17: the row's valid certificates (holder, expiry), soonest expiry first.
+    pub certificates: Vec<HeldCertificate>,
 }
 
 /// The challenge/link state of one address.
@@ -52,6 +55,9 @@ pub struct AddressItem {
     pub state: AddressStateItem,
     /// Delivery of the latest challenge's mail.
     pub delivery: Option<DeliveryItem>,
+    /// R17, R18: the linked user, whatever the challenge state, and whether a newer round
+    /// suspends the link.
+    pub link: Option<AddressLink>,
 }
 
 /// Where the latest challenge mail of an address is.

@@ -11,7 +11,7 @@
 //! A server-made private key exists only in memory and in the PKCS#12 file handed back once
 //! (R14); it is never stored, logged or put into an error, nor is the file's password (Q6).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::time::Duration;
@@ -23,6 +23,7 @@ use domain::certificate::{
     choose_addresses, crl_is_due, crl_next_update, holder_name, may_request, may_revoke,
     ExistingCert, RenewalWindow, RequestRefusal, RevocationReason, RevokeRefusal, Revoker,
 };
+use domain::handover::{first_suspended, ValidationEvidence};
 use domain::mailbox::MailboxType;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -39,7 +40,10 @@ use crate::mail::templates::{revocation_mail, RevocationMail, RevokedBy};
 use crate::portal::Portal;
 use crate::roles::{Refusal, Viewer};
 use crate::secret::{ExposeSecret, SecretString};
-use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
+use crate::storage::audit::{
+    insert_audit_record, list_issue_records_of_row, AuditKind, NewAuditRecord,
+};
+use crate::storage::confirmations::list_link_evidence;
 use crate::storage::certificates::{
     self as store, CertificateRecord, CertificateRowRecord, CrlRecord, NewCertificate,
 };
@@ -532,14 +536,26 @@ pub async fn my_certificates(
     // The records come sorted by row, each row's addresses primary first.
     let mut rows: Vec<RequestableRow> = Vec::new();
     let mut last_row = None;
+    // R18: suspended links are offered for nothing; a row with only such links lists them and
+    // says why nothing can be requested.
+    let mut suspended: HashMap<i64, Vec<String>> = HashMap::new();
     for record in linked {
-        if last_row == Some(record.row.id) {
+        if record.suspended {
+            suspended
+                .entry(record.row.id)
+                .or_default()
+                .push(record.address.clone());
+            if last_row == Some(record.row.id) {
+                continue;
+            }
+        } else if last_row == Some(record.row.id) {
             if let Some(row) = rows.last_mut() {
                 row.linked_addresses.push(record.address);
             }
             continue;
         }
         last_row = Some(record.row.id);
+        let usable = !record.suspended;
         let row = record.row;
         let functional = mailbox_type_of(&row)? == MailboxType::Functional;
         rows.push(RequestableRow {
@@ -551,10 +567,19 @@ pub async fn my_certificates(
                 .trim()
                 .to_owned(),
             active: row.active,
-            linked_addresses: vec![record.address],
+            linked_addresses: if usable {
+                vec![record.address]
+            } else {
+                Vec::new()
+            },
             refusal: None,
             subject_preview: String::new(),
         });
+    }
+    for row in &mut rows {
+        if row.linked_addresses.is_empty() {
+            row.linked_addresses = suspended.get(&row.row_id).cloned().unwrap_or_default();
+        }
     }
     for row in &mut rows {
         let held: Vec<ExistingCert> = certificates
@@ -574,7 +599,15 @@ pub async fn my_certificates(
                 None => Err(RequestRefusal::NoName),
             }
         };
-        let refusal = if row.active {
+        let only_suspended = suspended
+            .get(&row.row_id)
+            .and_then(|s| s.first())
+            .filter(|first| row.linked_addresses.first() == Some(*first));
+        let refusal = if let (true, Some(address)) = (row.active, only_suspended) {
+            EmailAddress::parse(address)
+                .ok()
+                .map(|address| RequestRefusal::LinkSuspended { address })
+        } else if row.active {
             holder
                 .as_ref()
                 .err()
@@ -614,6 +647,32 @@ pub async fn certificates_of_row(
         .ok_or(CertificateError::RowNotFound)?;
     let records = store::list_certificates_of_row(&mut conn, row_id).await?;
     views_of(records, clock::now())
+}
+
+/// R20: the validation evidence of every certificate ever issued for a row, by serial, from the
+/// audit records of their issuing (its one home): for the NAPs of the row's domain and
+/// operators, who see the row's certificates ([`certificates_of_row`]). A certificate issued
+/// before evidence was recorded has none.
+pub async fn evidence_of_row(
+    portal: &Portal,
+    viewer: &Viewer,
+    row_id: i64,
+) -> Result<HashMap<String, Vec<ValidationEvidence>>, CertificateError> {
+    let mut conn = portal.pool.acquire().await?;
+    store::find_certificate_row(&mut conn, row_id)
+        .await?
+        .filter(|row| viewer.may_read_domain(row.domain_id))
+        .ok_or(CertificateError::RowNotFound)?;
+    let mut evidence = HashMap::new();
+    for (serial, after) in list_issue_records_of_row(&mut conn, row_id).await? {
+        let found = after
+            .as_deref()
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|mut a| serde_json::from_value(a["evidence"].take()).ok())
+            .unwrap_or_default();
+        evidence.insert(serial, found);
+    }
+    Ok(evidence)
 }
 
 /// Whether the viewer may see a certificate (Q1): its owner, its domain's NAPs, operators.
@@ -719,14 +778,29 @@ async fn check_request(
     let row = store::find_certificate_row(conn, row_id)
         .await?
         .ok_or(CertificateError::NotLinkedToRow)?;
-    let linked = store::list_linked_addresses_of_row(conn, user_id, row_id)
-        .await?
-        .iter()
-        .map(|a| EmailAddress::parse(a))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CertificateError::corrupt(format!("linked address: {e}")))?;
-    if linked.is_empty() {
+    let mut linked = Vec::new();
+    let mut suspended = Vec::new();
+    for (address, is_suspended) in store::list_linked_addresses_of_row(conn, user_id, row_id).await? {
+        let address = EmailAddress::parse(&address)
+            .map_err(|e| CertificateError::corrupt(format!("linked address: {e}")))?;
+        if is_suspended {
+            suspended.push(address);
+        } else {
+            linked.push(address);
+        }
+    }
+    if linked.is_empty() && suspended.is_empty() {
         return Err(CertificateError::NotLinkedToRow);
+    }
+    // R18: a new round was sent since the link was made; until it is confirmed the link counts
+    // for nothing, whoever holds it.
+    if let Some(address) = first_suspended(chosen, &suspended) {
+        if row.active {
+            return Err(RequestRefusal::LinkSuspended {
+                address: address.clone(),
+            }
+            .into());
+        }
     }
     let mut addresses = choose_addresses(row.active, &linked, chosen)?;
     addresses.sort_by_key(|a| linked.iter().position(|l| l == a));
@@ -848,6 +922,12 @@ pub async fn request_certificate(
     };
     let issued = portal.ca.issue(&issue).await?;
     let addresses: Vec<&str> = issue.addresses.iter().map(EmailAddress::as_str).collect();
+    // R20: the confirmation behind each address, as it stands in this transaction.
+    let evidence: Vec<ValidationEvidence> = list_link_evidence(&mut tx, checked.row.id, user_id)
+        .await?
+        .into_iter()
+        .filter(|e| addresses.contains(&e.address.as_str()))
+        .collect();
     let addresses_json = serde_json::to_string(&addresses).map_err(CertificateError::internal)?;
     let id = store::insert_certificate(
         &mut tx,
@@ -881,6 +961,7 @@ pub async fn request_certificate(
                 "key_source": key_source.as_str(),
                 "not_before": issued.not_before,
                 "not_after": issued.not_after,
+                "evidence": evidence,
             })),
         },
         now,
@@ -930,11 +1011,13 @@ pub async fn request_certificate(
 // ---------------------------------------------------------------------------------------------
 
 /// Who revokes, why, and when: the same for every certificate of one use case.
-struct Revocation<'a> {
-    actor: &'a str,
-    by: Revoker,
-    reason: RevocationReason,
-    now: i64,
+pub(crate) struct Revocation<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) by: Revoker,
+    pub(crate) reason: RevocationReason,
+    pub(crate) now: i64,
+    /// R19: a copy of each revocation mail goes to this address too (the acting NAP's).
+    pub(crate) copy_to: Option<&'a str>,
 }
 
 /// A fresh Message-ID at the sender's domain.
@@ -945,8 +1028,9 @@ fn message_id(from: &str) -> Result<String, CertificateError> {
     Ok(format!("<{unique}@{}>", message_id_domain(from)))
 }
 
-/// The owner's mails confirming a revocation: to the certificate's first address, and to the
-/// IdM's address of the owner when it is known and another one.
+/// The owner's mails confirming a revocation: to the certificate's first address, to the IdM's
+/// address of the owner when it is known and another one (a leaver's mailbox may be closed
+/// already), and a copy to the acting NAP when asked (R19).
 fn revocation_mails(
     portal: &Portal,
     record: &CertificateRecord,
@@ -965,7 +1049,8 @@ fn revocation_mails(
         revoked_at: revocation.now,
     });
     let mut recipients: Vec<String> = addresses.iter().take(1).cloned().collect();
-    if let Some(email) = record.user_email.as_deref().map(str::trim) {
+    let others = [record.user_email.as_deref(), revocation.copy_to];
+    for email in others.into_iter().flatten().map(str::trim) {
         if !email.is_empty() && !recipients.iter().any(|r| r.eq_ignore_ascii_case(email)) {
             recipients.push(email.to_owned());
         }
@@ -988,7 +1073,7 @@ fn revocation_mails(
 /// Revokes `records` inside the caller's transaction: R15 for each, the revocation, its audit
 /// record and the owner's mails, then one new CRL. Any refusal or a failed signing fails the
 /// whole transaction, so nothing is revoked unpublished.
-async fn revoke_all(
+pub(crate) async fn revoke_all(
     conn: &mut Conn,
     portal: &Portal,
     records: &[CertificateRecord],
@@ -1121,6 +1206,7 @@ async fn revoke_one(
         by,
         reason,
         now,
+        copy_to: None,
     };
     revoke_all(&mut tx, portal, std::slice::from_ref(&record), &revocation).await?;
     let record = store::find_certificate(&mut tx, certificate_id)
@@ -1172,6 +1258,7 @@ pub async fn revoke_for_rows(
         by: Revoker::Nap,
         reason,
         now,
+        copy_to: None,
     };
     revoke_all(&mut tx, portal, &records, &revocation).await?;
     tx.commit().await?;

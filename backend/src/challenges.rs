@@ -18,6 +18,7 @@ use domain::address::EmailAddress;
 use domain::challenge::{
     challenge_round, Challenge, ChallengeLifetime, ChallengeState, ConfirmRefusal,
 };
+use domain::handover::ConfirmingClient;
 use domain::link::LinkChange;
 use domain::mailbox::MailboxType;
 use domain::row::RowFields;
@@ -222,7 +223,7 @@ struct Outgoing {
 
 /// The body of both send use cases, inside the caller's transaction: a fixed number of
 /// statements per 500 rows, whatever their number (SPEC P3).
-async fn send_rounds(
+pub(crate) async fn send_rounds(
     conn: &mut Conn,
     viewer: &Viewer,
     row_ids: &[i64],
@@ -366,7 +367,12 @@ async fn send_rounds(
     insert_outbox_mails(conn, &mails, now).await?;
     rounds::mark_rows_challenged(conn, &sent_ids).await?;
 
-    // The audit trail names the address and the recipient, never the token (Q6).
+    // The audit trail names the address and the recipient, never the token (Q6), and whose link
+    // the round suspends until it is confirmed (R18).
+    let linked: HashMap<String, String> = rounds::list_links_of_rows(conn, &sent_ids)
+        .await?
+        .into_iter()
+        .collect();
     let sent_audit: Vec<NewAuditRecord<'_>> = outgoing
         .iter()
         .map(|o| {
@@ -378,7 +384,11 @@ async fn send_rounds(
                 row_id: Some(row.id),
                 subject: Some(&o.address),
                 before: None,
-                after: Some(json!({ "recipient": o.recipient, "expires_at": expires_at })),
+                after: Some(json!({
+                    "recipient": o.recipient,
+                    "expires_at": expires_at,
+                    "suspends_link_of": linked.get(&o.address),
+                })),
             }
         })
         .collect();
@@ -521,11 +531,23 @@ pub async fn confirm_challenge(
     user_id: &str,
     now: i64,
 ) -> Result<Confirmation, ConfirmError> {
+    confirm_challenge_from(pool, token, user_id, &ConfirmingClient::default(), now).await
+}
+
+/// [`confirm_challenge`] from a client whose IP address and user agent are kept with the
+/// confirmation as validation evidence (R20): what the confirmation page's button does.
+pub async fn confirm_challenge_from(
+    pool: &SqlitePool,
+    token: &str,
+    user_id: &str,
+    client: &ConfirmingClient,
+    now: i64,
+) -> Result<Confirmation, ConfirmError> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     let record = find_by_token(&mut tx, token).await?;
     let challenge = challenge_of(&record)?;
     challenge.confirm(now, record.active)?;
-    if !store::confirm_pending_challenge(&mut tx, record.id, user_id, now).await? {
+    if !store::confirm_pending_challenge(&mut tx, record.id, user_id, client, now).await? {
         // Someone else's transaction got there first; say what it did.
         let again = find_by_token(&mut tx, token).await?;
         let refusal = challenge_of(&again)?
@@ -553,7 +575,13 @@ pub async fn confirm_challenge(
         &audit(
             AuditKind::ChallengeConfirmed,
             Some(json!({ "state": "pending", "recipient": record.recipient })),
-            Some(json!({ "state": "confirmed", "confirmed_by": user_id })),
+            Some(json!({
+                "state": "confirmed",
+                "confirmed_by": user_id,
+                "challenge": record.id,
+                "ip": client.ip,
+                "user_agent": client.user_agent,
+            })),
         ),
         now,
     )

@@ -17,6 +17,7 @@ pub mod db;
 pub mod demo;
 pub mod domains;
 pub mod error;
+pub mod handover;
 pub mod identity;
 pub mod mail;
 pub mod portal;

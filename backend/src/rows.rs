@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use domain::address::{DomainName, EmailAddress};
 use domain::challenge::{Challenge, ChallengeLifetime, ChallengeState};
 use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
+use domain::handover::{expiring_soon, link_suspended, AddressLink, HeldCertificate};
 use domain::mailbox::MailboxType;
 use domain::row::{may_delete_row, parse_aliases, Field, FieldError, RowFields};
 use domain::text::{Comment, PersonName};
@@ -23,6 +24,7 @@ use crate::clock;
 use crate::roles::Viewer;
 use crate::search_matches::TablePages;
 use crate::storage::audit::{self as audit_store, insert_audit_record, NewAuditRecord};
+use crate::storage::certificates::list_held_certificates_of_rows;
 use crate::storage::challenges::{
     count_pending_challenges_of_row, supersede_pending_challenges_of_row, SupersededChallenge,
 };
@@ -93,6 +95,8 @@ pub struct RowView {
     pub challenged: bool,
     /// Every address with its state: the primary first, then the aliases.
     pub addresses: Vec<AddressStatus>,
+    /// R17: its valid certificates (holder, expiry), soonest expiry first.
+    pub certificates: Vec<HeldCertificate>,
     /// Last change (Unix seconds).
     pub updated_at: i64,
 }
@@ -108,6 +112,9 @@ pub struct AddressStatus {
     pub state: AddressState,
     /// Delivery of the latest challenge's mail, if one was sent.
     pub delivery: Option<MailDelivery>,
+    /// R17, R18: the user the address is linked to (whatever its challenge state), and whether a
+    /// newer round suspends that link.
+    pub link: Option<AddressLink>,
 }
 
 /// Where the mail of an address's latest challenge is (SPEC §3: queued, sent, failed with reason).
@@ -1106,7 +1113,12 @@ async fn sync_aliases(
 }
 
 /// [`RowError::ChangedMeanwhile`] with the row as it is now.
-async fn changed_meanwhile(conn: &mut Conn, ctx: &RowContext, row_id: i64, now: i64) -> RowError {
+pub(crate) async fn changed_meanwhile(
+    conn: &mut Conn,
+    ctx: &RowContext,
+    row_id: i64,
+    now: i64,
+) -> RowError {
     match load_view(conn, ctx, row_id, now).await {
         Ok(view) => RowError::ChangedMeanwhile(Box::new(view)),
         Err(e) => e,
@@ -1141,7 +1153,13 @@ fn address_state(a: &AddressStateRecord, now: i64) -> AddressState {
         _ => None,
     };
     let resolved = a.challenge_resolved_at;
-    match (latest, &a.link_user_id) {
+    // R18: a link suspended by a newer round does not make the address read as confirmed; the
+    // newer round's state does (the link itself is shown beside it, R17).
+    let usable_link = a
+        .link_user_id
+        .as_ref()
+        .filter(|_| !link_suspended(a.link_challenge_id.unwrap_or_default(), a.challenge_id));
+    match (latest, usable_link) {
         (Some((ChallengeState::Pending, since, _)), _) => AddressState::Pending { since },
         (_, Some(user_id)) => {
             let name = format!(
@@ -1172,10 +1190,58 @@ fn address_state(a: &AddressStateRecord, now: i64) -> AddressState {
     }
 }
 
+/// The link of an address as the table shows it (R17), suspended by a newer round (R18).
+fn link_of(a: &AddressStateRecord) -> Option<AddressLink> {
+    let user_id = a.link_user_id.clone()?;
+    let name = format!(
+        "{} {}",
+        a.user_given_name.as_deref().unwrap_or(""),
+        a.user_family_name.as_deref().unwrap_or("")
+    );
+    let name = name.trim();
+    Some(AddressLink {
+        user_name: if name.is_empty() {
+            user_id.clone()
+        } else {
+            name.to_owned()
+        },
+        user_id,
+        since: a.linked_at.unwrap_or_default(),
+        suspended: link_suspended(a.link_challenge_id.unwrap_or_default(), a.challenge_id),
+    })
+}
+
+/// The valid certificates of rows (R17), by row.
+async fn held_certificates(
+    conn: &mut Conn,
+    row_ids: &[i64],
+    now: i64,
+) -> Result<HashMap<i64, Vec<HeldCertificate>>, RowError> {
+    let mut by_row: HashMap<i64, Vec<HeldCertificate>> = HashMap::new();
+    for c in list_held_certificates_of_rows(conn, row_ids, now).await? {
+        let name = format!("{} {}", c.given_name, c.family_name);
+        let name = name.trim();
+        by_row.entry(c.row_id).or_default().push(HeldCertificate {
+            id: c.id,
+            serial: c.serial,
+            user_name: if name.is_empty() {
+                c.user_id.clone()
+            } else {
+                name.to_owned()
+            },
+            user_id: c.user_id,
+            expiring_soon: expiring_soon(c.not_after, now),
+            not_after: c.not_after,
+        });
+    }
+    Ok(by_row)
+}
+
 fn view_of(
     domain: &DomainName,
     record: RowRecord,
     addresses: &[AddressStateRecord],
+    certificates: Vec<HeldCertificate>,
     now: i64,
 ) -> Result<RowView, RowError> {
     let mailbox_type = MailboxType::parse(&record.mailbox_type)
@@ -1195,8 +1261,10 @@ fn view_of(
                 is_primary: a.kind == "primary",
                 state: address_state(a, now),
                 delivery: mail_delivery(a),
+                link: link_of(a),
             })
             .collect(),
+        certificates,
         primary: record.primary_address,
         first_name: record.first_name,
         last_name: record.last_name,
@@ -1222,17 +1290,19 @@ async fn views_of(
     for a in store::list_address_states(conn, &ids).await? {
         by_row.entry(a.row_id).or_default().push(a);
     }
+    let mut held = held_certificates(conn, &ids, now).await?;
     records
         .into_iter()
         .map(|r| {
             let addresses = by_row.remove(&r.id).unwrap_or_default();
-            view_of(&domain_of(r.domain_id)?, r, &addresses, now)
+            let certificates = held.remove(&r.id).unwrap_or_default();
+            view_of(&domain_of(r.domain_id)?, r, &addresses, certificates, now)
         })
         .collect()
 }
 
 /// A row as the table shows it; the reader must be allowed to read its domain.
-async fn load_view(
+pub(crate) async fn load_view(
     conn: &mut Conn,
     ctx: &RowContext,
     row_id: i64,
@@ -1326,12 +1396,15 @@ pub async fn list_rows(
     for a in page.addresses {
         by_row.entry(a.row_id).or_default().push(a);
     }
+    let ids: Vec<i64> = page.rows.iter().map(|r| r.id).collect();
+    let mut held = held_certificates(&mut conn, &ids, now).await?;
     let rows = page
         .rows
         .into_iter()
         .map(|r| {
             let addresses = by_row.remove(&r.id).unwrap_or_default();
-            view_of(domain_name, r, &addresses, now)
+            let certificates = held.remove(&r.id).unwrap_or_default();
+            view_of(domain_name, r, &addresses, certificates, now)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RowPage {
@@ -1393,7 +1466,7 @@ pub async fn create_row(
 }
 
 /// Parses an edit of a stored row, reporting every problem at once.
-async fn parse_edit(
+pub(crate) async fn parse_edit(
     conn: &mut Conn,
     ctx: &RowContext,
     stored: &StoredRow,
@@ -1539,8 +1612,23 @@ pub async fn set_active(
     let mut tx = begin_write(pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
+    apply_set_active(&mut tx, &ctx, rows, active, now).await?;
+    let views = load_views(&mut tx, &ctx, rows, now).await?;
+    tx.commit().await?;
+    Ok(views)
+}
+
+/// The core of [`set_active`] inside the caller's transaction (shared with the handover's one-step
+/// use cases, R18, R19). On `Err` the caller must roll it back.
+pub(crate) async fn apply_set_active(
+    conn: &mut Conn,
+    ctx: &RowContext,
+    rows: &[(i64, i64)],
+    active: bool,
+    now: i64,
+) -> Result<(), RowError> {
     for &(row_id, version) in rows {
-        let stored = load_row_for_change(&mut tx, &ctx, row_id).await?;
+        let stored = load_row_for_change(conn, ctx, row_id).await?;
         if stored.fields.active == active {
             continue;
         }
@@ -1548,13 +1636,22 @@ pub async fn set_active(
             active,
             ..stored.fields.clone()
         };
-        apply_edit(&mut tx, &ctx, &stored, version, &after, now).await?;
+        apply_edit(conn, ctx, &stored, version, &after, now).await?;
     }
+    Ok(())
+}
+
+/// The rows as the table shows them, in the order given.
+pub(crate) async fn load_views(
+    conn: &mut Conn,
+    ctx: &RowContext,
+    rows: &[(i64, i64)],
+    now: i64,
+) -> Result<Vec<RowView>, RowError> {
     let mut views = Vec::with_capacity(rows.len());
     for &(row_id, _) in rows {
-        views.push(load_view(&mut tx, &ctx, row_id, now).await?);
+        views.push(load_view(conn, ctx, row_id, now).await?);
     }
-    tx.commit().await?;
     Ok(views)
 }
 
@@ -1704,6 +1801,10 @@ mod tests {
             user_family_name: link.then(|| "Schmidt".into()),
             mail_state: state.map(|_| "sent".into()),
             mail_error: None,
+            // The link comes from challenge 1; a latest challenge other than a confirmed one is a
+            // newer round (2), which suspends the link (R18).
+            link_challenge_id: link.then_some(1),
+            challenge_id: state.map(|s| if s == "confirmed" { 1 } else { 2 }),
         }
     }
 
@@ -1737,8 +1838,14 @@ mod tests {
         );
         assert_eq!(
             address_state(&record(Some("superseded"), true), 0),
-            confirmed,
-            "an older confirmation still links the address"
+            AddressState::Superseded { at: 1500 },
+            "r18: a link suspended by a newer round (here superseded by an alias edit) does not \
+             read as confirmed until a newer challenge is confirmed"
+        );
+        assert_eq!(
+            address_state(&record(Some("pending"), true), 2000),
+            AddressState::Expired { at: 2000 },
+            "r18: nor once that round has expired"
         );
         assert_eq!(
             address_state(&record(Some("confirmed"), false), 0),

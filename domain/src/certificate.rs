@@ -212,6 +212,13 @@ pub enum RequestRefusal {
         /// The address.
         address: EmailAddress,
     },
+    /// R18: a new challenge round was sent for a chosen address after it was linked to the user;
+    /// the link allows no request until a challenge of that round is confirmed.
+    #[error("a new challenge was sent for {address}; confirm it (use the link in the new email) before requesting a certificate for this address")]
+    LinkSuspended {
+        /// The address.
+        address: EmailAddress,
+    },
     /// A personal certificate, but the IdM gives neither a given name nor a surname.
     #[error("your identity provider gives no name for you (given name and surname are both empty), and a personal certificate carries your name: ask your identity provider's administrators to add it, then log in again")]
     NoName,

@@ -15,6 +15,7 @@ pub mod address;
 pub mod certificate;
 pub mod challenge;
 pub mod edit;
+pub mod handover;
 pub mod link;
 pub mod mailbox;
 pub mod row;

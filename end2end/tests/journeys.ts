@@ -100,11 +100,54 @@ export async function confirmAs(page: Page, user: string, link: string): Promise
   await expect(page.getByRole('status')).toHaveText('Confirmed. The address is now linked to your user ID.');
 }
 
-/** Deactivates or reactivates a row on the open table (R7). */
+/** Deactivates or reactivates a row on the open table (R7). Deactivating a row with valid
+ * certificates revokes them in the same step, as the dialog proposes (R19). */
 export async function setActive(page: Page, primary: string, active: boolean): Promise<void> {
   await tableRow(page, primary).getByRole('button', { name: active ? 'Reactivate' : 'Deactivate' }).click();
-  await page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: active ? 'Reactivate only' : 'Confirm' }).click();
   await expect(tableRow(page, primary).getByRole('button', { name: active ? 'Deactivate' : 'Reactivate' })).toBeVisible();
+}
+
+/** R19: the leaver in one dialog: the NAP deactivates a row, sees its valid certificates listed
+ * and revokes them in the same step (or, with `revoke: false`, leaves them for the worklist).
+ * Gives the number of certificates revoked as the page reports it. */
+export async function deactivate(
+  page: Page,
+  primary: string,
+  options: { revoke?: boolean; reason?: string; holder?: string } = {},
+): Promise<number> {
+  await tableRow(page, primary).getByRole('button', { name: 'Deactivate' }).click();
+  const dialog = page.getByRole('alertdialog');
+  if (options.holder) await expect(dialog.locator('.held-certificates')).toContainText(options.holder);
+  const revoke = dialog.getByRole('checkbox', { name: /Revoke them now/ });
+  let revoked = 0;
+  if (await revoke.count()) {
+    await expect(revoke).toBeChecked();
+    if (options.revoke === false) await revoke.uncheck();
+    else {
+      await dialog.getByLabel('Reason').selectOption(options.reason ?? 'affiliationChanged');
+      revoked = await dialog.locator('.held-certificates li').count();
+    }
+  }
+  await dialog.getByRole('button', { name: 'Confirm' }).click();
+  await expect(tableRow(page, primary).getByRole('button', { name: 'Reactivate' })).toBeVisible();
+  if (revoked > 0) {
+    await expect(page.getByRole('status').filter({ hasText: 'Certificates revoked:' })).toContainText(String(revoked));
+  }
+  return revoked;
+}
+
+/** R18: reactivates a row and sends new challenges in one step; gives the link that arrived at `recipient`. */
+export async function reactivateAndSend(page: Page, primary: string, recipient = primary): Promise<string> {
+  const before = await mailCount(recipient);
+  await tableRow(page, primary).getByRole('button', { name: 'Reactivate' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Reactivate and send new challenges' }).click();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
+  await expect(tableRow(page, primary).getByText('pending since').first()).toBeVisible();
+  const mail = await mailNumber(recipient, before);
+  const link = mail.text.match(/http:\/\/127\.0\.0\.1:\d+\/confirm\/[A-Za-z0-9_-]+/)?.[0];
+  expect(link, mail.text).toBeTruthy();
+  return link!;
 }
 
 /** Edits a text cell of a row in place (Enter saves). */
@@ -118,25 +161,6 @@ export async function editCell(page: Page, primary: string, field: 'first_name' 
   if (field === 'applicant') await dialog.getByRole('button', { name: 'Confirm' }).click();
   await expect(page.getByRole('status').first()).toHaveText('Saved.');
   await expect(tableRow(page, primary).locator(`td[data-field="${field}"]`)).toHaveText(value);
-}
-
-/** The NAP revokes every valid certificate of an inactive row from the row's certificate panel (R15). */
-export async function napRevokeRow(page: Page, primary: string, reason = 'affiliationChanged'): Promise<void> {
-  const r = tableRow(page, primary);
-  await r.getByRole('button', { name: 'Certificates' }).click();
-  const panel = page.locator('tr.row-certs').filter({ has: page.locator('table.certificates') }).first();
-  const valid = panel.locator('tbody tr').filter({ hasText: 'valid' }).filter({ hasNotText: 'revoked' });
-  // The panel loads its certificates after the click; `count()` does not wait for them (on a
-  // loaded machine it once counted before they came).
-  await expect(valid.first(), `valid certificates of ${primary}`).toBeVisible();
-  const n = await valid.count();
-  for (let i = 0; i < n; i++) {
-    const line = valid.first();
-    await line.getByRole('button', { name: 'Revoke' }).click();
-    await line.getByLabel('Reason').selectOption(reason);
-    await line.getByRole('alertdialog').getByRole('button', { name: 'Revoke' }).click();
-    await expect(valid).toHaveCount(n - i - 1);
-  }
 }
 
 export type Issued = { serial: string; pem: string; dir: string };

@@ -2,8 +2,8 @@ import { test, expect } from '@playwright/test';
 import { oidcPortalURL } from '../playwright.config';
 import { screenshot, waitForHydration } from './helpers';
 import {
-  NAP, addRow, confirmAs, onboard, describe, editCell, expectGoodCertificate, expectRevoked, loginAs, mailCount, mailNumber,
-  myCertificateLine, napRevokeRow, openTable, requestCertificate, sendChallenge, setActive, tableRow,
+  NAP, addRow, confirmAs, onboard, deactivate, describe, editCell, expectGoodCertificate, expectRevoked, loginAs, mailCount,
+  mailNumber, myCertificateLine, openTable, reactivateAndSend, requestCertificate, sendChallenge, setActive, tableRow,
 } from './journeys';
 
 // SPEC §7: the seven procedures, each a journey through the real OIDC provider and the real SMTP
@@ -50,22 +50,35 @@ test('r15 the owner revokes their certificate: CRL at once, confirmation mail, n
   await expect(page.locator('article.mailbox-card[data-row="own.ben@example.org"]').getByRole('button', { name: 'Request a certificate' })).toBeVisible();
 });
 
-test('s2 r15 leaver: the NAP deactivates, revokes, and the user can request no more', async ({ page }) => {
+test('s2 r15 r17 r19 leaver in one dialog: deactivated and revoked together, holder and NAP mailed', async ({ page }) => {
   const cert = await onboard(page, { primary: 's2.ben@example.org', first: 'Ben', last: 'Weber' }, 'ben', 'csr');
 
   await loginAs(page, NAP);
   await openTable(page);
+  // R17: the table shows who holds a valid certificate for the row, without opening a panel.
+  await expect(tableRow(page, 's2.ben@example.org').locator('.held-certificates')).toContainText('sub-ben (Ben Weber)');
   // While the row is active the NAP cannot revoke (R15): the panel says to deactivate first.
   await tableRow(page, 's2.ben@example.org').getByRole('button', { name: 'Certificates' }).click();
   await expect(page.locator('tr.row-certs')).toContainText('Deactivate the row to revoke.');
-  await tableRow(page, 's2.ben@example.org').getByRole('button', { name: 'Certificates' }).click();
-  await setActive(page, 's2.ben@example.org', false);
-  const mailsBefore = await mailCount('s2.ben@example.org');
-  await napRevokeRow(page, 's2.ben@example.org');
+  // R20: the NAP sees which confirmation backed the certificate's address.
+  await page.locator('tr.row-certs details.evidence summary').click();
+  await expect(page.locator('tr.row-certs details.evidence')).toContainText('sub-ben');
+  await expect(page.locator('tr.row-certs details.evidence')).toContainText('127.0.0.1');
   await screenshot(page, 'nap-row-certificates');
+  await tableRow(page, 's2.ben@example.org').getByRole('button', { name: 'Certificates' }).click();
+
+  const holderMails = await mailCount('s2.ben@example.org');
+  const napMails = await mailCount('nap-example@example.org');
+  await tableRow(page, 's2.ben@example.org').getByRole('button', { name: 'Deactivate' }).click();
+  await screenshot(page, 'leaver-dialog');
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Cancel' }).click();
+  expect(await deactivate(page, 's2.ben@example.org', { holder: 'sub-ben' })).toBe(1);
   await expectRevoked(cert);
-  const mail = await mailNumber('s2.ben@example.org', mailsBefore);
+  const mail = await mailNumber('s2.ben@example.org', holderMails);
   expect(mail.text).toContain(cert.serial);
+  const copy = await mailNumber('nap-example@example.org', napMails);
+  expect(copy.text).toContain(cert.serial);
+  await expect(tableRow(page, 's2.ben@example.org').locator('.held-certificates')).toHaveCount(0);
 
   await loginAs(page, 'ben');
   const line = await myCertificateLine(page, cert.serial);
@@ -75,22 +88,45 @@ test('s2 r15 leaver: the NAP deactivates, revokes, and the user can request no m
   await expect(card.getByRole('button', { name: 'Request a certificate' })).toHaveCount(0);
 });
 
-test('s3 r11 r12 address recycling: a new user takes over, the old one keeps only their old certificate', async ({ page }) => {
+test('r19 a leaver left unrevoked goes on the worklist with the BR deadline, revoked from there', async ({ page }) => {
+  const cert = await onboard(page, { primary: 'r19.lea@example.org', first: 'Lea', last: 'Ver' }, 'anna', 'csr');
+
+  await loginAs(page, NAP);
+  await openTable(page);
+  expect(await deactivate(page, 'r19.lea@example.org', { revoke: false })).toBe(0);
+  const item = page.locator('.worklist li[data-primary="r19.lea@example.org"]');
+  await expect(item).toContainText('revoke by');
+  await expect(item).toContainText('sub-anna');
+  await screenshot(page, 'worklist');
+  await item.getByRole('button', { name: 'Revoke now' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Certificates revoked:' })).toContainText('1');
+  await expect(item).toHaveCount(0);
+  await expectRevoked(cert);
+});
+
+test('s3 r11 r12 r18 address recycling: the previous holder gets nothing once the new round is out', async ({ page }) => {
   const annas = await onboard(page, { primary: 's3.office@example.org', first: 'Anna', last: 'Schmidt' }, 'anna', 'server');
 
   await loginAs(page, NAP);
   await openTable(page);
-  await setActive(page, 's3.office@example.org', false);
-  // Bulk revocation of the selection (here one inactive row).
-  await tableRow(page, 's3.office@example.org').getByRole('checkbox').check();
-  await page.getByRole('button', { name: 'Revoke certificates of selection' }).click();
-  await page.locator('.bulk-bar').getByRole('button', { name: 'Revoke', exact: true }).click();
-  await expect(page.getByRole('status').filter({ hasText: 'Certificates revoked:' })).toContainText('1');
+  // Deactivate and revoke in one dialog; a plain rename changes nothing else (R6).
+  expect(await deactivate(page, 's3.office@example.org')).toBe(1);
   await expectRevoked(annas);
   await editCell(page, 's3.office@example.org', 'first_name', 'Ben');
   await editCell(page, 's3.office@example.org', 'last_name', 'Weber');
-  await setActive(page, 's3.office@example.org', true);
-  const second = await sendChallenge(page, 's3.office@example.org');
+  // Reactivate and send in one step: anna's link stays visible, suspended (R17, R18).
+  const second = await reactivateAndSend(page, 's3.office@example.org');
+  await expect(tableRow(page, 's3.office@example.org').locator('.badge.link.suspended')).toContainText('sub-anna');
+  await screenshot(page, 'suspended-link');
+
+  // The previous holder, still linked, cannot request while the new round waits.
+  await loginAs(page, 'anna');
+  await page.goto(`${oidcPortalURL}/certificates`);
+  await waitForHydration(page);
+  const annasCard = page.locator('article.mailbox-card[data-row="s3.office@example.org"]');
+  await expect(annasCard).toContainText('a new challenge was sent');
+  await expect(annasCard.getByRole('button', { name: 'Request a certificate' })).toHaveCount(0);
+
   await confirmAs(page, 'ben', second);
   const bens = await requestCertificate(page, 's3.office@example.org', 'server');
   await expectGoodCertificate(bens);
@@ -110,8 +146,7 @@ test('s4 name change with a new sender address: the same user confirms the new r
 
   await loginAs(page, NAP);
   await openTable(page);
-  await setActive(page, 's4.klein@example.org', false);
-  await napRevokeRow(page, 's4.klein@example.org', 'superseded');
+  expect(await deactivate(page, 's4.klein@example.org', { reason: 'superseded' })).toBe(1);
   await addRow(page, { primary: 's4.carla.neu@example.org', first: 'Carla', last: 'Neu' });
   const newLink = await sendChallenge(page, 's4.carla.neu@example.org');
   await confirmAs(page, 'carla', newLink);
@@ -128,8 +163,7 @@ test('s5 r06 r07 name change with the same address: no new challenge needed', as
 
   await loginAs(page, NAP);
   await openTable(page);
-  await setActive(page, 's5.ben@example.org', false);
-  await napRevokeRow(page, 's5.ben@example.org');
+  expect(await deactivate(page, 's5.ben@example.org')).toBe(1);
   await editCell(page, 's5.ben@example.org', 'last_name', 'Weber-Lang');
   await setActive(page, 's5.ben@example.org', true);
   await expect(tableRow(page, 's5.ben@example.org')).toContainText('confirmed by sub-ben');
@@ -150,16 +184,14 @@ test('s6 functional mailbox: the applicant confirms and gets a certificate witho
   expect(text).toContain('s6.helpdesk@example.org');
 });
 
-test('s7 r05 new applicant: the previous applicant keeps only the certificates they had', async ({ page }) => {
+test('s7 r05 r18 new applicant: the previous applicant keeps only the certificates they had', async ({ page }) => {
   const annas = await onboard(page, { primary: 's7.office@example.org', type: 'functional', last: 'Office', applicant: 'anna@example.org' }, 'anna', 'csr', 'anna@example.org');
 
   await loginAs(page, NAP);
   await openTable(page);
-  await setActive(page, 's7.office@example.org', false);
+  expect(await deactivate(page, 's7.office@example.org')).toBe(1);
   await editCell(page, 's7.office@example.org', 'applicant', 'ben@example.org');
-  await napRevokeRow(page, 's7.office@example.org');
-  await setActive(page, 's7.office@example.org', true);
-  const second = await sendChallenge(page, 's7.office@example.org', 'ben@example.org');
+  const second = await reactivateAndSend(page, 's7.office@example.org', 'ben@example.org');
   await confirmAs(page, 'ben', second);
   const bens = await requestCertificate(page, 's7.office@example.org', 'csr');
   await expectGoodCertificate(bens);

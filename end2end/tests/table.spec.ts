@@ -111,7 +111,9 @@ test('r07 deactivate and reactivate with confirmation; r03 delete a row that nev
   await expect(row(page, 'anna.schmidt@example.org')).toBeVisible();
 
   await row(page, 'leaver@example.org').getByRole('button', { name: 'Reactivate' }).click();
-  await page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
+  // R18: reactivating offers a new challenge round in the same step; this row never had one.
+  await expect(page.getByRole('alertdialog').getByRole('button', { name: 'Reactivate and send new challenges' })).toBeVisible();
+  await page.getByRole('alertdialog').getByRole('button', { name: 'Reactivate only' }).click();
   await expect(row(page, 'leaver@example.org')).not.toHaveClass(/inactive/);
 
   await row(page, 'leaver@example.org').getByRole('button', { name: 'Delete' }).click();

@@ -70,7 +70,7 @@ where
 
 /// Every server function of the app. The types give each one's path, body type and error type,
 /// so nothing here can drift from the functions; a unit test checks that the list is complete.
-fn server_functions() -> [ServerFunction; 22] {
+fn server_functions() -> [ServerFunction; 26] {
     use app::certs_api::*;
     use app::pages::{audit::*, confirm::*, home::*, operator::*};
     use app::rows_api::*;
@@ -97,6 +97,10 @@ fn server_functions() -> [ServerFunction; 22] {
         server_function::<RowCertificates>(),
         server_function::<RevokeAsNap>(),
         server_function::<RevokeForRows>(),
+        server_function::<app::handover_api::DeactivateRows>(),
+        server_function::<app::handover_api::ReactivateAndSend>(),
+        server_function::<app::handover_api::EditRowForNewPerson>(),
+        server_function::<app::handover_api::LeaverWorklist>(),
     ]
 }
 

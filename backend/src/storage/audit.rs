@@ -228,3 +228,18 @@ pub async fn list_audit_records(
     q.push(" ORDER BY id DESC LIMIT ").push_bind(query.limit);
     q.build_query_as().fetch_all(conn).await
 }
+
+/// The `certificate_issued` records of a row: each certificate's serial with the record's `after`
+/// JSON, which holds its validation evidence (R20).
+pub async fn list_issue_records_of_row(
+    conn: &mut Conn,
+    row_id: i64,
+) -> sqlx::Result<Vec<(String, Option<String>)>> {
+    sqlx::query_as(
+        "SELECT subject, after FROM audit_records
+         WHERE row_id = ? AND kind = 'certificate_issued' AND subject IS NOT NULL",
+    )
+    .bind(row_id)
+    .fetch_all(conn)
+    .await
+}

@@ -356,7 +356,14 @@ pub struct LinkedAddressRecord {
     pub row: CertificateRowRecord,
     /// The linked address.
     pub address: String,
+    /// R18: a newer challenge round was sent for the address since the link was made.
+    pub suspended: bool,
 }
+
+/// R18 in SQL: the link `l` is suspended while a challenge newer than the one that made it exists
+/// for its address (challenge ids only grow; `domain::handover::link_suspended`).
+const LINK_SUSPENDED: &str =
+    "EXISTS (SELECT 1 FROM challenges c WHERE c.address = l.address AND c.id > l.challenge_id)";
 
 /// Every address linked to a user, with its row: rows in order of domain and primary address,
 /// each row's addresses primary first, then the aliases in the NAP's order (R13: what "My client
@@ -366,7 +373,7 @@ pub async fn list_linked_addresses_of_user(
     user_id: &str,
 ) -> sqlx::Result<Vec<LinkedAddressRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CERTIFICATE_ROW_COLUMNS}, l.address
+        "SELECT {CERTIFICATE_ROW_COLUMNS}, l.address, {LINK_SUSPENDED} AS suspended
          FROM links l
          JOIN addresses a ON a.address = l.address AND a.row_id = l.row_id
          JOIN mailbox_rows r ON r.id = l.row_id
@@ -379,20 +386,66 @@ pub async fn list_linked_addresses_of_user(
     .await
 }
 
-/// The addresses of a row linked to a user, primary first, then the aliases in order.
+/// The addresses of a row linked to a user, primary first, then the aliases in order, each with
+/// whether its link is suspended by a newer round (R18).
 pub async fn list_linked_addresses_of_row(
     conn: &mut Conn,
     user_id: &str,
     row_id: i64,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT l.address
+) -> sqlx::Result<Vec<(String, bool)>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT l.address, {LINK_SUSPENDED}
          FROM links l JOIN addresses a ON a.address = l.address AND a.row_id = l.row_id
          WHERE l.user_id = ? AND l.row_id = ?
-         ORDER BY a.position",
-    )
+         ORDER BY a.position"
+    )))
     .bind(user_id)
     .bind(row_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// A valid certificate of a row, as the table shows it beside the row (R17): no DER, no subject.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct HeldCertificateRecord {
+    /// The row.
+    pub row_id: i64,
+    /// Database id.
+    pub id: i64,
+    /// Serial (hex).
+    pub serial: String,
+    /// Who requested it.
+    pub user_id: String,
+    /// Their given name (IdM, last login).
+    pub given_name: String,
+    /// Their family name.
+    pub family_name: String,
+    /// End of validity.
+    pub not_after: i64,
+}
+
+/// The certificates of some rows that are valid at `now` (neither revoked nor expired), by row
+/// and expiry.
+pub async fn list_held_certificates_of_rows(
+    conn: &mut Conn,
+    row_ids: &[i64],
+    now: i64,
+) -> sqlx::Result<Vec<HeldCertificateRecord>> {
+    if row_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(row_ids).expect("numbers serialise");
+    sqlx::query_as(
+        "SELECT c.row_id, c.id, c.serial, c.user_id, u.given_name, u.family_name, c.not_after
+         FROM certificates c
+         JOIN users u ON u.id = c.user_id
+         LEFT JOIN revocations r ON r.certificate_id = c.id
+         WHERE c.row_id IN (SELECT value FROM json_each(?))
+           AND r.certificate_id IS NULL AND c.not_after > ?
+         ORDER BY c.row_id, c.not_after",
+    )
+    .bind(ids)
+    .bind(now)
     .fetch_all(conn)
     .await
 }

@@ -73,6 +73,22 @@ pub async fn list_aliases_of_rows(
     .await
 }
 
+/// The linked addresses of some rows with their users: what a new round suspends (R18).
+pub async fn list_links_of_rows(
+    conn: &mut Conn,
+    row_ids: &[i64],
+) -> sqlx::Result<Vec<(String, String)>> {
+    if row_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_as(
+        "SELECT address, user_id FROM links WHERE row_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_ids(row_ids))
+    .fetch_all(conn)
+    .await
+}
+
 /// The active rows of a domain that have at least one address linked to nobody: what "send to
 /// every unconfirmed address" covers.
 pub async fn list_unconfirmed_row_ids_of_domain(

@@ -1,6 +1,7 @@
 //! Confirming a challenge (R10, R11): finding it by its token's hash, storing the confirmation
 //! so that it happens once only, and linking the address.
 
+use domain::handover::{ConfirmingClient, ValidationEvidence};
 use sqlx::FromRow;
 
 use super::Conn;
@@ -57,18 +58,24 @@ pub async fn find_challenge_by_token_hash(
 
 /// Confirms a challenge if, and only if, it is still pending; returns whether it was. Two racing
 /// confirmations cannot both see `true` (R10).
+///
+/// The confirming client's IP address and user agent are kept as validation evidence (R20).
 pub async fn confirm_pending_challenge(
     conn: &mut Conn,
     id: i64,
     user_id: &str,
+    client: &ConfirmingClient,
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE challenges SET state = 'confirmed', confirmed_by = ?, resolved_at = ?
+        "UPDATE challenges SET state = 'confirmed', confirmed_by = ?, resolved_at = ?,
+                confirmed_ip = ?, confirmed_user_agent = ?
          WHERE id = ? AND state = 'pending'",
     )
     .bind(user_id)
     .bind(now)
+    .bind(client.ip.as_deref())
+    .bind(client.user_agent.as_deref())
     .bind(id)
     .execute(conn)
     .await?;
@@ -110,4 +117,38 @@ pub async fn put_link(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// R20: the confirmations behind the links of some of a user's addresses on a row, by address:
+/// the evidence an issued certificate's audit record names.
+pub async fn list_link_evidence(
+    conn: &mut Conn,
+    row_id: i64,
+    user_id: &str,
+) -> sqlx::Result<Vec<ValidationEvidence>> {
+    let rows: Vec<(String, i64, String, i64, Option<i64>, Option<String>, Option<String>, Option<String>)> =
+        sqlx::query_as(
+            "SELECT l.address, c.id, c.recipient, c.created_at, c.resolved_at, c.confirmed_by,
+                    c.confirmed_ip, c.confirmed_user_agent
+             FROM links l JOIN challenges c ON c.id = l.challenge_id
+             WHERE l.row_id = ? AND l.user_id = ?
+             ORDER BY l.address",
+        )
+        .bind(row_id)
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ValidationEvidence {
+            address: r.0,
+            challenge_id: r.1,
+            recipient: r.2,
+            sent_at: r.3,
+            confirmed_at: r.4.unwrap_or_default(),
+            confirmed_by: r.5.unwrap_or_default(),
+            ip: r.6,
+            user_agent: r.7,
+        })
+        .collect())
 }

@@ -813,6 +813,11 @@ pub struct AddressStateRecord {
     pub mail_state: Option<String>,
     /// The last delivery error of that mail (the SMTP server's reply), if any.
     pub mail_error: Option<String>,
+    /// The challenge whose confirmation made the link, if the address is linked.
+    pub link_challenge_id: Option<i64>,
+    /// The id of the latest challenge of the address in this row, if any (R18: newer than the
+    /// link's means the link is suspended).
+    pub challenge_id: Option<i64>,
 }
 
 /// An [`AddressStateRecord`] as `json_array` writes it, in field order.
@@ -831,6 +836,8 @@ type AddressStateTuple = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<i64>,
+    Option<i64>,
 );
 
 /// Every address of the given rows with its latest challenge and its link, in one query: by row,
@@ -858,7 +865,8 @@ pub async fn list_address_states(
 const ADDRESS_STATES_JSON: &str =
     "json_group_array(json_array(a.row_id, a.address, a.kind, a.position,
          c.state, c.created_at, c.expires_at, c.resolved_at,
-         l.user_id, l.linked_at, u.given_name, u.family_name, m.state, m.last_error)
+         l.user_id, l.linked_at, u.given_name, u.family_name, m.state, m.last_error,
+         l.challenge_id, c.id)
          ORDER BY a.row_id, a.position, a.address)
      FROM addresses a
      LEFT JOIN challenges c ON c.id = (
@@ -887,6 +895,8 @@ fn address_states_from_json(json: &str) -> sqlx::Result<Vec<AddressStateRecord>>
             user_family_name: t.11,
             mail_state: t.12,
             mail_error: t.13,
+            link_challenge_id: t.14,
+            challenge_id: t.15,
         })
         .collect())
 }

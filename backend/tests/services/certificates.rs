@@ -62,13 +62,13 @@ impl CertificateAuthority for FlakyCa {
 }
 
 /// `example.org` with its NAP, and the portal with the embedded CA in the test's folder.
-struct CertWorld {
-    w: World,
-    portal: Portal,
+pub(super) struct CertWorld {
+    pub(super) w: World,
+    pub(super) portal: Portal,
     ca: Arc<FlakyCa>,
 }
 
-async fn cert_world() -> CertWorld {
+pub(super) async fn cert_world() -> CertWorld {
     let w = world().await;
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
@@ -90,17 +90,17 @@ async fn cert_world() -> CertWorld {
 }
 
 impl CertWorld {
-    fn pool(&self) -> &SqlitePool {
+    pub(super) fn pool(&self) -> &SqlitePool {
         &self.w.db.pool
     }
 
     /// A personal row of example.org.
-    async fn row(&self, primary: &str, aliases: &[&str]) -> i64 {
+    pub(super) async fn row(&self, primary: &str, aliases: &[&str]) -> i64 {
         add_row(self.pool(), self.w.domain.id, primary, aliases, None, true).await
     }
 
     /// Sends a round for the row and lets `user` confirm the given addresses of it (R9–R11).
-    async fn link(&self, row_id: i64, addresses: &[&str], user: &str) {
+    pub(super) async fn link(&self, row_id: i64, addresses: &[&str], user: &str) {
         self.w.send(&[row_id]).await;
         for address in addresses {
             let token = token_for(self.pool(), address).await;
@@ -110,7 +110,7 @@ impl CertWorld {
         }
     }
 
-    async fn request(
+    pub(super) async fn request(
         &self,
         viewer: &Viewer,
         row_id: i64,
@@ -131,7 +131,7 @@ impl CertWorld {
 }
 
 /// A person who has logged in, with what the IdM says about them.
-async fn person(pool: &SqlitePool, id: &str, given: &str, family: &str, email: Option<&str>) {
+pub(super) async fn person(pool: &SqlitePool, id: &str, given: &str, family: &str, email: Option<&str>) {
     let mut conn = pool.acquire().await.unwrap();
     upsert_user(
         &mut conn,
@@ -148,7 +148,7 @@ async fn person(pool: &SqlitePool, id: &str, given: &str, family: &str, email: O
     .unwrap();
 }
 
-fn user(id: &str) -> Viewer {
+pub(super) fn user(id: &str) -> Viewer {
     Viewer {
         user: session_user(id, &[]),
         is_operator: false,
@@ -156,7 +156,7 @@ fn user(id: &str) -> Viewer {
     }
 }
 
-fn nap_of(id: &str, domain: &DomainRecord) -> Viewer {
+pub(super) fn nap_of(id: &str, domain: &DomainRecord) -> Viewer {
     Viewer {
         user: session_user(id, &[&domain.contact_group]),
         is_operator: false,
@@ -232,7 +232,7 @@ async fn set_not_after(pool: &SqlitePool, id: i64, not_after: i64) {
 }
 
 /// The serials a CRL lists, with their reason codes, as a relying party reads them.
-fn crl_serials(der: &[u8]) -> Vec<(String, Option<u8>)> {
+pub(super) fn crl_serials(der: &[u8]) -> Vec<(String, Option<u8>)> {
     let (_, crl) = x509_parser::parse_x509_crl(der).unwrap();
     crl.iter_revoked_certificates()
         .map(|r| {

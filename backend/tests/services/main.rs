@@ -8,6 +8,7 @@ mod challenges;
 mod csv;
 mod demo;
 mod domains;
+mod handover;
 mod mail;
 mod reminders;
 mod roles;

@@ -707,6 +707,7 @@ async fn addresses_are_unique_across_the_portal_and_the_error_names_the_row() {
     )
     .await
     .unwrap_err();
+    // Q1: the row is in a table lara does not administer, so she learns only that it is taken.
     assert_eq!(
         field_errors(e),
         [(
@@ -1039,10 +1040,17 @@ async fn r04_alias_edit_supersedes_pending_drops_only_removed_alias_links() {
         [("anna@example.org".to_string(), "sub-anna".to_string())],
         "the kept primary keeps its link"
     );
+    // R18: the round sent after the link suspended it; the alias edit superseded that round, so the
+    // kept link stays suspended (shown beside the state, R17) until a newer round is confirmed.
     assert!(matches!(
         state_of(&edited, "anna@example.org"),
-        AddressState::Confirmed { user_id, user_name, .. } if user_id == "sub-anna" && user_name == "Anna Schmidt"
+        AddressState::Superseded { .. }
     ));
+    let primary_link = edited.addresses[0].link.as_ref().expect("the kept link is shown");
+    assert_eq!(
+        (primary_link.user_id.as_str(), primary_link.user_name.as_str(), primary_link.suspended),
+        ("sub-anna", "Anna Schmidt", true)
+    );
     assert!(matches!(
         state_of(&edited, "as@example.org"),
         AddressState::Superseded { .. }

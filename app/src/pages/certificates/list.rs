@@ -12,6 +12,7 @@ use crate::certs_api::{
 use crate::components::ErrorLine;
 use crate::error::AppError;
 use crate::i18n::{use_texts, Texts};
+use crate::pages::domain_table::handover::EvidenceList;
 
 /// Who looks at the list, which decides who may revoke what (R15).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +131,9 @@ fn CertificateLine(
             {matches!(revoker, Revoker::Nap { .. }).then(|| view! {
                 <td>{cert.user_name.clone()}" "<span class="mono muted">{cert.user_id.clone()}</span></td>
             })}
-            <td class="mono">{cert.addresses.join(", ")}<br/><span class="muted">{cert.subject.clone()}</span></td>
+            <td class="mono">{cert.addresses.join(", ")}<br/><span class="muted">{cert.subject.clone()}</span>
+                {matches!(revoker, Revoker::Nap { .. }).then(|| view! { <EvidenceList evidence=cert.evidence.clone()/> })}
+            </td>
             <td>{utc_date(cert.not_before)}" \u{2013} "{utc_date(cert.not_after)}</td>
             <td class="status">{status_view}</td>
             <td class="actions">

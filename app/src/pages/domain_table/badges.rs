@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use crate::i18n::use_texts;
 use crate::rows_api::{AddressItem, AddressStateItem, DeliveryItem};
 
+use super::handover::LinkBadge;
+
 /// A badge like "confirmed by anna (Anna Schmidt) at …" or "pending since …".
 #[component]
 pub fn StateBadge(address: AddressItem) -> impl IntoView {
@@ -55,11 +57,18 @@ pub fn StateBadge(address: AddressItem) -> impl IntoView {
             </span>
         }
     });
+    // R17: the linked user beside every state but "confirmed", which names them already.
+    let link = address
+        .link
+        .clone()
+        .filter(|_| !matches!(address.state, AddressStateItem::Confirmed { .. }))
+        .map(|link| view! { <LinkBadge link=link/> });
     view! {
         <span class=class data-address=address.address.clone()>
             {label}
             {text.map(|text| view! { " " {text} })}
         </span>
         {delivery}
+        {link}
     }
 }

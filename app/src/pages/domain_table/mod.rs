@@ -3,6 +3,7 @@
 
 mod badges;
 mod csv_upload;
+pub(crate) mod handover;
 mod precheck;
 mod row_certificates;
 mod row_form;
@@ -18,6 +19,7 @@ use leptos_router::hooks::use_params_map;
 use crate::certs_api::revoke_for_rows;
 use crate::components::{ErrorLine, RequireLogin};
 use crate::error::AppError;
+use crate::handover_api::deactivate_rows;
 use crate::i18n::use_texts;
 use crate::pages::certificates::ReasonSelect;
 use crate::rows_api::{
@@ -33,6 +35,9 @@ use row_line::RowLine;
 pub struct TableContext {
     /// Selected rows: id → version.
     pub selected: RwSignal<BTreeMap<i64, i64>>,
+    /// R19: the valid certificates of the selected rows as the table showed them, for the
+    /// deactivation dialog: id → certificates.
+    pub selected_certificates: RwSignal<BTreeMap<i64, Vec<domain::handover::HeldCertificate>>>,
     /// Bumped to reload the page from the server.
     pub reload: RwSignal<u32>,
     /// The last outcome to show above the table.
@@ -70,6 +75,7 @@ pub fn DomainTablePage() -> impl IntoView {
     let query = RwSignal::new(TableQuery::default());
     let ctx = TableContext {
         selected: RwSignal::new(BTreeMap::new()),
+        selected_certificates: RwSignal::new(BTreeMap::new()),
         reload: RwSignal::new(0),
         notice: RwSignal::new(None),
         sent: RwSignal::new(None),
@@ -89,6 +95,7 @@ pub fn DomainTablePage() -> impl IntoView {
                     <h1 class="mono">{move || domain.get()}</h1>
                     <a href=move || format!("/domains/{}/audit", domain.get())>{move || t.get().audit_link}</a>
                 </div>
+                <handover::Worklist domain=domain/>
                 <AddRow domain=domain/>
                 <csv_upload::CsvUpload domain=domain/>
                 {move || ctx.notice.get().map(|n| match n {
@@ -338,14 +345,24 @@ fn BulkBar() -> impl IntoView {
             }
         });
     };
+    // R19: deactivating revokes the selection's valid certificates in the same step (default).
+    let revoke_too = RwSignal::new(true);
     let run = move |active: bool| {
         let rows: Vec<(i64, i64)> = ctx.selected.get_untracked().into_iter().collect();
         confirming.set(None);
+        let revoke = (!active && revoke_too.get_untracked()).then(|| reason.get_untracked());
         spawn_local(async move {
-            match set_active(rows, active).await {
-                Ok(_) => {
+            let done = if active {
+                set_active(rows, true).await.map(|_| None)
+            } else {
+                deactivate_rows(rows, revoke).await.map(|d| Some(d.revoked))
+            };
+            match done {
+                Ok(revoked) => {
                     ctx.selected.set(BTreeMap::new());
+                    ctx.selected_certificates.set(BTreeMap::new());
                     ctx.saved();
+                    ctx.revoked.set(revoked.filter(|n| *n > 0));
                 }
                 Err(e) => ctx.failed(e),
             }
@@ -372,7 +389,10 @@ fn BulkBar() -> impl IntoView {
                 <button type="button" on:click=move |_| confirming.set(Some(false))>{move || t.get().deactivate_selected}</button>
                 <button type="button" on:click=move |_| confirming.set(Some(true))>{move || t.get().reactivate_selected}</button>
                 <button type="button" class="danger" on:click=move |_| revoking.set(true)>{move || t.get().certs_revoke_selected}</button>
-                <button type="button" on:click=move |_| ctx.selected.set(BTreeMap::new())>{move || t.get().clear_selection}</button>
+                <button type="button" on:click=move |_| {
+                    ctx.selected.set(BTreeMap::new());
+                    ctx.selected_certificates.set(BTreeMap::new());
+                }>{move || t.get().clear_selection}</button>
                 <Show when=move || revoking.get()>
                     <span class="confirm-box inline" role="alertdialog">
                         {move || t.get().certs_confirm_revoke_rows}" "
@@ -386,6 +406,10 @@ fn BulkBar() -> impl IntoView {
                     <span class="confirm-box inline" role="alertdialog">
                         {move || if active { t.get().confirm_reactivate } else { t.get().confirm_deactivate }}
                         " "
+                        {(!active).then(|| {
+                            let certificates: Vec<_> = ctx.selected_certificates.get_untracked().into_values().flatten().collect();
+                            view! { <handover::DeactivateChoice certificates=certificates revoke=revoke_too reason=reason/> }
+                        })}
                         <button type="button" class="primary" on:click=move |_| run(active)>{move || t.get().confirm}</button>
                         <button type="button" on:click=move |_| confirming.set(None)>{move || t.get().cancel}</button>
                     </span>

@@ -10,12 +10,14 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::handover_api::{deactivate_rows, edit_row_for_new_person, reactivate_and_send};
 use crate::i18n::use_texts;
 use crate::rows_api::{
     delete_row, edit_row, preview_edit, send_challenges, set_active, RowForm, RowItem, RowSaveError,
 };
 
 use super::badges::StateBadge;
+use super::handover::{use_handover_texts, DeactivateChoice, HeldCertificates};
 use super::precheck::precheck;
 use super::row_certificates::RowCertificates;
 use super::row_form::{check_in_browser, RowFormFields, RowFormState};
@@ -32,6 +34,8 @@ pub enum Confirming {
     Delete,
     /// Send challenges for the row's addresses (R9).
     Send,
+    /// R18: reactivate and send a new challenge round in one step.
+    ReactivateAndSend,
 }
 
 /// A row with its cells and actions.
@@ -54,6 +58,12 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
     };
     let busy = RwSignal::new(false);
     let show_certificates = RwSignal::new(false);
+    let h = use_handover_texts();
+    // R19: the leaver's choice in the deactivation dialog; revoking is the default.
+    let revoke = RwSignal::new(true);
+    let revoke_reason = RwSignal::new(domain::certificate::RevocationReason::AffiliationChanged);
+    // R18: renaming a deactivated row for a different person drops its links.
+    let different_person = RwSignal::new(false);
     let form_state = RowFormState::new(RowForm::of(&row.get_value()));
 
     let finish = move |result: Result<(), RowSaveError>| {
@@ -243,9 +253,15 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
     };
     let is_selected = move || ctx.selected.with(|s| s.contains_key(&id));
     let toggle_selected = move |_| {
+        let certificates = row.with_value(|r| r.certificates.clone());
         ctx.selected.update(|s| {
             if s.remove(&id).is_none() {
                 s.insert(id, version);
+            }
+        });
+        ctx.selected_certificates.update(|s| {
+            if s.remove(&id).is_none() {
+                s.insert(id, certificates);
             }
         });
     };
@@ -259,6 +275,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                 <span class="mono">{r.primary.clone()}</span>
                 {inactive.then(|| view! { <span class="badge inactive">{move || t.get().inactive_badge}</span> })}
                 {primary_state.map(|a| view! { <div><StateBadge address=a/></div> })}
+                <HeldCertificates certificates=r.certificates.clone()/>
             </td>
             {text_cell(Field::FirstName, r.first_name.clone(), "name")}
             {text_cell(Field::LastName, r.last_name.clone(), "name")}
@@ -357,11 +374,27 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                     <form class="row-form" on:submit=move |ev| {
                         ev.prevent_default();
                         match check_in_browser(&form_state, false) {
+                            Ok(()) if different_person.get_untracked() => {
+                                // The checkbox is the NAP's explicit confirmation (R18).
+                                let form = form_state.form();
+                                busy.set(true);
+                                spawn_local(async move {
+                                    finish(edit_row_for_new_person(id, version, form).await.map(|_| ()));
+                                });
+                            }
                             Ok(()) => save(form_state.form()),
                             Err(e) => errors.set(Some(e)),
                         }
                     }>
                         <RowFormFields state=form_state errors=errors with_primary=false/>
+                        {inactive.then(|| view! {
+                            <label class="check different-person">
+                                <input type="checkbox" name="different_person" prop:checked=move || different_person.get()
+                                    on:change=move |ev| different_person.set(event_target_checked(&ev))/>
+                                " "{move || h.get().different_person}
+                            </label>
+                            <p class="muted">{move || h.get().different_person_hint}</p>
+                        })}
                         <div class="buttons">
                             <button type="submit" class="primary" disabled=move || busy.get()>{move || t.get().save}</button>
                             <button type="button" on:click=move |_| { whole_row.set(false); errors.set(None); }>{move || t.get().cancel}</button>
@@ -377,7 +410,10 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                 Confirming::Active(true) => (t.get().confirm_reactivate.to_string(), vec![]),
                 Confirming::Delete => (t.get().confirm_delete.to_string(), vec![]),
                 Confirming::Send => (t.get().confirm_send.to_string(), vec![]),
+                Confirming::ReactivateAndSend => (h.get().reactivate_and_send.to_string(), vec![]),
             };
+            let deactivating = c == Confirming::Active(false);
+            let reactivating = c == Confirming::Active(true);
             let go = move |_| {
                 let c = c.clone();
                 // The version the NAP saw when asked: if the row changed since, the server says so.
@@ -386,7 +422,29 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                 spawn_local(async move {
                     let result: Result<(), RowSaveError> = match c {
                         Confirming::Save(form, _) => edit_row(id, version, form).await.map(|_| ()),
+                        // R19: deactivating revokes the row's valid certificates in the same step unless the NAP unticked it.
+                        Confirming::Active(false) => {
+                            let reason = revoke.get_untracked().then(|| revoke_reason.get_untracked());
+                            match deactivate_rows(vec![(id, version)], reason).await {
+                                Ok(d) => {
+                                    finish(Ok(()));
+                                    // After `finish`, which clears the last outcome.
+                                    ctx.revoked.set((d.revoked > 0).then_some(d.revoked));
+                                    return;
+                                }
+                                Err(e) => Err(RowSaveError::Other(e)),
+                            }
+                        }
                         Confirming::Active(active) => set_active(vec![(id, version)], active).await.map(|_| ()).map_err(RowSaveError::Other),
+                        Confirming::ReactivateAndSend => match reactivate_and_send(vec![(id, version)]).await {
+                            Ok(report) => {
+                                finish(Ok(()));
+                                ctx.notice.set(None);
+                                ctx.sent.set(Some(report));
+                                return;
+                            }
+                            Err(e) => Err(RowSaveError::Other(e)),
+                        },
                         Confirming::Delete => delete_row(id, version).await.map_err(RowSaveError::Other),
                         Confirming::Send => send_challenges(vec![id]).await.map(|_| ()).map_err(RowSaveError::Other),
                     };
@@ -402,9 +460,19 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                             {(!consequences.is_empty()).then(|| view! {
                                 <ul>{consequences.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
                             })}
+                            {deactivating.then(|| view! {
+                                <DeactivateChoice certificates=row.with_value(|r| r.certificates.clone()) revoke=revoke reason=revoke_reason/>
+                            })}
+                            {reactivating.then(|| view! { <p class="muted">{move || h.get().reactivate_hint}</p> })}
                             <button type="button" class="primary" disabled=move || busy.get() on:click=go>
-                                {move || t.get().confirm}
+                                {move || if reactivating { h.get().reactivate_only } else { t.get().confirm }}
                             </button>
+                            {reactivating.then(|| view! {
+                                <button type="button" class="primary send-too" disabled=move || busy.get()
+                                    on:click=move |_| confirming.set(Some(Confirming::ReactivateAndSend))>
+                                    {move || h.get().reactivate_and_send}
+                                </button>
+                            })}
                             <button type="button" on:click=move |_| cancel()>{move || t.get().cancel}</button>
                         </div>
                     </td>

@@ -1,0 +1,308 @@
+//! The handover of an address (SPEC §6a, R17–R20) as one-step use cases: the leaver (deactivate and
+//! revoke in one transaction), reactivating with a new challenge round, renaming an inactive row for
+//! a different person, and the worklist of deactivated rows that still have valid certificates.
+//!
+//! Each composes the cores of the row, challenge and certificate services inside one transaction,
+//! so the rules stay where they are (R8: the same rules on every path) and nothing lands half.
+
+use std::collections::HashMap;
+
+use domain::certificate::{RevocationReason, Revoker};
+use domain::handover::{expiring_soon, leaver_deadline, HeldCertificate, LeaverItem};
+use serde_json::json;
+
+use crate::certificates::{revoke_all, CertificateError, Revocation};
+use crate::challenges::{send_rounds, SendReport};
+use crate::clock;
+use crate::error::ServiceError;
+use crate::portal::Portal;
+use crate::roles::Viewer;
+use crate::rows::{
+    apply_edit, apply_set_active, begin_write, changed_meanwhile, load_row_for_change, load_view,
+    load_views, parse_edit, AuditKind, ContextFor, RowContext, RowError, RowInput, RowView,
+};
+use crate::storage::audit::{insert_audit_record, NewAuditRecord};
+use crate::storage::certificates::{
+    list_held_certificates_of_rows, list_valid_certificates_of_rows,
+};
+use crate::storage::challenges::supersede_pending_challenges_of_row;
+use crate::storage::links::{delete_link, list_links_of_row};
+use crate::storage::Conn;
+
+/// Why a handover step did not happen; every variant keeps its service's safe message.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverError {
+    /// A row rule refused it (stale version, not the NAP's row, …).
+    #[error(transparent)]
+    Row(#[from] RowError),
+    /// Revoking refused it or failed (nothing was deactivated either).
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
+    /// Sending the challenges failed (nothing was reactivated either).
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// "A different person" is offered for deactivated rows only: an active row's links are
+    /// still in use (deactivate it first, R18).
+    #[error("a different person can take over only a deactivated row: deactivate it first")]
+    RowActive,
+}
+
+impl From<sqlx::Error> for HandoverError {
+    fn from(err: sqlx::Error) -> Self {
+        HandoverError::Row(err.into())
+    }
+}
+
+/// What a one-step deactivation did (R19).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deactivation {
+    /// The rows as they are now, in the order given.
+    pub rows: Vec<RowView>,
+    /// How many certificates were revoked with them.
+    pub revoked: usize,
+}
+
+/// R19, S2: deactivates rows (all or none, each at the version the NAP saw) and, with `revoke`,
+/// revokes every valid certificate of them with that reason, in the same transaction: the CRL is
+/// re-signed before the commit, the holders are mailed and the acting NAP gets a copy. Without
+/// `revoke` the rows go on the worklist while they have valid certificates.
+pub async fn deactivate_rows(
+    portal: &Portal,
+    viewer: &Viewer,
+    rows: &[(i64, i64)],
+    revoke: Option<RevocationReason>,
+) -> Result<Deactivation, HandoverError> {
+    let mut tx = begin_write(&portal.pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let now = clock::now();
+    apply_set_active(&mut tx, &ctx, rows, false, now).await?;
+    let mut revoked = 0;
+    if let Some(reason) = revoke {
+        let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+        let records = list_valid_certificates_of_rows(&mut tx, &ids, now).await?;
+        if !records.is_empty() {
+            let revocation = Revocation {
+                actor: &viewer.user.user_id,
+                by: Revoker::Nap,
+                reason,
+                now,
+                copy_to: viewer.user.email.as_deref(),
+            };
+            revoke_all(&mut tx, portal, &records, &revocation).await?;
+            revoked = records.len();
+        }
+    }
+    let views = load_views(&mut tx, &ctx, rows, now).await?;
+    tx.commit().await?;
+    if revoked > 0 {
+        portal.outbox.notify_one();
+    }
+    tracing::info!(rows = rows.len(), revoked, "rows deactivated");
+    Ok(Deactivation {
+        rows: views,
+        revoked,
+    })
+}
+
+/// R18: reactivates rows and sends each a new challenge round, in one transaction, so that no
+/// moment exists in which a reactivated row's old links allow a request before the round is out.
+/// Rows that cannot get a round are reported (as "send challenges" reports them) and stay
+/// reactivated only if the whole step succeeds.
+pub async fn reactivate_and_challenge(
+    portal: &Portal,
+    viewer: &Viewer,
+    rows: &[(i64, i64)],
+) -> Result<(Vec<RowView>, SendReport), HandoverError> {
+    let mut tx = begin_write(&portal.pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let now = clock::now();
+    apply_set_active(&mut tx, &ctx, rows, true, now).await?;
+    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
+    let report = send_rounds(&mut tx, viewer, &ids, &portal.config, now).await?;
+    let views = load_views(&mut tx, &ctx, rows, now).await?;
+    tx.commit().await?;
+    if report.challenges > 0 {
+        portal.outbox.notify_one();
+    }
+    Ok((views, report))
+}
+
+/// R18: saves an edit of a deactivated row (typically the new person's name) and, because a
+/// different person takes the mailbox over, drops every link of the row and supersedes its pending
+/// challenges in the same transaction: nobody can request for it until a new round is confirmed.
+/// A plain rename (R6) is [`crate::rows::edit_row`], which touches no link.
+pub async fn edit_row_for_new_person(
+    portal: &Portal,
+    viewer: &Viewer,
+    row_id: i64,
+    version: i64,
+    input: &RowInput,
+) -> Result<RowView, HandoverError> {
+    let mut tx = begin_write(&portal.pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let now = clock::now();
+    let stored = load_row_for_change(&mut tx, &ctx, row_id).await?;
+    if stored.record.version != version {
+        return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await.into());
+    }
+    if stored.fields.active {
+        return Err(HandoverError::RowActive);
+    }
+    let after = parse_edit(&mut tx, &ctx, &stored, input).await?;
+    let outcome = apply_edit(&mut tx, &ctx, &stored, version, &after, now).await?;
+    let domain_id = stored.record.domain_id;
+    // What the edit itself dropped (R4, R5) is audited already; the rest goes now.
+    let already: Vec<String> = outcome
+        .dropped_links
+        .iter()
+        .map(|l| l.address.clone())
+        .collect();
+    let superseded = if outcome.consequences.supersede_pending {
+        Vec::new()
+    } else {
+        supersede_pending_challenges_of_row(&mut tx, row_id, now).await?
+    };
+    for c in &superseded {
+        let record = NewAuditRecord {
+            actor: &ctx.actor,
+            kind: AuditKind::ChallengeSuperseded,
+            domain_id: Some(domain_id),
+            row_id: Some(row_id),
+            subject: Some(&c.address),
+            before: Some(json!({
+                "challenge": c.id,
+                "state": "pending",
+                "recipient": c.recipient,
+                "sent_at": c.created_at,
+            })),
+            after: Some(json!({
+                "challenge": c.id, "state": "superseded", "by": "different_person"
+            })),
+        };
+        insert_audit_record(&mut tx, &record, now).await?;
+    }
+    let remaining = list_links_of_row(&mut tx, row_id).await?;
+    let to_drop: Vec<_> = remaining
+        .into_iter()
+        .filter(|l| !already.contains(&l.address))
+        .collect();
+    for link in &to_drop {
+        delete_link(&mut tx, row_id, &link.address).await?;
+        let record = NewAuditRecord {
+            actor: &ctx.actor,
+            kind: AuditKind::LinkDropped,
+            domain_id: Some(domain_id),
+            row_id: Some(row_id),
+            subject: Some(&link.address),
+            before: Some(json!({
+                "user_id": link.user_id,
+                "challenge": link.challenge_id,
+                "linked_at": link.linked_at,
+            })),
+            after: Some(json!({ "reason": "different_person" })),
+        };
+        insert_audit_record(&mut tx, &record, now).await?;
+    }
+    let view = load_view(&mut tx, &ctx, row_id, now).await?;
+    tx.commit().await?;
+    tracing::info!(
+        row_id,
+        dropped_links = to_drop.len() + already.len(),
+        "row handed over to a different person"
+    );
+    Ok(view)
+}
+
+/// R19: the worklist of a domain: its deactivated rows that still have valid certificates, with the
+/// S/MIME BR deadline (5 days after the latest deactivation) and how urgent it is at `now`, the
+/// most urgent first. For the domain's NAPs and operators.
+pub async fn leaver_worklist(
+    portal: &Portal,
+    viewer: &Viewer,
+    domain: &str,
+    now: i64,
+) -> Result<Vec<LeaverItem>, HandoverError> {
+    let mut conn = portal.pool.acquire().await?;
+    let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
+    let (domain_id, domain_name) = ctx.readable_domain(domain)?;
+    let domain_name = domain_name.to_string();
+    let rows = list_leaver_rows(&mut conn, domain_id, now).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut held: HashMap<i64, Vec<HeldCertificate>> = HashMap::new();
+    for c in list_held_certificates_of_rows(&mut conn, &ids, now).await? {
+        let name = format!("{} {}", c.given_name, c.family_name);
+        let name = name.trim();
+        held.entry(c.row_id).or_default().push(HeldCertificate {
+            id: c.id,
+            serial: c.serial,
+            user_name: if name.is_empty() {
+                c.user_id.clone()
+            } else {
+                name.to_owned()
+            },
+            user_id: c.user_id,
+            expiring_soon: expiring_soon(c.not_after, now),
+            not_after: c.not_after,
+        });
+    }
+    let mut items: Vec<LeaverItem> = rows
+        .into_iter()
+        .map(|r| {
+            let deactivated_at = r.deactivated_at.unwrap_or(r.updated_at);
+            let (deadline, urgency) = leaver_deadline(deactivated_at, now);
+            LeaverItem {
+                row_id: r.id,
+                version: r.version,
+                domain: domain_name.clone(),
+                name: format!("{} {}", r.first_name, r.last_name)
+                    .trim()
+                    .to_owned(),
+                primary: r.primary_address,
+                deactivated_at,
+                deadline,
+                urgency,
+                certificates: held.remove(&r.id).unwrap_or_default(),
+            }
+        })
+        .filter(|item| !item.certificates.is_empty())
+        .collect();
+    items.sort_by_key(|i| (i.deadline, i.row_id));
+    Ok(items)
+}
+
+/// A deactivated row with a valid certificate, and when it was last deactivated.
+#[derive(sqlx::FromRow)]
+struct LeaverRow {
+    id: i64,
+    version: i64,
+    primary_address: String,
+    first_name: String,
+    last_name: String,
+    updated_at: i64,
+    deactivated_at: Option<i64>,
+}
+
+/// The deactivated rows of a domain that hold a valid certificate at `now`. The deactivation time
+/// comes from the audit trail (R16): the CSV upload and the form deactivate through the same core
+/// and both write `row_deactivated`; a row created inactive has none and falls back to its last
+/// change.
+async fn list_leaver_rows(
+    conn: &mut Conn,
+    domain_id: i64,
+    now: i64,
+) -> sqlx::Result<Vec<LeaverRow>> {
+    sqlx::query_as(
+        "SELECT r.id, r.version, r.primary_address, r.first_name, r.last_name, r.updated_at,
+                (SELECT MAX(a.at) FROM audit_records a
+                 WHERE a.row_id = r.id AND a.kind = 'row_deactivated') AS deactivated_at
+         FROM mailbox_rows r
+         WHERE r.domain_id = ? AND r.active = 0
+           AND EXISTS (SELECT 1 FROM certificates c
+                       LEFT JOIN revocations v ON v.certificate_id = c.id
+                       WHERE c.row_id = r.id AND v.certificate_id IS NULL AND c.not_after > ?)",
+    )
+    .bind(domain_id)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
