@@ -139,6 +139,9 @@ pub async fn run_reminder_job(portal: Portal, shutdown: impl Future<Output = ()>
         if let Err(e) = send_due_reminders(&portal, crate::clock::now()).await {
             tracing::error!(error = ?e, "could not queue expiry reminders");
         }
+        if let Err(e) = crate::digest::send_due_digests(&portal, crate::clock::now()).await {
+            tracing::error!(error = ?e, "could not make the NAP digests");
+        }
     }
     tracing::info!("reminder job stopped");
 }

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod certificates;
 pub mod confirm;
+pub mod digest_toggle;
 pub mod domain_table;
 pub mod home;
 pub mod login;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::auth::use_session;
 use crate::components::RequireLogin;
 use crate::i18n::use_texts;
+use crate::pages::digest_toggle::DigestToggle;
 
 /// `/domains`
 #[component]
@@ -24,7 +25,7 @@ pub fn MyDomainsPage() -> impl IntoView {
                     view! {
                         <ul class="domain-list">
                             {nap_domains.iter().map(|d| view! {
-                                <li><a class="mono" href=format!("/domains/{d}")>{d.clone()}</a></li>
+                                <li><a class="mono" href=format!("/domains/{d}")>{d.clone()}</a>" "<DigestToggle domain=d.clone()/></li>
                             }).collect_view()}
                         </ul>
                     }.into_any()

@@ -7,6 +7,7 @@ mod certificates;
 mod challenges;
 mod csv;
 mod demo;
+mod digest;
 mod domains;
 mod handover;
 mod mail;
