@@ -554,7 +554,7 @@ pub mod certificates {
             issued_at: c.issued_at,
             // R23: "expires soon" is judged on the server's clock, so the page and the reminder agree.
             expires_soon: c.status == CertificateStatus::Valid
-                && backend::reminders::expires_soon(c.not_after, backend::clock::now()),
+                && domain::handover::expiring_soon(c.not_after, backend::clock::now()),
             status: match c.status {
                 CertificateStatus::Valid => CertificateStatusItem::Valid,
                 CertificateStatus::Expired => CertificateStatusItem::Expired,

@@ -43,10 +43,10 @@ use crate::secret::{ExposeSecret, SecretString};
 use crate::storage::audit::{
     insert_audit_record, list_issue_records_of_row, AuditKind, NewAuditRecord,
 };
-use crate::storage::confirmations::list_link_evidence;
 use crate::storage::certificates::{
     self as store, CertificateRecord, CertificateRowRecord, CrlRecord, NewCertificate,
 };
+use crate::storage::confirmations::list_link_evidence;
 use crate::storage::outbox::{insert_outbox_mails, NewOutboxMail};
 use crate::storage::users::find_user;
 use crate::storage::Conn;
@@ -780,7 +780,9 @@ async fn check_request(
         .ok_or(CertificateError::NotLinkedToRow)?;
     let mut linked = Vec::new();
     let mut suspended = Vec::new();
-    for (address, is_suspended) in store::list_linked_addresses_of_row(conn, user_id, row_id).await? {
+    for (address, is_suspended) in
+        store::list_linked_addresses_of_row(conn, user_id, row_id).await?
+    {
         let address = EmailAddress::parse(&address)
             .map_err(|e| CertificateError::corrupt(format!("linked address: {e}")))?;
         if is_suspended {

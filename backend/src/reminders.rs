@@ -24,15 +24,6 @@ const DAY: i64 = 86_400;
 /// so ten minutes late is on time, and a look is two small queries.
 const JOB_INTERVAL: Duration = Duration::from_secs(600);
 
-/// R23: a valid certificate this close to its end is marked "expires soon" on "My client
-/// certificates" (the same 30 days the table's mark of R17 uses).
-pub const EXPIRES_SOON_SECS: i64 = 30 * DAY;
-
-/// Whether a valid certificate ending at `not_after` is marked "expires soon" at `now` (R23).
-pub fn expires_soon(not_after: i64, now: i64) -> bool {
-    not_after - now <= EXPIRES_SOON_SECS
-}
-
 /// A valid certificate that may be due for a reminder.
 #[derive(Debug, sqlx::FromRow)]
 struct Candidate {

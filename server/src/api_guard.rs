@@ -70,7 +70,7 @@ where
 
 /// Every server function of the app. The types give each one's path, body type and error type,
 /// so nothing here can drift from the functions; a unit test checks that the list is complete.
-fn server_functions() -> [ServerFunction; 26] {
+fn server_functions() -> [ServerFunction; 28] {
     use app::certs_api::*;
     use app::pages::{audit::*, confirm::*, home::*, operator::*};
     use app::rows_api::*;
@@ -101,6 +101,8 @@ fn server_functions() -> [ServerFunction; 26] {
         server_function::<app::handover_api::ReactivateAndSend>(),
         server_function::<app::handover_api::EditRowForNewPerson>(),
         server_function::<app::handover_api::LeaverWorklist>(),
+        server_function::<app::pages::digest_toggle::DigestSetting>(),
+        server_function::<app::pages::digest_toggle::SetDigestSetting>(),
     ]
 }
 
@@ -134,11 +136,11 @@ pub async fn guard_server_functions(req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return too_large(&refuse);
+        return too_large(refuse);
     }
     let body = match read_body(body).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => return too_large(&refuse),
+        Err(BodyError::TooLarge) => return too_large(refuse),
         Err(BodyError::Unreadable(why)) => {
             return refuse(
                 StatusCode::BAD_REQUEST,

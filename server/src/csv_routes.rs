@@ -155,7 +155,7 @@ pub async fn apply(
 /// The download format a query string names: none, `format=standard` or `format=excel-de`.
 /// Read by hand rather than by axum's `Query`, so that every refusal says what to write (Q9): an
 /// unknown or repeated parameter is a 400, an unknown format a 422 (as for certificate files).
-fn download_format(query: Option<&str>) -> Result<DownloadFormat, Response> {
+fn download_format(query: Option<&str>) -> Result<DownloadFormat, (StatusCode, String)> {
     let formats = format!(
         "format={} or format={}",
         DownloadFormat::Standard.name(),
@@ -173,8 +173,7 @@ fn download_format(query: Option<&str>) -> Result<DownloadFormat, Response> {
                 return Err((
                     StatusCode::BAD_REQUEST,
                     format!("The download takes one option: {formats}."),
-                )
-                    .into_response())
+                ))
             }
         };
         match DownloadFormat::from_name(value) {
@@ -183,8 +182,7 @@ fn download_format(query: Option<&str>) -> Result<DownloadFormat, Response> {
                 return Err((
                     StatusCode::UNPROCESSABLE_ENTITY,
                     format!("Unknown download format; use {formats}."),
-                )
-                    .into_response())
+                ))
             }
         }
     }
@@ -203,7 +201,7 @@ pub async fn download(
     };
     let format = match download_format(query.as_deref()) {
         Ok(f) => f,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     match csv_upload::download_as(&portal.pool, &viewer, &domain, format).await {
         Ok(csv) => {

@@ -126,29 +126,43 @@ pub async fn list_link_evidence(
     row_id: i64,
     user_id: &str,
 ) -> sqlx::Result<Vec<ValidationEvidence>> {
-    let rows: Vec<(String, i64, String, i64, Option<i64>, Option<String>, Option<String>, Option<String>)> =
-        sqlx::query_as(
-            "SELECT l.address, c.id, c.recipient, c.created_at, c.resolved_at, c.confirmed_by,
-                    c.confirmed_ip, c.confirmed_user_agent
-             FROM links l JOIN challenges c ON c.id = l.challenge_id
-             WHERE l.row_id = ? AND l.user_id = ?
-             ORDER BY l.address",
-        )
-        .bind(row_id)
-        .bind(user_id)
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<EvidenceRow> = sqlx::query_as(
+        "SELECT l.address, c.id AS challenge_id, c.recipient, c.created_at AS sent_at,
+                c.resolved_at AS confirmed_at, c.confirmed_by, c.confirmed_ip AS ip,
+                c.confirmed_user_agent AS user_agent
+         FROM links l JOIN challenges c ON c.id = l.challenge_id
+         WHERE l.row_id = ? AND l.user_id = ?
+         ORDER BY l.address",
+    )
+    .bind(row_id)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| ValidationEvidence {
-            address: r.0,
-            challenge_id: r.1,
-            recipient: r.2,
-            sent_at: r.3,
-            confirmed_at: r.4.unwrap_or_default(),
-            confirmed_by: r.5.unwrap_or_default(),
-            ip: r.6,
-            user_agent: r.7,
+            address: r.address,
+            challenge_id: r.challenge_id,
+            recipient: r.recipient,
+            sent_at: r.sent_at,
+            // A link's challenge is confirmed: both are set (CHECK in the schema).
+            confirmed_at: r.confirmed_at.unwrap_or_default(),
+            confirmed_by: r.confirmed_by.unwrap_or_default(),
+            ip: r.ip,
+            user_agent: r.user_agent,
         })
         .collect())
+}
+
+/// A link's confirmation as [`list_link_evidence`] reads it.
+#[derive(FromRow)]
+struct EvidenceRow {
+    address: String,
+    challenge_id: i64,
+    recipient: String,
+    sent_at: i64,
+    confirmed_at: Option<i64>,
+    confirmed_by: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
 }

@@ -131,7 +131,13 @@ impl CertWorld {
 }
 
 /// A person who has logged in, with what the IdM says about them.
-pub(super) async fn person(pool: &SqlitePool, id: &str, given: &str, family: &str, email: Option<&str>) {
+pub(super) async fn person(
+    pool: &SqlitePool,
+    id: &str,
+    given: &str,
+    family: &str,
+    email: Option<&str>,
+) {
     let mut conn = pool.acquire().await.unwrap();
     upsert_user(
         &mut conn,

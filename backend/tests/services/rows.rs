@@ -1046,9 +1046,16 @@ async fn r04_alias_edit_supersedes_pending_drops_only_removed_alias_links() {
         state_of(&edited, "anna@example.org"),
         AddressState::Superseded { .. }
     ));
-    let primary_link = edited.addresses[0].link.as_ref().expect("the kept link is shown");
+    let primary_link = edited.addresses[0]
+        .link
+        .as_ref()
+        .expect("the kept link is shown");
     assert_eq!(
-        (primary_link.user_id.as_str(), primary_link.user_name.as_str(), primary_link.suspended),
+        (
+            primary_link.user_id.as_str(),
+            primary_link.user_name.as_str(),
+            primary_link.suspended
+        ),
         ("sub-anna", "Anna Schmidt", true)
     );
     assert!(matches!(
