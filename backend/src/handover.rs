@@ -106,8 +106,8 @@ pub async fn deactivate_rows(
 
 /// R18: reactivates rows and sends each a new challenge round, in one transaction, so that no
 /// moment exists in which a reactivated row's old links allow a request before the round is out.
-/// Rows that cannot get a round are reported (as "send challenges" reports them) and stay
-/// reactivated only if the whole step succeeds.
+/// A row refused a round is reported as "send challenges" reports it and is reactivated all the
+/// same; a failure of the step as a whole (a stale version, a foreign row) changes nothing.
 pub async fn reactivate_and_challenge(
     portal: &Portal,
     viewer: &Viewer,
