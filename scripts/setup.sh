@@ -5,6 +5,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
+# Where env.sh puts pkilint; set here too, so this script also works on its own.
+PKILINT_VENV="${PKILINT_VENV:-$HOME/.cache/ra-portal/pkilint-venv}"
 
 # Versions are pinned: cargo-leptos 0.3.11 does not build on rustc 1.95 with --locked, and
 # wasm-bindgen-cli must equal the wasm-bindgen version in Cargo.lock exactly.
