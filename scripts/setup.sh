@@ -37,7 +37,7 @@ fi
 # pkilint lints every certificate the CA tests issue against the S/MIME Baseline Requirements.
 # It goes into a virtual environment of its own (env.sh puts it on PATH): Debian's system Python
 # refuses `pip install` outside one (PEP 668).
-if ! command -v lint_cabf_smime_cert >/dev/null; then
+if [ ! -x "$PKILINT_VENV/bin/lint_cabf_smime_cert" ]; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     log "apt-get install python3-venv"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
