@@ -266,6 +266,7 @@ fn json_functions() -> Vec<JsonFunction> {
     let audit = json!({"domain": "example.org", "query": {}});
     let request = json!({"row_id": 1, "addresses": ["a@example.org"], "key": {"ServerKey": "a long password"}});
     let revoke = json!({"id": 1, "reason": "keyCompromise"});
+    let deactivate = json!({"rows": [[1, 1]], "revoke": "affiliationChanged"});
     vec![
         JsonFunction {
             path: "/api/rows/list",
@@ -311,7 +312,7 @@ fn json_functions() -> Vec<JsonFunction> {
                 with(edit.clone(), "/id", json!(9_223_372_036_854_775_808u64)),
                 with(edit.clone(), "/form/comment", json!({"text": "x"})),
             ],
-            good: edit,
+            good: edit.clone(),
         },
         JsonFunction {
             path: "/api/rows/set_active",
@@ -391,6 +392,48 @@ fn json_functions() -> Vec<JsonFunction> {
             path: "/api/certificates/revoke_rows",
             misfits: vec![json!({"row_ids": [1]})],
             good: json!({"row_ids": [1], "reason": "unspecified"}),
+        },
+        // The handover (R18, R19) and the digest setting (R23).
+        JsonFunction {
+            path: "/api/handover/deactivate",
+            misfits: vec![
+                with(deactivate.clone(), "/revoke", json!("sometimes")),
+                with(deactivate.clone(), "/rows", json!([[1]])),
+                with(deactivate.clone(), "/rows", json!([["1", 1]])),
+                without(deactivate.clone(), "rows"),
+            ],
+            good: deactivate,
+        },
+        JsonFunction {
+            path: "/api/handover/reactivate_and_send",
+            misfits: vec![json!({"rows": [1]}), json!({"rows": "all"})],
+            good: json!({"rows": [[1, 1]]}),
+        },
+        JsonFunction {
+            path: "/api/handover/new_person",
+            misfits: vec![
+                without(edit.clone(), "version"),
+                with(edit.clone(), "/form/comment", json!(false)),
+            ],
+            good: edit.clone(),
+        },
+        JsonFunction {
+            path: "/api/handover/worklist",
+            misfits: vec![json!({"domain": ["example.org"]}), json!({})],
+            good: json!({"domain": "example.org"}),
+        },
+        JsonFunction {
+            path: "/api/digest/setting",
+            misfits: vec![json!({"domain": 7})],
+            good: json!({"domain": "example.org"}),
+        },
+        JsonFunction {
+            path: "/api/digest/set",
+            misfits: vec![
+                json!({"domain": "example.org", "enabled": "yes"}),
+                json!({"domain": "example.org"}),
+            ],
+            good: json!({"domain": "example.org", "enabled": true}),
         },
     ]
 }
