@@ -36,6 +36,7 @@ use crate::ca::{
 use crate::challenges::message_id_domain;
 use crate::clock;
 use crate::error::ServiceError;
+use crate::identity::display_name;
 use crate::mail::templates::{revocation_mail, RevocationMail, RevokedBy};
 use crate::portal::Portal;
 use crate::roles::{Refusal, Viewer};
@@ -44,7 +45,8 @@ use crate::storage::audit::{
     insert_audit_record, list_issue_records_of_row, AuditKind, NewAuditRecord,
 };
 use crate::storage::certificates::{
-    self as store, CertificateRecord, CertificateRowRecord, CrlRecord, NewCertificate,
+    self as store, CertificateRecord, CertificateRowRecord, CrlRecord, LinkedAddressRecord,
+    NewCertificate,
 };
 use crate::storage::confirmations::list_link_evidence;
 use crate::storage::outbox::{insert_outbox_mails, NewOutboxMail};
@@ -396,13 +398,6 @@ impl From<CaError> for CertificateError {
 // ---------------------------------------------------------------------------------------------
 
 /// "Given Family", or the user ID when the IdM gave no name.
-fn display_name(given: &str, family: &str, user_id: &str) -> String {
-    match format!("{} {}", given.trim(), family.trim()).trim() {
-        "" => user_id.to_owned(),
-        name => name.to_owned(),
-    }
-}
-
 fn stored_reason(reason: Option<&str>) -> Result<RevocationReason, CertificateError> {
     match reason {
         None => Ok(RevocationReason::Unspecified),
@@ -533,55 +528,44 @@ pub async fn my_certificates(
     let organization = portal.config.ca.organization.as_deref();
     let country = portal.config.ca.country.as_deref();
 
-    // The records come sorted by row, each row's addresses primary first.
+    // The records come sorted by row, each row's addresses primary first. R18: a row offers only
+    // its usable links; suspended ones are kept apart, shown when the row has nothing else.
     let mut rows: Vec<RequestableRow> = Vec::new();
-    let mut last_row = None;
-    // R18: suspended links are offered for nothing; a row with only such links lists them and
-    // says why nothing can be requested.
-    let mut suspended: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut suspended: Vec<Vec<String>> = Vec::new();
     for record in linked {
-        if record.suspended {
-            suspended
-                .entry(record.row.id)
-                .or_default()
-                .push(record.address.clone());
-            if last_row == Some(record.row.id) {
-                continue;
-            }
-        } else if last_row == Some(record.row.id) {
-            if let Some(row) = rows.last_mut() {
-                row.linked_addresses.push(record.address);
-            }
-            continue;
+        let LinkedAddressRecord {
+            row,
+            address,
+            suspended: is_suspended,
+        } = record;
+        if rows.last().map(|r| r.row_id) != Some(row.id) {
+            let functional = mailbox_type_of(&row)? == MailboxType::Functional;
+            rows.push(RequestableRow {
+                row_id: row.id,
+                domain: row.domain,
+                primary: row.primary_address,
+                functional,
+                row_name: format!("{} {}", row.first_name, row.last_name)
+                    .trim()
+                    .to_owned(),
+                active: row.active,
+                linked_addresses: Vec::new(),
+                refusal: None,
+                subject_preview: String::new(),
+            });
+            suspended.push(Vec::new());
         }
-        last_row = Some(record.row.id);
-        let usable = !record.suspended;
-        let row = record.row;
-        let functional = mailbox_type_of(&row)? == MailboxType::Functional;
-        rows.push(RequestableRow {
-            row_id: row.id,
-            domain: row.domain,
-            primary: row.primary_address,
-            functional,
-            row_name: format!("{} {}", row.first_name, row.last_name)
-                .trim()
-                .to_owned(),
-            active: row.active,
-            linked_addresses: if usable {
-                vec![record.address]
-            } else {
-                Vec::new()
-            },
-            refusal: None,
-            subject_preview: String::new(),
-        });
-    }
-    for row in &mut rows {
-        if row.linked_addresses.is_empty() {
-            row.linked_addresses = suspended.get(&row.row_id).cloned().unwrap_or_default();
+        match (rows.last_mut(), suspended.last_mut()) {
+            (Some(row), _) if !is_suspended => row.linked_addresses.push(address),
+            (_, Some(held_back)) => held_back.push(address),
+            _ => {}
         }
     }
-    for row in &mut rows {
+    for (row, held_back) in rows.iter_mut().zip(suspended) {
+        let only_suspended = row.linked_addresses.is_empty();
+        if only_suspended {
+            row.linked_addresses = held_back;
+        }
         let held: Vec<ExistingCert> = certificates
             .iter()
             .filter(|c| c.row_id == row.row_id)
@@ -599,12 +583,8 @@ pub async fn my_certificates(
                 None => Err(RequestRefusal::NoName),
             }
         };
-        let only_suspended = suspended
-            .get(&row.row_id)
-            .and_then(|s| s.first())
-            .filter(|first| row.linked_addresses.first() == Some(*first));
-        let refusal = if let (true, Some(address)) = (row.active, only_suspended) {
-            EmailAddress::parse(address)
+        let refusal = if row.active && only_suspended {
+            EmailAddress::parse(&row.linked_addresses[0])
                 .ok()
                 .map(|address| RequestRefusal::LinkSuspended { address })
         } else if row.active {

@@ -5,10 +5,8 @@
 //! Each composes the cores of the row, challenge and certificate services inside one transaction,
 //! so the rules stay where they are (R8: the same rules on every path) and nothing lands half.
 
-use std::collections::HashMap;
-
 use domain::certificate::{RevocationReason, Revoker};
-use domain::handover::{expiring_soon, leaver_deadline, HeldCertificate, LeaverItem};
+use domain::handover::{leaver_deadline, LeaverItem};
 use serde_json::json;
 
 use crate::certificates::{revoke_all, CertificateError, Revocation};
@@ -18,13 +16,12 @@ use crate::error::ServiceError;
 use crate::portal::Portal;
 use crate::roles::Viewer;
 use crate::rows::{
-    apply_edit, apply_set_active, begin_write, changed_meanwhile, load_row_for_change, load_view,
-    load_views, parse_edit, AuditKind, ContextFor, RowContext, RowError, RowInput, RowView,
+    apply_edit, apply_set_active, begin_write, changed_meanwhile, held_certificates,
+    load_row_for_change, load_view, load_views, parse_edit, AuditKind, ContextFor, RowContext,
+    RowError, RowInput, RowView,
 };
 use crate::storage::audit::{insert_audit_record, NewAuditRecord};
-use crate::storage::certificates::{
-    list_held_certificates_of_rows, list_valid_certificates_of_rows,
-};
+use crate::storage::certificates::list_valid_certificates_of_rows;
 use crate::storage::challenges::supersede_pending_challenges_of_row;
 use crate::storage::links::{delete_link, list_links_of_row};
 use crate::storage::Conn;
@@ -151,17 +148,9 @@ pub async fn edit_row_for_new_person(
     let after = parse_edit(&mut tx, &ctx, &stored, input).await?;
     let outcome = apply_edit(&mut tx, &ctx, &stored, version, &after, now).await?;
     let domain_id = stored.record.domain_id;
-    // What the edit itself dropped (R4, R5) is audited already; the rest goes now.
-    let already: Vec<String> = outcome
-        .dropped_links
-        .iter()
-        .map(|l| l.address.clone())
-        .collect();
-    let superseded = if outcome.consequences.supersede_pending {
-        Vec::new()
-    } else {
-        supersede_pending_challenges_of_row(&mut tx, row_id, now).await?
-    };
+    // What the edit itself superseded and dropped (R4, R5) is gone and audited already; what is
+    // left goes now.
+    let superseded = supersede_pending_challenges_of_row(&mut tx, row_id, now).await?;
     for c in &superseded {
         let record = NewAuditRecord {
             actor: &ctx.actor,
@@ -181,11 +170,7 @@ pub async fn edit_row_for_new_person(
         };
         insert_audit_record(&mut tx, &record, now).await?;
     }
-    let remaining = list_links_of_row(&mut tx, row_id).await?;
-    let to_drop: Vec<_> = remaining
-        .into_iter()
-        .filter(|l| !already.contains(&l.address))
-        .collect();
+    let to_drop = list_links_of_row(&mut tx, row_id).await?;
     for link in &to_drop {
         delete_link(&mut tx, row_id, &link.address).await?;
         let record = NewAuditRecord {
@@ -207,7 +192,7 @@ pub async fn edit_row_for_new_person(
     tx.commit().await?;
     tracing::info!(
         row_id,
-        dropped_links = to_drop.len() + already.len(),
+        dropped_links = to_drop.len() + outcome.dropped_links.len(),
         "row handed over to a different person"
     );
     Ok(view)
@@ -228,23 +213,7 @@ pub async fn leaver_worklist(
     let domain_name = domain_name.to_string();
     let rows = list_leaver_rows(&mut conn, domain_id, now).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut held: HashMap<i64, Vec<HeldCertificate>> = HashMap::new();
-    for c in list_held_certificates_of_rows(&mut conn, &ids, now).await? {
-        let name = format!("{} {}", c.given_name, c.family_name);
-        let name = name.trim();
-        held.entry(c.row_id).or_default().push(HeldCertificate {
-            id: c.id,
-            serial: c.serial,
-            user_name: if name.is_empty() {
-                c.user_id.clone()
-            } else {
-                name.to_owned()
-            },
-            user_id: c.user_id,
-            expiring_soon: expiring_soon(c.not_after, now),
-            not_after: c.not_after,
-        });
-    }
+    let mut held = held_certificates(&mut conn, &ids, now).await?;
     let mut items: Vec<LeaverItem> = rows
         .into_iter()
         .map(|r| {

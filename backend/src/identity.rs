@@ -33,6 +33,15 @@ impl fmt::Display for IdentitySource {
     }
 }
 
+/// A person's name as the portal shows it: the IdM's given and family name, or the user ID when the
+/// IdM gave neither.
+pub fn display_name(given: &str, family: &str, user_id: &str) -> String {
+    match format!("{} {}", given.trim(), family.trim()).trim() {
+        "" => user_id.to_owned(),
+        name => name.to_owned(),
+    }
+}
+
 /// What an IdM says about a person at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {

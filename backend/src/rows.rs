@@ -21,6 +21,7 @@ use serde_json::json;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::clock;
+use crate::identity::display_name;
 use crate::roles::Viewer;
 use crate::search_matches::TablePages;
 use crate::storage::audit::{self as audit_store, insert_audit_record, NewAuditRecord};
@@ -1193,18 +1194,12 @@ fn address_state(a: &AddressStateRecord, now: i64) -> AddressState {
 /// The link of an address as the table shows it (R17), suspended by a newer round (R18).
 fn link_of(a: &AddressStateRecord) -> Option<AddressLink> {
     let user_id = a.link_user_id.clone()?;
-    let name = format!(
-        "{} {}",
-        a.user_given_name.as_deref().unwrap_or(""),
-        a.user_family_name.as_deref().unwrap_or("")
-    );
-    let name = name.trim();
     Some(AddressLink {
-        user_name: if name.is_empty() {
-            user_id.clone()
-        } else {
-            name.to_owned()
-        },
+        user_name: display_name(
+            a.user_given_name.as_deref().unwrap_or(""),
+            a.user_family_name.as_deref().unwrap_or(""),
+            &user_id,
+        ),
         user_id,
         since: a.linked_at.unwrap_or_default(),
         suspended: link_suspended(a.link_challenge_id.unwrap_or_default(), a.challenge_id),
@@ -1212,23 +1207,17 @@ fn link_of(a: &AddressStateRecord) -> Option<AddressLink> {
 }
 
 /// The valid certificates of rows (R17), by row.
-async fn held_certificates(
+pub(crate) async fn held_certificates(
     conn: &mut Conn,
     row_ids: &[i64],
     now: i64,
 ) -> Result<HashMap<i64, Vec<HeldCertificate>>, RowError> {
     let mut by_row: HashMap<i64, Vec<HeldCertificate>> = HashMap::new();
     for c in list_held_certificates_of_rows(conn, row_ids, now).await? {
-        let name = format!("{} {}", c.given_name, c.family_name);
-        let name = name.trim();
         by_row.entry(c.row_id).or_default().push(HeldCertificate {
             id: c.id,
             serial: c.serial,
-            user_name: if name.is_empty() {
-                c.user_id.clone()
-            } else {
-                name.to_owned()
-            },
+            user_name: display_name(&c.given_name, &c.family_name, &c.user_id),
             user_id: c.user_id,
             expiring_soon: expiring_soon(c.not_after, now),
             not_after: c.not_after,

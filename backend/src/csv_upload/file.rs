@@ -1080,7 +1080,7 @@ mod tests {
     }
 
     #[test]
-    fn an_open_quote_is_found_where_the_reader_would_swallow_the_rest() {
+    fn q9_an_open_quote_is_found_where_the_reader_would_swallow_the_rest() {
         let open = |text: &str| unclosed_quote(text.as_bytes(), 0, b',');
         assert_eq!(open("a,\"b\nc\n"), Some(OpenQuote { at: 2, cell: 1 }));
         // Closed quotes, doubled quotes inside, text after the closing quote, a quote that does
@@ -1112,7 +1112,7 @@ mod tests {
     }
 
     #[test]
-    fn numbered_alias_columns_and_quoted_header_names_are_read() {
+    fn r08_numbered_alias_columns_and_quoted_header_names_are_read() {
         for name in [
             "Alias 1",
             "alias2",

@@ -382,7 +382,7 @@ async fn csv_header_problems_refuse_the_file_naming_column_and_position() {
 
 /// Issue 16: however many columns are unknown, the valid ones are listed once, at the end.
 #[tokio::test]
-async fn csv_unknown_columns_are_named_each_and_the_valid_columns_listed_once() {
+async fn r08_csv_unknown_columns_are_named_each_and_the_valid_columns_listed_once() {
     let e = parse(b"E-Mail,Telefon,Raum,Vorname\na@example.org,1,2,A\n").unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -492,7 +492,7 @@ async fn s1_csv_unterminated_quote_in_the_header_or_a_blank_line_is_refused_too(
 /// Issue 16: some spreadsheets write a space after the delimiter (`a, " E-MAIL "`), and the CSV
 /// reader then keeps the quotes. The header and the cells are read as if the space were not there.
 #[tokio::test]
-async fn csv_a_space_before_a_quote_is_read_as_spreadsheets_mean_it() {
+async fn r08_csv_a_space_before_a_quote_is_read_as_spreadsheets_mean_it() {
     let w = world().await;
     let (p, report) = upload(&w, &data("header_space_before_quote.csv")).await;
     assert_eq!(statuses(&p), [(2, LineStatus::New), (3, LineStatus::New)]);
@@ -512,7 +512,7 @@ async fn csv_a_space_before_a_quote_is_read_as_spreadsheets_mean_it() {
 /// Issue 16: mail admin tools export aliases as numbered columns; they are the row's aliases,
 /// merged in file order.
 #[tokio::test]
-async fn csv_numbered_alias_columns_are_merged_in_order() {
+async fn r08_csv_numbered_alias_columns_are_merged_in_order() {
     let w = world().await;
     add(
         &w,
@@ -1479,7 +1479,7 @@ async fn csv_download_writes_the_upload_format_and_neutralises_formulas() {
 /// Issue 16: the download for German Excel (semicolons, German header and values, the byte
 /// order mark) reads back without a change, as the standard one does.
 #[tokio::test]
-async fn csv_download_for_german_excel_reads_back_unchanged() {
+async fn r08_csv_download_for_german_excel_reads_back_unchanged() {
     let w = world().await;
     add(
         &w,
