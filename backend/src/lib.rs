@@ -15,6 +15,7 @@ pub mod config;
 pub mod csv_upload;
 pub mod db;
 pub mod demo;
+pub mod deprovisioning;
 pub mod digest;
 pub mod domains;
 pub mod error;
