@@ -43,11 +43,21 @@ pub enum AuditKind {
     AccountCreated,
     /// A local account was changed (password, names, groups).
     AccountChanged,
+    /// An operator made a SCIM bearer token for an IdM (R22); the subject is its name.
+    ScimTokenCreated,
+    /// An operator revoked a SCIM bearer token (R22).
+    ScimTokenRevoked,
+    /// The IdM created a SCIM User (R22); the subject is the portal user ID.
+    ScimUserCreated,
+    /// The IdM changed a SCIM User's stored resource (R22), e.g. deactivated the person.
+    ScimUserChanged,
+    /// The IdM deleted a SCIM User (R22).
+    ScimUserDeleted,
 }
 
 impl AuditKind {
     /// Every kind, for exhaustive checks against the schema.
-    pub const ALL: [AuditKind; 17] = [
+    pub const ALL: [AuditKind; 22] = [
         AuditKind::DomainRegistered,
         AuditKind::DomainContactGroupChanged,
         AuditKind::RowCreated,
@@ -65,6 +75,11 @@ impl AuditKind {
         AuditKind::CertificateRevoked,
         AuditKind::AccountCreated,
         AuditKind::AccountChanged,
+        AuditKind::ScimTokenCreated,
+        AuditKind::ScimTokenRevoked,
+        AuditKind::ScimUserCreated,
+        AuditKind::ScimUserChanged,
+        AuditKind::ScimUserDeleted,
     ];
 
     /// The stored spelling.
@@ -87,6 +102,11 @@ impl AuditKind {
             AuditKind::CertificateRevoked => "certificate_revoked",
             AuditKind::AccountCreated => "account_created",
             AuditKind::AccountChanged => "account_changed",
+            AuditKind::ScimTokenCreated => "scim_token_created",
+            AuditKind::ScimTokenRevoked => "scim_token_revoked",
+            AuditKind::ScimUserCreated => "scim_user_created",
+            AuditKind::ScimUserChanged => "scim_user_changed",
+            AuditKind::ScimUserDeleted => "scim_user_deleted",
         }
     }
 }
