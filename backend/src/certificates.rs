@@ -1027,6 +1027,7 @@ fn revocation_mails(
         by: match revocation.by {
             Revoker::Owner => RevokedBy::Owner,
             Revoker::Nap => RevokedBy::Nap,
+            Revoker::Idm => RevokedBy::Idm,
         },
         revoked_at: revocation.now,
     });
@@ -1068,6 +1069,7 @@ pub(crate) async fn revoke_all(
     let by = match revocation.by {
         Revoker::Owner => "owner",
         Revoker::Nap => "nap",
+        Revoker::Idm => "idm",
     };
     let mut mails = Vec::with_capacity(records.len() * 2);
     for record in records {
@@ -1181,6 +1183,7 @@ async fn revoke_one(
         .filter(|r| match by {
             Revoker::Owner => r.user_id == viewer.user.user_id,
             Revoker::Nap => viewer.administers(r.domain_id),
+            Revoker::Idm => false,
         })
         .ok_or(CertificateError::NotFound)?;
     let revocation = Revocation {

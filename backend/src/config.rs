@@ -50,6 +50,8 @@ pub struct Config {
     pub reminders: RemindersConfig,
     /// The NAPs' digest per domain (R23).
     pub digest: DigestConfig,
+    /// IdM deprovisioning (R22): the circuit breaker and the NAPs' mail per sync run.
+    pub deprovisioning: DeprovisioningConfig,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             reminders: RemindersConfig::default(),
             digest: DigestConfig::default(),
+            deprovisioning: DeprovisioningConfig::default(),
         }
     }
 }
@@ -388,6 +391,66 @@ impl DigestConfig {
     }
 }
 
+/// IdM deprovisioning (R22): when one sync deprovisions unusually many users, the circuit breaker
+/// holds the revocations and deactivations for an operator (sessions end all the same).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeprovisioningConfig {
+    /// The window the breaker counts deprovisionings in, in minutes (default 60).
+    pub window_minutes: u32,
+    /// It trips when more users than this are deprovisioned within the window (default 20) …
+    pub max_per_window: u32,
+    /// … or more than this percentage of the users linked to any address (default 5) …
+    pub max_percent: u32,
+    /// … though the percentage never trips it at this many or fewer (default 5).
+    pub percent_floor: u32,
+    /// A sync run ends when no deprovisioning came for this many minutes (default 5); then its
+    /// NAPs get one mail per domain listing what happened.
+    pub quiet_minutes: u32,
+}
+
+impl Default for DeprovisioningConfig {
+    fn default() -> Self {
+        DeprovisioningConfig {
+            window_minutes: 60,
+            max_per_window: 20,
+            max_percent: 5,
+            percent_floor: 5,
+            quiet_minutes: 5,
+        }
+    }
+}
+
+impl DeprovisioningConfig {
+    /// The limits as the domain crate's rule takes them.
+    pub fn limits(&self) -> domain::deprovisioning::BreakerLimits {
+        domain::deprovisioning::BreakerLimits {
+            max_per_window: self.max_per_window,
+            max_percent: self.max_percent,
+            percent_floor: self.percent_floor,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.window_minutes == 0 || self.window_minutes > 7 * 24 * 60 {
+            return Err(ConfigError(
+                "deprovisioning.window_minutes must lie between 1 and 10080 (a week)".into(),
+            ));
+        }
+        if self.max_percent > 100 {
+            return Err(ConfigError(
+                "deprovisioning.max_percent must be at most 100".into(),
+            ));
+        }
+        if self.quiet_minutes == 0 || self.quiet_minutes > 24 * 60 {
+            return Err(ConfigError(
+                "deprovisioning.quiet_minutes must lie between 1 and 1440 (a day)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -436,6 +499,7 @@ impl Config {
         self.ca.validate()?;
         self.reminders.validate()?;
         self.digest.validate()?;
+        self.deprovisioning.validate()?;
         Ok(())
     }
 

@@ -76,7 +76,7 @@ pub async fn send_due_digests(portal: &Portal, now: i64) -> Result<usize, Servic
 
     let mut queued = 0;
     for domain in &domains {
-        let naps: Vec<Nap> = naps_of(domain, &logins, &locals)
+        let naps: Vec<Nap> = naps_of(&domain.contact_group, &logins, &locals)
             .into_iter()
             .filter(|n| !opted_out.contains(&(n.user_id.clone(), domain.id)))
             .filter(|n| !done.contains(&(n.user_id.clone(), domain.id)))
@@ -185,22 +185,37 @@ async fn leavers_of(
         .collect())
 }
 
-/// The NAPs of a domain: recent logins with its contact group (people from the IdM) and local
-/// accounts in it, each once, in user ID order.
-fn naps_of(domain: &DomainRecord, logins: &[LoginGroups], locals: &[LocalMember]) -> Vec<Nap> {
+/// The people the portal knows to be in `group` at `now`, as the digest finds a domain's NAPs:
+/// (user ID, address) of recent logins with the group and of local accounts in it, in user ID
+/// order. For other mails to NAPs (R22's sync-run mail) and to operators.
+pub(crate) async fn group_members(
+    portal: &Portal,
+    group: &str,
+    now: i64,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut conn = portal.pool.acquire().await?;
+    let login_since = now - i64::from(portal.config.digest.nap_login_within_days) * DAY;
+    let logins = list_recent_login_groups(&mut conn, login_since).await?;
+    let locals = list_local_group_members(&mut conn).await?;
+    Ok(naps_of(group, &logins, &locals)
+        .into_iter()
+        .map(|n| (n.user_id, n.email))
+        .collect())
+}
+
+/// The NAPs of a domain (the members of its contact group): recent logins with the group (people
+/// from the IdM) and local accounts in it, each once, in user ID order.
+fn naps_of(group: &str, logins: &[LoginGroups], locals: &[LocalMember]) -> Vec<Nap> {
     let mut naps = BTreeMap::new();
     for l in logins {
         let groups: Vec<String> = serde_json::from_str(&l.groups).unwrap_or_default();
-        if groups.contains(&domain.contact_group) {
+        if groups.iter().any(|g| g == group) {
             if let Some(email) = usable_email(l.email.as_deref()) {
                 naps.insert(l.user_id.clone(), email);
             }
         }
     }
-    for m in locals
-        .iter()
-        .filter(|m| m.group_name == domain.contact_group)
-    {
+    for m in locals.iter().filter(|m| m.group_name == group) {
         if let Some(email) = usable_email(m.email.as_deref()) {
             naps.insert(m.user_id.clone(), email);
         }

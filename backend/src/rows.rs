@@ -436,6 +436,25 @@ impl RowContext {
         })
     }
 
+    /// The portal itself acting on every registered domain's rows, audited as `actor`: the IdM's
+    /// deprovisioning (R22) deactivates a leaver's rows through the same core as a NAP (R8).
+    pub(crate) async fn for_system(conn: &mut Conn, actor: &str) -> Result<RowContext, RowError> {
+        let registered = list_domains(conn)
+            .await?
+            .iter()
+            .map(|d| Ok((d.id, stored_domain(&d.name)?)))
+            .collect::<Result<Vec<_>, RowError>>()?;
+        let names: Vec<DomainName> = registered.iter().map(|(_, n)| n.clone()).collect();
+        Ok(RowContext {
+            actor: actor.to_owned(),
+            reads_all: true,
+            administered: registered.clone(),
+            administered_names: names.clone(),
+            registered_names: names,
+            registered,
+        })
+    }
+
     /// R1 for changes: only the domain's NAPs.
     pub(crate) fn require_nap_of(&self, domain_id: i64) -> Result<&DomainName, RowError> {
         self.administered

@@ -345,6 +345,9 @@ pub enum Revoker {
     Owner,
     /// A NAP of the domain the certificate's row lies in.
     Nap,
+    /// The portal itself because the IdM reported the owner gone (R22): like the owner, at any
+    /// time, also on a row that stays active (a functional mailbox whose applicant left).
+    Idm,
 }
 
 /// R15: whether `who` may revoke `cert` of a row that is (not) `row_active`, at `now`.
@@ -365,7 +368,7 @@ pub fn may_revoke(
         return Err(RevokeRefusal::Expired);
     }
     match who {
-        Revoker::Owner => Ok(()),
+        Revoker::Owner | Revoker::Idm => Ok(()),
         Revoker::Nap if row_active => Err(RevokeRefusal::RowActive),
         Revoker::Nap => Ok(()),
     }
@@ -531,11 +534,12 @@ mod tests {
         let valid = cert(NOW + DAY, false);
         assert_eq!(may_revoke(Revoker::Owner, true, &valid, NOW), Ok(()));
         assert_eq!(may_revoke(Revoker::Owner, false, &valid, NOW), Ok(()));
+        assert_eq!(may_revoke(Revoker::Idm, true, &valid, NOW), Ok(()));
     }
 
     #[test]
     fn r15_revoked_or_expired_certificates_cannot_be_revoked() {
-        for who in [Revoker::Owner, Revoker::Nap] {
+        for who in [Revoker::Owner, Revoker::Nap, Revoker::Idm] {
             assert_eq!(
                 may_revoke(who, false, &cert(NOW + DAY, true), NOW),
                 Err(RevokeRefusal::AlreadyRevoked)

@@ -14,6 +14,7 @@
 pub mod address;
 pub mod certificate;
 pub mod challenge;
+pub mod deprovisioning;
 pub mod edit;
 pub mod handover;
 pub mod link;

@@ -117,6 +117,14 @@ impl Application {
                 let _ = jobs_stopped.wait_for(|stopped| *stopped).await;
             },
         ));
+        // R22: the NAPs' mail of each IdM sync run once it is quiet, stopped with the worker.
+        let mut deprovisioning_stopped = worker_stopped.clone();
+        let deprovisioning_job = tokio::spawn(backend::deprovisioning::run_deprovisioning_job(
+            self.portal.clone(),
+            async move {
+                let _ = deprovisioning_stopped.wait_for(|stopped| *stopped).await;
+            },
+        ));
         let worker = tokio::spawn(run_outbox_worker(
             self.portal.pool.clone(),
             transport,
@@ -132,6 +140,7 @@ impl Application {
         let _ = stop_worker.send(true);
         let _ = worker.await;
         let _ = reminder_job.await;
+        let _ = deprovisioning_job.await;
         served?;
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! Use cases never send mail themselves: they queue it in the outbox inside their transaction
 //! (so a crash loses none) and wake the worker.
 
+pub mod deprovisioning_mail;
 pub mod templates;
 pub mod transport;
 pub mod worker;

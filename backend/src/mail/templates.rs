@@ -79,9 +79,9 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// One paragraph in both languages, so the text and HTML parts say exactly the same.
-struct Paragraphs {
-    de: Vec<String>,
-    en: Vec<String>,
+pub(crate) struct Paragraphs {
+    pub(crate) de: Vec<String>,
+    pub(crate) en: Vec<String>,
 }
 
 fn paragraphs(mail: &ChallengeMail<'_>) -> Paragraphs {
@@ -221,6 +221,8 @@ pub enum RevokedBy {
     Owner,
     /// A contact person (NAP) of the row's domain.
     Nap,
+    /// The portal, because the organisation's identity management reported the owner gone (R22).
+    Idm,
 }
 
 /// What the mail confirming a revocation to the certificate's owner says (R15).
@@ -260,6 +262,12 @@ fn revocation_paragraphs(mail: &RevocationMail<'_>) -> Paragraphs {
         RevokedBy::Nap => (
             "von der Kontaktperson (NAP) Ihrer E-Mail-Domain",
             "by the contact person (NAP) of your email domain",
+        ),
+        RevokedBy::Idm => (
+            "vom RA-Portal, weil das Identitätsmanagement Ihrer Einrichtung Sie als ausgeschieden \
+             gemeldet hat,",
+            "by the RA portal because your organisation's identity management reported that you \
+             left",
         ),
     };
     let de = vec![
@@ -369,7 +377,7 @@ fn days_left_text(secs: i64) -> (String, String) {
 }
 
 /// A mail of paragraphs in German, then English, with `link` after each language's paragraphs.
-fn bilingual_mail(subject: &str, p: &Paragraphs, link: &str) -> RenderedMail {
+pub(crate) fn bilingual_mail(subject: &str, p: &Paragraphs, link: &str) -> RenderedMail {
     let mut text = String::new();
     for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
         if i == 1 {

@@ -53,11 +53,24 @@ pub enum AuditKind {
     ScimUserChanged,
     /// The IdM deleted a SCIM User (R22).
     ScimUserDeleted,
+    /// The IdM reported a user gone and the portal deprovisioned them (R22); the subject is the
+    /// user ID. One record without a domain (sessions, breaker) and one per domain concerned.
+    UserDeprovisioned,
+    /// An operator confirmed a deprovisioning the circuit breaker held (R22).
+    DeprovisioningConfirmed,
+    /// An operator discarded a deprovisioning the circuit breaker held (R22).
+    DeprovisioningDiscarded,
+    /// A NAP accepted a deprovisioning proposal of the worklist (R22, R19).
+    DeprovisionProposalAccepted,
+    /// A NAP dismissed a deprovisioning proposal of the worklist (R22).
+    DeprovisionProposalDismissed,
+    /// A NAP changed what the domain does with a leaver's personal row (R22).
+    DomainDeprovisionModeChanged,
 }
 
 impl AuditKind {
     /// Every kind, for exhaustive checks against the schema.
-    pub const ALL: [AuditKind; 22] = [
+    pub const ALL: [AuditKind; 28] = [
         AuditKind::DomainRegistered,
         AuditKind::DomainContactGroupChanged,
         AuditKind::RowCreated,
@@ -80,6 +93,12 @@ impl AuditKind {
         AuditKind::ScimUserCreated,
         AuditKind::ScimUserChanged,
         AuditKind::ScimUserDeleted,
+        AuditKind::UserDeprovisioned,
+        AuditKind::DeprovisioningConfirmed,
+        AuditKind::DeprovisioningDiscarded,
+        AuditKind::DeprovisionProposalAccepted,
+        AuditKind::DeprovisionProposalDismissed,
+        AuditKind::DomainDeprovisionModeChanged,
     ];
 
     /// The stored spelling.
@@ -107,6 +126,12 @@ impl AuditKind {
             AuditKind::ScimUserCreated => "scim_user_created",
             AuditKind::ScimUserChanged => "scim_user_changed",
             AuditKind::ScimUserDeleted => "scim_user_deleted",
+            AuditKind::UserDeprovisioned => "user_deprovisioned",
+            AuditKind::DeprovisioningConfirmed => "deprovisioning_confirmed",
+            AuditKind::DeprovisioningDiscarded => "deprovisioning_discarded",
+            AuditKind::DeprovisionProposalAccepted => "deprovision_proposal_accepted",
+            AuditKind::DeprovisionProposalDismissed => "deprovision_proposal_dismissed",
+            AuditKind::DomainDeprovisionModeChanged => "domain_deprovision_mode_changed",
         }
     }
 }

@@ -180,6 +180,28 @@ pub async fn list_valid_certificates_of_rows(
     .await
 }
 
+/// A user's certificates for the given rows that are neither revoked nor expired at `now`,
+/// oldest first (R22: what a leaver's deprovisioning revokes).
+pub async fn list_valid_certificates_of_user(
+    conn: &mut Conn,
+    user_id: &str,
+    row_ids: &[i64],
+    now: i64,
+) -> sqlx::Result<Vec<CertificateRecord>> {
+    let ids = serde_json::to_string(row_ids).expect("numbers serialise");
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERTIFICATE_COLUMNS}
+         WHERE c.user_id = ? AND c.row_id IN (SELECT value FROM json_each(?))
+             AND v.certificate_id IS NULL AND c.not_after > ?
+         ORDER BY c.id"
+    )))
+    .bind(user_id)
+    .bind(ids)
+    .bind(now)
+    .fetch_all(conn)
+    .await
+}
+
 /// What R13's one-valid-certificate rule needs of a user's certificates for a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
 pub struct HeldCertificate {

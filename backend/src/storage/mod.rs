@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod challenge_rounds;
 pub mod challenges;
 pub mod confirmations;
+pub mod deprovisionings;
 pub(crate) mod direct;
 pub mod domains;
 pub mod links;

@@ -7,6 +7,7 @@ mod certificates;
 mod challenges;
 mod csv;
 mod demo;
+mod deprovisioning;
 mod digest;
 mod domains;
 mod handover;
