@@ -2,7 +2,9 @@
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # pkilint (the S/MIME certificate linter the tests run) lives in a virtual environment of its own.
 export PKILINT_VENV="$HOME/.cache/ra-portal/pkilint-venv"
-export PATH="$HOME/.cargo/bin:$here/end2end/node_modules/.bin:$PKILINT_VENV/bin:$PATH"
+# scim2-tester (the SCIM compliance checker scripts/scim-check.sh runs) has one of its own too.
+export SCIM_VENV="$HOME/.cache/ra-portal/scim-venv"
+export PATH="$HOME/.cargo/bin:$here/end2end/node_modules/.bin:$PKILINT_VENV/bin:$SCIM_VENV/bin:$PATH"
 # The cargo target dir lives outside the clone so that every clone (CI makes a fresh one per run)
 # reuses the same compiled dependencies.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/ra-portal/target}"

@@ -7,6 +7,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
 # Where env.sh puts pkilint; set here too, so this script also works on its own.
 PKILINT_VENV="${PKILINT_VENV:-$HOME/.cache/ra-portal/pkilint-venv}"
+SCIM_VENV="${SCIM_VENV:-$HOME/.cache/ra-portal/scim-venv}"
 
 # Versions are pinned: cargo-leptos 0.3.11 does not build on rustc 1.95 with --locked, and
 # wasm-bindgen-cli must equal the wasm-bindgen version in Cargo.lock exactly.
@@ -45,6 +46,18 @@ if [ ! -x "$PKILINT_VENV/bin/lint_cabf_smime_cert" ]; then
   log "pip install pkilint (into $PKILINT_VENV)"
   python3 -m venv "$PKILINT_VENV"
   "$PKILINT_VENV/bin/pip" install --quiet pkilint
+fi
+
+# scim2-tester checks the SCIM endpoint against RFC 7643/7644 (scripts/scim-check.sh); its CLI is
+# scim2-cli. Versions pinned so that a new checker release cannot turn the build red overnight.
+if [ ! -x "$SCIM_VENV/bin/scim" ]; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    log "apt-get install python3-venv"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  log "pip install scim2-cli scim2-tester (into $SCIM_VENV)"
+  python3 -m venv "$SCIM_VENV"
+  "$SCIM_VENV/bin/pip" install --quiet "scim2-cli==0.6.0" "scim2-tester==0.5.2"
 fi
 
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then

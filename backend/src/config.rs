@@ -50,6 +50,8 @@ pub struct Config {
     pub reminders: RemindersConfig,
     /// The NAPs' digest per domain (R23).
     pub digest: DigestConfig,
+    /// The SCIM 2.0 endpoint the IdM provisions users through (R22).
+    pub scim: ScimConfig,
     /// IdM deprovisioning (R22): the circuit breaker and the NAPs' mail per sync run.
     pub deprovisioning: DeprovisioningConfig,
 }
@@ -71,6 +73,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             reminders: RemindersConfig::default(),
             digest: DigestConfig::default(),
+            scim: ScimConfig::default(),
             deprovisioning: DeprovisioningConfig::default(),
         }
     }
@@ -451,6 +454,27 @@ impl DeprovisioningConfig {
     }
 }
 
+/// The SCIM 2.0 endpoint (R22).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScimConfig {
+    /// Which attribute of the IdM's User is the user ID people log in with (the OIDC `sub`):
+    /// `"userName"` (the default) or `"externalId"`.
+    pub user_id_attribute: UserIdAttribute,
+}
+
+/// The SCIM attribute that carries the portal's user ID.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum UserIdAttribute {
+    /// `userName` (what Entra ID, Okta and Keycloak send by default; map it to the `sub`).
+    #[default]
+    #[serde(rename = "userName", alias = "username", alias = "user_name")]
+    UserName,
+    /// `externalId`.
+    #[serde(rename = "externalId", alias = "externalid", alias = "external_id")]
+    ExternalId,
+}
+
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}")]
@@ -668,5 +692,26 @@ mod tests {
         });
         let e = Config::load(Some(Path::new("/nonexistent/portal.toml"))).unwrap_err();
         assert!(e.to_string().contains("does not exist"), "{e}");
+    }
+
+    #[test]
+    fn r22_scim_user_id_attribute_defaults_to_user_name_and_is_set_by_file_or_environment() {
+        assert_eq!(
+            Config::default().scim.user_id_attribute,
+            UserIdAttribute::UserName
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "[scim]\nuser_id_attribute = \"externalId\"")?;
+            let c = Config::load(Some(Path::new("a.toml"))).expect("loads");
+            assert_eq!(c.scim.user_id_attribute, UserIdAttribute::ExternalId);
+            jail.set_env("RA_PORTAL_SCIM__USER_ID_ATTRIBUTE", "userName");
+            let c = Config::load(Some(Path::new("a.toml"))).expect("loads");
+            assert_eq!(c.scim.user_id_attribute, UserIdAttribute::UserName);
+            jail.create_file("b.toml", "[scim]\nuser_id_attribute = \"mail\"")?;
+            jail.clear_env();
+            let e = Config::load(Some(Path::new("b.toml"))).unwrap_err();
+            assert!(e.to_string().contains("user_id_attribute"), "{e}");
+            Ok(())
+        });
     }
 }

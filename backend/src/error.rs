@@ -51,6 +51,15 @@ pub enum ServiceError {
     /// No local account has this id.
     #[error("there is no account {0}")]
     AccountNotFound(String),
+    /// A SCIM token name breaks the name rules; the text says which.
+    #[error("invalid token name: {0}")]
+    InvalidTokenName(String),
+    /// A SCIM token in force already has this name.
+    #[error("a token called {0} exists already (revoke it first, or choose another name)")]
+    TokenNameTaken(String),
+    /// No SCIM token in force has this name.
+    #[error("there is no token called {0} in force")]
+    TokenNotFound(String),
     /// The person asking may not do this (Q1).
     #[error(transparent)]
     Forbidden(#[from] Refusal),

@@ -27,6 +27,7 @@ pub mod private_files;
 pub mod reminders;
 pub mod roles;
 pub mod rows;
+pub mod scim;
 pub mod search_matches;
 pub mod secret;
 pub mod sessions;

@@ -55,6 +55,9 @@ pub enum Command {
     /// Manage email domains and their contact groups (what an operator does).
     #[command(subcommand)]
     Domain(DomainCommand),
+    /// Manage the bearer tokens the IdM uses for the SCIM endpoint `/scim/v2` (R22).
+    #[command(subcommand, name = "scim-token")]
+    ScimToken(ScimTokenCommand),
     /// List recent sign-in attempts with local accounts, newest first (SPEC Q7): time, outcome,
     /// account tried, client address, and the wait a throttled client was given.
     SignIns {
@@ -64,6 +67,26 @@ pub enum Command {
         /// How many to list.
         #[arg(long, default_value_t = 50)]
         limit: i64,
+    },
+}
+
+/// SCIM token verbs.
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Make a token for an IdM connection and print it once (only its hash is kept).
+    Create {
+        /// A name for the connection, e.g. entra or okta-prod (a-z 0-9 . _ -); the audit trail
+        /// names the IdM's changes scim:<name>.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the tokens with when they were made and last used, and whether revoked.
+    List,
+    /// Revoke a token: the IdM using it is refused from its next request.
+    Revoke {
+        /// The token's name.
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -215,6 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(command) => run_user(Portal::open(config).await?, command).await,
         Command::Domain(command) => run_domain(Portal::open(config).await?, command).await,
+        Command::ScimToken(command) => run_scim_token(Portal::open(config).await?, command).await,
         Command::SignIns { user, limit } => {
             let portal = Portal::open(config).await?;
             let user = user.map(|u| u.trim().to_ascii_lowercase());
@@ -374,6 +398,60 @@ async fn run_domain(portal: Portal, command: DomainCommand) -> anyhow::Result<()
         } => {
             let d = domains::set_contact_group(&portal.pool, &actor, &name, &contact_group).await?;
             println!("{} now has contact group {}", d.name, d.contact_group);
+        }
+    }
+    Ok(())
+}
+
+async fn run_scim_token(portal: Portal, command: ScimTokenCommand) -> anyhow::Result<()> {
+    use backend::scim::tokens;
+    let actor = cli_actor();
+    let now = backend::clock::now();
+    match command {
+        ScimTokenCommand::Create { name } => {
+            let token = tokens::create_token(&portal, &name, &actor, now).await?;
+            // The token alone on stdout, so a script can take it; the advice on stderr.
+            println!("{}", token.expose());
+            eprintln!(
+                "made the SCIM token {}: enter it as the IdM's secret token (Bearer) for {}/scim/v2; \
+                 it is shown only this once",
+                token.name,
+                portal.config.base_url()
+            );
+        }
+        ScimTokenCommand::List => {
+            let list = tokens::list_tokens(&portal).await?;
+            if list.is_empty() {
+                println!(
+                    "no SCIM tokens yet (make one with `ra-portal scim-token create --name …`)"
+                );
+            }
+            let when =
+                |t: Option<i64>| t.map_or_else(|| "never".to_owned(), domain::time::utc_date_time);
+            for t in &list {
+                let state = match (&t.revoked_at, &t.revoked_by) {
+                    (Some(at), by) => format!(
+                        "revoked {} by {}",
+                        domain::time::utc_date_time(*at),
+                        by.as_deref().unwrap_or("-")
+                    ),
+                    (None, _) => "in force".to_owned(),
+                };
+                println!(
+                    "{}\tmade {} by {}\tlast used {}\t{state}",
+                    t.name,
+                    domain::time::utc_date_time(t.created_at),
+                    t.created_by,
+                    when(t.last_used_at)
+                );
+            }
+        }
+        ScimTokenCommand::Revoke { name } => {
+            let t = tokens::revoke_token(&portal, &name, &actor, now).await?;
+            println!(
+                "revoked the SCIM token {}; the IdM using it is refused from now on",
+                t.name
+            );
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod csv_routes;
 pub mod memory;
 pub mod metrics;
+pub mod scim_routes;
 pub mod security;
 pub mod serve;
 pub mod startup;

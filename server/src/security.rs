@@ -83,7 +83,11 @@ pub async fn same_origin_writes(
     req: Request,
     next: Next,
 ) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // The SCIM endpoint authenticates by bearer token and reads no cookie: a cross-site page
+    // cannot make a browser send the IdM's token, so there is nothing to forge (R22).
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
+        || crate::scim_routes::is_scim_path(req.uri().path())
+    {
         return next.run(req).await;
     }
     match origin_verdict(req.headers(), &own) {
@@ -114,6 +118,10 @@ fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static s
 /// Turns a body that is too large into a clear message (Q5) instead of a bare status.
 pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
     let is_upload = req.uri().path().contains("/csv/");
+    // The SCIM endpoint answers its own 413 as a SCIM Error resource.
+    if crate::scim_routes::is_scim_path(req.uri().path()) {
+        return next.run(req).await;
+    }
     let resp = next.run(req).await;
     // A server function's refusal is already written in its error type (api_guard.rs).
     let is_server_fn_answer = resp
@@ -138,6 +146,10 @@ pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
 /// saying what is wrong (Q9).
 pub async fn explain_bare_refusals(req: Request<Body>, next: Next) -> Response {
     let method = req.method().clone();
+    // The SCIM endpoint answers every refusal as a SCIM Error resource itself.
+    if crate::scim_routes::is_scim_path(req.uri().path()) {
+        return next.run(req).await;
+    }
     let resp = next.run(req).await;
     let bare = resp.status().is_client_error()
         && axum::body::HttpBody::size_hint(resp.body()).exact() == Some(0);

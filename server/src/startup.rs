@@ -200,6 +200,11 @@ fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             csv_routes::MAX_CSV_BYTES,
         ));
+    // The IdM's SCIM endpoint reads no session cookie: merged after the session layer.
+    let scim = Router::new().nest(
+        crate::scim_routes::SCIM_PREFIX,
+        crate::scim_routes::router(state.clone()),
+    );
     pages
         .merge(uploads)
         .layer(middleware::from_fn_with_state(
@@ -207,6 +212,7 @@ fn router(state: AppState) -> Router {
             auth::resolve_session,
         ))
         .with_state(state)
+        .merge(scim)
         // Inside the origin check: a cross-site call is refused before its body is read.
         .layer(middleware::from_fn(
             crate::api_guard::guard_server_functions,

@@ -17,6 +17,7 @@ pub mod links;
 pub mod oidc_logins;
 pub mod outbox;
 pub mod rows;
+pub mod scim;
 pub mod sessions;
 pub mod sign_in_events;
 pub mod users;
