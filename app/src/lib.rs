@@ -9,6 +9,7 @@ pub mod auth;
 pub mod certs_api;
 pub mod components;
 pub mod csv_api;
+pub mod deprovision_api;
 pub mod error;
 pub mod handover_api;
 pub mod i18n;

@@ -70,7 +70,7 @@ where
 
 /// Every server function of the app. The types give each one's path, body type and error type,
 /// so nothing here can drift from the functions; a unit test checks that the list is complete.
-fn server_functions() -> [ServerFunction; 28] {
+fn server_functions() -> [ServerFunction; 36] {
     use app::certs_api::*;
     use app::pages::{audit::*, confirm::*, home::*, operator::*};
     use app::rows_api::*;
@@ -103,6 +103,14 @@ fn server_functions() -> [ServerFunction; 28] {
         server_function::<app::handover_api::LeaverWorklist>(),
         server_function::<app::pages::digest_toggle::DigestSetting>(),
         server_function::<app::pages::digest_toggle::SetDigestSetting>(),
+        server_function::<app::deprovision_api::DeprovisionSetting>(),
+        server_function::<app::deprovision_api::SetDeprovisionSetting>(),
+        server_function::<app::deprovision_api::DeprovisionProposals>(),
+        server_function::<app::deprovision_api::AcceptProposal>(),
+        server_function::<app::deprovision_api::DismissProposal>(),
+        server_function::<app::deprovision_api::HeldDeprovisionings>(),
+        server_function::<app::deprovision_api::ConfirmHolds>(),
+        server_function::<app::deprovision_api::DiscardHolds>(),
     ]
 }
 

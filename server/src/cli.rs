@@ -58,6 +58,10 @@ pub enum Command {
     /// Manage the bearer tokens the IdM uses for the SCIM endpoint `/scim/v2` (R22).
     #[command(subcommand, name = "scim-token")]
     ScimToken(ScimTokenCommand),
+    /// The IdM deprovisionings the circuit breaker held for an operator (R22): list them, then
+    /// confirm (apply to the rows as they are now) or discard them.
+    #[command(subcommand)]
+    Deprovisionings(DeprovisioningsCommand),
     /// List recent sign-in attempts with local accounts, newest first (SPEC Q7): time, outcome,
     /// account tried, client address, and the wait a throttled client was given.
     SignIns {
@@ -88,6 +92,29 @@ pub enum ScimTokenCommand {
         #[arg(long)]
         name: String,
     },
+}
+
+/// Verbs for the circuit breaker's held deprovisionings (R22).
+#[derive(Debug, Subcommand)]
+pub enum DeprovisioningsCommand {
+    /// List the held deprovisionings: id, leaver, when and by which token, and their rows.
+    List,
+    /// Apply held deprovisionings to the rows as they are now (deactivate, revoke, drop links).
+    Confirm(HoldSelection),
+    /// Drop held deprovisionings: nothing of them happens (the sessions ended already).
+    Discard(HoldSelection),
+}
+
+/// Which held deprovisionings.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct HoldSelection {
+    /// The ids `list` shows; several at once are all or nothing.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<i64>,
+    /// Every deprovisioning held now.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Local account verbs.
@@ -239,6 +266,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => run_user(Portal::open(config).await?, command).await,
         Command::Domain(command) => run_domain(Portal::open(config).await?, command).await,
         Command::ScimToken(command) => run_scim_token(Portal::open(config).await?, command).await,
+        Command::Deprovisionings(command) => {
+            run_deprovisionings(Portal::open(config).await?, command).await
+        }
         Command::SignIns { user, limit } => {
             let portal = Portal::open(config).await?;
             let user = user.map(|u| u.trim().to_ascii_lowercase());
@@ -452,6 +482,68 @@ async fn run_scim_token(portal: Portal, command: ScimTokenCommand) -> anyhow::Re
                 "revoked the SCIM token {}; the IdM using it is refused from now on",
                 t.name
             );
+        }
+    }
+    Ok(())
+}
+
+async fn run_deprovisionings(
+    portal: Portal,
+    command: DeprovisioningsCommand,
+) -> anyhow::Result<()> {
+    use backend::deprovisioning::{confirm_holds, discard_holds, held_deprovisionings};
+    let held = held_deprovisionings(&portal).await?;
+    let selected = |selection: HoldSelection| -> Vec<i64> {
+        if selection.all {
+            held.iter().map(|h| h.id).collect()
+        } else {
+            selection.ids
+        }
+    };
+    let now = backend::clock::now();
+    match command {
+        DeprovisioningsCommand::List => {
+            if held.is_empty() {
+                println!("no deprovisioning is held");
+            }
+            for h in &held {
+                println!(
+                    "#{}  {} ({})  {}  by {}",
+                    h.id,
+                    h.user_name,
+                    h.user_id,
+                    domain::time::utc_date_time(h.at),
+                    h.actor
+                );
+                for r in &h.rows {
+                    println!("    {}  {}  {}", r.domain, r.primary, r.kind.as_str());
+                }
+            }
+        }
+        DeprovisioningsCommand::Confirm(selection) => {
+            let ids = selected(selection);
+            if ids.is_empty() {
+                println!("no deprovisioning is held");
+                return Ok(());
+            }
+            let done = confirm_holds(&portal, &cli_actor(), &ids, now).await?;
+            println!(
+                "confirmed {}: {} row(s) deactivated, {} proposed, {} link(s) dropped, {} certificate(s) revoked",
+                done.deprovisionings,
+                done.applied.rows_deactivated,
+                done.applied.proposed,
+                done.applied.links_dropped,
+                done.applied.certificates_revoked
+            );
+        }
+        DeprovisioningsCommand::Discard(selection) => {
+            let ids = selected(selection);
+            if ids.is_empty() {
+                println!("no deprovisioning is held");
+                return Ok(());
+            }
+            let done = discard_holds(&portal, &cli_actor(), &ids, now).await?;
+            println!("discarded {}", done.deprovisionings);
         }
     }
     Ok(())

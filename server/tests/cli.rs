@@ -227,3 +227,33 @@ fn backup_writes_a_consistent_copy_and_never_overwrites() {
         stderr(&again)
     );
 }
+
+#[test]
+fn r22_the_breakers_holds_are_listed_and_decided_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let listed = ra_portal(d, &["deprovisionings", "list"], "");
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(stdout(&listed).trim(), "no deprovisioning is held");
+
+    let all = ra_portal(d, &["deprovisionings", "confirm", "--all"], "");
+    assert!(all.status.success(), "{}", stderr(&all));
+    assert_eq!(stdout(&all).trim(), "no deprovisioning is held");
+
+    // An id that is not held: one clear line, exit code 1, nothing changed.
+    let unknown = ra_portal(d, &["deprovisionings", "discard", "7"], "");
+    assert_eq!(unknown.status.code(), Some(1));
+    let err = stderr(&unknown);
+    assert!(
+        err.contains("no held deprovisioning #7 waits for a decision"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // Neither ids nor --all, or both: refused before anything is opened.
+    let neither = ra_portal(d, &["deprovisionings", "confirm"], "");
+    assert_eq!(neither.status.code(), Some(2));
+    let both = ra_portal(d, &["deprovisionings", "confirm", "1", "--all"], "");
+    assert_eq!(both.status.code(), Some(2));
+}

@@ -435,6 +435,51 @@ fn json_functions() -> Vec<JsonFunction> {
             ],
             good: json!({"domain": "example.org", "enabled": true}),
         },
+        // IdM deprovisioning (R22): the domain setting, the worklist's proposals, the holds.
+        JsonFunction {
+            path: "/api/deprovision/mode",
+            misfits: vec![json!({"domain": 7}), json!({})],
+            good: json!({"domain": "example.org"}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/set_mode",
+            misfits: vec![
+                json!({"domain": "example.org", "mode": "Sometimes"}),
+                json!({"domain": "example.org", "mode": "revoke"}),
+                json!({"domain": "example.org"}),
+            ],
+            good: json!({"domain": "example.org", "mode": "Propose"}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/proposals",
+            misfits: vec![json!({"domain": ["example.org"]}), json!({})],
+            good: json!({"domain": "example.org"}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/accept",
+            misfits: vec![json!({"id": "1"}), json!({"id": 1.5}), json!({})],
+            good: json!({"id": 1}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/dismiss",
+            misfits: vec![json!({"id": null}), json!({"id": [1]})],
+            good: json!({"id": 1}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/holds",
+            misfits: vec![],
+            good: json!({}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/confirm",
+            misfits: vec![json!({"ids": 1}), json!({"ids": ["1"]}), json!({})],
+            good: json!({"ids": [1]}),
+        },
+        JsonFunction {
+            path: "/api/deprovision/discard",
+            misfits: vec![json!({"ids": "all"}), json!({"ids": [1.5]})],
+            good: json!({"ids": [1]}),
+        },
     ]
 }
 
@@ -468,7 +513,7 @@ fn server_function_cases(role: Role) -> Vec<Case> {
         }
         let mut misfits = f.misfits;
         misfits.extend([json!(null), json!(42), json!("text")]);
-        if f.path != "/api/certificates/mine" {
+        if !["/api/certificates/mine", "/api/deprovision/holds"].contains(&f.path) {
             // A function without arguments reads `[]` as its (empty) arguments.
             misfits.push(json!([]));
         }
@@ -573,7 +618,31 @@ fn server_function_cases(role: Role) -> Vec<Case> {
                 .expect(413),
         );
     }
-    for path in ["/api/session", "/api/operator/list_domains"] {
+    // The operators' SCIM tokens (R22).
+    for path in ["/api/scim/create_token", "/api/scim/revoke_token"] {
+        cases.push(form("missing name", path).body(FORM, "").expect(422));
+        cases.push(
+            form("name twice", path)
+                .body(FORM, "name=a&name=b")
+                .expect(422),
+        );
+        cases.push(
+            form("as JSON", path)
+                .body(JSON, r#"{"name":"entra"}"#)
+                .expect(415),
+        );
+        cases.push(
+            form("over 256 KiB, chunked", path)
+                .body(FORM, oversized_json())
+                .chunked()
+                .expect(413),
+        );
+    }
+    for path in [
+        "/api/session",
+        "/api/operator/list_domains",
+        "/api/scim/tokens",
+    ] {
         cases.push(form("as text/plain", path).body(TEXT, "x").expect(415));
         cases.push(form("as JSON", path).body(JSON, "{}").expect(415));
         cases.push(

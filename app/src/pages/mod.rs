@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod certificates;
 pub mod confirm;
+pub mod deprovision_holds;
+pub mod deprovision_setting;
 pub mod digest_toggle;
 pub mod domain_table;
 pub mod home;

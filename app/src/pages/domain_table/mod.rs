@@ -3,6 +3,7 @@
 
 mod badges;
 mod csv_upload;
+mod deprovision_proposals;
 pub(crate) mod handover;
 mod precheck;
 mod row_certificates;
@@ -95,6 +96,8 @@ pub fn DomainTablePage() -> impl IntoView {
                     <h1 class="mono">{move || domain.get()}</h1>
                     <a href=move || format!("/domains/{}/audit", domain.get())>{move || t.get().audit_link}</a>
                 </div>
+                <crate::pages::deprovision_setting::DeprovisionSetting domain=domain/>
+                <deprovision_proposals::DeprovisionProposals domain=domain/>
                 <handover::Worklist domain=domain/>
                 <AddRow domain=domain/>
                 <csv_upload::CsvUpload domain=domain/>

@@ -1,0 +1,115 @@
+//! IdM deprovisioning (SPEC R22) on the wire: the domain setting its NAPs choose, the worklist's
+//! proposals with their one-click accept, and the holds of the circuit breaker that operators
+//! confirm or discard.
+//!
+//! The values are the domain crate's own types: server and browser compile the same ones.
+
+pub use domain::deprovisioning::{
+    DeprovisionMode, DeprovisionProposal, HeldDeprovisioning, HeldRow, LeaverRowKind,
+};
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+
+/// What `domain` does with a leaver's personal row (its NAPs and operators may read it).
+#[server(endpoint = "deprovision/mode", input = Json)]
+pub async fn deprovision_setting(domain: String) -> Result<DeprovisionMode, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_viewer()?;
+    backend::deprovisioning::deprovision_mode(&portal, &viewer, &domain)
+        .await
+        .map_err(deprovision_error)
+}
+
+/// Any NAP of `domain` sets what it does with a leaver's personal row; answers the setting now.
+#[server(endpoint = "deprovision/set_mode", input = Json)]
+pub async fn set_deprovision_setting(
+    domain: String,
+    mode: DeprovisionMode,
+) -> Result<DeprovisionMode, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_viewer()?;
+    backend::deprovisioning::set_deprovision_mode(&portal, &viewer, &domain, mode)
+        .await
+        .map_err(deprovision_error)
+}
+
+/// The open proposals of `domain`'s worklist: "the IdM says X left".
+#[server(endpoint = "deprovision/proposals", input = Json)]
+pub async fn deprovision_proposals(domain: String) -> Result<Vec<DeprovisionProposal>, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_viewer()?;
+    backend::deprovisioning::deprovision_proposals(&portal, &viewer, &domain, backend::clock::now())
+        .await
+        .map_err(deprovision_error)
+}
+
+/// Accepts a proposal: deactivates the row and revokes the leaver's certificates in one step
+/// (R19); answers how many were revoked.
+#[server(endpoint = "deprovision/accept", input = Json)]
+pub async fn accept_proposal(id: i64) -> Result<usize, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_viewer()?;
+    backend::deprovisioning::accept_proposal(&portal, &viewer, id)
+        .await
+        .map_err(deprovision_error)
+}
+
+/// Dismisses a proposal; the row stays as it is.
+#[server(endpoint = "deprovision/dismiss", input = Json)]
+pub async fn dismiss_proposal(id: i64) -> Result<(), AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_viewer()?;
+    backend::deprovisioning::dismiss_proposal(&portal, &viewer, id)
+        .await
+        .map_err(deprovision_error)
+}
+
+/// The deprovisionings the circuit breaker holds (operators only).
+#[server(endpoint = "deprovision/holds", input = Json)]
+pub async fn held_deprovisionings() -> Result<Vec<HeldDeprovisioning>, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    crate::on_server::require_operator()?;
+    backend::deprovisioning::held_deprovisionings(&portal)
+        .await
+        .map_err(crate::on_server::service_error)
+}
+
+/// Confirms held deprovisionings (all or none; operators only); answers how many.
+#[server(endpoint = "deprovision/confirm", input = Json)]
+pub async fn confirm_holds(ids: Vec<i64>) -> Result<usize, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_operator()?;
+    backend::deprovisioning::confirm_holds_as(&portal, &viewer, &ids)
+        .await
+        .map(|d| d.deprovisionings)
+        .map_err(deprovision_error)
+}
+
+/// Discards held deprovisionings (all or none; operators only); answers how many.
+#[server(endpoint = "deprovision/discard", input = Json)]
+pub async fn discard_holds(ids: Vec<i64>) -> Result<usize, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_operator()?;
+    backend::deprovisioning::discard_holds_as(&portal, &viewer, &ids)
+        .await
+        .map(|d| d.deprovisionings)
+        .map_err(deprovision_error)
+}
+
+/// A refusal as the wire's error, with the matching HTTP status.
+#[cfg(feature = "ssr")]
+fn deprovision_error(e: backend::deprovisioning::DeprovisionError) -> AppError {
+    use crate::on_server::{certificates::certificate_error, rows::row_error, with_status};
+    use backend::deprovisioning::DeprovisionError;
+    match e {
+        e @ (DeprovisionError::NoSuchProposal(_) | DeprovisionError::NoSuchHold(_)) => {
+            with_status(AppError::Invalid(e.to_string()))
+        }
+        DeprovisionError::Forbidden(_) => with_status(AppError::Forbidden),
+        DeprovisionError::Row(e) => row_error(e),
+        DeprovisionError::Certificate(e) => certificate_error(e),
+        DeprovisionError::Service(e) => crate::on_server::service_error(e),
+    }
+}
