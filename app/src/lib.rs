@@ -5,10 +5,13 @@
 
 #![recursion_limit = "256"] // the address table's view type is deep; release builds (no erased components) need it
 
+pub mod audit_changes;
+pub mod audit_words;
 pub mod auth;
 pub mod certs_api;
 pub mod components;
 pub mod csv_api;
+pub mod dates;
 pub mod deprovision_api;
 pub mod error;
 pub mod handover_api;
@@ -18,5 +21,6 @@ pub mod on_server;
 pub mod pages;
 pub mod rows_api;
 pub mod shell;
+pub mod time_zone;
 
 pub use shell::{shell, App};

@@ -14,9 +14,12 @@ const LANG_COOKIE: &str = "lang";
 
 /// The value of one cookie of the current request.
 pub fn request_cookie(name: &str) -> Option<String> {
-    let parts = use_context::<Parts>()?;
-    parts
-        .headers
+    cookie_in(&use_context::<Parts>()?.headers, name)
+}
+
+/// The value of cookie `name` in `headers`.
+pub fn cookie_in(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -352,6 +355,7 @@ pub mod audit {
     use super::with_status;
     use crate::error::AppError;
     use crate::pages::audit::AuditQuery;
+    use crate::time_zone::ViewerZone;
 
     /// Unix seconds of the start of a `YYYY-MM-DD` day (UTC).
     fn day_start(text: &str) -> Result<i64, AppError> {
@@ -379,8 +383,13 @@ pub mod audit {
         Ok((era * 146_097 + doe - 719_468) * 86_400)
     }
 
-    /// The service's filter from the page's query; at most `limit` records.
-    pub fn to_filter(q: &AuditQuery, limit: u32) -> Result<AuditFilter, AppError> {
+    /// The service's filter from the page's query; at most `limit` records. The days are days of
+    /// `zone`, the zone the page shows times in.
+    pub fn to_filter(
+        q: &AuditQuery,
+        limit: u32,
+        zone: &ViewerZone,
+    ) -> Result<AuditFilter, AppError> {
         let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
         let kind = match some(&q.kind) {
             None => None,
@@ -400,9 +409,11 @@ pub mod audit {
             row: some(&q.row),
             actor: some(&q.actor),
             kind,
-            from: some(&q.from).map(|d| day_start(&d)).transpose()?,
+            from: some(&q.from)
+                .map(|d| day_start(&d).map(|s| zone.as_local(s)))
+                .transpose()?,
             to: some(&q.to)
-                .map(|d| day_start(&d).map(|s| s + 86_399))
+                .map(|d| day_start(&d).map(|s| zone.as_local(s + 86_399)))
                 .transpose()?,
             limit,
         })

@@ -122,9 +122,12 @@ fn MainNav() -> impl IntoView {
 }
 
 /// Marks `<body data-hydrated>` once the WASM client has taken over, so browser tests (and people
-/// reading the DOM) know clicks will be handled. Effects run only in the browser.
+/// reading the DOM) know clicks will be handled. Effects run only in the browser. Also keeps the
+/// browser's time zone in a cookie for the next requests (see `time_zone`).
 fn mark_hydrated() {
     Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::time_zone::remember_browser_zone();
         if let Some(body) = document().body() {
             let _ = body.set_attribute("data-hydrated", "true");
         }

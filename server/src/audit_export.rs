@@ -1,9 +1,10 @@
 //! `GET /domains/{domain}/audit.csv`: a domain's audit trail as a CSV file, for its NAPs (R16).
 
 use app::pages::audit::AuditQuery;
+use app::time_zone::ViewerZone;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use backend::roles::Viewer;
@@ -19,11 +20,14 @@ pub async fn audit_csv_download(
     viewer: Option<Extension<Viewer>>,
     Path(domain): Path<String>,
     Query(query): Query<AuditQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(Extension(viewer)) = viewer else {
         return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
     };
-    let filter = match app::on_server::audit::to_filter(&query, MAX_RECORDS) {
+    // The days of the filter are those of the page: days of the viewer's time zone.
+    let zone = ViewerZone::of_headers(&headers);
+    let filter = match app::on_server::audit::to_filter(&query, MAX_RECORDS, &zone) {
         Ok(f) => f,
         Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     };

@@ -1,14 +1,16 @@
 //! A domain's audit trail (R16) for its NAPs: filter by row, actor, kind and time; export as CSV.
 
-use domain::time::utc_date_time;
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
+use crate::audit_changes::Change;
+use crate::audit_words as words;
 use crate::components::{encode_component, ErrorLine, RequireLogin};
+use crate::dates::WallTime;
 use crate::error::AppError;
-use crate::i18n::use_texts;
+use crate::i18n::{use_texts, CurrentLang};
 
 /// Which records to show.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -18,11 +20,11 @@ pub struct AuditQuery {
     pub row: String,
     /// User ID of who did it.
     pub actor: String,
-    /// Kind (`row_edited`, `challenge_sent`, …); empty for all.
+    /// Kind as stored (`row_edited`, `challenge_sent`, …; the page picks it by name); empty for all.
     pub kind: String,
-    /// From this day on (`YYYY-MM-DD`, UTC).
+    /// From this day on (`YYYY-MM-DD`, a day of the viewer's time zone).
     pub from: String,
-    /// Up to and including this day (`YYYY-MM-DD`, UTC).
+    /// Up to and including this day (`YYYY-MM-DD`, a day of the viewer's time zone).
     pub to: String,
 }
 
@@ -44,49 +46,69 @@ impl AuditQuery {
     }
 }
 
-/// One record as shown.
+/// One record as shown: when in the viewer's zone, what in the UI's words, and its before/after
+/// as field changes (the stored JSON stays in the CSV export).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditItem {
-    /// When (Unix seconds).
-    pub at: i64,
-    /// Who.
+    /// When, on the viewer's clock.
+    pub at: WallTime,
+    /// Who (user ID, or `cli:<verb>` / `system`).
     pub actor: String,
-    /// What.
+    /// What (the stored kind; `audit_words::event_name` names it).
     pub kind: String,
     /// About which address, serial or account.
     pub subject: Option<String>,
-    /// State before (JSON).
-    pub before: Option<String>,
-    /// State after (JSON).
-    pub after: Option<String>,
+    /// The fields it changed, or recorded.
+    pub changes: Vec<Change>,
 }
 
-/// The newest records of a domain matching `query` (NAPs of the domain and operators).
+/// A page of records and the time zone their times are in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditList {
+    /// The IANA name of the zone (`Europe/Berlin`), shown in the "When" heading.
+    pub zone: String,
+    /// The records, newest first.
+    pub items: Vec<AuditItem>,
+}
+
+/// The newest records of a domain matching `query` (NAPs of the domain and operators), with times
+/// in the viewer's zone (the `tz` cookie, see `time_zone`).
 #[server(endpoint = "audit/list", input = Json)]
-pub async fn list_audit(domain: String, query: AuditQuery) -> Result<Vec<AuditItem>, AppError> {
+pub async fn list_audit(domain: String, query: AuditQuery) -> Result<AuditList, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    let filter = crate::on_server::audit::to_filter(&query, 500)?;
+    let zone = crate::time_zone::ViewerZone::of_request();
+    let filter = crate::on_server::audit::to_filter(&query, 500, &zone)?;
     let entries = backend::rows::list_audit(&portal.pool, &viewer, &domain, &filter)
         .await
         .map_err(crate::on_server::rows::row_error)?;
-    Ok(entries
+    let wall = |secs| zone.wall(secs);
+    let items = entries
         .into_iter()
         .map(|e| AuditItem {
-            at: e.at,
+            at: zone.wall(e.at),
+            changes: crate::audit_changes::read_changes(
+                e.subject.as_deref(),
+                e.before.as_deref(),
+                e.after.as_deref(),
+                &wall,
+            ),
             actor: e.actor,
             kind: e.kind,
             subject: e.subject,
-            before: e.before,
-            after: e.after,
         })
-        .collect())
+        .collect();
+    Ok(AuditList {
+        zone: zone.name().to_owned(),
+        items,
+    })
 }
 
 /// `/domains/:domain/audit`
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let t = use_texts();
+    let CurrentLang(lang) = expect_context::<CurrentLang>();
     let params = use_params_map();
     let domain = Memo::new(move |_| params.read().get("domain").unwrap_or_default());
     let draft = RwSignal::new(AuditQuery::default());
@@ -107,6 +129,21 @@ pub fn AuditPage() -> impl IntoView {
             </label>
         }
     };
+    // The kinds by their names; the value sent is the stored kind, as before.
+    let kind_filter = move || {
+        view! {
+            <label>
+                {move || t.get().audit_kind}
+                <select prop:value=move || draft.with(|q| q.kind.clone())
+                    on:change=move |ev| { let v = event_target_value(&ev); draft.update(|q| q.kind = v); }>
+                    <option value="">{move || words::pick(lang.get(), words::ALL_KINDS)}</option>
+                    {words::KNOWN_KINDS.map(|k| view! {
+                        <option value=k>{move || words::event_name(lang.get(), k)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+        }
+    };
     view! {
         <RequireLogin>
             <section class="audit">
@@ -117,7 +154,7 @@ pub fn AuditPage() -> impl IntoView {
                 <form class="toolbar" on:submit=move |ev| { ev.prevent_default(); query.set(draft.get_untracked()); }>
                     {field(|t| t.audit_row, |q| q.row.clone(), |q, v| q.row = v, "text")}
                     {field(|t| t.audit_actor, |q| q.actor.clone(), |q, v| q.actor = v, "text")}
-                    {field(|t| t.audit_kind, |q| q.kind.clone(), |q, v| q.kind = v, "text")}
+                    {kind_filter()}
                     {field(|t| t.audit_from, |q| q.from.clone(), |q, v| q.from = v, "date")}
                     {field(|t| t.audit_to, |q| q.to.clone(), |q, v| q.to = v, "date")}
                     <button type="submit">{move || t.get().audit_filter}</button>
@@ -129,28 +166,18 @@ pub fn AuditPage() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || records.get().map(|r| match r {
                         Err(e) => view! { <ErrorLine error=e/> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="notice">{move || t.get().audit_empty}</p> }.into_any(),
+                        Ok(list) if list.items.is_empty() => view! { <p class="notice">{move || t.get().audit_empty}</p> }.into_any(),
                         Ok(list) => view! {
                             <table class="data audit-records">
                                 <thead><tr>
-                                    <th>{move || t.get().audit_when}</th>
-                                    <th>{move || t.get().audit_actor}</th>
-                                    <th>{move || t.get().audit_kind}</th>
-                                    <th>{move || t.get().audit_subject}</th>
-                                    <th>{move || t.get().audit_before}</th>
-                                    <th>{move || t.get().audit_after}</th>
+                                    <th class="when">{move || t.get().audit_when}" "<span class="zone">"("{list.zone}")"</span></th>
+                                    <th class="who">{move || t.get().audit_actor}</th>
+                                    <th class="what">{move || t.get().audit_kind}</th>
+                                    <th class="about">{move || t.get().audit_subject}</th>
+                                    <th>{move || words::pick(lang.get(), words::CHANGES)}</th>
                                 </tr></thead>
                                 <tbody>
-                                    {list.into_iter().map(|e| view! {
-                                        <tr>
-                                            <td class="nowrap">{utc_date_time(e.at)}</td>
-                                            <td class="mono">{e.actor}</td>
-                                            <td>{e.kind}</td>
-                                            <td class="mono">{e.subject.unwrap_or_default()}</td>
-                                            <td class="json">{e.before.unwrap_or_default()}</td>
-                                            <td class="json">{e.after.unwrap_or_default()}</td>
-                                        </tr>
-                                    }).collect_view()}
+                                    {list.items.into_iter().map(|e| view! { <AuditLine item=e/> }).collect_view()}
                                 </tbody>
                             </table>
                         }.into_any(),
@@ -158,5 +185,42 @@ pub fn AuditPage() -> impl IntoView {
                 </Transition>
             </section>
         </RequireLogin>
+    }
+}
+
+/// One record: time, actor, event and subject, and its changes one per line.
+#[component]
+fn AuditLine(item: AuditItem) -> impl IntoView {
+    let CurrentLang(lang) = expect_context::<CurrentLang>();
+    let AuditItem {
+        at,
+        actor,
+        kind,
+        subject,
+        changes,
+    } = item;
+    view! {
+        <tr data-kind=kind.clone()>
+            <td class="when">{move || at.date_time(lang.get())}</td>
+            <td class="mono">{actor}</td>
+            <td class="what">{
+                let kind = kind.clone();
+                move || words::event_name(lang.get(), &kind)
+            }</td>
+            <td class="mono">{subject.unwrap_or_default()}</td>
+            <td>
+                <ul class="changes">
+                    {changes.into_iter().map(|c| {
+                        let field = c.field.clone();
+                        view! {
+                            <li>
+                                <span class="field">{move || words::field_name(lang.get(), &field)}": "</span>
+                                {move || words::change_text(lang.get(), &c)}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </td>
+        </tr>
     }
 }

@@ -1,0 +1,440 @@
+//! The audit trail in the UI's words, in English and German: event names ("Row deactivated" /
+//! "Zeile deaktiviert"), field names and values, and a change as one line ("Last name: Walk →
+//! Neumann"). Pure and compiled for the server and the browser, so switching the language rewords
+//! the page without asking the server. Every wording is an `[English, German]` pair, so a missing
+//! language is a compile error; a kind, field or code word this file does not know yet (written
+//! by newer code) is shown humanised ("scim_user_removed" → "Scim user removed"), never raw.
+
+use crate::audit_changes::{Change, Evidence, Value};
+use crate::i18n::Lang;
+
+/// Every kind of audit record the portal writes (the `audit_records.kind` CHECK list), in the
+/// order the filter offers them. A kind added to `AuditKind` needs its name here (a test says so).
+pub const KNOWN_KINDS: [&str; 28] = [
+    "domain_registered",
+    "domain_contact_group_changed",
+    "row_created",
+    "row_edited",
+    "row_deleted",
+    "row_deactivated",
+    "row_reactivated",
+    "csv_applied",
+    "challenge_sent",
+    "challenge_confirmed",
+    "challenge_superseded",
+    "link_made",
+    "link_dropped",
+    "certificate_issued",
+    "certificate_revoked",
+    "account_created",
+    "account_changed",
+    "scim_token_created",
+    "scim_token_revoked",
+    "scim_user_created",
+    "scim_user_changed",
+    "scim_user_deleted",
+    "user_deprovisioned",
+    "deprovisioning_confirmed",
+    "deprovisioning_discarded",
+    "deprovision_proposal_accepted",
+    "deprovision_proposal_dismissed",
+    "domain_deprovision_mode_changed",
+];
+
+/// The filter's choice of every kind.
+pub const ALL_KINDS: [&str; 2] = ["All", "Alle"];
+/// The heading of the changes column.
+pub const CHANGES: [&str; 2] = ["Changes", "Änderungen"];
+
+/// The wording of `lang` from an `[English, German]` pair.
+pub fn pick(lang: Lang, [en, de]: [&'static str; 2]) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::De => de,
+    }
+}
+
+/// The event of a record of `kind`.
+pub fn event_name(lang: Lang, kind: &str) -> String {
+    match event_words(kind) {
+        Some(words) => pick(lang, words).to_owned(),
+        None => humanise(kind),
+    }
+}
+
+/// The `[English, German]` name of a kind, if it has one.
+fn event_words(kind: &str) -> Option<[&'static str; 2]> {
+    Some(match kind {
+        "domain_registered" => ["Domain registered", "Domain registriert"],
+        "domain_contact_group_changed" => ["Contact group changed", "Kontaktgruppe geändert"],
+        "row_created" => ["Row added", "Zeile angelegt"],
+        "row_edited" => ["Row edited", "Zeile bearbeitet"],
+        "row_deleted" => ["Row deleted", "Zeile gelöscht"],
+        "row_deactivated" => ["Row deactivated", "Zeile deaktiviert"],
+        "row_reactivated" => ["Row reactivated", "Zeile reaktiviert"],
+        "csv_applied" => ["CSV file applied", "CSV-Datei übernommen"],
+        "challenge_sent" => ["Challenge sent", "Challenge gesendet"],
+        "challenge_confirmed" => ["Challenge confirmed", "Challenge bestätigt"],
+        "challenge_superseded" => ["Challenge superseded", "Challenge ersetzt"],
+        "link_made" => ["Address linked to a person", "Adresse mit Person verknüpft"],
+        "link_dropped" => [
+            "Link to a person removed",
+            "Verknüpfung mit Person aufgehoben",
+        ],
+        "certificate_issued" => ["Certificate issued", "Zertifikat ausgestellt"],
+        "certificate_revoked" => ["Certificate revoked", "Zertifikat gesperrt"],
+        "account_created" => ["Account created", "Konto angelegt"],
+        "account_changed" => ["Account changed", "Konto geändert"],
+        "scim_token_created" => ["SCIM token created", "SCIM-Token angelegt"],
+        "scim_token_revoked" => ["SCIM token revoked", "SCIM-Token widerrufen"],
+        "scim_user_created" => ["User created by the IdM", "Benutzer vom IdM angelegt"],
+        "scim_user_changed" => ["User changed by the IdM", "Benutzer vom IdM geändert"],
+        "scim_user_deleted" => ["User deleted by the IdM", "Benutzer vom IdM gelöscht"],
+        "user_deprovisioned" => [
+            "Person left: deprovisioned",
+            "Person ausgeschieden: deprovisioniert",
+        ],
+        "deprovisioning_confirmed" => ["Deprovisioning confirmed", "Deprovisionierung bestätigt"],
+        "deprovisioning_discarded" => ["Deprovisioning discarded", "Deprovisionierung verworfen"],
+        "deprovision_proposal_accepted" => [
+            "Leaver proposal accepted",
+            "Vorschlag zu ausgeschiedener Person angenommen",
+        ],
+        "deprovision_proposal_dismissed" => [
+            "Leaver proposal dismissed",
+            "Vorschlag zu ausgeschiedener Person verworfen",
+        ],
+        "domain_deprovision_mode_changed" => [
+            "Handling of leavers' rows changed",
+            "Umgang mit Zeilen ausgeschiedener Personen geändert",
+        ],
+        _ => return None,
+    })
+}
+
+/// The name of a stored field.
+pub fn field_name(lang: Lang, key: &str) -> String {
+    let t = lang.texts();
+    let words = match key {
+        "primary" => return t.col_primary.to_owned(),
+        "first_name" | "given_name" => return t.col_first_name.to_owned(),
+        "last_name" | "family_name" => return t.col_last_name.to_owned(),
+        "aliases" => return t.col_aliases.to_owned(),
+        "mailbox_type" => return t.col_type.to_owned(),
+        "applicant" => return t.col_applicant.to_owned(),
+        "comment" => return t.col_comment.to_owned(),
+        "active" => ["Status", "Status"],
+        "name" => ["Domain", "Domain"],
+        "contact_group" => ["Contact group", "Kontaktgruppe"],
+        "id" => ["Account", "Konto"],
+        "email" => ["Email", "E-Mail"],
+        "groups" => ["Groups", "Gruppen"],
+        "password" => ["Password", "Passwort"],
+        "state" => ["State", "Zustand"],
+        "reason" => ["Reason", "Grund"],
+        "by" => ["Cause", "Anlass"],
+        "as" => ["Revoked as", "Gesperrt als"],
+        "revoked_by" => ["Revoked by", "Gesperrt von"],
+        "replaced_by" => ["Replaced by", "Ersetzt durch"],
+        "user_id" => ["User ID", "Benutzerkennung"],
+        "confirmed_by" => ["Confirmed by", "Bestätigt von"],
+        "recipient" => ["Sent to", "Gesendet an"],
+        "sent_at" => ["Sent", "Gesendet"],
+        "expires_at" => ["Expires", "Läuft ab"],
+        "suspends_link_of" => ["Suspends the link of", "Setzt die Verknüpfung aus von"],
+        "linked_at" => ["Linked since", "Verknüpft seit"],
+        "challenge" | "challenge_id" => ["Challenge no.", "Challenge Nr."],
+        "subject" => ["Certificate subject", "Zertifikatsinhaber"],
+        "addresses" => ["Addresses", "Adressen"],
+        "key_source" => ["Key", "Schlüssel"],
+        "not_before" => ["Valid from", "Gültig ab"],
+        "not_after" => ["Valid until", "Gültig bis"],
+        "evidence" => ["Evidence", "Nachweis"],
+        "ip" => ["IP address", "IP-Adresse"],
+        "user_agent" => ["Browser", "Browser"],
+        "lines" => ["Lines", "Zeilen"],
+        "created" => ["Added", "Angelegt"],
+        "changed" => ["Changed", "Geändert"],
+        "unchanged" => ["Unchanged", "Unverändert"],
+        "deactivated" => ["Deactivated", "Deaktiviert"],
+        "reactivated" => ["Reactivated", "Reaktiviert"],
+        "superseded_challenges" => ["Challenges superseded", "Ersetzte Challenges"],
+        "dropped_links" => ["Links removed", "Aufgehobene Verknüpfungen"],
+        "fingerprint" => ["File fingerprint", "Fingerabdruck der Datei"],
+        "value" => ["Stored as", "Gespeichert als"],
+        "userName" => ["User name at the IdM", "Benutzername im IdM"],
+        "externalId" => ["External ID at the IdM", "Externe ID im IdM"],
+        "deprovisioning" => ["Deprovisioning no.", "Deprovisionierung Nr."],
+        "sessions_ended" => ["Sessions ended", "Beendete Sitzungen"],
+        "rows" => ["Rows", "Zeilen"],
+        "held" => ["Held for an operator", "Für den Betrieb angehalten"],
+        "count_in_window" => ["Leavers in the window", "Ausgeschiedene im Zeitfenster"],
+        "linked_users" => ["Linked people", "Verknüpfte Personen"],
+        "tripped" => ["Circuit breaker tripped", "Schutzschalter ausgelöst"],
+        "proposal" => ["Proposal no.", "Vorschlag Nr."],
+        "reported_by" => ["Reported by", "Gemeldet von"],
+        "certificates_revoked" => ["Certificates revoked", "Gesperrte Zertifikate"],
+        "deprovision_mode" => [
+            "Leavers' personal rows",
+            "Persönliche Zeilen ausgeschiedener Personen",
+        ],
+        other => return humanise(other),
+    };
+    pick(lang, words).to_owned()
+}
+
+/// A stored code word (mailbox type, state, revocation reason, key source, role, cause).
+pub fn word(lang: Lang, code: &str) -> String {
+    let t = lang.texts();
+    if let Some(i) = domain::certificate::RevocationReason::ALL
+        .iter()
+        .position(|r| r.as_str() == code)
+    {
+        return t.revocation_reasons[i].to_owned();
+    }
+    let words = match code {
+        "personal" => return t.type_personal.to_owned(),
+        "functional" => return t.type_functional.to_owned(),
+        "pending" => return t.state_pending.to_owned(),
+        "confirmed" => return t.state_confirmed.to_owned(),
+        "expired" => return t.state_expired.to_owned(),
+        "valid" => return t.certs_status_valid.to_owned(),
+        "revoked" => return t.certs_status_revoked.to_owned(),
+        "csr" => [
+            "own key (certificate request)",
+            "eigener Schlüssel (Zertifikatsantrag)",
+        ],
+        "server" => ["made by the portal", "vom Portal erzeugt"],
+        "owner" => ["holder", "Inhaber"],
+        "nap" => ["NAP", "NAP"],
+        "new_round" => ["a new challenge round", "eine neue Challenge-Runde"],
+        "different_person" => [
+            "the mailbox went to a different person",
+            "das Postfach ging an eine andere Person",
+        ],
+        "changed" => ["changed", "geändert"],
+        "proposed" => ["proposed", "vorgeschlagen"],
+        "accepted" => ["accepted", "angenommen"],
+        "dismissed" | "discarded" => ["discarded", "verworfen"],
+        "held" => ["held", "angehalten"],
+        "revoke" => [
+            "deactivate and revoke at once",
+            "sofort deaktivieren und sperren",
+        ],
+        "propose" => ["propose to the NAPs", "den NAPs vorschlagen"],
+        other => return humanise(other).to_lowercase(),
+    };
+    pick(lang, words).to_owned()
+}
+
+/// A value as text.
+pub fn value_text(lang: Lang, value: &Value) -> String {
+    match value {
+        Value::Text(s) => s.clone(),
+        Value::List(items) => items.join(", "),
+        Value::Active(true) => pick(lang, ["active", "aktiv"]).to_owned(),
+        Value::Active(false) => pick(lang, ["inactive", "inaktiv"]).to_owned(),
+        Value::Flag(b) => {
+            let t = lang.texts();
+            if *b { t.yes } else { t.no }.to_owned()
+        }
+        Value::Time(at) => at.date_time(lang),
+        Value::Number(n) => n.to_string(),
+        Value::Word(code) => word(lang, code),
+        Value::Evidence(entries) => entries
+            .iter()
+            .map(|e| evidence_text(lang, e))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Nothing => pick(lang, ["none", "keine Angabe"]).to_owned(),
+    }
+}
+
+/// One address's evidence: "anna@…: sent to anna@… on 7 Dec 2026, 14:05, confirmed by anna on …".
+fn evidence_text(lang: Lang, e: &Evidence) -> String {
+    let (sent, confirmed) = (e.sent.date_time(lang), e.confirmed.date_time(lang));
+    match lang {
+        Lang::En => format!(
+            "{}: sent to {} on {sent}, confirmed by {} on {confirmed}",
+            e.address, e.recipient, e.by
+        ),
+        Lang::De => format!(
+            "{}: gesendet an {} am {sent}, bestätigt von {} am {confirmed}",
+            e.address, e.recipient, e.by
+        ),
+    }
+}
+
+/// What a change says after its field name: "Walk → Neumann", or the one value it has.
+pub fn change_text(lang: Lang, change: &Change) -> String {
+    match (&change.before, &change.after) {
+        (Some(b), Some(a)) => format!("{} → {}", value_text(lang, b), value_text(lang, a)),
+        (Some(v), None) | (None, Some(v)) => value_text(lang, v),
+        (None, None) => String::new(),
+    }
+}
+
+/// A change as one line: "Last name: Walk → Neumann".
+pub fn change_line(lang: Lang, change: &Change) -> String {
+    format!(
+        "{}: {}",
+        field_name(lang, &change.field),
+        change_text(lang, change)
+    )
+}
+
+/// A code nobody has worded yet, readable: `scim_user_removed` → "Scim user removed",
+/// `keyCompromise` → "Key compromise".
+pub fn humanise(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() + 4);
+    for c in code.chars() {
+        if c == '_' || c == '-' {
+            out.push(' ');
+        } else if c.is_uppercase() && !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = out.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "?".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dates::WallTime;
+
+    const DEC_7: WallTime = WallTime {
+        year: 2026,
+        month: 12,
+        day: 7,
+        hour: 14,
+        minute: 5,
+    };
+
+    fn change(field: &str, before: Option<Value>, after: Option<Value>) -> Change {
+        Change {
+            field: field.into(),
+            before,
+            after,
+        }
+    }
+
+    #[test]
+    fn r16_every_kind_has_a_name_in_both_languages_without_underscores() {
+        for kind in KNOWN_KINDS {
+            let (en, de) = (event_name(Lang::En, kind), event_name(Lang::De, kind));
+            assert!(event_words(kind).is_some(), "{kind} has no name");
+            assert!(!en.contains('_') && !de.contains('_'), "{kind}");
+        }
+        assert_eq!(event_name(Lang::En, "row_deactivated"), "Row deactivated");
+        assert_eq!(event_name(Lang::De, "row_deactivated"), "Zeile deaktiviert");
+    }
+
+    /// The backend's list of kinds, against this file: a kind added there without a name here
+    /// fails (it would still show, humanised, but in English on the German page).
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn r16_every_kind_the_backend_writes_is_named_and_offered_by_the_filter() {
+        use backend::storage::audit::AuditKind;
+        for kind in AuditKind::ALL.map(AuditKind::as_str) {
+            assert_ne!(
+                event_name(Lang::De, kind),
+                humanise(kind),
+                "{kind}: no name"
+            );
+            assert!(KNOWN_KINDS.contains(&kind), "{kind}: not in KNOWN_KINDS");
+        }
+        for kind in KNOWN_KINDS {
+            assert!(AuditKind::ALL.iter().any(|k| k.as_str() == kind), "{kind}");
+        }
+    }
+
+    #[test]
+    fn r16_an_unknown_kind_is_humanised_not_raw() {
+        assert_eq!(
+            event_name(Lang::De, "scim_user_deprovisioned"),
+            "Scim user deprovisioned"
+        );
+        assert_eq!(humanise("keyCompromise"), "Key compromise");
+        assert_eq!(humanise(""), "?");
+        assert_eq!(field_name(Lang::En, "idm_source_id"), "Idm source id");
+    }
+
+    #[test]
+    fn r16_a_field_change_reads_as_field_old_arrow_new() {
+        let c = change(
+            "last_name",
+            Some(Value::Text("Walk".into())),
+            Some(Value::Text("Neumann".into())),
+        );
+        assert_eq!(change_line(Lang::En, &c), "Last name: Walk → Neumann");
+        assert_eq!(change_line(Lang::De, &c), "Nachname: Walk → Neumann");
+    }
+
+    #[test]
+    fn r16_states_reasons_and_dates_are_worded_in_the_language() {
+        let active = change(
+            "active",
+            Some(Value::Active(true)),
+            Some(Value::Active(false)),
+        );
+        assert_eq!(change_line(Lang::En, &active), "Status: active → inactive");
+        assert_eq!(change_line(Lang::De, &active), "Status: aktiv → inaktiv");
+        let reason = change("reason", None, Some(Value::Word("keyCompromise".into())));
+        assert_eq!(change_line(Lang::En, &reason), "Reason: key compromise");
+        assert_eq!(
+            change_line(Lang::De, &reason),
+            "Grund: Schlüssel kompromittiert"
+        );
+        let until = change("not_after", None, Some(Value::Time(DEC_7)));
+        assert_eq!(
+            change_line(Lang::En, &until),
+            "Valid until: 7 Dec 2026, 14:05"
+        );
+        assert_eq!(
+            change_line(Lang::De, &until),
+            "Gültig bis: 07.12.2026, 14:05"
+        );
+        let state = change(
+            "state",
+            Some(Value::Word("pending".into())),
+            Some(Value::Word("superseded".into())),
+        );
+        assert_eq!(
+            change_line(Lang::De, &state),
+            "Zustand: ausstehend → ersetzt"
+        );
+        let applicant = change(
+            "applicant",
+            Some(Value::Text("a@example.org".into())),
+            Some(Value::Nothing),
+        );
+        assert_eq!(
+            change_line(Lang::En, &applicant),
+            "Applicant: a@example.org → none"
+        );
+    }
+
+    #[test]
+    fn r20_evidence_names_recipient_and_times() {
+        let e = Value::Evidence(vec![Evidence {
+            address: "anna@example.org".into(),
+            recipient: "anna@example.org".into(),
+            sent: DEC_7,
+            confirmed: DEC_7,
+            by: "anna".into(),
+        }]);
+        assert_eq!(
+            value_text(Lang::De, &e),
+            "anna@example.org: gesendet an anna@example.org am 07.12.2026, 14:05, \
+             bestätigt von anna am 07.12.2026, 14:05"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Dates and times written the way each language writes them (EN "7 Dec 2026, 14:05", DE
+//! "07.12.2026, 14:05"). Pure, and compiled for the server and the browser alike: the server turns
+//! a moment into a [`WallTime`] in the viewer's time zone (see `time_zone`), both sides write that
+//! the same way, so the hydrated page shows exactly what the server rendered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Lang;
+
+/// A moment as a clock on the wall shows it in one time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WallTime {
+    /// Year, e.g. 2026.
+    pub year: i32,
+    /// Month, 1–12.
+    pub month: u8,
+    /// Day of the month, 1–31.
+    pub day: u8,
+    /// Hour, 0–23.
+    pub hour: u8,
+    /// Minute, 0–59.
+    pub minute: u8,
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+impl WallTime {
+    /// The day: EN "7 Dec 2026", DE "07.12.2026".
+    pub fn date(&self, lang: Lang) -> String {
+        match lang {
+            Lang::En => {
+                let month = MONTHS_EN
+                    .get(usize::from(self.month).wrapping_sub(1))
+                    .copied()
+                    .unwrap_or("?");
+                format!("{} {month} {}", self.day, self.year)
+            }
+            Lang::De => format!("{:02}.{:02}.{}", self.day, self.month, self.year),
+        }
+    }
+
+    /// Day and time: EN "7 Dec 2026, 14:05", DE "07.12.2026, 14:05" (both languages use a 24-hour
+    /// clock here: an audit trail is read for order and exactness, not for a.m./p.m.).
+    pub fn date_time(&self, lang: Lang) -> String {
+        format!("{}, {:02}:{:02}", self.date(lang), self.hour, self.minute)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(year: i32, month: u8, day: u8, hour: u8, minute: u8) -> WallTime {
+        WallTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+        }
+    }
+
+    #[test]
+    fn english_writes_day_month_name_year() {
+        assert_eq!(
+            at(2026, 12, 7, 14, 5).date_time(Lang::En),
+            "7 Dec 2026, 14:05"
+        );
+        assert_eq!(at(2027, 1, 31, 0, 0).date(Lang::En), "31 Jan 2027");
+        assert_eq!(
+            at(2027, 1, 31, 9, 7).date_time(Lang::En),
+            "31 Jan 2027, 09:07"
+        );
+    }
+
+    #[test]
+    fn german_writes_dotted_numbers_with_leading_zeros() {
+        assert_eq!(
+            at(2026, 12, 7, 14, 5).date_time(Lang::De),
+            "07.12.2026, 14:05"
+        );
+        assert_eq!(at(2027, 1, 31, 0, 0).date(Lang::De), "31.01.2027");
+    }
+
+    #[test]
+    fn a_month_out_of_range_shows_a_question_mark_not_a_panic() {
+        assert_eq!(at(2026, 13, 1, 0, 0).date(Lang::En), "1 ? 2026");
+        assert_eq!(at(2026, 0, 1, 0, 0).date(Lang::En), "1 ? 2026");
+    }
+}
