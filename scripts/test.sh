@@ -15,6 +15,10 @@ step "unit and integration tests"
 # Crate by crate: `app` must never be built with `ssr` and `hydrate` together.
 cargo test --locked -p domain -p backend -p app -p server 2>&1 | tee -a "$log"
 
+step "SCIM compliance (scim2-tester against the debug portal, R22)"
+# The debug ra-portal the server tests just built, on a fresh data folder; a few seconds.
+bash scripts/scim-check.sh 2>&1 | tee -a "$log"
+
 step "fuzz the CSV parser (${FUZZ_SECONDS:-60} s)"
 bash scripts/fuzz.sh
 

@@ -171,6 +171,15 @@ pub struct OidcConfig {
     /// Name of the claim that lists the user's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
+    /// Name of the claim whose value is the user ID (default `sub`; `oid` for Entra ID when it
+    /// provisions users by SCIM, since its `sub` differs per application). Changing it changes
+    /// every user's ID: set it before people link addresses.
+    #[serde(default = "default_user_id_claim")]
+    pub user_id_claim: String,
+}
+
+fn default_user_id_claim() -> String {
+    "sub".into()
 }
 
 fn default_scopes() -> Vec<String> {

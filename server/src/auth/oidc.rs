@@ -141,8 +141,16 @@ impl OidcProvider {
         // The token verified above is the one whose payload we read the groups claim from; its name is
         // configurable, which the typed claims of `openidconnect` cannot express.
         let groups = groups_from_jwt(&id_token.to_string(), &self.config.groups_claim)?;
+        // The user ID is `sub` unless set otherwise (Entra ID's `sub` differs per application,
+        // so SCIM provisioning cannot send it; its `oid` can be: README, "Connecting an IdM").
+        let user_id = match self.config.user_id_claim.as_str() {
+            "sub" => claims.subject().to_string(),
+            claim => string_claim_from_jwt(&id_token.to_string(), claim)?.ok_or_else(|| {
+                anyhow!("the ID token has no {claim} claim, which oidc.user_id_claim names")
+            })?,
+        };
         Ok(Identity {
-            user_id: claims.subject().to_string(),
+            user_id,
             given_name,
             family_name,
             email: claims.email().map(|e| e.to_string()),
@@ -152,8 +160,8 @@ impl OidcProvider {
     }
 }
 
-/// Reads a groups claim (array of strings, or one string) from a JWT's payload.
-fn groups_from_jwt(jwt: &str, claim: &str) -> anyhow::Result<Vec<String>> {
+/// A JWT's payload (its signature was verified before).
+fn jwt_payload(jwt: &str) -> anyhow::Result<serde_json::Value> {
     let payload = jwt
         .split('.')
         .nth(1)
@@ -161,8 +169,21 @@ fn groups_from_jwt(jwt: &str, claim: &str) -> anyhow::Result<Vec<String>> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .context("the ID token payload is not base64url")?;
-    let json: serde_json::Value =
-        serde_json::from_slice(&bytes).context("the ID token payload is not JSON")?;
+    serde_json::from_slice(&bytes).context("the ID token payload is not JSON")
+}
+
+/// A non-empty string claim of a JWT's payload, if it has one.
+fn string_claim_from_jwt(jwt: &str, claim: &str) -> anyhow::Result<Option<String>> {
+    Ok(jwt_payload(jwt)?
+        .get(claim)
+        .and_then(|v| v.as_str())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned))
+}
+
+/// Reads a groups claim (array of strings, or one string) from a JWT's payload.
+fn groups_from_jwt(jwt: &str, claim: &str) -> anyhow::Result<Vec<String>> {
+    let json = jwt_payload(jwt)?;
     Ok(match json.get(claim) {
         Some(serde_json::Value::Array(items)) => items
             .iter()
@@ -184,6 +205,19 @@ mod tests {
             enc.encode(br#"{"alg":"RS256"}"#),
             enc.encode(payload.to_string())
         )
+    }
+
+    #[test]
+    fn r22_the_user_id_claim_is_read_by_its_configured_name() {
+        let jwt =
+            jwt_with(serde_json::json!({"sub": "pairwise", "oid": "0b5e-11", "n": 5, "e": ""}));
+        assert_eq!(
+            string_claim_from_jwt(&jwt, "oid").unwrap().as_deref(),
+            Some("0b5e-11")
+        );
+        assert_eq!(string_claim_from_jwt(&jwt, "n").unwrap(), None);
+        assert_eq!(string_claim_from_jwt(&jwt, "e").unwrap(), None);
+        assert_eq!(string_claim_from_jwt(&jwt, "missing").unwrap(), None);
     }
 
     #[test]
