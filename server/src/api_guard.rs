@@ -70,7 +70,7 @@ where
 
 /// Every server function of the app. The types give each one's path, body type and error type,
 /// so nothing here can drift from the functions; a unit test checks that the list is complete.
-fn server_functions() -> [ServerFunction; 36] {
+fn server_functions() -> [ServerFunction; 39] {
     use app::certs_api::*;
     use app::pages::{audit::*, confirm::*, home::*, operator::*};
     use app::rows_api::*;
@@ -103,6 +103,9 @@ fn server_functions() -> [ServerFunction; 36] {
         server_function::<app::handover_api::LeaverWorklist>(),
         server_function::<app::pages::digest_toggle::DigestSetting>(),
         server_function::<app::pages::digest_toggle::SetDigestSetting>(),
+        server_function::<app::pages::scim_tokens::ListScimTokens>(),
+        server_function::<app::pages::scim_tokens::CreateScimToken>(),
+        server_function::<app::pages::scim_tokens::RevokeScimToken>(),
         server_function::<app::deprovision_api::DeprovisionSetting>(),
         server_function::<app::deprovision_api::SetDeprovisionSetting>(),
         server_function::<app::deprovision_api::DeprovisionProposals>(),

@@ -11,3 +11,4 @@ pub mod home;
 pub mod login;
 pub mod my_domains;
 pub mod operator;
+pub mod scim_tokens;

@@ -114,6 +114,7 @@ pub fn OperatorPage() -> impl IntoView {
                     <button type="submit" class="primary">{move || t.get().operator_register_button}</button>
                 </ActionForm>
                 {move || register.value().get().and_then(Result::err).map(|e| view! { <ErrorLine error=e/> })}
+                <crate::pages::scim_tokens::ScimTokensPanel/>
                 <crate::pages::deprovision_holds::DeprovisionHolds/>
             </section>
         </RequireLogin>

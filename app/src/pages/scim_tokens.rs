@@ -1,0 +1,258 @@
+//! The operators' SCIM tokens (SPEC R22): the bearer tokens the IdM (Entra ID, Okta, Keycloak)
+//! uses for the portal's SCIM endpoint. An operator makes one per connection and sees it once
+//! (only its hash is kept), sees when each was last used, and revokes it. Shown on the operator
+//! page, with its server functions and its texts in both languages.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::components::ErrorLine;
+use crate::error::AppError;
+use crate::i18n::{CurrentLang, Lang};
+
+/// A token as the list shows it (never its value).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ScimTokenInfo {
+    /// The operator's name for the connection.
+    pub name: String,
+    /// When it was made (Unix seconds).
+    pub created_at: i64,
+    /// Who made it.
+    pub created_by: String,
+    /// Latest use, to the minute.
+    pub last_used_at: Option<i64>,
+    /// When it was revoked.
+    pub revoked_at: Option<i64>,
+    /// Who revoked it.
+    pub revoked_by: Option<String>,
+}
+
+/// The endpoint the IdM is given, and the tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimTokens {
+    /// `https://portal/scim/v2`: the IdM's "tenant URL".
+    pub endpoint: String,
+    /// Every token, those in force first.
+    pub tokens: Vec<ScimTokenInfo>,
+}
+
+/// A token just made: the only time its value leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeScimToken {
+    /// Its name.
+    pub name: String,
+    /// Its value, for the IdM's secret token field.
+    pub token: String,
+}
+
+/// The endpoint and every token (operators only).
+#[server(endpoint = "scim/tokens")]
+pub async fn list_scim_tokens() -> Result<ScimTokens, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    crate::on_server::require_operator()?;
+    let tokens = backend::scim::tokens::list_tokens(&portal)
+        .await
+        .map_err(crate::on_server::service_error)?;
+    Ok(ScimTokens {
+        endpoint: format!("{}/scim/v2", portal.config.base_url()),
+        tokens: tokens
+            .into_iter()
+            .map(|t| ScimTokenInfo {
+                name: t.name,
+                created_at: t.created_at,
+                created_by: t.created_by,
+                last_used_at: t.last_used_at,
+                revoked_at: t.revoked_at,
+                revoked_by: t.revoked_by,
+            })
+            .collect(),
+    })
+}
+
+/// Makes a token called `name` and answers it, once (operators only).
+#[server(endpoint = "scim/create_token")]
+pub async fn create_scim_token(name: String) -> Result<MadeScimToken, AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_operator()?;
+    let token = backend::scim::tokens::create_token(
+        &portal,
+        &name,
+        &viewer.user.user_id,
+        backend::clock::now(),
+    )
+    .await
+    .map_err(crate::on_server::service_error)?;
+    Ok(MadeScimToken {
+        name: token.name.clone(),
+        token: token.expose().to_owned(),
+    })
+}
+
+/// Revokes the token in force called `name` (operators only).
+#[server(endpoint = "scim/revoke_token")]
+pub async fn revoke_scim_token(name: String) -> Result<(), AppError> {
+    let portal = expect_context::<backend::Portal>();
+    let viewer = crate::on_server::require_operator()?;
+    backend::scim::tokens::revoke_token(&portal, &name, &viewer.user.user_id, backend::clock::now())
+        .await
+        .map(|_| ())
+        .map_err(crate::on_server::service_error)
+}
+
+struct Texts {
+    heading: &'static str,
+    intro: &'static str,
+    endpoint: &'static str,
+    name: &'static str,
+    made: &'static str,
+    by: &'static str,
+    last_used: &'static str,
+    never: &'static str,
+    state: &'static str,
+    in_force: &'static str,
+    revoked: &'static str,
+    revoke: &'static str,
+    none: &'static str,
+    make_heading: &'static str,
+    make: &'static str,
+    shown_once: &'static str,
+}
+
+const EN: Texts = Texts {
+    heading: "IdM connection (SCIM)",
+    intro: "The identity provider (Entra ID, Okta, Keycloak) tells the portal through SCIM 2.0 when \
+            a person is deactivated or deleted; the portal then ends their sessions and deals with \
+            their rows and certificates. Give the IdM the URL below and a token made here.",
+    endpoint: "Tenant URL",
+    name: "Name",
+    made: "Made",
+    by: "by",
+    last_used: "Last used",
+    never: "never",
+    state: "State",
+    in_force: "in force",
+    revoked: "revoked",
+    revoke: "Revoke",
+    none: "No tokens yet.",
+    make_heading: "Make a token",
+    make: "Make token",
+    shown_once: "Copy this token into the IdM now: it is shown only this once (the portal keeps only a hash of it).",
+};
+
+const DE: Texts = Texts {
+    heading: "IdM-Anbindung (SCIM)",
+    intro: "Der Identity Provider (Entra ID, Okta, Keycloak) teilt dem Portal über SCIM 2.0 mit, \
+            wenn eine Person deaktiviert oder gelöscht wird; das Portal beendet dann ihre Sitzungen \
+            und kümmert sich um ihre Zeilen und Zertifikate. Geben Sie dem IdM die URL unten und \
+            ein hier erzeugtes Token.",
+    endpoint: "Tenant-URL",
+    name: "Name",
+    made: "Erzeugt",
+    by: "von",
+    last_used: "Zuletzt benutzt",
+    never: "nie",
+    state: "Status",
+    in_force: "gültig",
+    revoked: "widerrufen",
+    revoke: "Widerrufen",
+    none: "Noch keine Tokens.",
+    make_heading: "Token erzeugen",
+    make: "Token erzeugen",
+    shown_once: "Kopieren Sie dieses Token jetzt in das IdM: Es wird nur dieses eine Mal angezeigt (das Portal speichert nur einen Hash davon).",
+};
+
+fn when(t: i64) -> String {
+    domain::time::utc_date_time(t)
+}
+
+/// R22: the SCIM endpoint's URL, the tokens with their last use, making and revoking them.
+#[component]
+pub fn ScimTokensPanel() -> impl IntoView {
+    let CurrentLang(lang) = expect_context::<CurrentLang>();
+    let t = Signal::derive(move || match lang.get() {
+        Lang::En => &EN,
+        Lang::De => &DE,
+    });
+    let create = ServerAction::<CreateScimToken>::new();
+    let revoke = ServerAction::<RevokeScimToken>::new();
+    let tokens = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| list_scim_tokens(),
+    );
+    view! {
+        <section class="scim-tokens">
+            <h2>{move || t.get().heading}</h2>
+            <p class="hint">{move || t.get().intro}</p>
+            <Transition fallback=|| ()>
+                {move || tokens.get().map(|answer| match answer {
+                    Err(e) => view! { <ErrorLine error=e/> }.into_any(),
+                    Ok(list) => {
+                        let endpoint = list.endpoint.clone();
+                        let empty = list.tokens.is_empty();
+                        view! {
+                            <p>{move || t.get().endpoint}": "<code class="mono">{endpoint}</code></p>
+                            <Show when=move || !empty fallback=move || view! { <p>{move || t.get().none}</p> }>
+                                <table class="data">
+                                    <thead><tr>
+                                        <th>{move || t.get().name}</th>
+                                        <th>{move || t.get().made}</th>
+                                        <th>{move || t.get().last_used}</th>
+                                        <th>{move || t.get().state}</th>
+                                        <th></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        <For each={let l = list.tokens.clone(); move || l.clone()} key=|k| k.clone() let:k>
+                                            <tr>
+                                                <td class="mono">{k.name.clone()}</td>
+                                                <td>{when(k.created_at)}" "{move || t.get().by}" "{k.created_by.clone()}</td>
+                                                <td>{
+                                                    let used = k.last_used_at;
+                                                    move || used.map(when).unwrap_or_else(|| t.get().never.to_owned())
+                                                }</td>
+                                                <td>{
+                                                    let (at, by) = (k.revoked_at, k.revoked_by.clone());
+                                                    move || match at {
+                                                        None => t.get().in_force.to_owned(),
+                                                        Some(at) => format!("{} {} {} {}", t.get().revoked, when(at), t.get().by, by.clone().unwrap_or_default()),
+                                                    }
+                                                }</td>
+                                                <td>
+                                                    {k.revoked_at.is_none().then(|| {
+                                                        let name = k.name.clone();
+                                                        view! {
+                                                            <ActionForm action=revoke attr:class="inline-form">
+                                                                <input type="hidden" name="name" value=name/>
+                                                                <button type="submit">{move || t.get().revoke}</button>
+                                                            </ActionForm>
+                                                        }
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        </For>
+                                    </tbody>
+                                </table>
+                            </Show>
+                        }.into_any()
+                    }
+                })}
+            </Transition>
+            {move || revoke.value().get().and_then(Result::err).map(|e| view! { <ErrorLine error=e/> })}
+
+            <h3>{move || t.get().make_heading}</h3>
+            <ActionForm action=create attr:class="inline-form">
+                <input type="text" name="name" placeholder="entra" required maxlength="64"
+                    pattern="[a-z0-9._\\-]{1,64}" aria-label=move || t.get().name/>
+                <button type="submit" class="primary">{move || t.get().make}</button>
+            </ActionForm>
+            {move || create.value().get().map(|answer| match answer {
+                Err(e) => view! { <ErrorLine error=e/> }.into_any(),
+                Ok(made) => view! {
+                    <div class="notice scim-token-made" role="status">
+                        <p>{move || t.get().shown_once}</p>
+                        <p><span class="mono">{made.name.clone()}</span>": "<code class="mono scim-token-value">{made.token.clone()}</code></p>
+                    </div>
+                }.into_any(),
+            })}
+        </section>
+    }
+}
