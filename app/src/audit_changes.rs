@@ -145,7 +145,7 @@ const ORDER: [&str; 49] = [
 ///
 /// Fields equal before and after are left out; fields that differ show both values; a field on
 /// one side only shows that value (a new row's fields, a deleted row's, the recipient of a
-/// superseded challenge). A record that is not a JSON object shows as one text, never a panic.
+/// superseded challenge) unless it is empty or zero. A record that is not a JSON object shows as one text, never a panic.
 pub fn read_changes(
     subject: Option<&str>,
     before: Option<&str>,
@@ -175,7 +175,9 @@ pub fn read_changes(
         let only = old.as_ref().or(new.as_ref());
         let names_subject = SUBJECT_KEYS.contains(&key.as_str())
             && matches!((only, subject), (Some(Value::Text(t)), Some(s)) if t == s);
-        if one_sided && (only == Some(&Value::Nothing) || names_subject) {
+        // A count of nothing (a CSV upload that deactivated no row) is noise on one side only.
+        let empty = matches!(only, Some(Value::Nothing | Value::Number(0)));
+        if one_sided && (empty || names_subject) {
             continue;
         }
         changes.push(Change {
@@ -368,6 +370,18 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn r16_a_csv_upload_lists_what_it_did_not_the_zeros() {
+        let changes = read_changes(
+            Some("example.org"),
+            None,
+            Some(r#"{"lines":2,"created":2,"changed":0,"deactivated":0,"fingerprint":"ab"}"#),
+            &wall,
+        );
+        let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["lines", "created", "fingerprint"]);
     }
 
     #[test]

@@ -422,6 +422,71 @@ mod tests {
         );
     }
 
+    /// Records shaped as the backend writes them (rows.rs, challenges.rs, certificates.rs,
+    /// csv_upload, domains.rs, accounts.rs, handover.rs, deprovisioning.rs, scim), read and worded:
+    /// no code word, JSON punctuation or Unix time may show, in either language.
+    #[test]
+    fn r16_records_as_written_read_without_codes_json_or_unix_times() {
+        let t = 1_828_135_662_i64;
+        let row = r#"{"primary":"a@example.org","first_name":"Anna","last_name":"Walk","aliases":["x@example.org"],"mailbox_type":"functional","applicant":"b@example.org","comment":"","active":true}"#;
+        let records: Vec<(&str, Option<String>, Option<String>)> = vec![
+            ("domain_registered", None, Some(r#"{"name":"example.org","contact_group":"nap-example"}"#.into())),
+            ("domain_contact_group_changed", Some(r#"{"name":"example.org","contact_group":"a"}"#.into()), Some(r#"{"name":"example.org","contact_group":"b"}"#.into())),
+            ("row_created", None, Some(row.into())),
+            ("row_edited", Some(row.into()), Some(row.replace("Walk", "Neumann"))),
+            ("row_deleted", Some(row.into()), None),
+            ("row_deactivated", Some(r#"{"active":true}"#.into()), Some(r#"{"active":false}"#.into())),
+            ("csv_applied", None, Some(r#"{"lines":3,"created":1,"changed":1,"unchanged":1,"deactivated":0,"reactivated":0,"superseded_challenges":0,"dropped_links":0,"fingerprint":"ab12"}"#.into())),
+            ("challenge_sent", None, Some(format!(r#"{{"recipient":"a@example.org","expires_at":{t},"suspends_link_of":"anna"}}"#))),
+            ("challenge_confirmed", Some(r#"{"state":"pending","recipient":"a@example.org"}"#.into()), Some(r#"{"state":"confirmed","confirmed_by":"anna","challenge":4,"ip":"192.0.2.1","user_agent":"Mozilla/5.0"}"#.into())),
+            ("challenge_superseded", Some(format!(r#"{{"challenge":4,"state":"pending","recipient":"a@example.org","sent_at":{t}}}"#)), Some(r#"{"challenge":4,"state":"superseded","by":"different_person"}"#.into())),
+            ("link_made", Some(r#"{"user_id":"bob"}"#.into()), Some(r#"{"user_id":"anna","challenge_id":4}"#.into())),
+            ("link_dropped", Some(format!(r#"{{"user_id":"bob","challenge":4,"linked_at":{t}}}"#)), Some(r#"{"reason":"different_person"}"#.into())),
+            ("certificate_issued", None, Some(format!(r#"{{"user_id":"anna","subject":"CN=Anna Walk","addresses":["a@example.org"],"key_source":"csr","not_before":{t},"not_after":{t},"evidence":[{{"address":"a@example.org","challenge_id":4,"recipient":"a@example.org","sent_at":{t},"confirmed_at":{t},"confirmed_by":"anna","ip":null,"user_agent":null}}]}}"#))),
+            ("certificate_revoked", Some(r#"{"state":"valid","user_id":"anna"}"#.into()), Some(r#"{"state":"revoked","reason":"affiliationChanged","revoked_by":"nora","as":"nap"}"#.into())),
+            ("account_created", None, Some(r#"{"id":"anna","given_name":"Anna","family_name":"Walk","email":"a@example.org","groups":["g"]}"#.into())),
+            ("account_changed", None, Some(r#"{"password":"changed"}"#.into())),
+            ("scim_user_changed", None, Some(r#"{"user_id":"anna","userName":"anna","externalId":"e-1","active":false}"#.into())),
+            ("user_deprovisioned", None, Some(r#"{"deprovisioning":2,"sessions_ended":1,"rows":1,"held":false,"breaker":{"count_in_window":1,"linked_users":9,"tripped":false}}"#.into())),
+            ("deprovision_proposal_accepted", Some(r#"{"proposal":3,"state":"proposed","user_id":"anna","reported_by":"scim:entra"}"#.into()), Some(r#"{"proposal":3,"state":"accepted","deactivated":true,"certificates_revoked":1}"#.into())),
+            ("domain_deprovision_mode_changed", Some(r#"{"deprovision_mode":"revoke"}"#.into()), Some(r#"{"deprovision_mode":"propose"}"#.into())),
+        ];
+        let wall = |secs: i64| WallTime {
+            year: 2027,
+            month: 12,
+            day: 7,
+            hour: (secs % 24) as u8,
+            minute: 5,
+        };
+        let unix = |s: &str| {
+            s.split(|c: char| !c.is_ascii_digit())
+                .any(|n| n.len() >= 10)
+        };
+        for (kind, before, after) in &records {
+            let changes = crate::audit_changes::read_changes(
+                Some("a@example.org"),
+                before.as_deref(),
+                after.as_deref(),
+                &wall,
+            );
+            assert!(!changes.is_empty(), "{kind}: nothing to show");
+            for lang in [Lang::En, Lang::De] {
+                let text = std::iter::once(event_name(lang, kind))
+                    .chain(changes.iter().map(|c| change_line(lang, c)))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                assert!(
+                    !text.contains('_') && !text.contains('{'),
+                    "{lang:?} {kind}: {text}"
+                );
+                assert!(!unix(&text), "{lang:?} {kind}: {text}");
+                for code in ["affiliationChanged", "userName", "externalId", "csr\n"] {
+                    assert!(!text.contains(code), "{lang:?} {kind}: {text}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn r20_evidence_names_recipient_and_times() {
         let e = Value::Evidence(vec![Evidence {
