@@ -151,8 +151,63 @@ async fn plan(conn: &mut Conn, user_id: &str, now: i64) -> Result<Vec<PlannedRow
 
 /// R22: deprovisions `user_id` because the IdM says they left; `actor` (`scim:<token name>`) is
 /// the audit trail's actor. Idempotent: a second call for the same leaver changes nothing new
-/// (and reports `already_done`). All of it is one transaction: on `Err` nothing changed.
+/// (and reports `already_done`). All of it is one transaction.
+///
+/// Should that transaction fail (the CA cannot sign the CRL, the disk is full), nothing of it
+/// lands and the error goes back to the IdM, which repeats the report; but the sessions still end
+/// at once, in a transaction of their own with its audit record, so a leaver is never left
+/// signed in (able to request a certificate) while the CA is down.
 pub async fn deprovision_user(
+    portal: &Portal,
+    user_id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<DeprovisionReport, ServiceError> {
+    match deprovision_in_one_transaction(portal, user_id, actor, now).await {
+        Ok(report) => Ok(report),
+        Err(e) => {
+            tracing::error!(error = ?e, "deprovisioning failed; ending the sessions alone");
+            if let Err(again) = end_sessions_only(portal, user_id, actor, now).await {
+                tracing::error!(error = ?again, "could not end the leaver's sessions either");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The fallback of [`deprovision_user`]: the sessions end, audited, and nothing else changes.
+async fn end_sessions_only(
+    portal: &Portal,
+    user_id: &str,
+    actor: &str,
+    now: i64,
+) -> Result<u64, ServiceError> {
+    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let ended = delete_sessions_of_user(&mut tx, user_id).await?;
+    if ended > 0 {
+        insert_audit_record(
+            &mut tx,
+            &NewAuditRecord {
+                actor,
+                kind: AuditKind::UserDeprovisioned,
+                domain_id: None,
+                row_id: None,
+                subject: Some(user_id),
+                before: None,
+                after: Some(json!({
+                    "sessions_ended": ended,
+                    "rows": "not yet: the deprovisioning failed and waits for the IdM to repeat it",
+                })),
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ended)
+}
+
+async fn deprovision_in_one_transaction(
     portal: &Portal,
     user_id: &str,
     actor: &str,

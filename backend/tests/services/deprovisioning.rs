@@ -752,3 +752,77 @@ async fn r22_one_mail_per_sync_run_also_across_a_restart() {
     assert!(mails[1].body_text.contains("carl@example.org"));
     assert!(!mails[1].body_text.contains("anna@example.org"));
 }
+
+/// The embedded CA whose CRL signing fails: a signing device that is unreachable.
+#[derive(Debug)]
+struct CrlDownCa(backend::ca::EmbeddedCa);
+
+impl backend::ca::CertificateAuthority for CrlDownCa {
+    fn chain_der(&self) -> Vec<Vec<u8>> {
+        self.0.chain_der()
+    }
+
+    fn issue<'a>(
+        &'a self,
+        request: &'a backend::ca::IssueRequest,
+    ) -> backend::ca::CaFuture<'a, backend::ca::IssuedCertificate> {
+        self.0.issue(request)
+    }
+
+    fn sign_crl<'a>(
+        &'a self,
+        _: &'a backend::ca::CrlRequest,
+    ) -> backend::ca::CaFuture<'a, Vec<u8>> {
+        Box::pin(std::future::ready(Err(backend::ca::CaError::Failed(
+            "the signing device is unreachable".into(),
+        ))))
+    }
+}
+
+#[tokio::test]
+async fn r22_a_failure_changes_nothing_but_the_sessions_still_end() {
+    let r = r22_world().await;
+    let (row, cert) = r.leaver("anna").await;
+    let session = r.logs_in("anna").await;
+    let config = &r.portal.config;
+    let ca =
+        backend::ca::EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url()).unwrap();
+    let broken = Portal {
+        ca: std::sync::Arc::new(CrlDownCa(ca)),
+        ..r.portal.clone()
+    };
+    let mails = r.count("mail_outbox").await;
+
+    let failed = deprovision_user(&broken, "anna", SCIM, clock::now()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    // Nothing of the deprovisioning landed: the row is active, the certificate valid, no record.
+    assert!(r.active(row).await);
+    assert!(revoked_reason(&r.certificate(row, &cert.serial).await).is_none());
+    assert_eq!(r.count("deprovisionings").await, 0);
+    assert_eq!(r.count("deprovision_items").await, 0);
+    assert_eq!(r.count("mail_outbox").await, mails);
+    assert_eq!(r.count("revocations").await, 0);
+    // … but anna is signed out, and the trail says so.
+    assert!(!r.has_session(&session).await);
+    let records = audit_records(r.pool()).await;
+    let ended = records
+        .iter()
+        .filter(|a| a.actor == SCIM)
+        .collect::<Vec<_>>();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(ended[0].kind, "user_deprovisioned");
+    assert!(ended[0].after.as_deref().unwrap().contains("not yet"));
+
+    // The IdM repeats the report once the CA is back: now it is applied.
+    let report = deprovision_user(&r.portal, "anna", SCIM, clock::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.rows_deactivated, report.certificates_revoked),
+        (1, 1)
+    );
+    assert_eq!(
+        r.crl_lists(&cert.serial).await,
+        Some(Some(AFFILIATION_CHANGED))
+    );
+}
