@@ -88,6 +88,17 @@ async fn session_alive(app: &TestApp, cookie: &str) -> bool {
     .is_some()
 }
 
+/// What deprovisioning recorded of `user_id`: its actor and how many sessions it ended.
+async fn deprovisionings_of(app: &TestApp, user_id: &str) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT actor, sessions_ended FROM deprovisionings WHERE user_id = ? ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(&app.portal.pool)
+    .await
+    .unwrap()
+}
+
 /// The kinds of audit records naming `subject`, oldest first, with their actors.
 async fn audit_of(app: &TestApp, subject: &str) -> Vec<(String, String)> {
     sqlx::query_as("SELECT kind, actor FROM audit_records WHERE subject = ? ORDER BY id")
@@ -337,6 +348,10 @@ async fn r22_an_entra_patch_to_inactive_ends_the_users_sessions_and_the_user_sta
         !session_alive(&app, &cookie).await,
         "R22: the session ends at once"
     );
+    assert_eq!(
+        deprovisionings_of(&app, "anna").await,
+        [("scim:entra".to_owned(), 1)]
+    );
     let page = app
         .client()
         .get(format!("{}/", app.address))
@@ -378,6 +393,7 @@ async fn r22_an_entra_patch_to_inactive_ends_the_users_sessions_and_the_user_sta
         (status, again["meta"]["version"].as_str()),
         (StatusCode::OK, Some("W/\"2\""))
     );
+    assert_eq!(deprovisionings_of(&app, "anna").await.len(), 1);
 
     // Re-activation changes the stored resource only (S5): the person logs in anew.
     let enable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]});

@@ -588,7 +588,9 @@ mod tests {
             {"op": "Add", "path": "emails[type eq \"home\"].value", "value": "home@example.net"},
             {"op": "replace", "value": {"name.familyName": "Neu", "displayName": "Anna Neu"}},
             {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "PKI"},
-            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "m1"}},
+            {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "m0"}},
+            // Entra ID names the manager by its bare id.
+            {"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "m1"},
             {"op": "add", "path": "x-custom-attribute", "value": "ignored"},
             {"op": "remove", "path": "name.givenName"}
         ]));

@@ -177,6 +177,11 @@ fn check_single(attr: &Attribute, value: &Value, path: &str) -> Result<Option<Va
             _ => wrong("a number"),
         },
         Type::Complex => {
+            // Entra ID sends a reference such as `manager` as its bare id: it is the `value`.
+            if let (Value::String(_), Some(sub)) = (value, attr.sub("value")) {
+                let wrapped = serde_json::json!({ sub.name.clone(): value.clone() });
+                return check_single(attr, &wrapped, path);
+            }
             let Some(object) = value.as_object() else {
                 return wrong("an object");
             };
