@@ -419,6 +419,9 @@ pub struct DeprovisioningConfig {
     /// A sync run ends when no deprovisioning came for this many minutes (default 5); then its
     /// NAPs get one mail per domain listing what happened.
     pub quiet_minutes: u32,
+    /// A sync that never pauses is reported all the same once its oldest news is this many
+    /// minutes old (default 60).
+    pub max_run_minutes: u32,
 }
 
 impl Default for DeprovisioningConfig {
@@ -429,6 +432,7 @@ impl Default for DeprovisioningConfig {
             max_percent: 5,
             percent_floor: 5,
             quiet_minutes: 5,
+            max_run_minutes: 60,
         }
     }
 }
@@ -457,6 +461,12 @@ impl DeprovisioningConfig {
         if self.quiet_minutes == 0 || self.quiet_minutes > 24 * 60 {
             return Err(ConfigError(
                 "deprovisioning.quiet_minutes must lie between 1 and 1440 (a day)".into(),
+            ));
+        }
+        if self.max_run_minutes < self.quiet_minutes || self.max_run_minutes > 7 * 24 * 60 {
+            return Err(ConfigError(
+                "deprovisioning.max_run_minutes must lie between quiet_minutes and 10080 (a week)"
+                    .into(),
             ));
         }
         Ok(())

@@ -951,22 +951,30 @@ fn outcome_of(item: &ItemRecord) -> RunOutcome {
     }
 }
 
-/// R22: once a sync run is quiet (no deprovisioning for `deprovisioning.quiet_minutes`), mails
+/// R22: once a sync run is quiet (no deprovisioning for `deprovisioning.quiet_minutes`, or its
+/// oldest news is `deprovisioning.max_run_minutes` old), mails
 /// each NAP of each domain concerned one list of what the run did there, and the operators one
 /// note when the breaker held something. Each item is claimed (`reported_at`) in the transaction
 /// that queues the mails, so nothing is mailed twice, also across restarts. Returns how many
 /// mails were queued.
 pub async fn send_run_reports(portal: &Portal, now: i64) -> Result<usize, ServiceError> {
-    let quiet = i64::from(portal.config.deprovisioning.quiet_minutes) * 60;
-    let items = {
+    let config = &portal.config.deprovisioning;
+    let quiet = i64::from(config.quiet_minutes) * 60;
+    let longest = i64::from(config.max_run_minutes) * 60;
+    let (latest, items) = {
         let mut conn = portal.pool.acquire().await?;
-        match store::latest_activity(&mut conn).await? {
-            Some(latest) if now - latest >= quiet => {}
-            _ => return Ok(0),
-        }
-        store::list_unreported_items(&mut conn).await?
+        (
+            store::latest_activity(&mut conn).await?,
+            store::list_unreported_items(&mut conn).await?,
+        )
     };
-    if items.is_empty() {
+    let Some(oldest) = items.iter().map(|i| i.created_at).min() else {
+        return Ok(0);
+    };
+    // The run is over when it has been quiet for a while; a sync that never pauses is reported
+    // all the same once its oldest news is `max_run_minutes` old, so the NAPs are not kept waiting.
+    let quiet_now = latest.is_some_and(|latest| now - latest >= quiet);
+    if !quiet_now && now - oldest < longest {
         return Ok(0);
     }
     // Who gets it, read before the write lock (the group lookups are the digest's).

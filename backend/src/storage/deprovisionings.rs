@@ -208,11 +208,14 @@ pub struct ItemRecord {
     pub links_dropped: i64,
     /// Certificates revoked.
     pub revoked: i64,
+    /// When it was recorded.
+    pub created_at: i64,
 }
 
 const ITEM_COLUMNS: &str = "i.id, i.deprovisioning_id, p.user_id, u.given_name, u.family_name, \
      p.actor, p.at AS reported_by_idm_at, i.domain_id, d.name AS domain, i.row_id, \
-     i.primary_address, i.kind, i.state, i.deactivated, i.links_dropped, i.revoked \
+     i.primary_address, i.kind, i.state, i.deactivated, i.links_dropped, i.revoked, \
+     i.created_at \
      FROM deprovision_items i \
      JOIN deprovisionings p ON p.id = i.deprovisioning_id \
      JOIN domains d ON d.id = i.domain_id \

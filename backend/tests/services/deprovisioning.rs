@@ -826,3 +826,30 @@ async fn r22_a_failure_changes_nothing_but_the_sessions_still_end() {
         Some(Some(AFFILIATION_CHANGED))
     );
 }
+
+#[tokio::test]
+async fn r22_a_sync_that_never_pauses_is_reported_after_max_run_minutes() {
+    let r = r22_world_with(|c| {
+        c.deprovisioning.quiet_minutes = 5;
+        c.deprovisioning.max_run_minutes = 15;
+    })
+    .await;
+    let ids = ["anna", "bert", "carl", "dora", "emil"];
+    for id in ids {
+        r.leaver(id).await;
+    }
+    let start = clock::now();
+    // One leaver every 4 minutes: never 5 quiet minutes.
+    for (i, id) in ids.into_iter().enumerate() {
+        let at = start + i as i64 * 240;
+        deprovision_user(&r.portal, id, SCIM, at).await.unwrap();
+        let sent = send_run_reports(&r.portal, at).await.unwrap();
+        // At 16 minutes the oldest news (0) is 15 minutes old: reported, all five at once.
+        assert_eq!(sent, usize::from(i == 4), "after {id}");
+    }
+    let mails = r.run_mails().await;
+    assert_eq!(mails.len(), 1);
+    for id in ids {
+        assert!(mails[0].body_text.contains(&format!("{id}@example.org")));
+    }
+}
