@@ -935,8 +935,10 @@ pub async fn set_deprovision_mode(
 
 fn outcome_of(item: &ItemRecord) -> RunOutcome {
     match (item.state.as_str(), item.kind.as_str()) {
-        ("proposed" | "accepted" | "dismissed", _) => RunOutcome::Proposed,
-        ("held" | "confirmed" | "discarded", _) => RunOutcome::Held,
+        ("proposed", _) => RunOutcome::Proposed,
+        ("held", _) => RunOutcome::Held,
+        // Decided before the run's mail went out (the trail says how).
+        ("accepted" | "dismissed" | "confirmed" | "discarded", _) => RunOutcome::Decided,
         (_, "functional") => RunOutcome::NewApplicantNeeded {
             revoked: item.revoked,
         },
@@ -987,18 +989,20 @@ pub async fn send_run_reports(portal: &Portal, now: i64) -> Result<usize, Servic
             .push(item);
     }
     let leavers: BTreeSet<&str> = items.iter().map(|i| i.user_id.as_str()).collect();
+    let groups: BTreeMap<i64, String> = {
+        let mut conn = portal.pool.acquire().await?;
+        crate::storage::domains::list_domains(&mut conn)
+            .await?
+            .into_iter()
+            .map(|d| (d.id, d.contact_group))
+            .collect()
+    };
     let mut mails = Vec::new();
     for (domain_id, (domain, domain_items)) in &domains {
-        let group = {
-            let mut conn = portal.pool.acquire().await?;
-            crate::storage::domains::list_domains(&mut conn)
-                .await?
-                .into_iter()
-                .find(|d| d.id == *domain_id)
-                .map(|d| d.contact_group)
+        let Some(group) = groups.get(domain_id) else {
+            continue;
         };
-        let Some(group) = group else { continue };
-        let naps = crate::digest::group_members(portal, &group, now).await?;
+        let naps = crate::digest::group_members(portal, group, now).await?;
         let entries: Vec<RunEntry> = domain_items
             .iter()
             .map(|i| RunEntry {

@@ -35,6 +35,8 @@ pub enum RunOutcome {
     },
     /// Held by the circuit breaker for an operator.
     Held,
+    /// A proposal or a hold that a NAP or an operator decided before this mail went out.
+    Decided,
 }
 
 /// One line of the NAPs' mail.
@@ -84,6 +86,9 @@ fn line_de(e: &RunEntry) -> String {
         RunOutcome::Held => {
             "vom Schutzschalter angehalten: ein Operator bestätigt oder verwirft es".to_owned()
         }
+        RunOutcome::Decided => {
+            "bereits entschieden (siehe Arbeitsliste und Änderungsprotokoll)".to_owned()
+        }
     };
     format!("- {} ({}): {what}", e.primary, e.user)
 }
@@ -112,6 +117,7 @@ fn line_en(e: &RunEntry) -> String {
         RunOutcome::Held => {
             "held by the circuit breaker: an operator confirms or discards it".to_owned()
         }
+        RunOutcome::Decided => "already decided (see the worklist and the audit trail)".to_owned(),
     };
     format!("- {} ({}): {what}", e.primary, e.user)
 }
