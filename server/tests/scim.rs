@@ -3,7 +3,9 @@
 
 mod support;
 
+use std::io::Write;
 use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -13,8 +15,38 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
+/// Everything this test binary logs: installed before the first portal starts (whose
+/// `telemetry::init` then leaves it in place), so every test's log lines are captured.
+fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = CaptureWriter(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    })
+}
+
+#[derive(Clone)]
+struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A portal with a SCIM token called `entra`.
 async fn app_with_token() -> (TestApp, String) {
+    logs();
     let app = spawn_app().await;
     let token = backend::scim::tokens::create_token(&app.portal, "entra", "olga", 1)
         .await
@@ -735,4 +767,31 @@ async fn r22_token_actions_are_audited_and_each_use_is_recorded() {
             ("scim_token_revoked".into(), "olga".into())
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn q6_no_scim_request_logs_a_token_and_the_log_names_route_templates() {
+    let (app, token) = app_with_token().await;
+    let wrong = format!("rascim_{}", "A".repeat(43));
+    let created = create(&app, &token, user("logged", "ext-logged")).await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    let disable = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
+    send(&app, &token, reqwest::Method::PATCH, &path, Some(disable)).await;
+    send(&app, &wrong, reqwest::Method::GET, "/Users", None).await;
+    send(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/Users?filter=userName%20sw%20%22x%22",
+        None,
+    )
+    .await;
+    let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("/scim/v2/Users/{id}"),
+        "the route template is logged"
+    );
+    for secret in [token.as_str(), &token[7..], wrong.as_str()] {
+        assert!(!logs.contains(secret), "a token reached the log");
+    }
 }
