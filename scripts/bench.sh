@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prints, for this machine, the figures of the performance targets (SPEC §9) next to the targets,
-# and appends them to bench/results.md. Builds the portal as scripts/run.sh deploys it (cargo-leptos,
+# and appends them to bench/results.md. Builds the portal as scripts/run.sh deploys it (build-site,
 # release: server binary and WASM site) and the release benchmark binary first, and installs the
 # tools it drives when they are missing: what scripts/setup.sh installs (Debian's chromium and
 # sqlite3, the npm packages with Playwright), Debian's wrk, and postfix's smtp-sink/smtp-source
@@ -36,10 +36,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The deployed build, exactly as scripts/run.sh makes it: P1 and P4 measure this server binary and
-# this site. cargo-leptos sets RUSTFLAGS itself.
-(unset RUSTFLAGS && cargo leptos build --release)
-# The same flags as that release build (cargo-leptos' always-erase-components), so the in-process
+# The deployed build, exactly as scripts/run.sh makes it (build-site, the server in the profile
+# `quick-release`): P1 and P4 measure this server binary and this site. RA_BENCH_PROFILE=release
+# measures the packages' profile (fat LTO) instead.
+profile="${RA_BENCH_PROFILE:-quick-release}"
+cargo run --locked --quiet -p site_build -- --release --server-profile "$profile"
+# The same profile and flags (env.sh: `--cfg erase_components`, as build-site), so the in-process
 # portal of P2/P3 is the deployed server and shares its compiled dependencies.
-RUSTFLAGS="--cfg erase_components" cargo build --release -p bench
-exec "$CARGO_TARGET_DIR/release/ra-bench" "$@"
+cargo build --locked --profile "$profile" -p bench
+dir="$profile"; [ "$profile" = dev ] && dir=debug
+export RA_BENCH_PORTAL_BIN="$CARGO_TARGET_DIR/$dir/ra-portal"
+exec "$CARGO_TARGET_DIR/$dir/ra-bench" "$@"

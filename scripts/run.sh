@@ -4,13 +4,14 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$here"
-# cargo-leptos sets RUSTFLAGS itself, to exactly `--cfg erase_components` for the server and the WASM
-# client alike (always-erase-components in Cargo.toml); env.sh's value would only be added on top.
-unset RUSTFLAGS
 
 bash scripts/setup.sh
-cargo leptos build --release
+# build-site (site_build/) builds the WASM client (release, wasm-opt), the site in target/site (hashed
+# names, brotli and gzip copies) and the server, with RUSTFLAGS exactly `--cfg erase_components` for
+# both. The server profile `quick-release` builds faster than `release` (fat LTO, one codegen
+# unit; bench/results.md has the figures). `cargo leptos build --release` still works for those who have it.
+cargo run --locked --quiet -p site_build -- --release --server-profile quick-release
 
 export LEPTOS_SITE_ROOT="$here/target/site"
 export RA_PORTAL_DATA_DIR="${RA_PORTAL_DATA_DIR:-$here/data}"
-exec "$CARGO_TARGET_DIR/release/ra-portal" serve "$@"
+exec "$CARGO_TARGET_DIR/quick-release/ra-portal" serve "$@"

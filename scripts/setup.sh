@@ -9,10 +9,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 PKILINT_VENV="${PKILINT_VENV:-$HOME/.cache/ra-portal/pkilint-venv}"
 SCIM_VENV="${SCIM_VENV:-$HOME/.cache/ra-portal/scim-venv}"
 
-# Versions are pinned: cargo-leptos 0.3.11 does not build on rustc 1.95 with --locked, and
-# wasm-bindgen-cli must equal the wasm-bindgen version in Cargo.lock exactly.
-CARGO_LEPTOS_VERSION=0.3.10
-WASM_BINDGEN_VERSION=0.2.130
+# The site is built by build-site (site_build/), a crate of the workspace that runs wasm-bindgen
+# through its library: neither cargo-leptos (about 20 minutes to install) nor wasm-bindgen-cli
+# (about 3.5 minutes) is installed. `cargo leptos watch` still works for whoever installs it
+# (`cargo install cargo-leptos --version 0.3.10 --locked`, and wasm-bindgen-cli 0.2.130).
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
@@ -63,18 +63,6 @@ fi
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
-fi
-
-wb_version="$(sed -n '/^name = "wasm-bindgen"$/{n;s/version = "\(.*\)"/\1/p;q}' "$here/Cargo.lock" 2>/dev/null || true)"
-wb_version="${wb_version:-$WASM_BINDGEN_VERSION}"
-if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb_version\$"; then
-  log "cargo install wasm-bindgen-cli $wb_version (about 2 minutes)"
-  cargo install wasm-bindgen-cli --version "$wb_version" --force
-fi
-
-if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-  log "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 17 minutes, once)"
-  cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --force
 fi
 
 # npm packages for the browser tests and the test services (OIDC provider, SMTP server), and

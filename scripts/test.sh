@@ -22,8 +22,10 @@ bash scripts/scim-check.sh 2>&1 | tee -a "$log"
 step "fuzz the CSV parser (${FUZZ_SECONDS:-60} s)"
 bash scripts/fuzz.sh
 
-step "build the site (cargo-leptos, debug)"
-cargo leptos build
+step "build the site (build-site, debug)"
+# The WASM client, the site in target/site and the debug server, with RUSTFLAGS exactly
+# `--cfg erase_components` (site_build/); the browser tests need no cargo-leptos.
+cargo run --locked --quiet -p site_build
 
 step "browser tests (Playwright, Debian chromium)"
 export E2E_PORTAL_BIN="$CARGO_TARGET_DIR/debug/ra-portal"

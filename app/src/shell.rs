@@ -1,7 +1,7 @@
 //! The HTML document around every page, and the router.
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
@@ -16,8 +16,10 @@ use crate::pages::login::LoginPage;
 use crate::pages::my_domains::MyDomainsPage;
 use crate::pages::operator::OperatorPage;
 
-/// The whole document, rendered on the server for every page request.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// The whole document, rendered on the server for every page request. `stylesheet` is the URL of
+/// the CSS of the server's own build (its name holds a hash; server/src/site_files.rs). The link is
+/// here, not in `App`, because only the server renders the head: the client never needs the name.
+pub fn shell(options: LeptosOptions, stylesheet: String) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::on_server::content_security_policy::provide_for_response();
     let lang = initial_lang();
@@ -29,6 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <link rel="stylesheet" id="leptos" href=stylesheet/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -69,7 +72,6 @@ pub fn App() -> impl IntoView {
     let title = lang.get_untracked().texts().app_name;
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/ra-portal.css"/>
         <Title text=title/>
         <Router>
             <header class="top">

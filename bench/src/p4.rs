@@ -1,19 +1,17 @@
-//! P4: release WASM + JS ≤ 400 KB gzip; the table page rendered by the server in ≤ 50 ms;
-//! interactive (hydrated) in ≤ 300 ms in headless chromium.
+//! P4: the table page's first load ≤ 300 KB of WASM + JS on the wire; the table page rendered by
+//! the server in ≤ 50 ms; interactive (hydrated) in ≤ 200 ms on a first visit and ≤ 130 ms on a
+//! repeat visit in headless chromium.
 //!
-//! - [`run_client`], on the deployed release build: the sizes of the WASM and JS files in the
-//!   site's `pkg/` (raw and `gzip -9`, as a server or proxy would send them), and the time from
-//!   the start of the navigation until the table page is hydrated, in Debian's chromium driven by
-//!   Playwright (`end2end/measure/hydration.mjs`), each load in a new browser context (nothing
-//!   cached), on the table P1 filled.
+//! - [`run_client`], on the deployed release build: the bytes on the wire of each client file the
+//!   table page names (raw, gzip and brotli, as the portal sends them), and the time from the start
+//!   of the navigation until the table page is hydrated, in Debian's chromium driven by Playwright
+//!   (`end2end/measure/hydration.mjs`), on a first visit (new browser profile) and a repeat visit
+//!   (chromium restarted on the same profile), on the table P1 filled.
 //! - [`run_server`], on the seeded in-process portal: `GET /domains/example.org` as the NAP, once
 //!   warm, the mean of sequential requests.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
-
-use anyhow::Context;
 
 use crate::app::RunningApp;
 use crate::portal_process::{workspace_dir, PortalProcess, ReleaseBuild};
@@ -68,98 +66,141 @@ pub async fn run_server(app: &RunningApp, report: &mut Report) -> anyhow::Result
     Ok(())
 }
 
-const SIZE_TARGET_KB: f64 = 400.0;
-const HYDRATION_TARGET_MS: f64 = 300.0;
-/// Page loads measured in the browser (after one that warms the browser up).
+/// SPEC P4: the table page's first load, WASM + JS on the wire (compressed, as served).
+const SIZE_TARGET_KB: f64 = 300.0;
+const FIRST_VISIT_TARGET_MS: f64 = 200.0;
+const REPEAT_VISIT_TARGET_MS: f64 = 130.0;
+/// Rounds of first and repeat visit measured in the browser (after one that warms the machine up).
 const LOADS: usize = 10;
 
-/// Bytes of `path` after `gzip -9`.
-fn gzip_size(path: &Path) -> anyhow::Result<u64> {
-    let file = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    let out = Command::new("gzip")
-        .args(["-9", "-c"])
-        .stdin(file)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running gzip")?;
-    anyhow::ensure!(out.status.success(), "gzip failed");
-    Ok(out.stdout.len() as u64)
+/// The `/pkg/` files a page names (its client: JS glue, WASM, CSS), in order of appearance.
+fn client_files(html: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for rest in html.split("/pkg/").skip(1) {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .collect();
+        if !name.is_empty() && !files.contains(&name) {
+            files.push(name);
+        }
+    }
+    files
 }
 
-/// The client's size and the table page's time to interactive, on the deployed build.
+/// Bytes of the body the portal sends for `url` when the browser accepts `encoding`, and the
+/// `Content-Encoding` it chose. The client does not decompress: these are the bytes on the wire.
+async fn body_on_the_wire(
+    client: &reqwest::Client,
+    url: &str,
+    encoding: &str,
+) -> anyhow::Result<(usize, String)> {
+    let resp = client
+        .get(url)
+        .header("accept-encoding", encoding)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "GET {url} answered {}",
+        resp.status()
+    );
+    let chosen = resp
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .to_string();
+    Ok((resp.bytes().await?.len(), chosen))
+}
+
+/// The client's bytes on the wire and the table page's time to interactive, on the deployed build.
 pub async fn run_client(
     deployed: Option<(&ReleaseBuild, &PortalProcess)>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let Some((build, portal)) = deployed else {
+    let Some((_build, portal)) = deployed else {
         report.push(Figure::not_measured(
             "P4",
-            "release WASM + JS, gzip",
+            "table page's WASM + JS on the wire",
             "no release build",
             format!("≤ {SIZE_TARGET_KB} KB"),
         ));
         return Ok(());
     };
-    let pkg = build.site_root.join("pkg");
-    let mut raw = 0;
-    let mut gzipped = 0;
+    let path = format!("/domains/{}", crate::DOMAIN);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let html = client
+        .get(format!("{}{path}", portal.base_url))
+        .header("cookie", &portal.cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
     let mut parts = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&pkg)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "js")))
-        .collect();
-    files.sort();
-    for path in &files {
-        let size = std::fs::metadata(path)?.len();
-        let gz = gzip_size(path)?;
-        raw += size;
-        gzipped += gz;
+    let (mut raw_total, mut gzip_total, mut br_total) = (0, 0, 0);
+    for file in client_files(&html) {
+        let url = format!("{}/pkg/{file}", portal.base_url);
+        let (raw, _) = body_on_the_wire(&client, &url, "identity").await?;
+        let (gzip, gzip_chosen) = body_on_the_wire(&client, &url, "gzip").await?;
+        let (br, br_chosen) = body_on_the_wire(&client, &url, "gzip, deflate, br, zstd").await?;
         parts.push(format!(
-            "{} {:.0} KB → {:.0} KB",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            size as f64 / 1000.0,
-            gz as f64 / 1000.0
+            "{file}: {:.1} KB raw, {:.1} KB {gzip_chosen}, {:.1} KB {br_chosen}",
+            raw as f64 / 1000.0,
+            gzip as f64 / 1000.0,
+            br as f64 / 1000.0
         ));
+        if file.ends_with(".js") || file.ends_with(".wasm") {
+            raw_total += raw;
+            gzip_total += gzip;
+            br_total += br;
+        }
     }
-    let gz_kb = gzipped as f64 / 1000.0;
+    println!("P4 client files the table page loads, bytes on the wire:");
+    for part in &parts {
+        println!("  {part}");
+    }
+    let br_kb = br_total as f64 / 1000.0;
     report.push(Figure::checked(
         "P4",
         format!(
-            "release WASM + JS, gzip -9 (raw {:.0} KB; {})",
-            raw as f64 / 1000.0,
-            parts.join(", ")
+            "table page's WASM + JS on the wire, as served to chromium (raw {:.0} KB, gzip {:.0} KB; {})",
+            raw_total as f64 / 1000.0,
+            gzip_total as f64 / 1000.0,
+            parts.join("; ")
         ),
-        format!("{gz_kb:.0} KB"),
+        format!("{br_kb:.0} KB"),
         format!("≤ {SIZE_TARGET_KB} KB"),
-        gz_kb <= SIZE_TARGET_KB,
+        br_kb <= SIZE_TARGET_KB,
     ));
 
-    let path = format!("/domains/{}", crate::DOMAIN);
     let out = Command::new("node")
         .current_dir(workspace_dir().join("end2end"))
         .arg("measure/hydration.mjs")
         .args([&portal.base_url, &portal.cookie, &path, &LOADS.to_string()])
         .stderr(Stdio::inherit())
         .output();
+    let failed = |why: String, report: &mut Report| {
+        report.push(Figure::not_measured(
+            "P4",
+            "table page interactive (hydrated) in headless chromium",
+            why,
+            format!("≤ {FIRST_VISIT_TARGET_MS} ms / ≤ {REPEAT_VISIT_TARGET_MS} ms"),
+        ));
+    };
     let loads: Vec<serde_json::Value> = match out {
         Ok(out) if out.status.success() => serde_json::from_slice(&out.stdout)?,
         Ok(out) => {
-            report.push(Figure::not_measured(
-                "P4",
-                "table page interactive (hydrated) in headless chromium",
+            failed(
                 format!("the measuring script failed ({})", out.status),
-                format!("≤ {HYDRATION_TARGET_MS} ms"),
-            ));
+                report,
+            );
             return Ok(());
         }
         Err(e) => {
-            report.push(Figure::not_measured(
-                "P4",
-                "table page interactive (hydrated) in headless chromium",
-                format!("node: {e}"),
-                format!("≤ {HYDRATION_TARGET_MS} ms"),
-            ));
+            failed(format!("node: {e}"), report);
             return Ok(());
         }
     };
@@ -173,29 +214,55 @@ pub async fn run_client(
     };
     let median = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(f64::NAN);
     let worst = |v: &[f64]| v.last().copied().unwrap_or(f64::NAN);
-    for (visit, what) in [
-        ("cold", "first visit, nothing cached"),
-        ("warm", "next visit, browser caches warm"),
+    for (visit, what, target) in [
+        (
+            "first",
+            "first visit, new browser profile",
+            FIRST_VISIT_TARGET_MS,
+        ),
+        (
+            "repeat",
+            "repeat visit, chromium restarted on the same profile",
+            REPEAT_VISIT_TARGET_MS,
+        ),
     ] {
         let hydrated = field(visit, "hydrated");
         let html = field(visit, "html");
         let wasm = field(visit, "wasmLoaded");
         let ready = field(visit, "wasmReady");
+        let fetched = field(visit, "pkgTransferred");
         let name = format!(
-            "table page interactive (hydrated) in headless chromium, {what}: median of {} loads (HTML received {}, WASM received {}, compiled and instantiated {})",
+            "table page interactive (hydrated) in headless chromium, {what}: median of {} loads (HTML received {}, WASM received {}, compiled and instantiated {}; {:.0} KB of /pkg/ over the network)",
             hydrated.len(),
             ms(median(&html)),
             ms(median(&wasm)),
-            ms(median(&ready))
+            ms(median(&ready)),
+            median(&fetched) / 1000.0
         );
         let value = format!("{} (max {})", ms(median(&hydrated)), ms(worst(&hydrated)));
         report.push(Figure::checked(
             "P4",
             name,
             value,
-            format!("≤ {HYDRATION_TARGET_MS} ms"),
-            median(&hydrated) <= HYDRATION_TARGET_MS,
+            format!("≤ {target} ms"),
+            median(&hydrated) <= target,
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn p4_client_files_are_read_from_the_page() {
+        let html = r#"<link rel="modulepreload" href="/pkg/ra-portal.Ab-_.js"><link href="/pkg/ra-portal.Ab-_.wasm"><link rel="stylesheet" href="/pkg/ra-portal.Cd.css"><script>import('/pkg/ra-portal.Ab-_.js')</script>"#;
+        assert_eq!(
+            super::client_files(html),
+            [
+                "ra-portal.Ab-_.js",
+                "ra-portal.Ab-_.wasm",
+                "ra-portal.Cd.css"
+            ]
+        );
+    }
 }

@@ -11,5 +11,6 @@ pub mod metrics;
 pub mod scim_routes;
 pub mod security;
 pub mod serve;
+pub mod site_files;
 pub mod startup;
 pub mod telemetry;

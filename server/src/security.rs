@@ -44,7 +44,6 @@ impl OwnOrigin {
 
 /// Adds the security headers to every response (Q4), keeping a page's own CSP.
 pub async fn security_headers(State(own): State<OwnOrigin>, req: Request, next: Next) -> Response {
-    let is_asset = req.uri().path().starts_with("/pkg/");
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
     set_if_missing(h, CONTENT_SECURITY_POLICY, DEFAULT_CSP);
@@ -62,10 +61,9 @@ pub async fn security_headers(State(own): State<OwnOrigin>, req: Request, next: 
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    // Pages show personal data: no shared cache may keep them. The WASM bundle may be cached.
-    if !is_asset {
-        set_if_missing(h, CACHE_CONTROL, "no-store");
-    }
+    // Pages show personal data: no shared cache may keep them. The client files under /pkg/ set
+    // their own (site_files.rs); anything else, a missing client file too, is not kept.
+    set_if_missing(h, CACHE_CONTROL, "no-store");
     resp
 }
 

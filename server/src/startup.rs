@@ -2,7 +2,6 @@
 //! thing on port 0 and `main` can serve it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use app::{shell, App};
@@ -29,6 +28,7 @@ use crate::certificate_routes;
 use crate::csv_routes;
 use crate::metrics::{self, HttpMetrics};
 use crate::security::{self, OwnOrigin};
+use crate::site_files::{self, Site};
 
 /// `/health` reports the outbox worker dead when it has shown no sign of life for this long. It
 /// beats at least every poll interval (5 s), also during a long round.
@@ -68,7 +68,17 @@ impl Application {
     /// Builds the routes around a listener bound elsewhere (tests bind port 0 first, so they know
     /// the base URL before the portal is configured).
     pub fn with_listener(portal: Portal, listener: TcpListener) -> anyhow::Result<Application> {
-        let leptos_options = leptos_options(listener.local_addr()?);
+        Application::with_site(portal, listener, Site::from_env())
+    }
+
+    /// As [`Application::with_listener`], serving the client files of `site` (tests give their own).
+    pub fn with_site(
+        portal: Portal,
+        listener: TcpListener,
+        site: Site,
+    ) -> anyhow::Result<Application> {
+        site.client.check_present(&site.root);
+        let leptos_options = leptos_options(listener.local_addr()?, &site);
         let own_origin = OwnOrigin::from_base_url(portal.config.base_url());
         let oidc = match &portal.config.oidc {
             Some(config) => Some(Arc::new(OidcProvider::new(
@@ -91,7 +101,7 @@ impl Application {
         Ok(Application {
             listener,
             portal: state.portal.clone(),
-            router: router(state),
+            router: router(state, &site),
         })
     }
 
@@ -146,23 +156,23 @@ impl Application {
     }
 }
 
-/// Where cargo-leptos wrote the site. `LEPTOS_SITE_ROOT` overrides (cargo-leptos sets it itself).
-fn leptos_options(addr: SocketAddr) -> LeptosOptions {
-    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+/// Where the site lies and the stem of its client files, which leptos' hydration scripts name.
+fn leptos_options(addr: SocketAddr, site: &Site) -> LeptosOptions {
     LeptosOptions::builder()
-        .output_name(env!("LEPTOS_OUTPUT_NAME"))
-        .site_root(PathBuf::from(site_root).to_string_lossy().to_string())
+        .output_name(site.client.stem.clone())
+        .site_root(site.root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
         .site_addr(addr)
         .build()
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, site: &Site) -> Router {
     // leptos_routes also serves the server functions (under /api), with the same context.
     let routes = route_list();
     let portal = state.portal.clone();
     let own_origin = state.own_origin.clone();
     let http_metrics = state.http_metrics.clone();
+    let stylesheet = site.client.stylesheet_href();
     let pages = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics::metrics))
@@ -186,11 +196,15 @@ fn router(state: AppState) -> Router {
             get(certificate_routes::ca_der),
         )
         .route("/pki/ca.pem", get(certificate_routes::ca_pem))
+        .merge(site_files::pkg_routes(&site.root))
         .leptos_routes_with_context(&state, routes, move || provide_context(portal.clone()), {
             let options = state.leptos_options.clone();
-            move || shell(options.clone())
+            let stylesheet = stylesheet.clone();
+            move || shell(options.clone(), stylesheet.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            move |options| shell(options, stylesheet.clone()),
+        ))
         .layer(RequestBodyLimitLayer::new(security::MAX_BODY_BYTES));
     // The CSV upload is the one place that takes a large body (SPEC §4: 20 MiB).
     let uploads = Router::new()
