@@ -15,8 +15,30 @@ const RUSTFLAGS: &str = "--cfg erase_components";
 /// The profile of the WASM client in release builds (Cargo.toml: small beats fast for a download).
 const CLIENT_RELEASE_PROFILE: &str = "wasm-release";
 
+/// What `cargo run` sets for build-site itself. Build scripts (ring's, through the `cc` crate)
+/// name some of them in `rerun-if-env-changed`, which cargo checks against its own environment:
+/// passed on, they would make every build here rebuild ring and all that depends on it, and the
+/// next plain `cargo test` rebuild it all again.
+const CARGO_RUN_VARS: &[&str] = &[
+    "CARGO",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+];
+
 fn cargo(opts: &Options) -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_") || CARGO_RUN_VARS.contains(&name.as_ref()) {
+            cmd.env_remove(name.as_ref());
+        }
+    }
     cmd.current_dir(&opts.root)
         .env("RUSTFLAGS", RUSTFLAGS)
         // Cargo prefers this over RUSTFLAGS; an outer cargo may have set it.
