@@ -120,6 +120,8 @@ pub struct Texts {
     pub login_flow_expired: &'static str,
     /// Login failed for another reason.
     pub login_failed: &'static str,
+    /// The IdM deactivated or deleted the person (R22): no sign-in.
+    pub login_idm_inactive: &'static str,
     /// Login page with an IdP.
     pub login_oidc_intro: &'static str,
     /// Button to the IdP.
@@ -487,6 +489,7 @@ static EN: Texts = Texts {
     login_invalid: "Unknown user name or wrong password.",
     login_flow_expired: "The login took too long or was started elsewhere. Please try again.",
     login_failed: "The login did not work. Please try again; if it persists, tell the portal's operators.",
+    login_idm_inactive: "Your account was deactivated by your organisation's identity management, so you cannot log in to the portal. If this is a mistake, contact the network contact (NAP) of your domain.",
     login_oidc_intro: "Log in with the account of your organisation.",
     login_oidc_button: "Log in with your organisation's account",
     operator_heading: "Email domains of the portal",
@@ -682,6 +685,7 @@ static DE: Texts = Texts {
     login_invalid: "Unbekannter Benutzername oder falsches Passwort.",
     login_flow_expired: "Die Anmeldung hat zu lange gedauert oder wurde woanders begonnen. Bitte versuchen Sie es erneut.",
     login_failed: "Die Anmeldung hat nicht funktioniert. Bitte versuchen Sie es erneut; wenn es so bleibt, wenden Sie sich an den Betrieb des Portals.",
+    login_idm_inactive: "Ihr Konto wurde vom Identitätsmanagement Ihrer Einrichtung deaktiviert, daher können Sie sich nicht am Portal anmelden. Falls das ein Irrtum ist, wenden Sie sich an die Kontaktperson (NAP) Ihrer Domain.",
     login_oidc_intro: "Melden Sie sich mit dem Konto Ihrer Einrichtung an.",
     login_oidc_button: "Mit dem Konto Ihrer Einrichtung anmelden",
     operator_heading: "E-Mail-Domains des Portals",

@@ -37,6 +37,7 @@ use crate::challenges::message_id_domain;
 use crate::clock;
 use crate::error::ServiceError;
 use crate::identity::display_name;
+use crate::idm_bar::{check_not_barred, IdmInactive};
 use crate::mail::templates::{revocation_mail, RevocationMail, RevokedBy};
 use crate::portal::Portal;
 use crate::roles::{Refusal, Viewer};
@@ -319,6 +320,9 @@ pub enum CertificateError {
     /// The person may not do this (Q1).
     #[error(transparent)]
     Forbidden(#[from] Refusal),
+    /// The IdM says the person is inactive or deleted (R22), whatever session they hold.
+    #[error(transparent)]
+    IdmInactive(#[from] IdmInactive),
     /// The PKCS#12 password is too short (its content is never repeated).
     #[error("the password for the PKCS#12 file must have at least {min} characters")]
     PasswordTooShort {
@@ -755,6 +759,9 @@ async fn check_request(
     now: i64,
     window: RenewalWindow,
 ) -> Result<CheckedRequest, CertificateError> {
+    // R22: a session that outlived the IdM's deactivation (or began through a path that missed
+    // it) gets nothing.
+    check_not_barred::<CertificateError>(conn, user_id).await?;
     let row = store::find_certificate_row(conn, row_id)
         .await?
         .ok_or(CertificateError::NotLinkedToRow)?;

@@ -31,6 +31,7 @@ use tokio::sync::Notify;
 use crate::clock;
 use crate::config::Config;
 use crate::error::ServiceError;
+use crate::idm_bar::{check_not_barred, IdmInactive};
 use crate::mail::templates::{challenge_mail, confirmation_link, ChallengeMail};
 use crate::roles::{Refusal, Viewer};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
@@ -412,6 +413,9 @@ pub enum ConfirmError {
     /// The challenge exists but cannot be confirmed (R7, R10).
     #[error(transparent)]
     Refused(#[from] ConfirmRefusal),
+    /// The IdM says the confirming person is inactive or deleted (R22).
+    #[error(transparent)]
+    IdmInactive(#[from] IdmInactive),
     /// A database or system failure; details only in the log.
     #[error("internal error")]
     Internal(#[source] ServiceError),
@@ -545,6 +549,8 @@ pub async fn confirm_challenge_from(
 ) -> Result<Confirmation, ConfirmError> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     let record = find_by_token(&mut tx, token).await?;
+    // R22: someone the IdM deactivated links no address to themselves, whatever session they hold.
+    check_not_barred::<ConfirmError>(&mut tx, user_id).await?;
     let challenge = challenge_of(&record)?;
     challenge.confirm(now, record.active)?;
     if !store::confirm_pending_challenge(&mut tx, record.id, user_id, client, now).await? {

@@ -4,6 +4,7 @@ use domain::address::{AddressError, DomainError, DomainName};
 use domain::text::TextError;
 
 use crate::identity::GroupNameError;
+use crate::idm_bar::IdmInactive;
 use crate::roles::Refusal;
 
 /// Why a use case did not happen.
@@ -63,6 +64,9 @@ pub enum ServiceError {
     /// The person asking may not do this (Q1).
     #[error(transparent)]
     Forbidden(#[from] Refusal),
+    /// The IdM says the person is inactive or deleted (R22): no session starts for them.
+    #[error(transparent)]
+    IdmInactive(#[from] IdmInactive),
     /// A database or system failure; details only in the log.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),

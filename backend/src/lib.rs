@@ -21,6 +21,7 @@ pub mod domains;
 pub mod error;
 pub mod handover;
 pub mod identity;
+pub mod idm_bar;
 pub mod mail;
 pub mod portal;
 pub mod private_files;

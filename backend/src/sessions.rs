@@ -14,6 +14,7 @@ use sqlx::SqlitePool;
 use crate::config::{Config, SessionConfig};
 use crate::error::ServiceError;
 use crate::identity::Identity;
+use crate::idm_bar::check_not_barred;
 use crate::roles::Viewer;
 use crate::storage::domains::DomainRecord;
 use crate::storage::sessions::{self as store, NewSession};
@@ -84,6 +85,9 @@ fn well_formed(cookie_value: &str) -> bool {
 
 /// Logs a person in: records the user (names and email from the IdM, `last_login_at`) and starts a
 /// session, both in one transaction. Returns the token for the cookie.
+///
+/// Refused with [`ServiceError::IdmInactive`], changing nothing, while the IdM says the person is
+/// inactive or deleted (R22, [`crate::idm_bar`]): whichever login vouched for them.
 pub async fn start_session(
     pool: &SqlitePool,
     identity: &Identity,
@@ -96,6 +100,7 @@ pub async fn start_session(
     let groups = serde_json::to_string(&identity.groups).map_err(ServiceError::internal)?;
 
     let mut tx = pool.begin().await?;
+    check_not_barred::<ServiceError>(&mut tx, &identity.user_id).await?;
     upsert_user(
         &mut tx,
         &UserLogin {

@@ -22,7 +22,9 @@
 //! itself, so a client that hangs up does not free it early.
 //!
 //! Every attempt is recorded as a sign-in event for the operators (`ra-portal sign-ins`); of a
-//! run of refused attempts only the first of each wait, so a flood writes few rows.
+//! run of refused attempts only the first of each wait, so a flood writes few rows. A right
+//! password of someone the IdM deactivated or deleted is refused and recorded as such (R22,
+//! [`crate::idm_bar`]).
 //!
 //! The counters live in memory: a restart forgets them, which an attacker cannot cause.
 
@@ -38,6 +40,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::accounts::{check_account_id, verify_password_in_slot, LoginRefused};
 use crate::identity::Identity;
+use crate::idm_bar::{is_barred, IdmInactive};
 use crate::secret::SecretString;
 use crate::storage::sign_in_events::{
     has_signed_in_from, insert_sign_in_event, list_sign_in_events, purge_sign_in_events,
@@ -110,6 +113,10 @@ pub enum SignInRefused {
         /// Seconds after which to try again.
         retry_after_secs: u64,
     },
+    /// The password was right, but the IdM says the person is inactive or deleted (R22): no
+    /// session starts. Said only after the password was checked, so it tells a stranger nothing.
+    #[error(transparent)]
+    IdmInactive(#[from] IdmInactive),
     /// The check itself failed; details only in the log.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -481,6 +488,17 @@ pub async fn sign_in_with_password(
     match verify_password_in_slot(pool, &account, password, Some(slot)).await {
         Ok(identity) => {
             guard.take_back(&key, &account, true);
+            // R22: the IdM's bar, asked only of a right password (one index look-up).
+            let barred = {
+                let mut conn = pool.acquire().await.map_err(internal)?;
+                is_barred(&mut conn, &identity.user_id)
+                    .await
+                    .map_err(internal)?
+            };
+            if barred {
+                record(SignInOutcome::IdmInactive, None).await?;
+                return Err(IdmInactive.into());
+            }
             record(SignInOutcome::Success, None).await?;
             Ok(identity)
         }

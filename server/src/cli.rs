@@ -285,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     .unwrap_or_default();
                 let in_day = e.at.rem_euclid(86_400);
                 println!(
-                    "{} {:02}:{:02}:{:02} UTC  {:<9}  {:<20}  {}{wait}",
+                    "{} {:02}:{:02}:{:02} UTC  {:<12}  {:<20}  {}{wait}",
                     domain::time::utc_date(e.at),
                     in_day / 3600,
                     in_day % 3600 / 60,

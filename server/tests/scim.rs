@@ -795,3 +795,105 @@ async fn q6_no_scim_request_logs_a_token_and_the_log_names_route_templates() {
         assert!(!logs.contains(secret), "a token reached the log");
     }
 }
+
+/// POSTs the login form of a local account; the answer's `Location` and whether it set a session.
+async fn local_login(app: &TestApp, username: &str, password: &str) -> (String, bool) {
+    let resp = app
+        .client()
+        .post(format!("{}/auth/login", app.address))
+        .header("origin", &app.address)
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("return_to", "/certificates"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let location = resp.headers()["location"].to_str().unwrap().to_owned();
+    let session = resp.headers().get_all("set-cookie").iter().any(|c| {
+        c.to_str().unwrap().starts_with("ra_session=") && !c.to_str().unwrap().contains("Max-Age=0")
+    });
+    (location, session)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r22_a_local_account_the_idm_deactivated_cannot_log_in_and_is_told_why_in_en_and_de() {
+    let (app, token) = app_with_token().await;
+    let password = "anna's long password";
+    backend::accounts::create_account(
+        &app.portal.pool,
+        backend::accounts::NewAccount {
+            id: "anna".into(),
+            given_name: "Anna".into(),
+            family_name: "Schmidt".into(),
+            email: None,
+            groups: vec![],
+            password: backend::secret::SecretString::from(password),
+        },
+        "cli:root",
+    )
+    .await
+    .unwrap();
+    let created = create(&app, &token, user("anna", "ext-anna")).await;
+    let path = format!("/Users/{}", created["id"].as_str().unwrap());
+    assert_eq!(
+        local_login(&app, "anna", password).await,
+        ("/certificates".to_owned(), true)
+    );
+
+    let disable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    let (status, _) =
+        scim_json(send(&app, &token, reqwest::Method::PATCH, &path, Some(disable)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let (location, session) = local_login(&app, "anna", password).await;
+    assert!(!session, "no session starts");
+    assert!(
+        location.starts_with("/login?error=deactivated&return_to="),
+        "{location}"
+    );
+    // A wrong password is told nothing about the IdM.
+    let (wrong, _) = local_login(&app, "anna", "not anna's password").await;
+    assert!(wrong.starts_with("/login?error=invalid"), "{wrong}");
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM sign_in_events WHERE user_id = 'anna' ORDER BY id")
+            .fetch_all(&app.portal.pool)
+            .await
+            .unwrap();
+    assert_eq!(events, ["success", "idm_inactive", "failure"]);
+
+    // The login page says why, in the person's language.
+    for (lang, text) in [
+        (
+            "en",
+            "identity management, so you cannot log in to the portal",
+        ),
+        (
+            "de",
+            "Ihr Konto wurde vom Identitätsmanagement Ihrer Einrichtung deaktiviert",
+        ),
+    ] {
+        let page = app
+            .client()
+            .get(format!("{}{location}", app.address))
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(text), "{lang}: {page}");
+    }
+
+    // The IdM re-activates her: she logs in again (S5).
+    let enable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]});
+    let (status, _) =
+        scim_json(send(&app, &token, reqwest::Method::PATCH, &path, Some(enable)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        local_login(&app, "anna", password).await,
+        ("/certificates".to_owned(), true)
+    );
+}

@@ -24,6 +24,7 @@ pub fn LoginPage() -> impl IntoView {
                     {move || match error().as_deref() {
                         Some("invalid") => t.get().login_invalid,
                         Some("expired") => t.get().login_flow_expired,
+                        Some("deactivated") => t.get().login_idm_inactive,
                         _ => t.get().login_failed,
                     }}
                 </p>

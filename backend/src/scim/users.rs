@@ -7,7 +7,8 @@
 //! User still active and deprovisions again (deprovisioning is idempotent). Re-activation changes
 //! only the stored resource: nothing that deprovisioning ended comes back (S5).
 //!
-//! A deactivated User stays readable (Okta reads it back and fails on a 404).
+//! A deactivated User stays readable (Okta reads it back and fails on a 404). A deleted User's
+//! user ID is remembered: while no active User stands for it, [`crate::idm_bar`] bars the person.
 
 use serde_json::{json, Value};
 
@@ -418,6 +419,9 @@ pub async fn delete_user(
         if !store::delete_scim_user(&mut tx, id, current.version).await? {
             continue;
         }
+        // The bar outlives the User: until a User for this ID is active again, the person may
+        // not sign in (crate::idm_bar).
+        store::insert_deleted_user(&mut tx, &current.user_id, &actor, now).await?;
         insert_audit_record(
             &mut tx,
             &NewAuditRecord {

@@ -261,3 +261,37 @@ pub async fn list_scim_users(
         .push_bind(offset);
     q.build_query_as().fetch_all(conn).await
 }
+
+/// Records that the IdM deleted the User standing for `user_id` (the latest deletion wins).
+pub async fn insert_deleted_user(
+    conn: &mut Conn,
+    user_id: &str,
+    by: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO scim_deleted_users (user_id, deleted_at, deleted_by) VALUES (?, ?, ?)
+         ON CONFLICT (user_id) DO UPDATE SET deleted_at = excluded.deleted_at,
+                                             deleted_by = excluded.deleted_by",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether the IdM bars `user_id` (R22): no User standing for it is active, and one is inactive
+/// or one was deleted. Two look-ups by index (`scim_users_by_user_id`, the primary key of
+/// `scim_deleted_users`); an ID the IdM never named is not barred.
+pub async fn idm_bars_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = ?1 AND active = 1)
+            AND (EXISTS (SELECT 1 FROM scim_users WHERE user_id = ?1 AND active = 0)
+                 OR EXISTS (SELECT 1 FROM scim_deleted_users WHERE user_id = ?1))",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}

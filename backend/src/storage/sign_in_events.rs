@@ -15,6 +15,8 @@ pub enum SignInOutcome {
     Throttled,
     /// Refused without checking the password: too many passwords being checked at once.
     Busy,
+    /// The password was right, but the IdM says the person is inactive or deleted (R22).
+    IdmInactive,
 }
 
 impl SignInOutcome {
@@ -25,6 +27,7 @@ impl SignInOutcome {
             SignInOutcome::Failure => "failure",
             SignInOutcome::Throttled => "throttled",
             SignInOutcome::Busy => "busy",
+            SignInOutcome::IdmInactive => "idm_inactive",
         }
     }
 }
@@ -40,7 +43,7 @@ pub struct SignInEvent {
     pub user_id: String,
     /// The client's IP address.
     pub client: String,
-    /// `success`, `failure`, `throttled` or `busy`.
+    /// `success`, `failure`, `throttled`, `busy` or `idm_inactive`.
     pub outcome: String,
     /// For throttled and busy: the wait the client was told.
     pub retry_after_secs: Option<i64>,

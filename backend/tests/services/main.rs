@@ -11,6 +11,7 @@ mod deprovisioning;
 mod digest;
 mod domains;
 mod handover;
+mod idm_bar;
 mod mail;
 mod reminders;
 mod roles;

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use backend::clock;
+use backend::error::ServiceError;
 use backend::identity::Identity;
 use backend::secret::SecretString;
 use backend::sessions::{end_session, find_viewer, start_session};
@@ -29,6 +30,8 @@ pub const SESSION_COOKIE: &str = "ra_session";
 const OIDC_STATE_COOKIE: &str = "ra_oidc_state";
 /// An OIDC login must come back within this time.
 const OIDC_LOGIN_MAX_AGE_SECS: i64 = 600;
+/// The login page's `error` for someone the IdM deactivated or deleted (R22).
+const IDM_INACTIVE_ERROR: &str = "deactivated";
 
 /// Reads one cookie from request headers.
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -123,6 +126,11 @@ async fn sign_in(
                 ],
             )
         }
+        Err(ServiceError::IdmInactive(_)) => {
+            // R22: an OIDC provider (or anything else) let in someone the IdM deactivated.
+            tracing::info!(user = %identity.user_id, source = identity.source.as_str(), "sign-in refused: the IdM says the user is inactive or deleted");
+            see_other(&login_page_with_error(IDM_INACTIVE_ERROR, return_to), &[])
+        }
         Err(e) => {
             tracing::error!(error = ?e, "could not start a session");
             see_other(&login_page_with_error("failed", return_to), &[])
@@ -216,6 +224,10 @@ pub async fn local_login(
     .await
     {
         Ok(identity) => sign_in(&state, &headers, &identity, &return_to).await,
+        Err(SignInRefused::IdmInactive(_)) => {
+            tracing::info!(user = %username, %client, "local login refused: the IdM says the user is inactive or deleted");
+            see_other(&login_page_with_error(IDM_INACTIVE_ERROR, &return_to), &[])
+        }
         Err(SignInRefused::BadCredentials) => {
             tracing::info!(user = %username, %client, "local login refused");
             see_other(&login_page_with_error("invalid", &return_to), &[])
