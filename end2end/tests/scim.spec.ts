@@ -3,7 +3,8 @@ import { localLogin, waitForHydration, screenshot } from './helpers';
 import { localURL } from '../playwright.config';
 
 // R22 from the operator's side: a token made on the operator page connects the IdM; when the IdM
-// deactivates a person, their open browser session is over at once; a revoked token is refused.
+// deactivates a person, their open browser session is over at once and they cannot log in again
+// until the IdM re-activates them; a revoked token is refused.
 test('r22 an operator connects the IdM with a token, a deactivation ends the leaver\'s session, revoking the token ends the connection', async ({ browser }) => {
   const operator = await browser.newPage();
   await localLogin(operator, 'olga');
@@ -50,6 +51,27 @@ test('r22 an operator connects the IdM with a token, a deactivation ends the lea
   // anna's next click finds her logged out.
   await leaver.reload();
   await expect(leaver.getByText('Please log in to see this page.')).toBeVisible();
+
+  // While the IdM says she is inactive she cannot log in again, and is told why (R22).
+  await localLogin(leaver, 'anna');
+  await expect(leaver).toHaveURL(/\/login\?error=deactivated/);
+  await expect(leaver.getByRole('alert')).toHaveText(
+    "Your account was deactivated by your organisation's identity management, so you cannot log in to the portal. If this is a mistake, contact the network contact (NAP) of your domain.",
+  );
+  await screenshot(leaver, 'login-idm-inactive');
+
+  // The IdM re-activates her: she logs in again (S5), as the other journeys expect of anna.
+  const enabled = await idm.patch(`Users/${id}`, {
+    data: {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'Replace', path: 'active', value: 'True' }],
+    },
+  });
+  expect(enabled.status()).toBe(200);
+  await localLogin(leaver, 'anna');
+  await leaver.goto('/certificates');
+  await waitForHydration(leaver);
+  await expect(leaver.getByText('Please log in to see this page.')).toHaveCount(0);
 
   // The operator sees the token used, and revokes it: the IdM is refused from then on.
   await operator.reload();
