@@ -22,6 +22,7 @@ use crate::portal::Portal;
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::is_unique_violation;
 use crate::storage::scim::{self as store, ScimUserRecord, ScimUserWrite, UserMatch};
+use crate::storage::sessions::delete_sessions_of_user;
 
 /// How often a write is tried again when another request changed the same User meanwhile.
 const WRITE_ATTEMPTS: usize = 3;
@@ -369,6 +370,12 @@ async fn change_user(
             // Changed by another request since it was read: read it again.
             continue;
         }
+        if was_active && !write.active {
+            // A sign-in between the deprovisioning's commit and this one still found the User
+            // active; from this commit on the bar refuses it (crate::idm_bar), and such a session
+            // ends here.
+            delete_sessions_of_user(&mut tx, &current.user_id).await?;
+        }
         insert_audit_record(
             &mut tx,
             &NewAuditRecord {
@@ -422,6 +429,7 @@ pub async fn delete_user(
         // The bar outlives the User: until a User for this ID is active again, the person may
         // not sign in (crate::idm_bar).
         store::insert_deleted_user(&mut tx, &current.user_id, &actor, now).await?;
+        delete_sessions_of_user(&mut tx, &current.user_id).await?;
         insert_audit_record(
             &mut tx,
             &NewAuditRecord {
