@@ -99,7 +99,10 @@ pub async fn start_session(
     let token = SessionToken(URL_SAFE_NO_PAD.encode(id));
     let groups = serde_json::to_string(&identity.groups).map_err(ServiceError::internal)?;
 
-    let mut tx = pool.begin().await?;
+    // The write lock first: the bar is read and the session written as one step against a SCIM
+    // write storing the User inactive (and a read that must later become a write would be
+    // refused, not queued, while another write is under way).
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     check_not_barred::<ServiceError>(&mut tx, &identity.user_id).await?;
     upsert_user(
         &mut tx,
