@@ -122,8 +122,10 @@ impl ClientFiles {
             format!("{}.wasm", self.stem),
             self.stylesheet.clone(),
         ] {
+            // A warning, not an error: the pages still render and work without the client (no
+            // hydration), and a server started only for its API or SCIM needs no site.
             if !pkg.join(&file).is_file() {
-                tracing::error!(
+                tracing::warn!(
                     file,
                     site_root = %site_root.display(),
                     "a client file the pages name is not in the site; build it with build-site"
