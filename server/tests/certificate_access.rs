@@ -4,82 +4,9 @@
 
 mod support;
 
-use backend::certificates::{request_certificate, CertificateRequest, KeyChoice};
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{spawn_app, Role, TestApp};
-
-/// A row of example.org linked to anna, with a certificate she requested: `(row id, certificate id, serial)`.
-async fn annas_certificate(app: &TestApp) -> (i64, i64, String) {
-    let (row, _) = app.example_row("anna.cert@example.org").await;
-    // anna exists as a user once she has logged in.
-    app.cookie_for(Role::User).await;
-    let nap = app.viewer(Role::Nap).await;
-    backend::challenges::send_challenges(
-        &app.portal.pool,
-        &nap,
-        &[row],
-        &app.portal.config,
-        &app.portal.outbox,
-    )
-    .await
-    .unwrap();
-    let body = challenge_mail_text(app).await;
-    let token = body
-        .split("/confirm/")
-        .nth(1)
-        .unwrap()
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .next()
-        .unwrap()
-        .to_string();
-    backend::challenges::confirm_challenge(&app.portal.pool, &token, "anna", backend::clock::now())
-        .await
-        .unwrap();
-    let anna = app.viewer(Role::User).await;
-    let issued = request_certificate(
-        &app.portal,
-        &anna,
-        CertificateRequest {
-            row_id: row,
-            addresses: vec!["anna.cert@example.org".into()],
-            key: KeyChoice::ServerKey {
-                password: "a long enough password".to_string().into(),
-            },
-        },
-    )
-    .await
-    .unwrap();
-    (row, issued.certificate.id, issued.certificate.serial)
-}
-
-/// The challenge mail's text: in the outbox while queued, in the mail folder once the running
-/// portal's worker has delivered it (and cleared the body, which held the token).
-async fn challenge_mail_text(app: &TestApp) -> String {
-    for _ in 0..100 {
-        let queued: Option<String> = sqlx::query_scalar(
-            "SELECT body_text FROM mail_outbox WHERE recipient = 'anna.cert@example.org'",
-        )
-        .fetch_one(&app.portal.pool)
-        .await
-        .unwrap();
-        if let Some(text) = queued {
-            return text;
-        }
-        for entry in std::fs::read_dir(app.dir.path().join("mail"))
-            .into_iter()
-            .flatten()
-        {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
-            if text.contains("/confirm/") {
-                // Quoted-printable soft line breaks would split the link.
-                return text.replace("=\r\n", "").replace("=\n", "");
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no challenge mail");
-}
 
 async fn is_valid(app: &TestApp, id: i64) -> bool {
     let revoked: i64 =
@@ -94,7 +21,7 @@ async fn is_valid(app: &TestApp, id: i64) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn q1_r12_certificates_are_seen_by_their_owner_and_the_domains_naps_only() {
     let app = spawn_app().await;
-    let (row, id, serial) = annas_certificate(&app).await;
+    let (row, id, serial) = app.annas_certificate("anna.cert@example.org").await;
 
     for role in Role::ALL {
         let mine = app
@@ -153,7 +80,7 @@ async fn q1_r12_certificates_are_seen_by_their_owner_and_the_domains_naps_only()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn q1_r15_only_the_owner_and_the_naps_of_an_inactive_row_revoke() {
     let app = spawn_app().await;
-    let (row, id, _) = annas_certificate(&app).await;
+    let (row, id, _) = app.annas_certificate("anna.cert@example.org").await;
     let reason = json!({ "id": id, "reason": "affiliationChanged" });
 
     // Nobody but anna revokes through "revoke own"; they learn nothing either.

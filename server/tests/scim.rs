@@ -897,3 +897,127 @@ async fn r22_a_local_account_the_idm_deactivated_cannot_log_in_and_is_told_why_i
         ("/certificates".to_owned(), true)
     );
 }
+
+/// The serials a DER CRL lists, with their reason codes.
+fn crl_serials(der: &[u8]) -> Vec<(String, Option<u8>)> {
+    let (_, crl) = x509_parser::parse_x509_crl(der).unwrap();
+    crl.iter_revoked_certificates()
+        .map(|r| {
+            (
+                r.serial().to_str_radix(16),
+                r.reason_code().map(|(_, code)| code.0),
+            )
+        })
+        .collect()
+}
+
+/// R22 journey over HTTP: the IdM's PATCH (Entra's shape) deactivates the leaver's personal row and
+/// revokes her certificate (affiliationChanged); by the time the PATCH is answered the CRL the
+/// portal publishes lists it; once the sync run is quiet the domain's NAP gets one mail about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r22_an_idm_patch_deactivates_the_row_revokes_into_the_published_crl_and_mails_the_nap() {
+    let (app, token) = app_with_token().await;
+    let (row, certificate, serial) = app.annas_certificate("anna.cert@example.org").await;
+    // nora (NAP of example.org) has logged in with the domain's contact group and an address.
+    app.cookie_for(Role::Nap).await;
+    sqlx::query("UPDATE users SET email = 'nora@example.org' WHERE id = 'nora'")
+        .execute(&app.portal.pool)
+        .await
+        .unwrap();
+    let serial_hex = serial.trim_start_matches('0').to_ascii_lowercase();
+    let published = |app: &TestApp| {
+        let url = format!("{}/pki/ca.crl", app.address);
+        let client = app.client();
+        async move {
+            let resp = client.get(url).send().await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            crl_serials(&resp.bytes().await.unwrap())
+        }
+    };
+    assert!(
+        !published(&app)
+            .await
+            .iter()
+            .any(|(s, _)| s.trim_start_matches('0') == serial_hex),
+        "valid before the IdM's report"
+    );
+
+    let created = create(&app, &token, user("anna", "ext-anna")).await;
+    let id = created["id"].as_str().unwrap();
+    let disable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    let (status, body) = scim_json(
+        send(
+            &app,
+            &token,
+            reqwest::Method::PATCH,
+            &format!("/Users/{id}"),
+            Some(disable),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The row is inactive, the certificate revoked for the right reason by the IdM's token.
+    let active: bool = sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = ?")
+        .bind(row)
+        .fetch_one(&app.portal.pool)
+        .await
+        .unwrap();
+    assert!(!active, "R22: the personal row is deactivated");
+    let (reason, by): (Option<String>, String) =
+        sqlx::query_as("SELECT reason, revoked_by FROM revocations WHERE certificate_id = ?")
+            .bind(certificate)
+            .fetch_one(&app.portal.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (reason.as_deref(), by.as_str()),
+        (Some("affiliationChanged"), "scim:entra")
+    );
+    // Already in the published CRL, with reason code 3 (affiliationChanged): the CRL was signed
+    // before the PATCH was answered.
+    let listed: Vec<Option<u8>> = published(&app)
+        .await
+        .into_iter()
+        .filter(|(s, _)| s.trim_start_matches('0') == serial_hex)
+        .map(|(_, reason)| reason)
+        .collect();
+    assert_eq!(listed, [Some(3)], "R22/R15: in the CRL at once");
+
+    // The sync run is over once quiet: one mail to the NAP naming the leaver's address, never a
+    // second one for the same run.
+    let later = backend::clock::now() + 60 * 60;
+    let sent = backend::deprovisioning::send_run_reports(&app.portal, later)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1, "one mail for the one domain's one NAP");
+    let again = backend::deprovisioning::send_run_reports(&app.portal, later + 60)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "never twice for one run");
+    // The newest mail to nora is that report; its text while queued, else the delivered file
+    // (the running portal's worker clears the body once it has delivered it).
+    let (message_id, body): (String, Option<String>) = sqlx::query_as(
+        "SELECT message_id, body_text FROM mail_outbox WHERE recipient = 'nora@example.org'
+         ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(&app.portal.pool)
+    .await
+    .unwrap();
+    let text = match body {
+        Some(text) => text,
+        None => std::fs::read_dir(app.dir.path().join("mail"))
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+            .find(|text| text.contains(message_id.trim_matches(['<', '>'])))
+            .expect("the NAP's mail in the mail folder")
+            // Quoted-printable soft line breaks could split the address.
+            .replace("=\r\n", "")
+            .replace("=\n", ""),
+    };
+    assert!(
+        text.contains("anna.cert@example.org"),
+        "the mail names the row: {text}"
+    );
+}

@@ -177,6 +177,85 @@ impl TestApp {
         (row.id, row.version)
     }
 
+    /// A row of example.org at `primary`, linked to anna by a confirmed challenge, with a
+    /// certificate she requested: `(row id, certificate id, serial)`.
+    pub async fn annas_certificate(&self, primary: &str) -> (i64, i64, String) {
+        let (row, _) = self.example_row(primary).await;
+        // anna exists as a user once she has logged in.
+        self.cookie_for(Role::User).await;
+        let nap = self.viewer(Role::Nap).await;
+        backend::challenges::send_challenges(
+            &self.portal.pool,
+            &nap,
+            &[row],
+            &self.portal.config,
+            &self.portal.outbox,
+        )
+        .await
+        .unwrap();
+        let body = self.challenge_mail_text(primary).await;
+        let token = body
+            .split("/confirm/")
+            .nth(1)
+            .unwrap()
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .next()
+            .unwrap()
+            .to_string();
+        backend::challenges::confirm_challenge(
+            &self.portal.pool,
+            &token,
+            "anna",
+            backend::clock::now(),
+        )
+        .await
+        .unwrap();
+        let anna = self.viewer(Role::User).await;
+        let issued = backend::certificates::request_certificate(
+            &self.portal,
+            &anna,
+            backend::certificates::CertificateRequest {
+                row_id: row,
+                addresses: vec![primary.into()],
+                key: backend::certificates::KeyChoice::ServerKey {
+                    password: "a long enough password".to_string().into(),
+                },
+            },
+        )
+        .await
+        .unwrap();
+        (row, issued.certificate.id, issued.certificate.serial)
+    }
+
+    /// The text of the challenge mail to `recipient`: in the outbox while queued, in the mail
+    /// folder once the running portal's worker has delivered it (and cleared the body, which
+    /// held the token).
+    pub async fn challenge_mail_text(&self, recipient: &str) -> String {
+        for _ in 0..100 {
+            let queued: Option<Option<String>> =
+                sqlx::query_scalar("SELECT body_text FROM mail_outbox WHERE recipient = ?")
+                    .bind(recipient)
+                    .fetch_optional(&self.portal.pool)
+                    .await
+                    .unwrap();
+            if let Some(Some(text)) = queued {
+                return text;
+            }
+            for entry in std::fs::read_dir(self.dir.path().join("mail"))
+                .into_iter()
+                .flatten()
+            {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+                if text.contains("/confirm/") && text.contains(recipient) {
+                    // Quoted-printable soft line breaks would split the link.
+                    return text.replace("=\r\n", "").replace("=\n", "");
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no challenge mail to {recipient}");
+    }
+
     /// GETs a page as `role`.
     pub async fn get(&self, role: Role, path: &str) -> reqwest::Response {
         let mut req = self.client().get(format!("{}{path}", self.address));
