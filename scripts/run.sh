@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$here"
 
-bash scripts/setup.sh
+# Only what building and running needs: the test tools (chromium, pkilint, ...) wait for test.sh.
+bash scripts/setup.sh --run
 # build-site (site_build/) builds the WASM client (release, wasm-opt), the site in target/site (hashed
 # names, brotli and gzip copies) and the server, with RUSTFLAGS exactly `--cfg erase_components` for
 # both. The server profile `quick-release` builds faster than `release` (fat LTO, one codegen

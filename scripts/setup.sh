@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs whatever the portal needs to build, run and test, and only what is missing.
 # Safe to run again: every step first checks whether its tool is already there.
+#   setup.sh        everything: build, run and test (chromium, the Python checkers, ...)
+#   setup.sh --run  only what building and running the portal needs (scripts/run.sh): a new user's
+#                   first start does not wait for the test tools (P5)
 set -euo pipefail
+for_tests=1
+[ "${1:-}" = "--run" ] && for_tests=0
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -17,12 +22,14 @@ SCIM_VENV="${SCIM_VENV:-$HOME/.cache/ra-portal/scim-venv}"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 apt_missing=()
-command -v chromium >/dev/null || apt_missing+=(chromium)
-command -v sqlite3 >/dev/null || apt_missing+=(sqlite3)
-command -v openssl >/dev/null || apt_missing+=(openssl)
 command -v cc >/dev/null || apt_missing+=(build-essential)
 command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
-fc-list 2>/dev/null | grep -qi dejavu || apt_missing+=(fonts-dejavu-core)
+if [ "$for_tests" = 1 ]; then
+  command -v chromium >/dev/null || apt_missing+=(chromium)
+  command -v sqlite3 >/dev/null || apt_missing+=(sqlite3)
+  command -v openssl >/dev/null || apt_missing+=(openssl)
+  fc-list 2>/dev/null | grep -qi dejavu || apt_missing+=(fonts-dejavu-core)
+fi
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   log "apt-get install ${apt_missing[*]}"
   apt-get update -qq
@@ -38,7 +45,7 @@ fi
 # pkilint lints every certificate the CA tests issue against the S/MIME Baseline Requirements.
 # It goes into a virtual environment of its own (env.sh puts it on PATH): Debian's system Python
 # refuses `pip install` outside one (PEP 668).
-if [ ! -x "$PKILINT_VENV/bin/lint_cabf_smime_cert" ]; then
+if [ "$for_tests" = 1 ] && [ ! -x "$PKILINT_VENV/bin/lint_cabf_smime_cert" ]; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     log "apt-get install python3-venv"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
@@ -50,7 +57,7 @@ fi
 
 # scim2-tester checks the SCIM endpoint against RFC 7643/7644 (scripts/scim-check.sh); its CLI is
 # scim2-cli. Versions pinned so that a new checker release cannot turn the build red overnight.
-if [ ! -x "$SCIM_VENV/bin/scim" ]; then
+if [ "$for_tests" = 1 ] && [ ! -x "$SCIM_VENV/bin/scim" ]; then
   if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
     log "apt-get install python3-venv"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
