@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use crate::secret::storage_key;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use domain::address::EmailAddress;
@@ -24,7 +25,6 @@ use domain::mailbox::MailboxType;
 use domain::row::RowFields;
 use domain::text::{Comment, PersonName};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 use tokio::sync::Notify;
 
@@ -92,10 +92,6 @@ pub(crate) fn message_id_domain(from: &str) -> String {
     } else {
         "ra-portal.invalid".to_owned()
     }
-}
-
-fn hash_of(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
 }
 
 /// Whether a token from a link can be one of ours at all; anything else is unknown at once.
@@ -312,7 +308,7 @@ pub(crate) async fn send_rounds(
         .zip(random.chunks_exact(TOKEN_BYTES + MESSAGE_ID_BYTES))
         .map(|((row, p), bytes)| {
             let token = URL_SAFE_NO_PAD.encode(&bytes[..TOKEN_BYTES]);
-            let token_hash = hash_of(&token);
+            let token_hash = storage_key(&token);
             Outgoing {
                 row,
                 address: p.address.as_str().to_owned(),
@@ -481,7 +477,7 @@ async fn find_by_token(
     if !well_formed(token) {
         return Err(ConfirmError::UnknownLink);
     }
-    store::find_challenge_by_token_hash(conn, &hash_of(token))
+    store::find_challenge_by_token_hash(conn, &storage_key(token))
         .await?
         .ok_or(ConfirmError::UnknownLink)
 }

@@ -6,9 +6,9 @@
 
 use std::fmt;
 
+use crate::secret::storage_key;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use sqlx::SqlitePool;
 
 use crate::config::{Config, SessionConfig};
@@ -70,11 +70,6 @@ fn absolute_secs(config: &SessionConfig) -> i64 {
     i64::from(config.absolute_hours) * 3600
 }
 
-/// The database key of a session ID.
-fn hash_of(cookie_value: &str) -> [u8; 32] {
-    Sha256::digest(cookie_value.as_bytes()).into()
-}
-
 /// Whether a cookie value can be a session ID at all; anything else is refused without a query.
 fn well_formed(cookie_value: &str) -> bool {
     cookie_value.len() == COOKIE_VALUE_CHARS
@@ -119,7 +114,7 @@ pub async fn start_session(
     store::insert_session(
         &mut tx,
         &NewSession {
-            id_hash: &hash_of(&token.0),
+            id_hash: &storage_key(&token.0),
             user_id: &identity.user_id,
             groups: &groups,
             created_at: now,
@@ -172,7 +167,7 @@ async fn session_in_force(
     if !well_formed(cookie_value) {
         return Ok(None);
     }
-    let id_hash = hash_of(cookie_value);
+    let id_hash = storage_key(cookie_value);
     let mut conn = pool.acquire().await?;
     let Some((session, domains)) = store::find_session_by_hash(&mut conn, &id_hash).await? else {
         return Ok(None);
@@ -206,7 +201,7 @@ pub async fn end_session(pool: &SqlitePool, cookie_value: &str) -> Result<bool, 
         return Ok(false);
     }
     let mut conn = pool.acquire().await?;
-    Ok(store::delete_session(&mut conn, &hash_of(cookie_value)).await?)
+    Ok(store::delete_session(&mut conn, &storage_key(cookie_value)).await?)
 }
 
 /// Deletes every session that has timed out (idle or absolute); returns how many. Run it now and

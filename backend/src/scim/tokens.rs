@@ -5,9 +5,9 @@
 
 use std::fmt;
 
+use crate::secret::storage_key;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use crate::error::ServiceError;
 use crate::portal::Portal;
@@ -58,10 +58,6 @@ impl ScimClient {
     }
 }
 
-fn hash_of(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 /// Checks a token name: 1 to 64 characters of a-z, 0-9, `.`, `_`, `-` (it becomes part of the
 /// audit actor `scim:<name>`). Returns it trimmed.
 pub fn check_name(name: &str) -> Result<String, ServiceError> {
@@ -94,7 +90,7 @@ pub async fn create_token(
     getrandom::fill(&mut bytes)?;
     let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let mut tx = portal.pool.begin().await?;
-    match store::insert_token(&mut tx, &name, &hash_of(&secret), actor, now).await {
+    match store::insert_token(&mut tx, &name, &storage_key(&secret), actor, now).await {
         Err(e) if is_unique_violation(&e) => {
             return Err(ServiceError::TokenNameTaken(name));
         }
@@ -170,7 +166,7 @@ pub async fn authenticate(
         return Ok(None);
     }
     let mut conn = portal.pool.acquire().await?;
-    let Some(token) = store::find_token_by_hash(&mut conn, &hash_of(bearer)).await? else {
+    let Some(token) = store::find_token_by_hash(&mut conn, &storage_key(bearer)).await? else {
         return Ok(None);
     };
     if token
