@@ -3,51 +3,19 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{spawn_app, Role, TestApp};
+use support::{captured_logs, spawn_app, Role, TestApp};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 // ------------------------------------------------------------------ captured logs
 
-/// Everything this test binary logs. Installed before the first app starts (whose
-/// `telemetry::init` then leaves it in place); all tests share it, so each looks for its own
-/// request IDs and tokens only.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = CaptureWriter(buffer.clone());
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("info")
-            .with_ansi(false)
-            .with_target(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        buffer
-    })
-}
-
-#[derive(Clone)]
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn captured_logs() -> String {
-    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+/// This binary's log, kept from its first portal on (support::capture_logs).
+fn logs() {
+    support::capture_logs("info");
 }
 
 async fn app() -> TestApp {

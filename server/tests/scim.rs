@@ -3,45 +3,19 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
-use support::{spawn_app, Role, TestApp};
+use support::{captured_logs, spawn_app, Role, TestApp};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// Everything this test binary logs: installed before the first portal starts (whose
-/// `telemetry::init` then leaves it in place), so every test's log lines are captured.
-fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let writer = CaptureWriter(buffer.clone());
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("debug")
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        buffer
-    })
-}
-
-#[derive(Clone)]
-struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CaptureWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// This binary's log, kept from its first portal on (support::capture_logs).
+fn logs() {
+    support::capture_logs("debug");
 }
 
 /// A portal with a SCIM token called `entra`.
@@ -87,9 +61,19 @@ async fn scim_json(resp: Response) -> (StatusCode, Value) {
     (status, resp.json().await.unwrap())
 }
 
+/// Sends a SCIM request and reads the answer as [`scim_json`] does.
+async fn call(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    scim_json(send(app, token, method, path, body).await).await
+}
+
 async fn create(app: &TestApp, token: &str, user: Value) -> Value {
-    let (status, body) =
-        scim_json(send(app, token, reqwest::Method::POST, "/Users", Some(user)).await).await;
+    let (status, body) = call(app, token, reqwest::Method::POST, "/Users", Some(user)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
 }
@@ -186,7 +170,7 @@ async fn r22_without_a_token_in_force_every_scim_route_is_401_with_www_authentic
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let (_, list) = scim_json(send(&app, &token, reqwest::Method::GET, "/Users", None).await).await;
+    let (_, list) = call(&app, &token, reqwest::Method::GET, "/Users", None).await;
     assert_eq!(list["totalResults"], 0);
 }
 
@@ -222,15 +206,12 @@ async fn r22_users_are_created_read_listed_paged_and_filtered() {
     assert_eq!(got["name"]["familyName"], "Schmidt");
 
     // userName is unique regardless of case: 409 uniqueness.
-    let (status, err) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::POST,
-            "/Users",
-            Some(user("ANNA", "other")),
-        )
-        .await,
+    let (status, err) = call(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/Users",
+        Some(user("ANNA", "other")),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -244,15 +225,12 @@ async fn r22_users_are_created_read_listed_paged_and_filtered() {
         let app = &app;
         let token = &token;
         async move {
-            scim_json(
-                send(
-                    app,
-                    token,
-                    reqwest::Method::GET,
-                    &format!("/Users{q}"),
-                    None,
-                )
-                .await,
+            call(
+                app,
+                token,
+                reqwest::Method::GET,
+                &format!("/Users{q}"),
+                None,
             )
             .await
             .1
@@ -289,8 +267,7 @@ async fn r22_users_are_created_read_listed_paged_and_filtered() {
         ("userName eq \"nobody\"", None),
     ] {
         let q = format!("/Users?filter={}", urlencode(filter));
-        let (status, list) =
-            scim_json(send(&app, &token, reqwest::Method::GET, &q, None).await).await;
+        let (status, list) = call(&app, &token, reqwest::Method::GET, &q, None).await;
         assert_eq!(status, StatusCode::OK, "{filter}");
         let names: Vec<_> = list["Resources"]
             .as_array()
@@ -311,20 +288,16 @@ async fn r22_users_are_created_read_listed_paged_and_filtered() {
         "userName eq anna",
     ] {
         let q = format!("/Users?filter={}", urlencode(filter));
-        let (status, err) =
-            scim_json(send(&app, &token, reqwest::Method::GET, &q, None).await).await;
+        let (status, err) = call(&app, &token, reqwest::Method::GET, &q, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}");
         assert_eq!(err["scimType"], "invalidFilter", "{filter}");
     }
-    let (status, err) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::GET,
-            "/Users?count=many",
-            None,
-        )
-        .await,
+    let (status, err) = call(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/Users?count=many",
+        None,
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -359,18 +332,15 @@ async fn r22_an_entra_patch_to_inactive_ends_the_users_sessions_and_the_user_sta
     // Entra ID looks the user up by externalId, then disables it with a capitalised op and a
     // boolean as text.
     let q = format!("/Users?filter={}", urlencode("externalId eq \"ext-anna\""));
-    let (_, found) = scim_json(send(&app, &token, reqwest::Method::GET, &q, None).await).await;
+    let (_, found) = call(&app, &token, reqwest::Method::GET, &q, None).await;
     assert_eq!(found["Resources"][0]["id"], id);
     let disable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
-    let (status, patched) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(disable.clone()),
-        )
-        .await,
+    let (status, patched) = call(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(disable.clone()),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
@@ -394,15 +364,12 @@ async fn r22_an_entra_patch_to_inactive_ends_the_users_sessions_and_the_user_sta
     assert!(page.status().is_success());
 
     // Okta and Entra read a deactivated user back: it is there, inactive.
-    let (status, got) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::GET,
-            &format!("/Users/{id}"),
-            None,
-        )
-        .await,
+    let (status, got) = call(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        &format!("/Users/{id}"),
+        None,
     )
     .await;
     assert_eq!(status, StatusCode::OK);
@@ -410,15 +377,12 @@ async fn r22_an_entra_patch_to_inactive_ends_the_users_sessions_and_the_user_sta
     assert_eq!(got["emails"], created["emails"]);
 
     // Sent again (a retry), it changes nothing and deprovisions nothing new.
-    let (status, again) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(disable),
-        )
-        .await,
+    let (status, again) = call(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(disable),
     )
     .await;
     assert_eq!(
@@ -429,15 +393,12 @@ async fn r22_an_entra_patch_to_inactive_ends_the_users_sessions_and_the_user_sta
 
     // Re-activation changes the stored resource only (S5): the person logs in anew.
     let enable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]});
-    let (_, active) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(enable),
-        )
-        .await,
+    let (_, active) = call(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(enable),
     )
     .await;
     assert_eq!(active["active"], true);
@@ -471,14 +432,7 @@ async fn r22_every_shape_of_deactivation_deprovisions_and_other_changes_do_not()
 
     // Changes that keep the user active leave the session alone: Entra's path-less replace of
     // dotted names, an e-mail by value filter, the enterprise extension.
-    let (status, changed) = scim_json(send(&app, &token, reqwest::Method::PATCH, &path, Some(json!({
-        "schemas": [PATCH],
-        "Operations": [
-            {"op": "replace", "value": {"name.familyName": "Neumann", "displayName": "Anna Neumann"}},
-            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "anna.neumann@example.org"},
-            {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "PKI"}
-        ]
-    }))).await).await;
+    let (status, changed) = call(&app, &token, reqwest::Method::PATCH, &path, Some(json!({ "schemas": [PATCH], "Operations": [ {"op": "replace", "value": {"name.familyName": "Neumann", "displayName": "Anna Neumann"}}, {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "anna.neumann@example.org"}, {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "PKI"} ] }))).await;
     assert_eq!(status, StatusCode::OK, "{changed}");
     assert_eq!(
         changed["name"],
@@ -511,27 +465,23 @@ async fn r22_every_shape_of_deactivation_deprovisions_and_other_changes_do_not()
     ];
     for (method, body) in shapes {
         let cookie = app.cookie_for(Role::User).await.unwrap();
-        let (status, got) =
-            scim_json(send(&app, &token, method.clone(), &path, Some(body.clone())).await).await;
+        let (status, got) = call(&app, &token, method.clone(), &path, Some(body.clone())).await;
         assert_eq!(status, StatusCode::OK, "{body}: {got}");
         assert_eq!(got["active"], false);
         assert!(!session_alive(&app, &cookie).await, "{method} {body}");
         // Back to active for the next shape (Keycloak and Okta re-enable by PUT).
-        let (status, _) = scim_json(
-            send(
-                &app,
-                &token,
-                reqwest::Method::PUT,
-                &path,
-                Some(user("anna", "ext-anna")),
-            )
-            .await,
+        let (status, _) = call(
+            &app,
+            &token,
+            reqwest::Method::PUT,
+            &path,
+            Some(user("anna", "ext-anna")),
         )
         .await;
         assert_eq!(status, StatusCode::OK);
     }
     // PUT replaces: what the PUT left out is gone.
-    let (_, got) = scim_json(send(&app, &token, reqwest::Method::GET, &path, None).await).await;
+    let (_, got) = call(&app, &token, reqwest::Method::GET, &path, None).await;
     assert!(got
         .get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
         .is_none());
@@ -552,7 +502,7 @@ async fn r22_every_shape_of_deactivation_deprovisions_and_other_changes_do_not()
         .unwrap();
     let (status, _) = scim_json(resp).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED);
-    let (_, got) = scim_json(send(&app, &token, reqwest::Method::GET, &path, None).await).await;
+    let (_, got) = call(&app, &token, reqwest::Method::GET, &path, None).await;
     assert_eq!(got["active"], true);
 }
 
@@ -566,7 +516,7 @@ async fn r22_deleting_an_active_user_deprovisions_then_the_user_is_gone() {
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert!(!session_alive(&app, &cookie).await);
     for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
-        let (status, err) = scim_json(send(&app, &token, method, &path, None).await).await;
+        let (status, err) = call(&app, &token, method, &path, None).await;
         assert_eq!(
             (status, err["status"].as_str()),
             (StatusCode::NOT_FOUND, Some("404"))
@@ -641,21 +591,17 @@ async fn r22_q5_q9_bad_requests_are_scim_errors_and_bodies_are_bounded() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     // Unknown paths and methods are SCIM errors too.
-    let (status, err) =
-        scim_json(send(&app, &token, reqwest::Method::GET, "/Groups", None).await).await;
+    let (status, err) = call(&app, &token, reqwest::Method::GET, "/Groups", None).await;
     assert_eq!(
         (status, err["status"].as_str()),
         (StatusCode::NOT_FOUND, Some("404"))
     );
-    let (status, err) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::DELETE,
-            "/ServiceProviderConfig",
-            None,
-        )
-        .await,
+    let (status, err) = call(
+        &app,
+        &token,
+        reqwest::Method::DELETE,
+        "/ServiceProviderConfig",
+        None,
     )
     .await;
     assert_eq!(
@@ -663,24 +609,19 @@ async fn r22_q5_q9_bad_requests_are_scim_errors_and_bodies_are_bounded() {
         (StatusCode::METHOD_NOT_ALLOWED, Some("405"))
     );
     // Discovery answers what the IdMs read.
-    let (_, spc) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::GET,
-            "/ServiceProviderConfig",
-            None,
-        )
-        .await,
+    let (_, spc) = call(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/ServiceProviderConfig",
+        None,
     )
     .await;
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["filter"]["maxResults"], 200);
-    let (_, types) =
-        scim_json(send(&app, &token, reqwest::Method::GET, "/ResourceTypes", None).await).await;
+    let (_, types) = call(&app, &token, reqwest::Method::GET, "/ResourceTypes", None).await;
     assert_eq!(types["Resources"][0]["schema"], USER);
-    let (_, schemas) =
-        scim_json(send(&app, &token, reqwest::Method::GET, "/Schemas", None).await).await;
+    let (_, schemas) = call(&app, &token, reqwest::Method::GET, "/Schemas", None).await;
     assert_eq!(schemas["totalResults"], 2);
 }
 
@@ -748,8 +689,7 @@ async fn r22_token_actions_are_audited_and_each_use_is_recorded() {
         .await
         .unwrap();
     assert_eq!(before[0].last_used_at, None);
-    let (status, _) =
-        scim_json(send(&app, &token, reqwest::Method::GET, "/Users", None).await).await;
+    let (status, _) = call(&app, &token, reqwest::Method::GET, "/Users", None).await;
     assert_eq!(status, StatusCode::OK);
     let after = backend::scim::tokens::list_tokens(&app.portal)
         .await
@@ -786,7 +726,7 @@ async fn q6_no_scim_request_logs_a_token_and_the_log_names_route_templates() {
         None,
     )
     .await;
-    let logs = String::from_utf8_lossy(&logs().lock().unwrap()).into_owned();
+    let logs = captured_logs();
     assert!(
         logs.contains("/scim/v2/Users/{id}"),
         "the route template is logged"
@@ -844,8 +784,7 @@ async fn r22_a_local_account_the_idm_deactivated_cannot_log_in_and_is_told_why_i
     );
 
     let disable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
-    let (status, _) =
-        scim_json(send(&app, &token, reqwest::Method::PATCH, &path, Some(disable)).await).await;
+    let (status, _) = call(&app, &token, reqwest::Method::PATCH, &path, Some(disable)).await;
     assert_eq!(status, StatusCode::OK);
     let (location, session) = local_login(&app, "anna", password).await;
     assert!(!session, "no session starts");
@@ -889,8 +828,7 @@ async fn r22_a_local_account_the_idm_deactivated_cannot_log_in_and_is_told_why_i
 
     // The IdM re-activates her: she logs in again (S5).
     let enable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "True"}]});
-    let (status, _) =
-        scim_json(send(&app, &token, reqwest::Method::PATCH, &path, Some(enable)).await).await;
+    let (status, _) = call(&app, &token, reqwest::Method::PATCH, &path, Some(enable)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         local_login(&app, "anna", password).await,
@@ -945,15 +883,12 @@ async fn r22_an_idm_patch_deactivates_the_row_revokes_into_the_published_crl_and
     let created = create(&app, &token, user("anna", "ext-anna")).await;
     let id = created["id"].as_str().unwrap();
     let disable = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
-    let (status, body) = scim_json(
-        send(
-            &app,
-            &token,
-            reqwest::Method::PATCH,
-            &format!("/Users/{id}"),
-            Some(disable),
-        )
-        .await,
+    let (status, body) = call(
+        &app,
+        &token,
+        reqwest::Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(disable),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -265,3 +265,45 @@ impl TestApp {
         req.send().await.unwrap()
     }
 }
+
+// ------------------------------------------------------------------ captured logs
+
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+/// Keeps everything this test binary logs at `filter` or above, for tests that search the log
+/// (Q6: no token in it; Q9: no ERROR line). Call it before the first portal starts: its
+/// `telemetry::init` then leaves this subscriber in place. The first call's filter holds for the
+/// whole binary; all tests share the log, so each looks for its own request IDs and tokens only.
+pub fn capture_logs(filter: &str) {
+    LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = CaptureWriter(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_target(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    });
+}
+
+/// What [`capture_logs`] kept so far.
+pub fn captured_logs() -> String {
+    let buffer = LOGS.get().expect("capture_logs was called first");
+    String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned()
+}
+
+#[derive(Clone)]
+struct CaptureWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
