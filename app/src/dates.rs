@@ -63,7 +63,7 @@ mod tests {
     }
 
     #[test]
-    fn english_writes_day_month_name_year() {
+    fn r16_english_writes_day_month_name_year() {
         assert_eq!(
             at(2026, 12, 7, 14, 5).date_time(Lang::En),
             "7 Dec 2026, 14:05"
@@ -76,7 +76,7 @@ mod tests {
     }
 
     #[test]
-    fn german_writes_dotted_numbers_with_leading_zeros() {
+    fn r16_german_writes_dotted_numbers_with_leading_zeros() {
         assert_eq!(
             at(2026, 12, 7, 14, 5).date_time(Lang::De),
             "07.12.2026, 14:05"
@@ -85,7 +85,7 @@ mod tests {
     }
 
     #[test]
-    fn a_month_out_of_range_shows_a_question_mark_not_a_panic() {
+    fn r16_a_month_out_of_range_shows_a_question_mark_not_a_panic() {
         assert_eq!(at(2026, 13, 1, 0, 0).date(Lang::En), "1 ? 2026");
         assert_eq!(at(2026, 0, 1, 0, 0).date(Lang::En), "1 ? 2026");
     }

@@ -106,7 +106,7 @@ mod server {
         use super::*;
 
         #[test]
-        fn berlin_is_an_hour_ahead_in_winter_and_two_in_summer() {
+        fn r16_berlin_is_an_hour_ahead_in_winter_and_two_in_summer() {
             let berlin = ViewerZone::named(Some("Europe/Berlin"));
             assert_eq!(berlin.name(), "Europe/Berlin");
             // 2026-12-07 13:05 UTC
@@ -127,7 +127,7 @@ mod server {
         }
 
         #[test]
-        fn an_unknown_or_hostile_cookie_falls_back_to_the_host_zone() {
+        fn r16_an_unknown_or_hostile_cookie_falls_back_to_the_host_zone() {
             let host = ViewerZone::named(None);
             for bad in ["Mars/Olympus", "../../etc/passwd", "", "Europe/Berlin; x"] {
                 assert_eq!(ViewerZone::named(Some(bad)).name(), host.name(), "{bad}");
@@ -135,7 +135,7 @@ mod server {
         }
 
         #[test]
-        fn times_out_of_range_are_clamped_not_a_panic() {
+        fn r16_times_out_of_range_are_clamped_not_a_panic() {
             let utc = ViewerZone::named(Some("UTC"));
             assert!(utc.wall(i64::MAX).year > 9000);
             assert!(utc.wall(i64::MIN).year < -9000);
@@ -180,7 +180,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zone_names_are_checked_before_any_lookup() {
+    fn r16_zone_names_are_checked_before_any_lookup() {
         for good in [
             "Europe/Berlin",
             "America/Argentina/Buenos_Aires",
