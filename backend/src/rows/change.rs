@@ -1,0 +1,222 @@
+//! The use cases that change rows: create, preview and save an edit, deactivate/reactivate,
+//! delete; one write transaction each.
+
+use std::collections::BTreeSet;
+
+use domain::address::EmailAddress;
+use domain::edit::{Consequence, LinkDrop, RowEdit};
+use domain::row::{may_delete_row, Field, FieldError};
+use sqlx::SqlitePool;
+
+use super::apply::{
+    apply_create, apply_edit, apply_set_active, begin_write, changed_meanwhile, links_to_drop,
+    RowAudit,
+};
+use super::checks::{check_row, parse_edit, parse_input, ParsedInput};
+use super::read::{load_view, load_views};
+use super::stored::{load_row_for_change, row_json};
+use super::{AuditKind, ContextFor, EditPreview, RowContext, RowError, RowInput, RowView};
+use crate::clock;
+use crate::roles::Viewer;
+use crate::storage::challenges::count_pending_challenges_of_row;
+use crate::storage::links::list_links_of_row;
+use crate::storage::rows as store;
+
+/// Adds an active row to a table the viewer administers (R1). `primary` is fixed from now on (R2);
+/// the row goes to the table of the most specific registered domain it lies in.
+pub async fn create_row(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    domain: &str,
+    primary: &str,
+    input: &RowInput,
+) -> Result<RowView, RowError> {
+    let mut tx = begin_write(pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let (domain_id, _) = ctx.readable_domain(domain)?;
+    ctx.require_nap_of(domain_id)?;
+    let now = clock::now();
+    let parsed_primary = EmailAddress::parse(primary);
+    let ParsedInput {
+        fields,
+        mut errors,
+        unparsed,
+    } = parse_input(input, true);
+    let primary = match parsed_primary {
+        Ok(p) if errors.is_empty() => p,
+        parsed_primary => {
+            // Report every problem at once: the parse errors and what the other rules say.
+            let primary = match parsed_primary {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    errors.insert(0, FieldError::new(Field::PrimaryAddress, e.to_string()));
+                    None
+                }
+            };
+            let (more, _) =
+                check_row(&mut tx, &ctx, primary.as_ref(), None, &fields, &unparsed).await?;
+            errors.extend(more);
+            return Err(RowError::Fields(errors));
+        }
+    };
+    let id = apply_create(&mut tx, &ctx, &primary, &fields, now).await?;
+    let view = load_view(&mut tx, &ctx, id, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// What saving `input` over row `row_id` at `version` would do; nothing is written.
+pub async fn preview_edit(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    row_id: i64,
+    version: i64,
+    input: &RowInput,
+) -> Result<EditPreview, RowError> {
+    let mut conn = pool.acquire().await?;
+    let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
+    let now = clock::now();
+    let stored = load_row_for_change(&mut conn, &ctx, row_id).await?;
+    if stored.record.version != version {
+        return Err(changed_meanwhile(&mut conn, &ctx, row_id, now).await);
+    }
+    let after = parse_edit(&mut conn, &ctx, &stored, input).await?;
+    let (errors, _) = check_row(
+        &mut conn,
+        &ctx,
+        Some(&stored.primary),
+        Some(row_id),
+        &after,
+        &BTreeSet::new(),
+    )
+    .await?;
+    if !errors.is_empty() {
+        return Err(RowError::Fields(errors));
+    }
+    let c = RowEdit::between(&stored.fields, &after);
+    let supersedes = if c.supersede_pending {
+        count_pending_challenges_of_row(&mut conn, row_id)
+            .await?
+            .max(0) as usize
+    } else {
+        0
+    };
+    let dropped = if c.dropped_links == LinkDrop::None {
+        Vec::new()
+    } else {
+        links_to_drop(
+            list_links_of_row(&mut conn, row_id).await?,
+            &c.dropped_links,
+        )
+    };
+    let mut consequences = c.describe();
+    if supersedes > 0 {
+        consequences.push(Consequence::SupersedesPending { count: supersedes });
+    }
+    for link in &dropped {
+        let name = format!("{} {}", link.given_name, link.family_name);
+        let name = match name.trim() {
+            "" => link.user_id.as_str(),
+            name => name,
+        };
+        consequences.push(Consequence::DropsLink {
+            primary: link.address == stored.primary.as_str(),
+            address: link.address.clone(),
+            by: name.to_owned(),
+        });
+    }
+    Ok(EditPreview {
+        consequences,
+        supersedes,
+        drops_links: dropped.into_iter().map(|l| l.address).collect(),
+    })
+}
+
+/// Saves an edit of row `row_id`, which must still be at `version` (else
+/// [`RowError::ChangedMeanwhile`] with the row as it is now). The primary address is not part of
+/// the input (R2); R4–R6 are applied in the same transaction; the version is bumped.
+pub async fn edit_row(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    row_id: i64,
+    version: i64,
+    input: &RowInput,
+) -> Result<RowView, RowError> {
+    let mut tx = begin_write(pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let now = clock::now();
+    let stored = load_row_for_change(&mut tx, &ctx, row_id).await?;
+    if stored.record.version != version {
+        return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await);
+    }
+    let after = parse_edit(&mut tx, &ctx, &stored, input).await?;
+    let outcome = apply_edit(&mut tx, &ctx, &stored, version, &after, now).await?;
+    let view = load_view(&mut tx, &ctx, row_id, now).await?;
+    tx.commit().await?;
+    tracing::info!(
+        row_id,
+        changed = ?outcome.consequences.changed_fields,
+        superseded = outcome.superseded.len(),
+        dropped_links = outcome.dropped_links.len(),
+        "row edited"
+    );
+    Ok(view)
+}
+
+/// Deactivates (`active = false`) or reactivates rows, all in one transaction: if one row is
+/// refused (stale version, not the viewer's), none changes. Links and challenges are untouched
+/// (R7). A row already in that state is left alone, whatever its version: nothing is written, so
+/// nothing can be lost. Returns the rows as they are afterwards, in the order given.
+pub async fn set_active(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    rows: &[(i64, i64)],
+    active: bool,
+) -> Result<Vec<RowView>, RowError> {
+    let mut tx = begin_write(pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let now = clock::now();
+    apply_set_active(&mut tx, &ctx, rows, active, now).await?;
+    let views = load_views(&mut tx, &ctx, rows, now).await?;
+    tx.commit().await?;
+    Ok(views)
+}
+
+/// Deletes a row at `version`, only while no challenge was ever sent for it (R3), with a
+/// `row_deleted` audit record that keeps the row's id and last state.
+pub async fn delete_row(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    row_id: i64,
+    version: i64,
+) -> Result<(), RowError> {
+    let mut tx = begin_write(pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let now = clock::now();
+    let stored = load_row_for_change(&mut tx, &ctx, row_id).await?;
+    if stored.record.version != version {
+        return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await);
+    }
+    may_delete_row(stored.record.challenged)
+        .map_err(|refusal| RowError::DeleteRefused(refusal.to_string()))?;
+    if !store::delete_unchallenged_row(&mut tx, row_id, version).await? {
+        return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await);
+    }
+    let audit = RowAudit {
+        ctx: &ctx,
+        domain_id: stored.record.domain_id,
+        row_id,
+        now,
+    };
+    audit
+        .write(
+            &mut tx,
+            AuditKind::RowDeleted,
+            stored.primary.as_str(),
+            Some(row_json(&stored.primary, &stored.fields)),
+            None,
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
