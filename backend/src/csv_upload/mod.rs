@@ -248,11 +248,35 @@ pub async fn apply(
     fingerprint: &str,
 ) -> Result<ApplyReport, UploadError> {
     let mut tx = begin_write(pool).await?;
-    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let report = apply_in(&mut tx, viewer, domain, bytes, Some(fingerprint)).await?;
+    tx.commit().await?;
+    tracing::info!(
+        domain = %report.domain,
+        created = report.created,
+        changed = report.changed,
+        unchanged = report.unchanged,
+        "CSV applied"
+    );
+    Ok(report)
+}
+
+/// [`apply`] inside a write transaction the caller began (`rows::begin_write`) and commits: the
+/// REST API's bulk apply records its `Idempotency-Key` in the same transaction, so the key is
+/// claimed exactly when the rows land. `fingerprint: None` applies the file as it is now, without
+/// a preview before (the API's single call plans and applies under one lock, so nothing can
+/// change in between).
+pub async fn apply_in(
+    tx: &mut Conn,
+    viewer: &Viewer,
+    domain: &str,
+    bytes: &[u8],
+    fingerprint: Option<&str>,
+) -> Result<ApplyReport, UploadError> {
+    let ctx = RowContext::load(&mut *tx, viewer, ContextFor::Changes).await?;
     let (domain_id, domain) = domain_to_change(&ctx, domain)?;
     let file = parse(bytes)?;
     let plan = plan::plan(
-        &mut tx,
+        &mut *tx,
         &ctx,
         domain_id,
         &domain,
@@ -264,7 +288,7 @@ pub async fn apply(
     if !plan.preview.errors.is_empty() {
         return Err(UploadError::Invalid(plan.preview.errors));
     }
-    if plan.preview.fingerprint != fingerprint.trim() {
+    if fingerprint.is_some_and(|f| plan.preview.fingerprint != f.trim()) {
         return Err(UploadError::ChangedMeanwhile);
     }
     let now = clock::now();
@@ -273,19 +297,19 @@ pub async fn apply(
     let mut dropped = 0;
     for (row, after) in &plan.actions.edits {
         let stored = &plan.snapshot.rows[*row];
-        let outcome = apply_edit(&mut tx, &ctx, stored, stored.record.version, after, now).await?;
+        let outcome = apply_edit(&mut *tx, &ctx, stored, stored.record.version, after, now).await?;
         superseded += outcome.superseded.len();
         dropped += outcome.dropped_links.len();
     }
     for batch in plan.actions.plain_edits.chunks(store::MAX_EDITS_PER_BATCH) {
-        save_plain_edits(&mut tx, &ctx.actor, &plan.snapshot, batch, now).await?;
+        save_plain_edits(&mut *tx, &ctx.actor, &plan.snapshot, batch, now).await?;
     }
     // In address order: the indexes on the primary address and the addresses then grow at their
     // end instead of splitting pages all over (the row ids follow that order, not the file's).
     let mut creates: Vec<&(EmailAddress, RowFields)> = plan.actions.creates.iter().collect();
     creates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     store::insert_new_rows(
-        &mut tx,
+        &mut *tx,
         domain_id,
         &ctx.actor,
         &creates,
@@ -319,7 +343,7 @@ pub async fn apply(
         dropped_links: dropped,
     };
     insert_audit_record(
-        &mut tx,
+        &mut *tx,
         &NewAuditRecord {
             actor: &ctx.actor,
             kind: AuditKind::CsvApplied,
@@ -342,14 +366,6 @@ pub async fn apply(
         now,
     )
     .await?;
-    tx.commit().await?;
-    tracing::info!(
-        domain = %report.domain,
-        created = report.created,
-        changed = report.changed,
-        unchanged = report.unchanged,
-        "CSV applied"
-    );
     Ok(report)
 }
 
