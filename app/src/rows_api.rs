@@ -282,9 +282,15 @@ pub async fn list_rows(domain: String, query: TableQuery) -> Result<RowPageItem,
     use crate::on_server::rows::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    let page = backend::rows::list_rows(&portal.pool, &viewer, &domain, &to_query(&query))
-        .await
-        .map_err(row_error)?;
+    let page = backend::rows::list_rows(
+        &portal.pool,
+        &portal.search_matches,
+        &viewer,
+        &domain,
+        &to_query(&query),
+    )
+    .await
+    .map_err(row_error)?;
     Ok(RowPageItem {
         rows: page.rows.into_iter().map(to_item).collect(),
         total: page.total,

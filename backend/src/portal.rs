@@ -8,6 +8,7 @@ use sqlx::SqlitePool;
 use crate::ca::{CertificateAuthority, EmbeddedCa};
 use crate::config::Config;
 use crate::mail::worker::WorkerHeartbeat;
+use crate::search_matches::SearchMatches;
 
 /// What every use case needs; cheap to clone.
 #[derive(Clone, Debug)]
@@ -22,6 +23,9 @@ pub struct Portal {
     pub outbox_heartbeat: Arc<WorkerHeartbeat>,
     /// Issues certificates and signs CRLs (SPEC §5); the embedded CA unless another takes its place.
     pub ca: Arc<dyn CertificateAuthority>,
+    /// The matches of recent table searches, kept for their next pages (SPEC P2); they belong to
+    /// `pool`'s database.
+    pub search_matches: SearchMatches,
 }
 
 impl Portal {
@@ -43,6 +47,7 @@ impl Portal {
             outbox: Arc::new(tokio::sync::Notify::new()),
             outbox_heartbeat: Arc::new(WorkerHeartbeat::new(crate::clock::now())),
             ca: Arc::new(ca),
+            search_matches: SearchMatches::default(),
         })
     }
 }

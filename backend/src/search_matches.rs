@@ -3,8 +3,9 @@
 //! Each page of a search found its matching rows anew: the trigram index, then every matching row
 //! read and sorted, to show 50 of them (3.3 ms a page for the 2 871 rows of 100 000 that match
 //! "schmidt"; 4.5 ms of CPU a request under load, where a page without a search costs 0.55 ms).
-//! So the ids of the matching rows, in sort order, are kept per database, domain, filter and sort
-//! column, and a page of the same search is read by its ids.
+//! So the ids of the matching rows, in sort order, are kept per domain, filter and sort column, in
+//! the portal's [`SearchMatches`] (one per database pool, no global), and a page of the same search
+//! is read by its ids.
 //!
 //! They are used only while they are right: every change of a domain's rows that can move a row
 //! into, out of or within a search's matches raises the domain's change counter (migration 0006,
@@ -14,8 +15,8 @@
 //! pending depends on the time, not only on the table.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::storage::rows::{
@@ -30,11 +31,9 @@ const MAX_KEPT_IDS: usize = 1_000_000;
 /// Searches kept, at most.
 const MAX_KEPT_SEARCHES: usize = 64;
 
-/// Which matches: the database file, the domain, the filter and the sort column (both directions
-/// read the same ids).
+/// Which matches: the domain, the filter and the sort column (both directions read the same ids).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SearchKey {
-    database: PathBuf,
     domain_id: i64,
     active: Option<bool>,
     mailbox_type: Option<String>,
@@ -43,12 +42,9 @@ struct SearchKey {
 }
 
 impl SearchKey {
-    /// The key of a filter's matches, if they are kept: a search without an address state, on a
-    /// database file (not an in-memory database, which has no name to tell it from others).
-    fn of(database: &Path, filter: &RowFilter<'_>, order: RowOrder) -> Option<SearchKey> {
-        let named = !database.as_os_str().is_empty() && database != Path::new(":memory:");
-        (named && !filter.search.is_empty() && filter.state.is_none()).then(|| SearchKey {
-            database: database.to_path_buf(),
+    /// The key of a filter's matches, if they are kept: a search without an address state.
+    fn of(filter: &RowFilter<'_>, order: RowOrder) -> Option<SearchKey> {
+        (!filter.search.is_empty() && filter.state.is_none()).then(|| SearchKey {
             domain_id: filter.domain_id,
             active: filter.active,
             mailbox_type: filter.mailbox_type.map(str::to_owned),
@@ -64,45 +60,65 @@ struct Kept {
     used: Instant,
 }
 
-static KEPT: LazyLock<Mutex<HashMap<SearchKey, Kept>>> = LazyLock::new(Default::default);
-
-fn kept(key: &SearchKey) -> Option<(i64, Arc<[i64]>)> {
-    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-    kept.get_mut(key).map(|k| {
-        k.used = Instant::now();
-        (k.changes, k.ids.clone())
-    })
+/// The matches of recent searches over one database, kept for their next pages. Part of the
+/// portal's state ([`crate::portal::Portal::search_matches`]), made with its pool; cheap to clone
+/// (clones share what is kept).
+#[derive(Clone, Default)]
+pub struct SearchMatches {
+    kept: Arc<Mutex<HashMap<SearchKey, Kept>>>,
 }
 
-fn keep(key: &SearchKey, changes: i64, ids: Arc<[i64]>) {
-    if ids.len() > MAX_KEPT_IDS {
-        return;
+impl fmt::Debug for SearchMatches {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let searches = self.lock().len();
+        f.debug_struct("SearchMatches")
+            .field("searches", &searches)
+            .finish()
     }
-    let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
-    kept.remove(key);
-    let mut total: usize = kept.values().map(|k| k.ids.len()).sum();
-    while total + ids.len() > MAX_KEPT_IDS || kept.len() >= MAX_KEPT_SEARCHES {
-        let Some(oldest) = kept
-            .iter()
-            .min_by_key(|(_, k)| k.used)
-            .map(|(key, _)| key.clone())
-        else {
-            break;
-        };
-        total -= kept.remove(&oldest).map_or(0, |k| k.ids.len());
-    }
-    kept.insert(
-        key.clone(),
-        Kept {
-            changes,
-            ids,
-            used: Instant::now(),
-        },
-    );
 }
 
-fn forget(key: &SearchKey) {
-    KEPT.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+impl SearchMatches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SearchKey, Kept>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn kept(&self, key: &SearchKey) -> Option<(i64, Arc<[i64]>)> {
+        self.lock().get_mut(key).map(|k| {
+            k.used = Instant::now();
+            (k.changes, k.ids.clone())
+        })
+    }
+
+    fn keep(&self, key: &SearchKey, changes: i64, ids: Arc<[i64]>) {
+        if ids.len() > MAX_KEPT_IDS {
+            return;
+        }
+        let mut kept = self.lock();
+        kept.remove(key);
+        let mut total: usize = kept.values().map(|k| k.ids.len()).sum();
+        while total + ids.len() > MAX_KEPT_IDS || kept.len() >= MAX_KEPT_SEARCHES {
+            let Some(oldest) = kept
+                .iter()
+                .min_by_key(|(_, k)| k.used)
+                .map(|(key, _)| key.clone())
+            else {
+                break;
+            };
+            total -= kept.remove(&oldest).map_or(0, |k| k.ids.len());
+        }
+        kept.insert(
+            key.clone(),
+            Kept {
+                changes,
+                ids,
+                used: Instant::now(),
+            },
+        );
+    }
+
+    fn forget(&self, key: &SearchKey) {
+        self.lock().remove(key);
+    }
 }
 
 /// The ids of a page, in the order shown, from all matches in ascending sort order; as
@@ -138,8 +154,8 @@ fn page_ids(ids: &[i64], descending: bool, limit: i64, start: PageStart) -> Vec<
 /// How the pages of a domain's table are read, all but where a page starts: the same for a page
 /// and for the page read again when its anchor turned out wrong.
 pub struct TablePages<'a> {
-    /// The database file (the kept matches are per file).
-    pub database: &'a Path,
+    /// The kept matches of the database read.
+    pub matches: &'a SearchMatches,
     /// Which rows.
     pub filter: &'a RowFilter<'a>,
     /// Sorted by.
@@ -155,10 +171,10 @@ impl TablePages<'_> {
     /// database file, read by the kept ids of its matches while the domain's rows have not
     /// changed (see the module's text).
     pub async fn read(&self, conn: &mut Conn, start: PageStart) -> sqlx::Result<RowPageRecords> {
-        let Some(key) = SearchKey::of(self.database, self.filter, self.order) else {
+        let Some(key) = SearchKey::of(self.filter, self.order) else {
             return self.read_plainly(conn, start).await;
         };
-        let mut found = kept(&key);
+        let mut found = self.matches.kept(&key);
         // Twice at most: kept ids found outdated are found anew once; when the table changes
         // again between those two reads, the page is read as if nothing were kept.
         for _ in 0..2 {
@@ -168,7 +184,7 @@ impl TablePages<'_> {
                     let (changes, ids) =
                         list_matching_row_ids(conn, self.filter, self.order).await?;
                     let ids: Arc<[i64]> = ids.into();
-                    keep(&key, changes, ids.clone());
+                    self.matches.keep(&key, changes, ids.clone());
                     (changes, ids)
                 }
             };
@@ -179,7 +195,7 @@ impl TablePages<'_> {
                 return Ok(page);
             }
         }
-        forget(&key);
+        self.matches.forget(&key);
         self.read_plainly(conn, start).await
     }
 

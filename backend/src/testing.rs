@@ -9,6 +9,8 @@ pub struct TestDb {
     pub pool: SqlitePool,
     /// Keeps the folder (and the file) until the test ends.
     pub dir: TempDir,
+    /// The table searches' kept matches over this database, as a portal keeps them.
+    pub search_matches: crate::search_matches::SearchMatches,
 }
 
 /// Makes a new database file for one test.
@@ -17,7 +19,11 @@ pub async fn fresh_db() -> TestDb {
     let pool = crate::db::open(&dir.path().join("portal.sqlite3"))
         .await
         .expect("open test database");
-    TestDb { pool, dir }
+    TestDb {
+        pool,
+        dir,
+        search_matches: Default::default(),
+    }
 }
 
 /// Fills the table of `domain` with `rows` generated rows, for timing the table (SPEC P2). The rows

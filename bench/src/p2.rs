@@ -362,7 +362,14 @@ async fn service_alone(
     };
     let viewer = backend::roles::Viewer::load(&portal.pool, user, &portal.config).await?;
     let mut query = case.query;
-    let first = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
+    let first = list_rows(
+        &portal.pool,
+        &portal.search_matches,
+        &viewer,
+        crate::DOMAIN,
+        &query,
+    )
+    .await?;
     let pages = u32::try_from(first.total.div_ceil(u64::from(PAGE_SIZE)))
         .unwrap_or(MAX_PAGES)
         .clamp(1, MAX_PAGES);
@@ -381,7 +388,14 @@ async fn service_alone(
             }
         };
         let started = Instant::now();
-        let page = list_rows(&portal.pool, &viewer, crate::DOMAIN, &query).await?;
+        let page = list_rows(
+            &portal.pool,
+            &portal.search_matches,
+            &viewer,
+            crate::DOMAIN,
+            &query,
+        )
+        .await?;
         times.push(started.elapsed());
         anyhow::ensure!(!page.rows.is_empty(), "page {} is empty", query.page);
         anyhow::ensure!(

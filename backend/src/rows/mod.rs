@@ -24,9 +24,10 @@ use domain::mailbox::MailboxType;
 use domain::row::FieldError;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use apply::{
-    apply_create, apply_edit, apply_set_active, begin_write, changed_meanwhile,
-};
+// The tests' fill_domain (feature `testing`) creates rows through the form's core.
+#[cfg(feature = "testing")]
+pub(crate) use apply::apply_create;
+pub(crate) use apply::{apply_edit, apply_set_active, begin_write, changed_meanwhile};
 pub use audit::{
     audit_csv, list_audit, AuditEntry, AuditFilter, DEFAULT_AUDIT_RECORDS, MAX_AUDIT_RECORDS,
 };

@@ -15,7 +15,7 @@ use super::{
 use crate::clock;
 use crate::identity::display_name;
 use crate::roles::Viewer;
-use crate::search_matches::TablePages;
+use crate::search_matches::{SearchMatches, TablePages};
 use crate::storage::certificates::list_held_certificates_of_rows;
 use crate::storage::rows::{
     self as store, AddressStateFilter, AddressStateRecord, PageStart, RowFilter, RowOrder,
@@ -212,9 +212,11 @@ pub(crate) async fn load_view(
 }
 
 /// One page of a domain's table: filtered, sorted, with every address's state. One query whatever
-/// the page size: the page, its total count and the addresses of the page's rows.
+/// the page size: the page, its total count and the addresses of the page's rows. A search's
+/// matches are kept in `search_matches` (the portal's, made with `pool`) for its next pages.
 pub async fn list_rows(
     pool: &SqlitePool,
+    search_matches: &SearchMatches,
     viewer: &Viewer,
     domain: &str,
     query: &RowQuery,
@@ -249,9 +251,8 @@ pub async fn list_rows(
     let by_number = PageStart::Offset(i64::from(query.page) * limit);
     let start = query.anchor.map_or(by_number, PageStart::Anchor);
     // A search's matches are kept for its next pages (`search_matches`).
-    let options = pool.connect_options();
     let pages = TablePages {
-        database: options.get_filename(),
+        matches: search_matches,
         filter: &filter,
         order,
         descending: query.descending,

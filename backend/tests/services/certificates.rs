@@ -85,6 +85,7 @@ pub(super) async fn cert_world() -> CertWorld {
         outbox: Arc::new(Notify::new()),
         outbox_heartbeat: Arc::new(backend::mail::worker::WorkerHeartbeat::new(clock::now())),
         ca: ca.clone(),
+        search_matches: w.db.search_matches.clone(),
     };
     CertWorld { w, portal, ca }
 }

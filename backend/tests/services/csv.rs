@@ -57,6 +57,7 @@ async fn upload(w: &World, bytes: &[u8]) -> (Preview, backend::csv_upload::Apply
 async fn rows(w: &World) -> Vec<RowView> {
     list_rows(
         w.pool(),
+        &w.db.search_matches,
         &w.nora,
         "example.org",
         &RowQuery {
@@ -2059,6 +2060,7 @@ async fn r08_csv_upload_of_more_rows_than_one_statement_ties_every_record_to_its
     // The last row of the last, shorter statement is found by the search and listed as uploaded.
     let found = list_rows(
         pool,
+        &w.db.search_matches,
         &w.nora,
         "example.org",
         &RowQuery {

@@ -406,9 +406,15 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
         assert!(matches!(r, Err(RowError::NotFound)), "{what}: {r:?}");
     };
     refused(
-        list_rows(w.pool(), otto, "example.org", &RowQuery::default())
-            .await
-            .map(|_| ()),
+        list_rows(
+            w.pool(),
+            &w.db.search_matches,
+            otto,
+            "example.org",
+            &RowQuery::default(),
+        )
+        .await
+        .map(|_| ()),
         "list_rows",
     );
     unknown(get_row(w.pool(), otto, row.id).await.map(|_| ()), "get_row");
@@ -455,9 +461,15 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
     // Someone with no role at all, and a domain that does not exist, say no more than that.
     let anon = viewer(w.pool(), "eve", &[]).await;
     refused(
-        list_rows(w.pool(), &anon, "nowhere.example", &RowQuery::default())
-            .await
-            .map(|_| ()),
+        list_rows(
+            w.pool(),
+            &w.db.search_matches,
+            &anon,
+            "nowhere.example",
+            &RowQuery::default(),
+        )
+        .await
+        .map(|_| ()),
         "unknown domain",
     );
     assert!(matches!(
@@ -546,9 +558,15 @@ async fn r01_operators_read_every_table_but_change_none() {
     let row = anna(&w).await;
     let olga = viewer(w.pool(), "olga", &["pki-ops"]).await;
 
-    let page = list_rows(w.pool(), &olga, "example.org", &RowQuery::default())
-        .await
-        .unwrap();
+    let page = list_rows(
+        w.pool(),
+        &w.db.search_matches,
+        &olga,
+        "example.org",
+        &RowQuery::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(page.rows, std::slice::from_ref(&row));
     assert_eq!(get_row(w.pool(), &olga, row.id).await.unwrap(), row);
     assert!(!list_audit(
@@ -1647,13 +1665,19 @@ async fn table(w: &World) -> Vec<RowView> {
 }
 
 async fn primaries(w: &World, query: RowQuery) -> Vec<String> {
-    list_rows(w.pool(), &w.nora, "example.org", &query)
-        .await
-        .unwrap()
-        .rows
-        .into_iter()
-        .map(|r| r.primary)
-        .collect()
+    list_rows(
+        w.pool(),
+        &w.db.search_matches,
+        &w.nora,
+        "example.org",
+        &query,
+    )
+    .await
+    .unwrap()
+    .rows
+    .into_iter()
+    .map(|r| r.primary)
+    .collect()
 }
 
 fn query(f: impl FnOnce(&mut RowQuery)) -> RowQuery {
@@ -1759,6 +1783,7 @@ async fn list_rows_pages_through_the_filtered_rows() {
     for page in 0..4 {
         let p = list_rows(
             w.pool(),
+            &w.db.search_matches,
             &w.nora,
             "example.org",
             &query(|q| {
@@ -1775,6 +1800,7 @@ async fn list_rows_pages_through_the_filtered_rows() {
 
     let clamped = list_rows(
         w.pool(),
+        &w.db.search_matches,
         &w.nora,
         "example.org",
         &query(|q| q.page_size = 0),
@@ -1787,6 +1813,7 @@ async fn list_rows_pages_through_the_filtered_rows() {
     );
     let big = list_rows(
         w.pool(),
+        &w.db.search_matches,
         &w.nora,
         "example.org",
         &query(|q| q.page_size = 100_000),
@@ -1794,9 +1821,15 @@ async fn list_rows_pages_through_the_filtered_rows() {
     .await
     .unwrap();
     assert_eq!(big.page_size, 200);
-    let beyond = list_rows(w.pool(), &w.nora, "example.org", &query(|q| q.page = 99))
-        .await
-        .unwrap();
+    let beyond = list_rows(
+        w.pool(),
+        &w.db.search_matches,
+        &w.nora,
+        "example.org",
+        &query(|q| q.page = 99),
+    )
+    .await
+    .unwrap();
     assert!(beyond.rows.is_empty());
     assert_eq!(beyond.total, 11);
 }
@@ -1807,9 +1840,12 @@ async fn list_rows_filters_by_activity_type_search_and_state() {
     table(&w).await;
     let total = |q: RowQuery| {
         let pool = w.pool().clone();
+        let search_matches = w.db.search_matches.clone();
         let nora = w.nora.clone();
         async move {
-            let page = list_rows(&pool, &nora, "example.org", &q).await.unwrap();
+            let page = list_rows(&pool, &search_matches, &nora, "example.org", &q)
+                .await
+                .unwrap();
             let mut rows: Vec<String> = page.rows.into_iter().map(|r| r.primary).collect();
             rows.sort();
             assert_eq!(page.total as usize, rows.len());
@@ -1886,9 +1922,15 @@ async fn list_rows_filters_by_activity_type_search_and_state() {
     assert_eq!(never.len(), 8);
 
     // What the table shows per address agrees with the filters.
-    let page = list_rows(w.pool(), &w.nora, "example.org", &RowQuery::default())
-        .await
-        .unwrap();
+    let page = list_rows(
+        w.pool(),
+        &w.db.search_matches,
+        &w.nora,
+        "example.org",
+        &RowQuery::default(),
+    )
+    .await
+    .unwrap();
     let row = |p: &str| page.rows.iter().find(|r| r.primary == p).unwrap();
     assert!(matches!(
         state_of(row("emil@example.org"), "emil@example.org"),
@@ -1915,12 +1957,19 @@ async fn search_follows_edits_and_deletions() {
     let row = anna(&w).await;
     let found = |s: &'static str| {
         let pool = w.pool().clone();
+        let search_matches = w.db.search_matches.clone();
         let nora = w.nora.clone();
         async move {
-            list_rows(&pool, &nora, "example.org", &query(|q| q.search = s.into()))
-                .await
-                .unwrap()
-                .total
+            list_rows(
+                &pool,
+                &search_matches,
+                &nora,
+                "example.org",
+                &query(|q| q.search = s.into()),
+            )
+            .await
+            .unwrap()
+            .total
         }
     };
     assert_eq!(found("schmidt").await, 1);
@@ -2209,11 +2258,15 @@ async fn p2_list_rows_timings_over_100_000_rows() {
         d[((d.len() as f64 * p).ceil() as usize).min(d.len()) - 1]
     };
     for (name, q) in &scenarios {
-        let page = list_rows(&db.pool, &nora, "example.org", q).await.unwrap();
+        let page = list_rows(&db.pool, &db.search_matches, &nora, "example.org", q)
+            .await
+            .unwrap();
         let mut times = Vec::with_capacity(200);
         for _ in 0..200 {
             let t = Instant::now();
-            let p = list_rows(&db.pool, &nora, "example.org", q).await.unwrap();
+            let p = list_rows(&db.pool, &db.search_matches, &nora, "example.org", q)
+                .await
+                .unwrap();
             times.push(t.elapsed());
             assert_eq!(p.total, page.total);
         }
@@ -2238,6 +2291,7 @@ async fn p2_list_rows_timings_over_100_000_rows() {
         let mut clients = Vec::new();
         for c in 0..32 {
             let pool = db.pool.clone();
+            let search_matches = db.search_matches.clone();
             let nora = nora.clone();
             let queries: Vec<RowQuery> = mix.iter().map(|&i| scenarios[i].1.clone()).collect();
             clients.push(tokio::spawn(async move {
@@ -2245,7 +2299,9 @@ async fn p2_list_rows_timings_over_100_000_rows() {
                 for i in 0..40 {
                     let q = &queries[(c + i) % queries.len()];
                     let t = Instant::now();
-                    list_rows(&pool, &nora, "example.org", q).await.unwrap();
+                    list_rows(&pool, &search_matches, &nora, "example.org", q)
+                        .await
+                        .unwrap();
                     times.push(t.elapsed());
                 }
                 times

@@ -9,6 +9,7 @@ use backend::config::Config;
 use backend::domains::register_domain;
 use backend::roles::Viewer;
 use backend::rows::{delete_row, list_rows, Anchor, RowQuery, SortKey, StateFilter};
+use backend::search_matches::SearchMatches;
 use backend::sessions::SessionUser;
 use backend::testing::{fill_domain, fresh_db};
 use domain::mailbox::MailboxType;
@@ -139,8 +140,15 @@ async fn every_page_of_every_filter_and_sort_is_the_plain_query_s_slice() {
                             pages.dedup();
                             for page in pages {
                                 q.page = page;
-                                let got =
-                                    list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+                                let got = list_rows(
+                                    &db.pool,
+                                    &db.search_matches,
+                                    &nora,
+                                    "example.org",
+                                    &q,
+                                )
+                                .await
+                                .unwrap();
                                 let from = (page * PAGE_SIZE) as usize;
                                 let want = &expected[from.min(expected.len())
                                     ..(from + PAGE_SIZE as usize).min(expected.len())];
@@ -150,7 +158,15 @@ async fn every_page_of_every_filter_and_sort_is_the_plain_query_s_slice() {
                                 assert_eq!(got.total as usize, expected.len(), "{q:?}");
                                 checked += 1;
                             }
-                            checked += step_through(&db.pool, &nora, &q, &expected, last).await;
+                            checked += step_through(
+                                &db.pool,
+                                &db.search_matches,
+                                &nora,
+                                &q,
+                                &expected,
+                                last,
+                            )
+                            .await;
                         }
                     }
                 }
@@ -171,6 +187,7 @@ fn slice(expected: &[String], page: u32) -> &[String] {
 /// against the plain query's slice. Returns how many pages it checked.
 async fn step_through(
     pool: &SqlitePool,
+    search_matches: &SearchMatches,
     nora: &Viewer,
     q: &RowQuery,
     expected: &[String],
@@ -180,11 +197,15 @@ async fn step_through(
     let mut q = q.clone();
     q.page = 0;
     q.anchor = None;
-    let mut got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+    let mut got = list_rows(pool, search_matches, nora, "example.org", &q)
+        .await
+        .unwrap();
     for page in 1..pages.min(5) {
         q.page = page;
         q.anchor = got.rows.last().map(|r| Anchor::After(r.id));
-        got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+        got = list_rows(pool, search_matches, nora, "example.org", &q)
+            .await
+            .unwrap();
         let primaries: Vec<&str> = got.rows.iter().map(|r| r.primary.as_str()).collect();
         assert_eq!(
             primaries,
@@ -199,11 +220,15 @@ async fn step_through(
     }
     q.page = pages - 1;
     q.anchor = None;
-    got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+    got = list_rows(pool, search_matches, nora, "example.org", &q)
+        .await
+        .unwrap();
     for page in (pages.saturating_sub(5)..pages - 1).rev() {
         q.page = page;
         q.anchor = got.rows.first().map(|r| Anchor::Before(r.id));
-        got = list_rows(pool, nora, "example.org", &q).await.unwrap();
+        got = list_rows(pool, search_matches, nora, "example.org", &q)
+            .await
+            .unwrap();
         let primaries: Vec<&str> = got.rows.iter().map(|r| r.primary.as_str()).collect();
         assert_eq!(
             primaries,
@@ -248,7 +273,9 @@ async fn small_domain(n: usize) -> (backend::testing::TestDb, Viewer, RowQuery) 
 #[tokio::test]
 async fn p2_next_page_from_a_deleted_anchor_row_is_read_by_its_number() {
     let (db, nora, mut q) = small_domain(100).await;
-    let first = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+    let first = list_rows(&db.pool, &db.search_matches, &nora, "example.org", &q)
+        .await
+        .unwrap();
     let anchor = first.rows.last().unwrap().clone();
     delete_row(&db.pool, &nora, anchor.id, anchor.version)
         .await
@@ -256,7 +283,9 @@ async fn p2_next_page_from_a_deleted_anchor_row_is_read_by_its_number() {
 
     q.page = 1;
     q.anchor = Some(Anchor::After(anchor.id));
-    let second = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+    let second = list_rows(&db.pool, &db.search_matches, &nora, "example.org", &q)
+        .await
+        .unwrap();
 
     // Rows 40.. of the 99 left: user041 … user080.
     assert_eq!(second.page, 1);
@@ -268,10 +297,13 @@ async fn p2_next_page_from_a_deleted_anchor_row_is_read_by_its_number() {
 async fn p2_previous_page_with_fewer_rows_before_it_than_a_page_is_the_first_page() {
     let (db, nora, mut q) = small_domain(100).await;
     q.page = 2;
-    let third = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+    let third = list_rows(&db.pool, &db.search_matches, &nora, "example.org", &q)
+        .await
+        .unwrap();
     // Someone deletes 50 of the rows before it meanwhile.
     let before = list_rows(
         &db.pool,
+        &db.search_matches,
         &nora,
         "example.org",
         &RowQuery {
@@ -289,7 +321,9 @@ async fn p2_previous_page_with_fewer_rows_before_it_than_a_page_is_the_first_pag
 
     q.page = 1;
     q.anchor = Some(Anchor::Before(third.rows.first().unwrap().id));
-    let previous = list_rows(&db.pool, &nora, "example.org", &q).await.unwrap();
+    let previous = list_rows(&db.pool, &db.search_matches, &nora, "example.org", &q)
+        .await
+        .unwrap();
 
     // Only 30 rows precede user080: the pager is back at the first page, and it is full.
     assert_eq!(previous.page, 0);
@@ -312,10 +346,12 @@ async fn p2_kept_search_matches_follow_every_change_of_the_rows() {
     let now = backend::clock::now();
     let row = |primary: &'static str| {
         let pool = db.pool.clone();
+        let search_matches = db.search_matches.clone();
         let nora = nora.clone();
         async move {
             let all = list_rows(
                 &pool,
+                &search_matches,
                 &nora,
                 "example.org",
                 &RowQuery {
@@ -336,10 +372,13 @@ async fn p2_kept_search_matches_follow_every_change_of_the_rows() {
     };
     let check = |what: &'static str| {
         let (pool, nora, q) = (db.pool.clone(), nora.clone(), q.clone());
+        let search_matches = db.search_matches.clone();
         async move {
             // Twice: the first read may find the matches anew, the second reads the kept ones.
             for _ in 0..2 {
-                let page = list_rows(&pool, &nora, "example.org", &q).await.unwrap();
+                let page = list_rows(&pool, &search_matches, &nora, "example.org", &q)
+                    .await
+                    .unwrap();
                 let expected = naive(&pool, &q, now).await;
                 let shown: Vec<String> = page.rows.iter().map(|r| r.primary.clone()).collect();
                 assert_eq!(shown, expected, "{what}");
