@@ -27,6 +27,8 @@ command -v pkg-config >/dev/null || apt_missing+=(pkg-config)
 if [ "$for_tests" = 1 ]; then
   command -v chromium >/dev/null || apt_missing+=(chromium)
   command -v sqlite3 >/dev/null || apt_missing+=(sqlite3)
+  # The throwaway PostgreSQL of the tests (scripts/postgres.sh: initdb, pg_ctl, psql, pg_trgm).
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_missing+=(postgresql)
   command -v openssl >/dev/null || apt_missing+=(openssl)
   fc-list 2>/dev/null | grep -qi dejavu || apt_missing+=(fonts-dejavu-core)
 fi

@@ -15,6 +15,11 @@ step "unit and integration tests"
 # Crate by crate: `app` must never be built with `ssr` and `hydrate` together.
 cargo test --locked -p domain -p backend -p app -p server 2>&1 | tee -a "$log"
 
+step "schema check (SQLite and PostgreSQL migrations alike, issue 22)"
+# Both migration sets on fresh databases (a throwaway PostgreSQL from scripts/postgres.sh), the
+# catalogs compared, one script of writes and the audit trail's refusals on both; a few seconds.
+bash scripts/schema-check.sh 2>&1 | tee -a "$log"
+
 step "SCIM compliance (scim2-tester against the debug portal, R22)"
 # The debug ra-portal the server tests just built, on a fresh data folder; a few seconds.
 bash scripts/scim-check.sh 2>&1 | tee -a "$log"
