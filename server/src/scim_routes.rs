@@ -26,7 +26,7 @@ use backend::scim::{discovery, ScimError, ScimType, MAX_BODY_BYTES, SEARCH_SCHEM
 use backend::Portal;
 use serde_json::Value;
 
-use crate::startup::AppState;
+use crate::app_state::AppState;
 
 /// Where the endpoint is mounted.
 pub const SCIM_PREFIX: &str = "/scim/v2";

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use app::{shell, App};
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
 
+// Re-exported: the state used to live here, and handlers still name it `startup::AppState`.
+pub use crate::app_state::AppState;
 use crate::auth::{self, oidc::OidcProvider};
 use crate::certificate_routes;
 use crate::csv_routes;
@@ -33,23 +35,6 @@ use crate::site_files::{self, Site};
 /// `/health` reports the outbox worker dead when it has shown no sign of life for this long. It
 /// beats at least every poll interval (5 s), also during a long round.
 pub const WORKER_SILENCE_LIMIT_SECS: i64 = 60;
-
-/// The state axum hands to handlers.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    /// Where the compiled site (WASM, JS, CSS, assets) lies, and its names.
-    pub leptos_options: LeptosOptions,
-    /// Database, configuration and services.
-    pub portal: Portal,
-    /// The origin state-changing requests must come from.
-    pub own_origin: OwnOrigin,
-    /// The OpenID Connect provider, when one is configured (else local accounts).
-    pub oidc: Option<Arc<OidcProvider>>,
-    /// Requests counted for `/metrics`.
-    pub http_metrics: Arc<HttpMetrics>,
-    /// Sign-in throttling and the cap on concurrent password hashes (Q7).
-    pub sign_in: Arc<backend::sign_in::SignInGuard>,
-}
 
 /// A bound, ready-to-serve portal.
 pub struct Application {

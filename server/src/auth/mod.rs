@@ -22,7 +22,7 @@ use backend::storage::oidc_logins::{
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 
-use crate::startup::AppState;
+use crate::app_state::AppState;
 
 /// Name of the session cookie. (The test IdP's cookies are prefixed `op_`, so they cannot clash.)
 pub const SESSION_COOKIE: &str = "ra_session";
