@@ -21,16 +21,9 @@ import sys
 
 # The dialects differ here on purpose; nothing else may differ.
 DIALECT = {
-    # SQLite keeps audit kinds in a CHECK list (widened by copying the trail: 0010, 0011, 0013);
-    # PostgreSQL in a lookup table that audit_records.kind refers to. The list must equal its rows.
-    "lookup_enums": {("audit_records", "kind"): ("audit_kinds", "kind")},
-    # Tables only PostgreSQL has.
-    "postgres_only_tables": {"audit_kinds": "the lookup table of audit kinds (see lookup_enums)"},
     # Triggers only PostgreSQL has.
     "postgres_only_triggers": {
         ("audit_records", "audit_records_are_never_truncated"): "SQLite has no TRUNCATE",
-        ("audit_kinds", "audit_kinds_are_never_changed"): "the lookup table is append-only too",
-        ("audit_kinds", "audit_kinds_are_never_truncated"): "the lookup table is append-only too",
     },
     # SQLite INTEGER columns without a CHECK that hold a 0/1 flag (a copy of a checked one).
     "sqlite_boolean_columns": {("row_counts", "active"): "mirrors mailbox_rows.active"},
@@ -275,19 +268,14 @@ SELECT json_build_object(
       WHERE n.nspname = 'public' AND t.relname <> '_sqlx_migrations'),
   'triggers', (SELECT json_agg(json_build_object('table', c.relname, 'name', g.tgname))
       FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND NOT g.tgisinternal),
-  'lookups', (SELECT json_object_agg(t, v) FROM (VALUES {lookups}) AS l(t, v))
+      WHERE n.nspname = 'public' AND NOT g.tgisinternal)
 )
 """
 
 
 def read_postgres(database):
-    lookups = ", ".join(
-        f"('{table}.{col}', (SELECT json_agg({col} ORDER BY {col}) FROM {table}))"
-        for table, col in DIALECT["lookup_enums"].values()) or "('', NULL::json)"
     out = subprocess.run(
-        ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", database,
-         "-c", POSTGRES_CATALOG.replace("{lookups}", lookups)],
+        ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", POSTGRES_CATALOG],
         check=True, capture_output=True, text=True).stdout
     cat = json.loads(out)
     tables = {}
@@ -315,7 +303,8 @@ def read_postgres(database):
         elif k["type"] == "f":
             t["fks"].add((cols, k["ref_table"], tuple(k["ref_columns"]), ON_DELETE[k["on_delete"]]))
         elif k["type"] == "c":
-            m = re.fullmatch(r"CHECK \((.*)\)", k["definition"], re.S)
+            # NOT VALID: a widened enum list (the rows so far are in the older, shorter one).
+            m = re.fullmatch(r"CHECK \((.*)\)( NOT VALID)?", k["definition"], re.S)
             chk = parse_check(m.group(1), list(t["columns"]))
             if chk[0] == "enum":
                 t["enums"][chk[1]] = chk[2]
@@ -339,16 +328,6 @@ def read_postgres(database):
             t["indexes"][i["name"]] = entry
     for g in cat["triggers"] or []:
         tables[g["table"]]["triggers"].add(g["name"])
-    # Lookup tables stand for the enum list SQLite checks.
-    for (table, col), (ltable, lcol) in DIALECT["lookup_enums"].items():
-        if table in tables:
-            fk = ((col,), ltable, (lcol,), "NO ACTION")
-            if fk in tables[table]["fks"]:
-                tables[table]["fks"].discard(fk)
-                values = (cat["lookups"] or {}).get(f"{ltable}.{lcol}") or []
-                tables[table]["enums"][col] = tuple(sorted(values))
-    for name in DIALECT["postgres_only_tables"]:
-        tables.pop(name, None)
     for (table, trigger) in DIALECT["postgres_only_triggers"]:
         if table in tables:
             tables[table]["triggers"].discard(trigger)
