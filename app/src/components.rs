@@ -10,7 +10,8 @@ use crate::i18n::use_texts;
 /// An error message in a box that screen readers announce.
 #[component]
 pub fn ErrorLine(error: AppError) -> impl IntoView {
-    view! { <p class="error" role="alert">{error.to_string()}</p> }
+    let lang = crate::i18n::use_lang();
+    view! { <p class="error" role="alert">{move || crate::messages::say_error(lang.get(), &error)}</p> }
 }
 
 /// Shows its children only to signed-in users; others get a link to the login page that brings them

@@ -21,22 +21,11 @@ pub struct CsvPreviewItem {
     /// Lines equal to their row.
     pub unchanged: usize,
     /// Every problem, with line and column.
-    pub errors: Vec<CsvErrorItem>,
+    pub errors: Vec<domain::csv::LineError>,
     /// New and changed lines with what changes.
     pub lines: Vec<CsvLineItem>,
     /// Primary addresses of the domain's rows that the file does not mention (left alone).
     pub missing: Vec<String>,
-}
-
-/// A problem in the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CsvErrorItem {
-    /// Line of the file (1-based), if the problem is on one line.
-    pub line: Option<usize>,
-    /// Column name and number, if the problem is in one cell.
-    pub column: Option<String>,
-    /// What is wrong.
-    pub message: String,
 }
 
 /// A new or changed line.
@@ -52,7 +41,7 @@ pub struct CsvLineItem {
     /// constants on the server: borrowed there, not copied for each of 100 000 lines.
     pub changes: Vec<(Cow<'static, str>, String, String)>,
     /// What saving does beyond the fields (superseded challenges, dropped links).
-    pub consequences: Vec<String>,
+    pub consequences: Vec<domain::edit::Consequence>,
 }
 
 /// What applying did.

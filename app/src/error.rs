@@ -5,6 +5,7 @@
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use domain::message::Message;
 use serde::{Deserialize, Serialize};
 
 /// What a server function can answer instead of a result.
@@ -19,9 +20,13 @@ pub enum AppError {
     /// The thing asked for does not exist (or is not visible to this user).
     #[error("Not found.")]
     NotFound,
-    /// The input is wrong; the message says what.
+    /// The request itself is malformed (the function's arguments could not be read); the text
+    /// says what.
     #[error("{0}")]
     Invalid(String),
+    /// A service refused the request; the page words the message in the reader's language.
+    #[error("{0}")]
+    Refused(Message),
     /// Someone else changed it since it was loaded (optimistic concurrency).
     #[error("{0}")]
     ChangedMeanwhile(String),

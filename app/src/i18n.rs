@@ -871,6 +871,12 @@ pub fn provide_lang(initial: Lang) -> CurrentLang {
     lang
 }
 
+/// The current language, reactive (for what is worded in code, such as [`crate::messages`]).
+pub fn use_lang() -> Signal<Lang> {
+    let CurrentLang(lang) = expect_context::<CurrentLang>();
+    lang.into()
+}
+
 /// The texts of the current language, reactive.
 pub fn use_texts() -> Signal<&'static Texts> {
     let CurrentLang(lang) = expect_context::<CurrentLang>();

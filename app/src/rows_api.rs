@@ -234,8 +234,8 @@ pub struct RowPageItem {
 /// What saving an edit will do (R4–R6), shown before the NAP confirms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditPreviewItem {
-    /// Sentences such as "saving drops the link of alias x@y".
-    pub consequences: Vec<String>,
+    /// What saving does, such as "saving drops the link of alias x@y" (worded by the page).
+    pub consequences: Vec<domain::edit::Consequence>,
 }
 
 /// Why a row could not be saved: errors at cells, or a whole-request error.
@@ -260,14 +260,14 @@ impl leptos::server_fn::error::FromServerFnError for RowSaveError {
 }
 
 impl RowSaveError {
-    /// The message for one field, if any.
-    pub fn at(&self, field: Field) -> Option<String> {
+    /// The message for one field in `lang`, if any.
+    pub fn at(&self, field: Field, lang: crate::i18n::Lang) -> Option<String> {
         match self {
             RowSaveError::Fields(errors) => {
                 let messages: Vec<_> = errors
                     .iter()
                     .filter(|e| e.field == field)
-                    .map(|e| e.message.clone())
+                    .map(|e| crate::messages::say(lang, &e.message))
                     .collect();
                 (!messages.is_empty()).then(|| messages.join(" "))
             }

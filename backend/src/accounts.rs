@@ -14,6 +14,7 @@ use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::error::ServiceError;
+use domain::message::Message;
 use crate::identity::{parse_group_name, Identity, IdentitySource};
 use crate::secret::{ExposeSecret, SecretString};
 use crate::storage::accounts::{self as store, AccountRecord};
@@ -82,7 +83,7 @@ pub enum LoginRefused {
 
 /// Checks an account id: 1–64 characters of lower-case ASCII letters, digits, `.`, `_` and `-`.
 pub fn check_account_id(id: &str) -> Result<(), ServiceError> {
-    let invalid = |why: String| Err(ServiceError::InvalidAccountId(why));
+    let invalid = |why: String| Err(ServiceError::invalid(format!("invalid account id: {why}")));
     if id.is_empty() {
         return invalid("it is empty".into());
     }
@@ -113,13 +114,13 @@ pub fn check_account_id(id: &str) -> Result<(), ServiceError> {
 pub fn check_password(password: &SecretString) -> Result<(), ServiceError> {
     let len = password.expose_secret().chars().count();
     if len < MIN_PASSWORD_CHARS {
-        return Err(ServiceError::WeakPassword(
-            "it must be at least 10 characters long",
+        return Err(ServiceError::invalid(
+            "the password is not acceptable: it must be at least 10 characters long",
         ));
     }
     if len > MAX_PASSWORD_CHARS {
-        return Err(ServiceError::WeakPassword(
-            "it must be at most 1000 characters long",
+        return Err(ServiceError::invalid(
+            "the password is not acceptable: it must be at most 1000 characters long",
         ));
     }
     Ok(())
@@ -129,7 +130,9 @@ pub fn check_password(password: &SecretString) -> Result<(), ServiceError> {
 fn parse_groups(groups: &[String]) -> Result<Vec<String>, ServiceError> {
     let mut parsed = groups
         .iter()
-        .map(|g| parse_group_name(g).map_err(ServiceError::InvalidGroup))
+        .map(|g| {
+            parse_group_name(g).map_err(|e| ServiceError::invalid(format!("invalid group: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     parsed.sort();
     parsed.dedup();
@@ -139,7 +142,7 @@ fn parse_groups(groups: &[String]) -> Result<Vec<String>, ServiceError> {
 fn parse_name(field: &'static str, input: &str) -> Result<String, ServiceError> {
     PersonName::parse(input)
         .map(|n| n.as_str().to_owned())
-        .map_err(|problem| ServiceError::InvalidName { field, problem })
+        .map_err(|problem| ServiceError::invalid(format!("invalid {field}: {problem}")))
 }
 
 /// Hashes a password with argon2id and a fresh random salt, off the async threads.
@@ -172,7 +175,7 @@ pub async fn create_account(
         None | Some("") => None,
         Some(e) => Some(
             EmailAddress::parse(e)
-                .map_err(ServiceError::InvalidEmail)?
+                .map_err(|e| ServiceError::Invalid(e.into()))?
                 .as_str()
                 .to_owned(),
         ),
@@ -194,7 +197,7 @@ pub async fn create_account(
     let mut tx = pool.begin().await?;
     if let Err(e) = store::insert_account(&mut tx, &record, &hash).await {
         return Err(if is_unique_violation(&e) {
-            ServiceError::AccountExists(record.id)
+            ServiceError::Invalid(Message::AccountExists { id: record.id })
         } else {
             e.into()
         });
@@ -252,7 +255,9 @@ pub async fn set_password(
     let now = clock::now();
     let mut tx = pool.begin().await?;
     if !store::update_account_password_hash(&mut tx, id, &hash, now).await? {
-        return Err(ServiceError::AccountNotFound(id.to_owned()));
+        return Err(ServiceError::NotFound(Message::AccountNotFound {
+            id: id.to_owned(),
+        }));
     }
     session_store::delete_sessions_of_user(&mut tx, id).await?;
     insert_audit_record(
@@ -287,7 +292,9 @@ pub async fn set_groups(
     let now = clock::now();
     let mut tx = pool.begin().await?;
     let Some(record) = store::find_account(&mut tx, id).await? else {
-        return Err(ServiceError::AccountNotFound(id.to_owned()));
+        return Err(ServiceError::NotFound(Message::AccountNotFound {
+            id: id.to_owned(),
+        }));
     };
     let before = store::list_account_groups(&mut tx, id).await?;
     if before == groups {

@@ -106,7 +106,7 @@ impl DeprovisionError {
     fn into_service(self) -> ServiceError {
         match self {
             DeprovisionError::Service(e) => e,
-            DeprovisionError::Forbidden(r) => ServiceError::Forbidden(r),
+            DeprovisionError::Forbidden(r) => r.into(),
             e => ServiceError::Internal(Box::new(e)),
         }
     }

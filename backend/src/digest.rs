@@ -238,7 +238,7 @@ fn nap_domain<'a>(viewer: &'a Viewer, domain: &str) -> Result<&'a DomainRecord, 
         .nap_domains
         .iter()
         .find(|d| d.name == name.as_str())
-        .ok_or(ServiceError::Forbidden(Refusal::NotNapOfDomain))
+        .ok_or(ServiceError::from(Refusal::NotNapOfDomain))
 }
 
 /// R23: whether the viewer, a NAP of `domain`, gets its digest (the default) or turned it off.

@@ -8,13 +8,15 @@ use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::error::ServiceError;
+use domain::message::Message;
 use crate::identity::parse_group_name;
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::domains::{self as store, DomainRecord};
 use crate::storage::is_unique_violation;
 
 fn parse_contact_group(input: &str) -> Result<String, ServiceError> {
-    parse_group_name(input).map_err(ServiceError::InvalidContactGroup)
+    parse_group_name(input)
+        .map_err(|e| ServiceError::invalid(format!("invalid contact group: {e}")))
 }
 
 fn domain_json(domain: &DomainRecord) -> serde_json::Value {
@@ -36,7 +38,9 @@ pub async fn register_domain(
     let domain = match store::insert_domain(&mut tx, &name, &contact_group, now).await {
         Ok(d) => d,
         Err(e) if is_unique_violation(&e) => {
-            return Err(ServiceError::DomainAlreadyRegistered(name))
+            return Err(ServiceError::Invalid(Message::DomainAlreadyRegistered {
+                domain: name.to_string(),
+            }))
         }
         Err(e) => return Err(e.into()),
     };
@@ -71,7 +75,9 @@ pub async fn set_contact_group(
     let now = clock::now();
     let mut tx = pool.begin().await?;
     let Some(before) = store::find_domain_by_name(&mut tx, &name).await? else {
-        return Err(ServiceError::DomainNotRegistered(name));
+        return Err(ServiceError::NotFound(Message::DomainNotRegistered {
+            domain: name.to_string(),
+        }));
     };
     if before.contact_group == contact_group {
         return Ok(before);

@@ -1,73 +1,38 @@
-//! The one error type of the services: a message a person can act on, and the cause for the log.
+//! The one error type of the services: what kind of refusal it is (which the web layers turn into
+//! a status), the message for the person as data, and for failures the cause for the log.
 
-use domain::address::{AddressError, DomainError, DomainName};
-use domain::text::TextError;
+use domain::address::DomainError;
+use domain::message::Message;
+use domain::table::RowView;
 
-use crate::identity::GroupNameError;
 use crate::idm_bar::IdmInactive;
 use crate::roles::Refusal;
 
 /// Why a use case did not happen.
 ///
-/// `Display` is safe to show to whoever asked: it names what to change and never holds a secret or
-/// a database detail. [`ServiceError::Internal`] shows only "internal error"; its cause is kept as
-/// the error's `source()` for the log.
+/// The message is safe to show to whoever asked: it names what to change and never holds a secret
+/// or a database detail; the pages word it in the reader's language, `Display` gives the English.
+/// [`ServiceError::Internal`] shows only "internal error"; its cause is kept as the error's
+/// `source()` for the log (STYLE.md principle 5).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The domain name as entered is not a domain name.
-    #[error(transparent)]
-    InvalidDomainName(#[from] DomainError),
-    /// An operator tried to register a domain twice.
-    #[error("{0} is already registered")]
-    DomainAlreadyRegistered(DomainName),
-    /// The domain is not registered in the portal.
-    #[error("{0} is not registered")]
-    DomainNotRegistered(DomainName),
-    /// A domain's contact group as entered is not a usable group name.
-    #[error("invalid contact group: {0}")]
-    InvalidContactGroup(GroupNameError),
-    /// A local account's group as entered is not a usable group name.
-    #[error("invalid group: {0}")]
-    InvalidGroup(GroupNameError),
-    /// A local account id breaks the id rules; the text says which.
-    #[error("invalid account id: {0}")]
-    InvalidAccountId(String),
-    /// A given name or family name is too long or holds control characters.
-    #[error("invalid {field}: {problem}")]
-    InvalidName {
-        /// "given name" or "family name".
-        field: &'static str,
-        /// What is wrong with it.
-        problem: TextError,
-    },
-    /// A local account's email address is not an email address.
-    #[error(transparent)]
-    InvalidEmail(AddressError),
-    /// The new password is refused; the text says why, never what it was.
-    #[error("the password is not acceptable: {0}")]
-    WeakPassword(&'static str),
-    /// A local account with this id exists already.
-    #[error("the account {0} already exists")]
-    AccountExists(String),
-    /// No local account has this id.
-    #[error("there is no account {0}")]
-    AccountNotFound(String),
-    /// A SCIM token name breaks the name rules; the text says which.
-    #[error("invalid token name: {0}")]
-    InvalidTokenName(String),
-    /// A SCIM token in force already has this name.
-    #[error("a token called {0} exists already (revoke it first, or choose another name)")]
-    TokenNameTaken(String),
-    /// No SCIM token in force has this name.
-    #[error("there is no token called {0} in force")]
-    TokenNotFound(String),
-    /// The person asking may not do this (Q1).
-    #[error(transparent)]
-    Forbidden(#[from] Refusal),
-    /// The IdM says the person is inactive or deleted (R22): no session starts for them.
-    #[error(transparent)]
-    IdmInactive(#[from] IdmInactive),
-    /// A database or system failure; details only in the log.
+    /// The person may not do this (Q1, R1; also a person the IdM barred, R22). HTTP 403.
+    #[error("{0}")]
+    Forbidden(Message),
+    /// There is no such thing, or none the person may see (the two read alike, Q1). HTTP 404.
+    #[error("{0}")]
+    NotFound(Message),
+    /// The input breaks a rule; [`Message::Fields`] when the errors belong to fields. HTTP 422.
+    #[error("{0}")]
+    Invalid(Message),
+    /// It was changed since the version the request is based on (optimistic concurrency);
+    /// holds the row as it is now when the change was to one row. HTTP 409.
+    #[error("{0}")]
+    ChangedMeanwhile(Message, Option<Box<RowView>>),
+    /// The input is larger than the portal takes. HTTP 413.
+    #[error("{0}")]
+    TooLarge(Message),
+    /// A database or system failure; details only in the log. HTTP 500.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
@@ -78,10 +43,65 @@ impl ServiceError {
         ServiceError::Internal(Box::new(err))
     }
 
+    /// A stored value that the domain rules refuse: the database holds what it must not.
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> ServiceError {
+        ServiceError::Internal(format!("stored data breaks the rules: {what}").into())
+    }
+
+    /// A refusal of the input.
+    pub fn invalid(message: impl Into<Message>) -> ServiceError {
+        ServiceError::Invalid(message.into())
+    }
+
     /// Whether this is an internal failure (log it with its cause; answer 500), rather than a
     /// refusal of the input or of the person.
     pub fn is_internal(&self) -> bool {
         matches!(self, ServiceError::Internal(_))
+    }
+
+    /// The message for the person; `None` for an internal failure (which shows none).
+    pub fn message(&self) -> Option<&Message> {
+        match self {
+            ServiceError::Forbidden(m)
+            | ServiceError::NotFound(m)
+            | ServiceError::Invalid(m)
+            | ServiceError::ChangedMeanwhile(m, _)
+            | ServiceError::TooLarge(m) => Some(m),
+            ServiceError::Internal(_) => None,
+        }
+    }
+
+    /// The HTTP status of this kind of error (for the server functions and the API alike).
+    pub fn status(&self) -> u16 {
+        match self {
+            ServiceError::Forbidden(_) => 403,
+            ServiceError::NotFound(_) => 404,
+            ServiceError::Invalid(_) => 422,
+            ServiceError::ChangedMeanwhile(..) => 409,
+            ServiceError::TooLarge(_) => 413,
+            ServiceError::Internal(_) => 500,
+        }
+    }
+}
+
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        ServiceError::Forbidden(match refusal {
+            Refusal::OperatorOnly => Message::OperatorOnly,
+            Refusal::NotNapOfDomain => Message::NotNap,
+        })
+    }
+}
+
+impl From<IdmInactive> for ServiceError {
+    fn from(_: IdmInactive) -> Self {
+        ServiceError::Forbidden(Message::IdmInactive)
+    }
+}
+
+impl From<DomainError> for ServiceError {
+    fn from(err: DomainError) -> Self {
+        ServiceError::Invalid(err.into())
     }
 }
 

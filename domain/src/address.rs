@@ -27,7 +27,7 @@ pub const MAX_DOMAIN_LEN: usize = 253;
 pub const MAX_LABEL_LEN: usize = 63;
 
 /// The characters RFC 5322 allows in an atom (`atext`) besides letters and digits.
-const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
+pub const ATEXT_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
 
 /// A valid, normalised email address (lower-case, domain in ASCII/punycode).
 ///
@@ -161,7 +161,7 @@ impl AsRef<str> for EmailAddress {
 
 /// Why a text is not an email address. Every message names the input (cut after 100
 /// characters) and says what to fix.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum AddressError {
     /// Nothing but whitespace was entered.
     #[error("an email address is required, but none was entered")]
@@ -334,7 +334,7 @@ impl TryFrom<String> for DomainName {
 }
 
 /// Why a text is not a valid domain name.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 #[error("\"{input}\" is not a valid domain name: {problem}")]
 pub struct DomainError {
     /// The offending input (cut after 100 characters).
@@ -344,7 +344,7 @@ pub struct DomainError {
 }
 
 /// What is wrong with a domain name; the message completes "… is not a valid domain name: ".
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum DomainProblem {
     /// Nothing was entered.
     #[error("it is empty")]
@@ -502,7 +502,7 @@ pub(crate) fn address_list_items(input: &str) -> impl Iterator<Item = &str> {
 }
 
 /// An item of an address list that is not an address.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 #[error("address {position} of the list: {error}")]
 pub struct AddressListError {
     /// 1-based position of the bad item among the list's items.

@@ -190,7 +190,7 @@ pub fn holder_name(given_name: &str, surname: &str) -> Result<(String, String), 
 }
 
 /// Why a certificate cannot be requested.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum RequestRefusal {
     /// A valid certificate exists that is not yet near its expiry.
     #[error("you already hold a valid certificate for this mailbox, valid until {}; a new one can be requested from {} on, or at once after revoking the current one", utc_date(*.not_after), utc_date(*.renewable_from))]
@@ -375,7 +375,7 @@ pub fn may_revoke(
 }
 
 /// Why a certificate cannot be revoked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum RevokeRefusal {
     /// Revoked before.
     #[error("this certificate has already been revoked")]

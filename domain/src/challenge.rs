@@ -175,7 +175,7 @@ impl Challenge {
 }
 
 /// Why a challenge cannot be confirmed; the message is shown on the confirmation page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum ConfirmRefusal {
     /// It was confirmed before.
     #[error("This challenge has already been confirmed; each challenge can be confirmed only once. If the address should be linked to you, ask your network contact (NAP) to send a new challenge.")]
@@ -236,7 +236,7 @@ pub fn challenge_round(
 }
 
 /// Why no challenges can be sent for a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum SendRefusal {
     /// R7.
     #[error("this row is deactivated; reactivate it before sending challenges")]

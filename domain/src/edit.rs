@@ -127,51 +127,84 @@ impl EditConsequences {
         self.changed_fields.is_empty()
     }
 
-    /// Sentences for the NAP describing what saving will do beyond changing the fields.
+    /// What saving will do beyond changing the fields, for the NAP to read before saving.
     ///
     /// How many pending challenges get superseded is known only to the caller (it is in the
     /// database); this says that it happens.
-    pub fn describe(&self) -> Vec<String> {
-        let mut sentences = Vec::new();
+    pub fn describe(&self) -> Vec<Consequence> {
+        let mut said = Vec::new();
         if self.supersede_pending {
-            sentences.push(
-                "saving invalidates every pending challenge of this row; send challenges again afterwards"
-                    .to_owned(),
-            );
+            said.push(Consequence::InvalidatesPending);
         }
         match &self.dropped_links {
             LinkDrop::None => {}
-            LinkDrop::Addresses(addresses) => {
-                for address in addresses {
-                    sentences.push(format!(
-                        "saving removes alias {address} and drops its link, if it has one"
-                    ));
-                }
-            }
-            LinkDrop::All => sentences.push(
-                "saving drops the links of all addresses of this row: whoever was linked can request \
-                 no new certificate until they confirm a new challenge; certificates already issued stay valid"
-                    .to_owned(),
+            LinkDrop::Addresses(addresses) => said.extend(
+                addresses
+                    .iter()
+                    .map(|a| Consequence::RemovesAlias { address: a.clone() }),
             ),
+            LinkDrop::All => said.push(Consequence::DropsAllLinks),
         }
-        for address in &self.added_aliases {
-            sentences.push(format!(
-                "new alias {address} starts unconfirmed; it needs a confirmed challenge before it can go into a certificate"
-            ));
-        }
+        said.extend(
+            self.added_aliases
+                .iter()
+                .map(|a| Consequence::NewAlias { address: a.clone() }),
+        );
         match self.activation {
-            Some(Activation::Deactivated) => sentences.push(
-                "saving deactivates this row: no challenge can be sent or confirmed and no certificate \
-                 requested until it is reactivated; links are kept"
-                    .to_owned(),
-            ),
-            Some(Activation::Reactivated) => sentences.push(
-                "saving reactivates this row; its links are kept, so no new challenges are needed".to_owned(),
-            ),
+            Some(Activation::Deactivated) => said.push(Consequence::Deactivates),
+            Some(Activation::Reactivated) => said.push(Consequence::Reactivates),
             None => {}
         }
-        sentences
+        said
     }
+}
+
+/// One thing saving an edit does beyond changing the fields (R4–R7), as data: the page words it
+/// in the NAP's language; `Display` is the English sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Consequence {
+    /// R4, R5: every pending challenge becomes superseded.
+    #[error(
+        "saving invalidates every pending challenge of this row; send challenges again afterwards"
+    )]
+    InvalidatesPending,
+    /// R4: an alias goes, and its link with it.
+    #[error("saving removes alias {address} and drops its link, if it has one")]
+    RemovesAlias {
+        /// The alias.
+        address: EmailAddress,
+    },
+    /// R5: every link of the row goes.
+    #[error("saving drops the links of all addresses of this row: whoever was linked can request no new certificate until they confirm a new challenge; certificates already issued stay valid")]
+    DropsAllLinks,
+    /// R4: a new alias starts unconfirmed.
+    #[error("new alias {address} starts unconfirmed; it needs a confirmed challenge before it can go into a certificate")]
+    NewAlias {
+        /// The alias.
+        address: EmailAddress,
+    },
+    /// R7.
+    #[error("saving deactivates this row: no challenge can be sent or confirmed and no certificate requested until it is reactivated; links are kept")]
+    Deactivates,
+    /// R7.
+    #[error("saving reactivates this row; its links are kept, so no new challenges are needed")]
+    Reactivates,
+    /// This many pending challenges become superseded (counted in the database).
+    #[error("saving supersedes {count} pending challenge{}", if *.count == 1 { "" } else { "s" })]
+    SupersedesPending {
+        /// How many.
+        count: usize,
+    },
+    /// A link that exists is dropped.
+    #[error("saving drops the link of {} {address} (confirmed by {by})", if *.primary { "primary address" } else { "alias" })]
+    DropsLink {
+        /// Whether it is the primary address's link (else an alias's).
+        primary: bool,
+        /// The address.
+        address: String,
+        /// Who confirmed it: their name, or their user ID when the IdM gave none.
+        by: String,
+    },
 }
 
 #[cfg(test)]
@@ -222,7 +255,7 @@ mod tests {
         assert!(c
             .describe()
             .iter()
-            .any(|s| s.contains("new@example.org starts unconfirmed")));
+            .any(|s| s.to_string().contains("new@example.org starts unconfirmed")));
     }
 
     #[test]
@@ -247,7 +280,7 @@ mod tests {
         assert!(c
             .describe()
             .iter()
-            .any(|s| s.contains("drops the links of all addresses")));
+            .any(|s| s.to_string().contains("drops the links of all addresses")));
     }
 
     #[test]
@@ -309,7 +342,9 @@ mod tests {
         assert_eq!(on.activation, Some(Activation::Reactivated));
         assert!(!on.supersede_pending);
         assert_eq!(on.dropped_links, LinkDrop::None);
-        assert!(on.describe()[0].contains("no new challenges are needed"));
+        assert!(on.describe()[0]
+            .to_string()
+            .contains("no new challenges are needed"));
     }
 
     #[test]

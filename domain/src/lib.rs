@@ -14,12 +14,15 @@
 pub mod address;
 pub mod certificate;
 pub mod challenge;
+pub mod csv;
 pub mod deprovisioning;
 pub mod edit;
 pub mod handover;
 pub mod link;
 pub mod mailbox;
+pub mod message;
 pub mod row;
+pub mod table;
 pub mod text;
 pub mod time;
 mod uts46;
@@ -37,9 +40,10 @@ pub use challenge::{
     challenge_round, Challenge, ChallengeLifetime, ChallengeState, ConfirmRefusal, LifetimeError,
     PlannedChallenge, SendRefusal, SupersedeRefusal, UnknownChallengeState,
 };
-pub use edit::{Activation, EditConsequences, LinkDrop, RowEdit};
+pub use edit::{Activation, Consequence, EditConsequences, LinkDrop, RowEdit};
 pub use link::LinkChange;
 pub use mailbox::{MailboxType, MailboxTypeError};
+pub use message::Message;
 pub use row::{check_in_administered, may_delete_row, DeleteRefusal, Field, FieldError, RowFields};
 pub use text::{Comment, PersonName, TextError};
 
@@ -59,7 +63,7 @@ pub(crate) fn shown(input: &str) -> String {
 
 /// A character as an error message shows it: invisible ones by their code point, so that
 /// "contains U+00A0" is readable where "contains ' '" would not be.
-pub(crate) fn shown_char(c: char) -> String {
+pub fn shown_char(c: char) -> String {
     if c.is_control() || c.is_whitespace() || c == '\u{FEFF}' {
         format!("U+{:04X}", u32::from(c))
     } else {

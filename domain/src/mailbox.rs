@@ -51,7 +51,7 @@ impl fmt::Display for MailboxType {
 }
 
 /// An unknown mailbox type.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 #[error("\"{input}\" is not a mailbox type: use personal (persönlich) or functional (funktional)")]
 pub struct MailboxTypeError {
     /// The offending input.

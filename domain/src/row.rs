@@ -10,6 +10,7 @@ use crate::address::{
     address_list_items, parse_address_list, AddressListError, DomainName, EmailAddress,
 };
 use crate::mailbox::MailboxType;
+use crate::message::Message;
 use crate::text::{Comment, PersonName};
 
 /// Most aliases one row may have (SPEC Q9). Real mailboxes have a handful; a row with 10 000
@@ -28,7 +29,7 @@ pub fn parse_aliases(input: &str) -> Result<Vec<EmailAddress>, AliasesError> {
 }
 
 /// Why an alias list is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum AliasesError {
     /// More than [`MAX_ALIASES`] items.
     #[error("{}", too_many_aliases(*.count))]
@@ -238,7 +239,7 @@ pub fn may_delete_row(challenge_ever_sent: bool) -> Result<(), DeleteRefusal> {
 }
 
 /// A row that cannot be deleted any more (R3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Error)]
 #[error(
     "challenges have been sent for this row, so it can no longer be deleted; deactivate it instead"
 )]
@@ -321,13 +322,13 @@ impl fmt::Display for Field {
 pub struct FieldError {
     /// Where to show it.
     pub field: Field,
-    /// What is wrong, as a sentence the NAP can act on.
-    pub message: String,
+    /// What is wrong, as data the page words in the NAP's language.
+    pub message: Message,
 }
 
 impl FieldError {
     /// An error at `field`.
-    pub fn new(field: Field, message: impl Into<String>) -> FieldError {
+    pub fn new(field: Field, message: impl Into<Message>) -> FieldError {
         FieldError {
             field,
             message: message.into(),
@@ -410,7 +411,7 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, Field::Aliases);
         assert!(errors[0]
-            .message
+            .message.to_string()
             .contains("anna@example.org is the primary address"));
     }
 
@@ -421,7 +422,7 @@ mod tests {
         let errors = row.validate(&primary).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert!(errors[0]
-            .message
+            .message.to_string()
             .contains("a@example.org is listed more than once"));
     }
 
@@ -458,7 +459,7 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, Field::Aliases);
         assert!(errors[0]
-            .message
+            .message.to_string()
             .starts_with("a row can have at most 50 aliases"));
         assert_eq!(personal(&many[..50]).validate(&primary), Ok(()));
     }
@@ -524,7 +525,7 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, Field::Aliases);
         assert_eq!(
-            errors[0].message,
+            errors[0].message.to_string(),
             "anna@other.net is not in a domain you administer (example.org)"
         );
     }
@@ -553,7 +554,7 @@ mod tests {
         let e =
             check_in_administered(&addr("a@example.org"), &[], Field::PrimaryAddress).unwrap_err();
         assert!(
-            e.message.ends_with("(you administer none)"),
+            e.message.to_string().ends_with("(you administer none)"),
             "{}",
             e.message
         );

@@ -284,13 +284,14 @@ fn without_spoofing_characters(text: &str) -> Cow<'_, str> {
 }
 
 /// Why a name or comment is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum TextError {
     /// Too many characters.
     #[error("the {what} is {len} characters long; at most {max} are allowed")]
     TooLong {
         /// "name" or "comment".
-        what: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        what: Word,
         /// Its length in characters.
         len: usize,
         /// The limit.
@@ -302,7 +303,8 @@ pub enum TextError {
     )]
     ControlCharacter {
         /// "name" or "comment".
-        what: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        what: Word,
         /// The character, as `U+0007`.
         character: String,
         /// 1-based character position.
@@ -316,11 +318,13 @@ pub enum TextError {
     )]
     BidiControl {
         /// "name" or "comment".
-        what: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        what: Word,
         /// The character, as `U+202E`.
         character: String,
         /// Its Unicode name, lower-case.
-        name: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        name: Word,
         /// 1-based character position.
         position: usize,
     },
@@ -332,11 +336,13 @@ pub enum TextError {
     )]
     InvisibleCharacter {
         /// "name" or "comment".
-        what: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        what: Word,
         /// The character, as `U+200B`.
         character: String,
         /// Its Unicode name, lower-case.
-        name: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        name: Word,
         /// 1-based character position.
         position: usize,
     },
@@ -349,14 +355,30 @@ pub enum TextError {
     )]
     MisplacedJoiner {
         /// "name" or "comment".
-        what: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        what: Word,
         /// The character, as `U+200D`.
         character: String,
         /// Its Unicode name, lower-case.
-        name: &'static str,
+        #[serde(deserialize_with = "known_word")]
+        name: Word,
         /// 1-based character position.
         position: usize,
     },
+}
+
+/// A word of a [`TextError`] (through an alias, so serde does not try to borrow it).
+type Word = &'static str;
+
+/// A [`TextError`]'s `what` or character name read back from the wire: one of the words this
+/// module writes (so the browser can word a server's refusal), never a new one.
+fn known_word<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let word = String::deserialize(d)?;
+    ["name", "comment"]
+        .into_iter()
+        .chain(REFUSED.iter().map(|&(_, _, name, _)| name))
+        .find(|known| *known == word)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown word {word:?}")))
 }
 
 macro_rules! text_newtype_impls {

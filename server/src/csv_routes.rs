@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use app::csv_api::{CsvApplyItem, CsvErrorItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
+use app::csv_api::{CsvApplyItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
@@ -52,15 +52,7 @@ fn preview_item(p: Preview) -> CsvPreviewItem {
         new: p.new,
         changed: p.changed,
         unchanged: p.unchanged,
-        errors: p
-            .errors
-            .into_iter()
-            .map(|e| CsvErrorItem {
-                line: Some(e.line),
-                column: e.column.map(|c| c.to_string()),
-                message: e.message,
-            })
-            .collect(),
+        errors: p.errors,
         lines: p
             .lines
             .into_iter()

@@ -86,7 +86,7 @@ pub struct LinePreview {
     /// personal, active row).
     pub changes: Vec<FieldChange>,
     /// Sentences for the NAP, as the edit form's preview says them (R4–R7).
-    pub consequences: Vec<String>,
+    pub consequences: Vec<domain::edit::Consequence>,
     /// How many pending challenges saving supersedes (R4, R5).
     pub supersedes: usize,
     /// The addresses whose link saving drops (R4, R5).

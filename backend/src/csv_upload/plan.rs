@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use domain::address::EmailAddress;
-use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
+use domain::edit::{Activation, Consequence, EditConsequences, LinkDrop, RowEdit};
+use domain::message::Message;
 use domain::row::{Field, FieldError, RowFields};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -161,7 +162,7 @@ impl Errors<'_> {
             .map(|c| c.at.clone());
         let message = match column {
             Some(_) => e.message,
-            None => format!("{}: {}", e.field.label(), e.message),
+            None => Message::Fields(vec![e]),
         };
         self.list.push(LineError {
             line,
@@ -828,29 +829,22 @@ fn consequences(
     supersedes: usize,
     dropped: &[&LinkRecord],
     primary: &EmailAddress,
-) -> Vec<String> {
+) -> Vec<Consequence> {
     let mut sentences = c.describe();
     if supersedes > 0 {
-        let plural = if supersedes == 1 { "" } else { "s" };
-        sentences.push(format!(
-            "saving supersedes {supersedes} pending challenge{plural}"
-        ));
+        sentences.push(Consequence::SupersedesPending { count: supersedes });
     }
     for link in dropped {
-        let what = if link.address == primary.as_str() {
-            "primary address"
-        } else {
-            "alias"
-        };
         let name = format!("{} {}", link.given_name, link.family_name);
         let name = match name.trim() {
             "" => link.user_id.as_str(),
             name => name,
         };
-        sentences.push(format!(
-            "saving drops the link of {what} {} (confirmed by {name})",
-            link.address
-        ));
+        sentences.push(Consequence::DropsLink {
+            primary: link.address == primary.as_str(),
+            address: link.address.clone(),
+            by: name.to_owned(),
+        });
     }
     sentences
 }

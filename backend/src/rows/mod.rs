@@ -230,8 +230,8 @@ impl From<sqlx::Error> for RowError {
 /// What saving an edit would do (R4–R6), for the NAP to confirm; nothing is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EditPreview {
-    /// Sentences for the NAP, e.g. "saving supersedes 2 pending challenges".
-    pub consequences: Vec<String>,
+    /// What saving does beyond changing the fields (worded by the page).
+    pub consequences: Vec<domain::edit::Consequence>,
     /// How many pending challenges saving supersedes.
     pub supersedes: usize,
     /// The addresses whose link saving drops.

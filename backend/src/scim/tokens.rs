@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use crate::error::ServiceError;
+use domain::message::Message;
 use crate::portal::Portal;
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::is_unique_violation;
@@ -63,16 +64,16 @@ impl ScimClient {
 pub fn check_name(name: &str) -> Result<String, ServiceError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ServiceError::InvalidTokenName(format!(
-            "a token name has 1 to {MAX_NAME_CHARS} characters"
+        return Err(ServiceError::invalid(format!(
+            "invalid token name: a token name has 1 to {MAX_NAME_CHARS} characters"
         )));
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(ServiceError::InvalidTokenName(format!(
-            "{c:?} is not allowed; use a-z, 0-9, '.', '_' and '-' (e.g. entra, okta-prod)"
+        return Err(ServiceError::invalid(format!(
+            "invalid token name: {c:?} is not allowed; use a-z, 0-9, '.', '_' and '-' (e.g. entra, okta-prod)"
         )));
     }
     Ok(name.to_owned())
@@ -92,7 +93,7 @@ pub async fn create_token(
     let mut tx = portal.pool.begin().await?;
     match store::insert_token(&mut tx, &name, &storage_key(&secret), actor, now).await {
         Err(e) if is_unique_violation(&e) => {
-            return Err(ServiceError::TokenNameTaken(name));
+            return Err(ServiceError::Invalid(Message::TokenNameTaken { name }));
         }
         other => other?,
     };
@@ -130,7 +131,9 @@ pub async fn revoke_token(
     let name = name.trim();
     let mut tx = portal.pool.begin().await?;
     let Some(token) = store::revoke_token(&mut tx, name, actor, now).await? else {
-        return Err(ServiceError::TokenNotFound(name.to_owned()));
+        return Err(ServiceError::NotFound(Message::TokenNotFound {
+            name: name.to_owned(),
+        }));
     };
     insert_audit_record(
         &mut tx,

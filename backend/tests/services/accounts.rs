@@ -8,6 +8,7 @@ use backend::secret::SecretString;
 use backend::sessions::{find_session, start_session};
 use backend::testing::fresh_db;
 use backend::ServiceError;
+use domain::message::Message;
 use sqlx::SqlitePool;
 
 use super::{assert_audit_holds_no_secret, audit_records};
@@ -269,7 +270,7 @@ async fn an_unknown_account_cannot_be_changed() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, ServiceError::AccountNotFound(_)), "{e:?}");
+    assert!(matches!(e, ServiceError::NotFound(Message::AccountNotFound { .. })), "{e:?}");
     assert_eq!(e.to_string(), "there is no account ghost");
     let e = set_groups(&db.pool, "ghost", &[], "cli:root")
         .await

@@ -1,6 +1,7 @@
 use backend::domains::{list_domains, register_domain, set_contact_group};
 use backend::testing::fresh_db;
 use backend::ServiceError;
+use domain::message::Message;
 
 use super::audit_records;
 
@@ -53,7 +54,10 @@ async fn registering_a_domain_twice_is_refused_clearly() {
         .unwrap_err();
 
     assert!(
-        matches!(e, ServiceError::DomainAlreadyRegistered(_)),
+        matches!(
+            e,
+            ServiceError::Invalid(Message::DomainAlreadyRegistered { .. })
+        ),
         "{e:?}"
     );
     assert_eq!(e.to_string(), "example.org is already registered");

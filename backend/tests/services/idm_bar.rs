@@ -23,6 +23,7 @@ use backend::sign_in::{sign_in_with_password, SignInConfig, SignInGuard, SignInR
 use backend::storage::sign_in_events::list_sign_in_events;
 use backend::Portal;
 use domain::deprovisioning::DeprovisionMode;
+use domain::message::Message;
 use serde_json::{json, Value};
 use sqlx::SqlitePool;
 
@@ -175,7 +176,7 @@ impl Bar {
 }
 
 fn is_idm_inactive(e: &ServiceError) -> bool {
-    matches!(e, ServiceError::IdmInactive(IdmInactive))
+    matches!(e, ServiceError::Forbidden(Message::IdmInactive))
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use leptos::wasm_bindgen::JsCast;
 use web_sys::{DragEvent, File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
 use crate::csv_api::{CsvApplyItem, CsvPreviewItem, FINGERPRINT_HEADER};
-use crate::i18n::use_texts;
+use crate::i18n::{use_texts, Lang};
 
 use super::TableContext;
 
@@ -86,6 +86,7 @@ fn send(
 #[component]
 pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
     let t = use_texts();
+    let lang = crate::i18n::use_lang();
     let ctx = expect_context::<TableContext>();
     let stage = RwSignal::new(Stage::Idle);
     let dragging = RwSignal::new(false);
@@ -189,7 +190,14 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                     <p>{move || t.get().csv_uploading}" "<progress max="100" value=p></progress></p>
                 }.into_any(),
                 Stage::Checking => view! { <p>{move || t.get().csv_checking}</p> }.into_any(),
-                Stage::Failed(msg) => view! { <p class="error" role="alert">{msg}</p> }.into_any(),
+                // A refusal comes as a message (data), worded here in the NAP's language.
+                Stage::Failed(msg) => {
+                    let text = match serde_json::from_str::<domain::message::Message>(&msg) {
+                        Ok(m) => crate::messages::say(lang.get(), &m),
+                        Err(_) => msg,
+                    };
+                    view! { <p class="error" role="alert">{text}</p> }.into_any()
+                }
                 Stage::Applied(r) => view! {
                     <p class="ok" role="status">
                         {move || t.get().csv_applied}" "{r.created}" "{move || t.get().csv_new}", "
@@ -209,6 +217,7 @@ fn preview_view(
     discard: impl Fn() + Copy + 'static,
 ) -> impl IntoView {
     let t = use_texts();
+    let lang = crate::i18n::use_lang();
     let has_errors = !p.errors.is_empty();
     let fingerprint = p.fingerprint.clone();
     let lines = StoredValue::new(p.lines);
@@ -235,9 +244,12 @@ fn preview_view(
                         <tbody>
                             {p.errors.iter().take(500).map(|e| view! {
                                 <tr>
-                                    <td>{e.line.map(|l| l.to_string()).unwrap_or_default()}</td>
-                                    <td>{e.column.clone().unwrap_or_default()}</td>
-                                    <td>{e.message.clone()}</td>
+                                    <td>{e.line}</td>
+                                    <td>{e.column.as_ref().map(|c| match lang.get() {
+                                        Lang::En => c.to_string(),
+                                        Lang::De => crate::messages::csv_column_de(c),
+                                    })}</td>
+                                    <td>{crate::messages::say(lang.get(), &e.message)}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>
@@ -263,7 +275,7 @@ fn preview_view(
                                         {l.changes.iter().map(|(f, before, after)| view! {
                                             <li><span class="muted">{f.to_string()}": "</span><del>{before.clone()}</del>" \u{2192} "<ins>{after.clone()}</ins></li>
                                         }).collect_view()}
-                                        {l.consequences.iter().map(|c| view! { <li class="consequence">{c.clone()}</li> }).collect_view()}
+                                        {l.consequences.iter().map(|c| view! { <li class="consequence">{crate::messages::say_consequence(lang.get(), c)}</li> }).collect_view()}
                                     </ul>
                                 </td>
                             </tr>

@@ -83,11 +83,12 @@ pub fn RowFormFields(
     with_primary: bool,
 ) -> impl IntoView {
     let t = use_texts();
+    let lang = crate::i18n::use_lang();
     let error_at = move |field: Field| {
         move || {
             errors
                 .get()
-                .and_then(|e| e.at(field))
+                .and_then(|e| e.at(field, lang.get()))
                 .map(|m| view! { <span class="field-error" role="alert">{m}</span> })
         }
     };

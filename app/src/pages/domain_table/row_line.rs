@@ -27,7 +27,7 @@ use super::TableContext;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Confirming {
     /// Saving `form` will have these consequences.
-    Save(RowForm, Vec<String>),
+    Save(RowForm, Vec<domain::edit::Consequence>),
     /// Deactivate or reactivate.
     Active(bool),
     /// Delete for good.
@@ -42,6 +42,7 @@ pub enum Confirming {
 #[component]
 pub fn RowLine(row: RowItem) -> impl IntoView {
     let t = use_texts();
+    let lang = crate::i18n::use_lang();
     let ctx = expect_context::<TableContext>();
     let id = row.id;
     let version = row.version;
@@ -197,7 +198,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                         on:input=move |ev| draft.set(event_target_value(&ev))
                         on:keydown=on_key(field)/>
                 </Show>
-                {move || (editing.get() == Some(field)).then(|| errors.get().and_then(|e| e.at(field)))
+                {move || (editing.get() == Some(field)).then(|| errors.get().and_then(|e| e.at(field, lang.get())))
                     .flatten()
                     .map(|m| view! { <span class="field-error" role="alert">{m}</span> })}
             </td>
@@ -320,7 +321,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
                             on:keydown=alias_key/>
                     </div>
                 </Show>
-                {move || (editing.get() == Some(Field::Aliases)).then(|| errors.get().and_then(|e| e.at(Field::Aliases)))
+                {move || (editing.get() == Some(Field::Aliases)).then(|| errors.get().and_then(|e| e.at(Field::Aliases, lang.get())))
                     .flatten()
                     .map(|m| view! { <span class="field-error" role="alert">{m}</span> })}
             </td>
@@ -405,7 +406,10 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
         })}
         {move || confirming.get().map(|c| {
             let (message, consequences): (String, Vec<String>) = match &c {
-                Confirming::Save(_, list) => (t.get().consequences_heading.to_string(), list.clone()),
+                Confirming::Save(_, list) => (
+                    t.get().consequences_heading.to_string(),
+                    list.iter().map(|c| crate::messages::say_consequence(lang.get(), c)).collect(),
+                ),
                 Confirming::Active(false) => (t.get().confirm_deactivate.to_string(), vec![]),
                 Confirming::Active(true) => (t.get().confirm_reactivate.to_string(), vec![]),
                 Confirming::Delete => (t.get().confirm_delete.to_string(), vec![]),
