@@ -112,6 +112,15 @@ impl Application {
                 let _ = jobs_stopped.wait_for(|stopped| *stopped).await;
             },
         ));
+        // R15: the CRL re-signed when due (the first one at start), so relying parties never see
+        // one past its nextUpdate; stopped with the worker.
+        let mut crl_stopped = worker_stopped.clone();
+        let crl_refresher = tokio::spawn(backend::certificates::run_crl_refresher(
+            self.portal.clone(),
+            async move {
+                let _ = crl_stopped.wait_for(|stopped| *stopped).await;
+            },
+        ));
         // R22: the NAPs' mail of each IdM sync run once it is quiet, stopped with the worker.
         let mut deprovisioning_stopped = worker_stopped.clone();
         let deprovisioning_job = tokio::spawn(backend::deprovisioning::run_deprovisioning_job(
@@ -135,6 +144,7 @@ impl Application {
         let _ = stop_worker.send(true);
         let _ = worker.await;
         let _ = reminder_job.await;
+        let _ = crl_refresher.await;
         let _ = deprovisioning_job.await;
         served?;
         Ok(())
@@ -349,11 +359,6 @@ async fn housekeeping(portal: Portal) {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "old sign-in events removed"),
             Err(e) => tracing::error!(error = %e, "could not remove old sign-in events"),
-        }
-        // R15: the CRL is re-signed at least daily; this signs it when it is due (and the first
-        // one at start), so relying parties never see a CRL past its nextUpdate.
-        if let Err(e) = backend::certificates::current_crl(&portal).await {
-            tracing::error!(error = ?e, "could not re-sign the CRL");
         }
     }
 }
