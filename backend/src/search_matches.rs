@@ -1,9 +1,8 @@
 //! A search's matching rows, kept while the NAP pages through them (SPEC P2).
 //!
 //! Each page of a search found its matching rows anew: the trigram index, then every matching row
-//! read and sorted, to show 50 of them (3.3 ms a page for the 2 871 rows of 100 000 that match
-//! "schmidt"; 4.5 ms of CPU a request under load, where a page without a search costs 0.55 ms).
-//! So the ids of the matching rows, in sort order, are kept per domain, filter and sort column, in
+//! read and sorted, to show 50 of them; under load a search's page cost about eight times the CPU
+//! of a page without one (figures in bench/results.md, "Figures behind the code"). So the ids of the matching rows, in sort order, are kept per domain, filter and sort column, in
 //! the portal's [`SearchMatches`] (one per database pool, no global), and a page of the same search
 //! is read by its ids.
 //!

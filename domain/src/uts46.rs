@@ -3,8 +3,8 @@
 //! The server uses the `idna` crate (feature `uts46`): its result is what gets stored, so it
 //! decides. The WASM client, which only pre-checks what a NAP types, asks the browser's URL
 //! parser instead (feature `browser-uts46`): the URL Standard's "domain to ASCII" is UTS-46 too
-//! (non-transitional, as `idna` is), and leaving idna's Unicode tables out of the client saves
-//! about 50 KB of its gzip download (SPEC P4). Both run after the same checks on the form as
+//! (non-transitional, as `idna` is), and leaving idna's Unicode tables out of the client shrinks
+//! its download (SPEC P4; bench/results.md, "Figures behind the code"). Both run after the same checks on the form as
 //! entered and are followed by the same checks on the ASCII result (`address::domain_to_ascii`),
 //! so they can differ only where two Unicode versions disagree; then the server's answer stands.
 

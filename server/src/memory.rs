@@ -2,17 +2,16 @@
 //!
 //! glibc's allocator keeps what a program frees for its next allocations, in one arena per thread
 //! that allocated it, and returns little of it to the system by itself. A CSV upload of 100 000
-//! lines (SPEC P1) allocates some 130 MB for its plan; once answered, the server process kept
-//! 142 MB of private memory, and the apply that follows, on another runtime thread and so another
-//! arena, added its own on top of it (188 MB). `malloc_trim` hands the free pages of every arena
-//! back.
+//! lines (SPEC P1) allocates its plan; once answered, the server process kept nearly all of it as
+//! private memory, and the apply that follows, on another runtime thread and so another arena,
+//! added its own on top of it. `malloc_trim` hands the free pages of every arena back.
 //!
 //! glibc also raises the size from which it maps a block on its own instead of carving it from an
 //! arena each time a mapped block is freed, up to 32 MB. After the first large upload the plan's
-//! vectors of 10–30 MB (a line of the file is some 270 bytes in the checked plan) and the 16 MB
-//! preview answer then came from the arenas, where they stay as holes after they are freed. With
-//! the size fixed at 1 MiB every such block is mapped and unmapped: SPEC P1 on the deployed server,
-//! peak private memory 141 → 115 MB (peak RSS 158 → 135 MB), same time (2.29 / 2.35 s).
+//! large vectors and the preview answer then came from the arenas, where they stay as holes after
+//! they are freed. With the size fixed at 1 MiB every such block is mapped and unmapped, which
+//! lowers SPEC P1's peak memory on the deployed server at the same time (figures in
+//! bench/results.md, "Figures behind the code").
 
 /// Blocks from 1 MiB are mapped on their own and unmapped when freed, for the whole process.
 /// Called first thing in `main`, before any thread allocates. Requests allocate few blocks that

@@ -19,8 +19,8 @@
 //! - plain edits (names, comment, type, applicant, active, with no challenge or link to touch)
 //!   and new rows are written in batch statements that store exactly what `rows::apply_edit` and
 //!   `rows::apply_create` store, audit records included (`r08_…` tests compare both paths row by
-//!   row and record by record). At some 150 µs a row, the one-by-one cores alone would take 15 s
-//!   for the 100 000 lines of SPEC P1.
+//!   row and record by record). The one-by-one cores alone would take several times SPEC P1's
+//!   budget for its 100 000 lines (bench/results.md, "Figures behind the code").
 
 mod file;
 mod plan;

@@ -4,8 +4,9 @@
 //! results over one at a time; for a few statements per request that costs nothing, but a CSV
 //! upload of 100 000 rows writes some 330 000 records (SPEC P1). Batching them into one statement
 //! per table with a JSON array parameter (`json_each`) spared the hand-overs but made SQLite parse
-//! and pick apart the JSON: the writes took 4.3 s where the same inserts from bound parameters take
-//! about 3 s. Here multi-row `INSERT … VALUES` statements take their values as bound parameters.
+//! and pick apart the JSON, which was slower than the same inserts from bound parameters
+//! (bench/results.md, "Figures behind the code"). Here multi-row `INSERT … VALUES` statements take
+//! their values as bound parameters.
 //!
 //! sqlx lends out the handle for that ([`sqlx::SqliteConnection::lock_handle`]): while the lock is
 //! held its worker thread makes no call on the connection, and the statements run inside whatever
