@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use domain::address::EmailAddress;
-use domain::edit::{LinkDrop, RowEdit};
+use domain::edit::{Consequence, LinkDrop, RowEdit};
 use domain::row::{may_delete_row, Field, FieldError};
 use sqlx::SqlitePool;
 
@@ -111,26 +111,19 @@ pub async fn preview_edit(
     };
     let mut consequences = c.describe();
     if supersedes > 0 {
-        let plural = if supersedes == 1 { "" } else { "s" };
-        consequences.push(format!(
-            "saving supersedes {supersedes} pending challenge{plural}"
-        ));
+        consequences.push(Consequence::SupersedesPending { count: supersedes });
     }
     for link in &dropped {
-        let what = if link.address == stored.primary.as_str() {
-            "primary address"
-        } else {
-            "alias"
-        };
         let name = format!("{} {}", link.given_name, link.family_name);
         let name = match name.trim() {
             "" => link.user_id.as_str(),
             name => name,
         };
-        consequences.push(format!(
-            "saving drops the link of {what} {} (confirmed by {name})",
-            link.address
-        ));
+        consequences.push(Consequence::DropsLink {
+            primary: link.address == stored.primary.as_str(),
+            address: link.address.clone(),
+            by: name.to_owned(),
+        });
     }
     Ok(EditPreview {
         consequences,
