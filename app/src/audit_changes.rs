@@ -59,8 +59,9 @@ pub struct Change {
 }
 
 /// Keys whose value is a code word.
-const WORD_KEYS: [&str; 8] = [
+const WORD_KEYS: [&str; 9] = [
     "mailbox_type",
+    "scope",
     "deprovision_mode",
     "state",
     "reason",

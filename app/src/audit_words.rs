@@ -10,7 +10,7 @@ use crate::i18n::Lang;
 
 /// Every kind of audit record the portal writes (the `audit_records.kind` CHECK list), in the
 /// order the filter offers them. A kind added to `AuditKind` needs its name here (a test says so).
-pub const KNOWN_KINDS: [&str; 28] = [
+pub const KNOWN_KINDS: [&str; 31] = [
     "domain_registered",
     "domain_contact_group_changed",
     "row_created",
@@ -39,6 +39,9 @@ pub const KNOWN_KINDS: [&str; 28] = [
     "deprovision_proposal_accepted",
     "deprovision_proposal_dismissed",
     "domain_deprovision_mode_changed",
+    "api_token_created",
+    "api_token_revoked",
+    "api_token_ended",
 ];
 
 /// The filter's choice of every kind.
@@ -108,8 +111,36 @@ fn event_words(kind: &str) -> Option<[&'static str; 2]> {
             "Handling of leavers' rows changed",
             "Umgang mit Zeilen ausgeschiedener Personen geändert",
         ],
+        "api_token_created" => ["API token created", "API-Token angelegt"],
+        "api_token_revoked" => ["API token revoked", "API-Token widerrufen"],
+        "api_token_ended" => [
+            "API token ended by the portal",
+            "API-Token vom Portal beendet",
+        ],
         _ => return None,
     })
+}
+
+/// Who did it, readable: an API token's actor `api:<name>#<id>@<creator>` as "API token
+/// idm-sync (no. 7) of nora"; any other actor (a user ID, `scim:<token>`, `cli:<verb>`, `system`)
+/// as stored.
+pub fn actor_text(lang: Lang, actor: &str) -> String {
+    match parse_api_actor(actor) {
+        Some((name, id, creator)) => match lang {
+            Lang::En => format!("API token {name} (no. {id}) of {creator}"),
+            Lang::De => format!("API-Token {name} (Nr. {id}) von {creator}"),
+        },
+        None => actor.to_owned(),
+    }
+}
+
+/// The parts of an API token's actor (as `backend::api_tokens::actor_of` writes it; this crate
+/// also runs in the browser, so it reads it itself): token name, token id, creator user ID.
+fn parse_api_actor(actor: &str) -> Option<(&str, &str, &str)> {
+    let rest = actor.strip_prefix("api:")?;
+    let (name, rest) = rest.split_once('#')?;
+    let (id, creator) = rest.split_once('@')?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some((name, id, creator))
 }
 
 /// The name of a stored field.
@@ -178,6 +209,11 @@ pub fn field_name(lang: Lang, key: &str) -> String {
             "Leavers' personal rows",
             "Persönliche Zeilen ausgeschiedener Personen",
         ],
+        "tokens_ended" => ["API tokens ended", "Beendete API-Tokens"],
+        "token" => ["API token no.", "API-Token Nr."],
+        "creator" => ["Made by", "Angelegt von"],
+        "scope" => ["Access", "Zugriff"],
+        "domains" => ["Domains", "Domains"],
         other => return humanise(other),
     };
     pick(lang, words).to_owned()
@@ -222,6 +258,21 @@ pub fn word(lang: Lang, code: &str) -> String {
             "sofort deaktivieren und sperren",
         ],
         "propose" => ["propose to the NAPs", "den NAPs vorschlagen"],
+        "read" => ["read only", "nur lesen"],
+        "read_write" => ["read and write", "lesen und schreiben"],
+        "revoked_by_creator" => [
+            "revoked by the person who made it",
+            "von der anlegenden Person widerrufen",
+        ],
+        "revoked_by_operator" => ["revoked by an operator", "vom Betrieb widerrufen"],
+        "creator_left" => [
+            "the person who made it left the organisation",
+            "die anlegende Person ist ausgeschieden",
+        ],
+        "creator_not_nap" => [
+            "the person who made it is no longer a NAP of its domains",
+            "die anlegende Person ist nicht mehr NAP seiner Domains",
+        ],
         other => return humanise(other).to_lowercase(),
     };
     pick(lang, words).to_owned()
@@ -357,6 +408,22 @@ mod tests {
     }
 
     #[test]
+    fn r21_an_api_tokens_actor_reads_as_token_and_creator() {
+        let actor = "api:idm-sync#7@nora@example.org";
+        assert_eq!(
+            actor_text(Lang::En, actor),
+            "API token idm-sync (no. 7) of nora@example.org"
+        );
+        assert_eq!(
+            actor_text(Lang::De, actor),
+            "API-Token idm-sync (Nr. 7) von nora@example.org"
+        );
+        for other in ["nora", "scim:entra", "api:broken", "api:x#y@z"] {
+            assert_eq!(actor_text(Lang::En, other), other);
+        }
+    }
+
+    #[test]
     fn r16_an_unknown_kind_is_humanised_not_raw() {
         assert_eq!(
             event_name(Lang::De, "scim_user_deprovisioned"),
@@ -450,6 +517,10 @@ mod tests {
             ("user_deprovisioned", None, Some(r#"{"deprovisioning":2,"sessions_ended":1,"rows":1,"held":false,"breaker":{"count_in_window":1,"linked_users":9,"tripped":false}}"#.into())),
             ("deprovision_proposal_accepted", Some(r#"{"proposal":3,"state":"proposed","user_id":"anna","reported_by":"scim:entra"}"#.into()), Some(r#"{"proposal":3,"state":"accepted","deactivated":true,"certificates_revoked":1}"#.into())),
             ("domain_deprovision_mode_changed", Some(r#"{"deprovision_mode":"revoke"}"#.into()), Some(r#"{"deprovision_mode":"propose"}"#.into())),
+            ("api_token_created", None, Some(format!(r#"{{"token":7,"creator":"nora","scope":"read_write","domains":["example.org"],"expires_at":{t}}}"#))),
+            ("api_token_revoked", None, Some(r#"{"token":7,"creator":"nora","reason":"revoked_by_operator"}"#.into())),
+            ("api_token_ended", None, Some(r#"{"token":7,"creator":"nora","reason":"creator_not_nap"}"#.into())),
+            ("user_deprovisioned", None, Some(r#"{"deprovisioning":2,"sessions_ended":1,"tokens_ended":2,"rows":1,"held":false}"#.into())),
         ];
         let wall = |secs: i64| WallTime {
             year: 2027,

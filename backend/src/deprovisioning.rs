@@ -37,6 +37,7 @@ use crate::mail::deprovisioning_mail::{held_mail, run_mail, RunEntry, RunOutcome
 use crate::portal::Portal;
 use crate::reminders::message_id;
 use crate::roles::{Refusal, Viewer};
+use crate::api_tokens::end_tokens_of_leaver;
 use crate::rows::{apply_set_active, ContextFor, RowContext, RowError};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::certificates::list_valid_certificates_of_user;
@@ -60,6 +61,8 @@ pub struct DeprovisionReport {
     pub already_done: bool,
     /// How many login sessions ended.
     pub sessions_ended: u64,
+    /// How many of the leaver's API tokens ended (R21).
+    pub tokens_ended: usize,
     /// The circuit breaker held the revocations and deactivations for an operator.
     pub held: bool,
     /// Personal rows deactivated.
@@ -184,7 +187,9 @@ async fn end_sessions_only(
 ) -> Result<u64, ServiceError> {
     let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
     let ended = delete_sessions_of_user(&mut tx, user_id).await?;
-    if ended > 0 {
+    // The leaver's API tokens end with the sessions (R21), audited on their own.
+    let tokens_ended = end_tokens_of_leaver(&mut tx, user_id, actor, now).await?;
+    if ended > 0 || tokens_ended > 0 {
         insert_audit_record(
             &mut tx,
             &NewAuditRecord {
@@ -196,6 +201,7 @@ async fn end_sessions_only(
                 before: None,
                 after: Some(json!({
                     "sessions_ended": ended,
+                    "tokens_ended": tokens_ended,
                     "rows": "not yet: the deprovisioning failed and waits for the IdM to repeat it",
                 })),
             },
@@ -216,15 +222,16 @@ async fn deprovision_in_one_transaction(
     let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
     // R22: sessions end at once, whatever the breaker says.
     let sessions_ended = delete_sessions_of_user(&mut tx, user_id).await?;
-    // R21/R22 hook: once API tokens exist, the leaver's tokens end here too, in this transaction
-    // (e.g. `storage::api_tokens::revoke_tokens_of_user`), and count as something done.
+    // R21: so do the leaver's API tokens, each audited as ended (`api_token_ended`).
+    let tokens_ended = end_tokens_of_leaver(&mut tx, user_id, actor, now).await?;
     let planned = plan(&mut tx, user_id, now).await?;
     let mut report = DeprovisionReport {
         user_id: user_id.to_owned(),
         sessions_ended,
+        tokens_ended,
         ..DeprovisionReport::default()
     };
-    if sessions_ended == 0 && planned.is_empty() {
+    if sessions_ended == 0 && tokens_ended == 0 && planned.is_empty() {
         // Nothing to do: write nothing, so a repeated report neither counts for the breaker nor
         // shows up twice in the trail or the NAPs' mail.
         report.already_done = true;
@@ -265,6 +272,7 @@ async fn deprovision_in_one_transaction(
             after: Some(json!({
                 "deprovisioning": deprovisioning_id,
                 "sessions_ended": sessions_ended,
+                "tokens_ended": tokens_ended,
                 "rows": planned.len(),
                 "held": held,
                 "breaker": { "count_in_window": count, "linked_users": linked, "tripped": tripped },
@@ -304,6 +312,7 @@ async fn deprovision_in_one_transaction(
     tracing::info!(
         deprovisioning = deprovisioning_id,
         sessions_ended,
+        tokens_ended,
         held,
         deactivated = report.rows_deactivated,
         proposed = report.proposed,

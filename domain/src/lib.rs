@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod address;
+pub mod api_token;
 pub mod certificate;
 pub mod challenge;
 pub mod csv;

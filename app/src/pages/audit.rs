@@ -202,7 +202,12 @@ fn AuditLine(item: AuditItem) -> impl IntoView {
     view! {
         <tr data-kind=kind.clone()>
             <td class="when">{move || at.date_time(lang.get())}</td>
-            <td class="mono">{actor}</td>
+            // An API token's actor reads as the token and its creator; the stored text (what the
+            // "Who" filter takes) is the tooltip.
+            <td class="mono" title=actor.clone()>{
+                let actor = actor.clone();
+                move || words::actor_text(lang.get(), &actor)
+            }</td>
             <td class="what">{
                 let kind = kind.clone();
                 move || words::event_name(lang.get(), &kind)

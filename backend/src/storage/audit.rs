@@ -66,11 +66,17 @@ pub enum AuditKind {
     DeprovisionProposalDismissed,
     /// A NAP changed what the domain does with a leaver's personal row (R22).
     DomainDeprovisionModeChanged,
+    /// A NAP made an API token (R21); one record per domain of the token, the subject its name.
+    ApiTokenCreated,
+    /// The creator or an operator revoked an API token (R21).
+    ApiTokenRevoked,
+    /// The portal ended an API token: its creator left (R22) or is no NAP of its domains any more.
+    ApiTokenEnded,
 }
 
 impl AuditKind {
     /// Every kind, for exhaustive checks against the schema.
-    pub const ALL: [AuditKind; 28] = [
+    pub const ALL: [AuditKind; 31] = [
         AuditKind::DomainRegistered,
         AuditKind::DomainContactGroupChanged,
         AuditKind::RowCreated,
@@ -99,6 +105,9 @@ impl AuditKind {
         AuditKind::DeprovisionProposalAccepted,
         AuditKind::DeprovisionProposalDismissed,
         AuditKind::DomainDeprovisionModeChanged,
+        AuditKind::ApiTokenCreated,
+        AuditKind::ApiTokenRevoked,
+        AuditKind::ApiTokenEnded,
     ];
 
     /// The stored spelling.
@@ -132,6 +141,9 @@ impl AuditKind {
             AuditKind::DeprovisionProposalAccepted => "deprovision_proposal_accepted",
             AuditKind::DeprovisionProposalDismissed => "deprovision_proposal_dismissed",
             AuditKind::DomainDeprovisionModeChanged => "domain_deprovision_mode_changed",
+            AuditKind::ApiTokenCreated => "api_token_created",
+            AuditKind::ApiTokenRevoked => "api_token_revoked",
+            AuditKind::ApiTokenEnded => "api_token_ended",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! One test binary with a module per service keeps linking time down.
 
 mod accounts;
+mod api_tokens;
 mod at_rest;
 mod certificates;
 mod challenges;

@@ -1,0 +1,274 @@
+//! The NAPs' API tokens and the domains each was made for (R21).
+
+use sqlx::FromRow;
+
+use super::domains::DomainRecord;
+use super::Conn;
+
+/// A token as stored (never its value: only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TokenRecord {
+    /// Database id.
+    pub id: i64,
+    /// The creator's name for it.
+    pub name: String,
+    /// User ID of the NAP who made it.
+    pub creator_id: String,
+    /// The creator's name then.
+    pub creator_name: String,
+    /// `read` or `read_write`.
+    pub scope: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// Who made it (the creator, or `cli:<os user>`).
+    pub created_by: String,
+    /// Refused from this time on.
+    pub expires_at: i64,
+    /// Latest use (to the minute).
+    pub last_used_at: Option<i64>,
+    /// When it stopped for good.
+    pub revoked_at: Option<i64>,
+    /// Who stopped it.
+    pub revoked_by: Option<String>,
+    /// Why: `revoked_by_creator`, `revoked_by_operator`, `creator_left`, `creator_not_nap`.
+    pub revoke_reason: Option<String>,
+}
+
+const TOKEN_COLUMNS: &str = "id, name, creator_id, creator_name, scope, created_at, created_by, \
+     expires_at, last_used_at, revoked_at, revoked_by, revoke_reason";
+
+/// A token to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewTokenRecord<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// `storage_key` of its secret.
+    pub secret_key: &'a [u8],
+    /// The NAP it acts for.
+    pub creator_id: &'a str,
+    /// The NAP's name.
+    pub creator_name: &'a str,
+    /// `read` or `read_write`.
+    pub scope: &'a str,
+    /// Who made it.
+    pub created_by: &'a str,
+    /// When it ends.
+    pub expires_at: i64,
+}
+
+/// Stores a new token and its domains; `Err` with a unique violation when a token of the creator
+/// not revoked has this name.
+pub async fn insert_token(
+    conn: &mut Conn,
+    token: &NewTokenRecord<'_>,
+    domain_ids: &[i64],
+    now: i64,
+) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO api_tokens
+             (name, secret_key, creator_id, creator_name, scope, created_at, created_by, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(token.name)
+    .bind(token.secret_key)
+    .bind(token.creator_id)
+    .bind(token.creator_name)
+    .bind(token.scope)
+    .bind(now)
+    .bind(token.created_by)
+    .bind(token.expires_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    for domain_id in domain_ids {
+        sqlx::query("INSERT INTO api_token_domains (token_id, domain_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(domain_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(id)
+}
+
+/// The token whose secret has this storage key, whatever its state.
+pub async fn find_token_by_key(
+    conn: &mut Conn,
+    secret_key: &[u8],
+) -> sqlx::Result<Option<TokenRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_key = ?"
+    )))
+    .bind(secret_key)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The token with this id, whatever its state.
+pub async fn find_token(conn: &mut Conn, id: i64) -> sqlx::Result<Option<TokenRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The groups `user_id` is in now, as far as the portal can know between logins: a local
+/// account's groups, else (OIDC) the groups of their latest login (`last_login_groups`, kept by a
+/// trigger at each session start).
+const CURRENT_GROUPS: &str =
+    "SELECT g.group_name FROM local_account_groups g WHERE g.account_id = ?1
+     UNION
+     SELECT j.value FROM last_login_groups l, json_each(l.groups) j
+     WHERE l.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = ?1)";
+
+/// The groups `user_id` is in now (see [`CURRENT_GROUPS`]), sorted.
+pub async fn current_groups_of(conn: &mut Conn, user_id: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT group_name FROM ({CURRENT_GROUPS}) ORDER BY 1"
+    )))
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// The domains of token `token_id` that `creator_id` still administers: those whose contact group
+/// is one of the creator's current groups. By name.
+pub async fn reachable_domains(
+    conn: &mut Conn,
+    token_id: i64,
+    creator_id: &str,
+) -> sqlx::Result<Vec<DomainRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
+         FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
+         WHERE t.token_id = ?2 AND d.contact_group IN ({CURRENT_GROUPS})
+         ORDER BY d.name"
+    )))
+    .bind(creator_id)
+    .bind(token_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Every domain the token was made for, by name.
+pub async fn domains_of_token(conn: &mut Conn, token_id: i64) -> sqlx::Result<Vec<DomainRecord>> {
+    sqlx::query_as(
+        "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
+         FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
+         WHERE t.token_id = ? ORDER BY d.name",
+    )
+    .bind(token_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// A person's given and family name: from their latest login, else from their local account.
+pub async fn names_of_user(
+    conn: &mut Conn,
+    user_id: &str,
+) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as(
+        "SELECT given_name, family_name FROM users WHERE id = ?1
+         UNION ALL
+         SELECT given_name, family_name FROM local_accounts WHERE id = ?1
+         LIMIT 1",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records a use of a token.
+pub async fn touch_token(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A token as listed, with the names of its domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedToken {
+    /// The token.
+    pub token: TokenRecord,
+    /// The domains it was made for, by name.
+    pub domains: Vec<String>,
+}
+
+/// The tokens of `creator_id`, or every token when `None`: those not revoked first, newest first.
+pub async fn list_tokens(
+    conn: &mut Conn,
+    creator_id: Option<&str>,
+) -> sqlx::Result<Vec<ListedToken>> {
+    let tokens: Vec<TokenRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ?1 IS NULL OR creator_id = ?1
+         ORDER BY revoked_at IS NOT NULL, created_at DESC, id DESC"
+    )))
+    .bind(creator_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let pairs: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT t.token_id, d.name
+         FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
+         JOIN api_tokens k ON k.id = t.token_id
+         WHERE ?1 IS NULL OR k.creator_id = ?1
+         ORDER BY d.name",
+    )
+    .bind(creator_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(tokens
+        .into_iter()
+        .map(|token| ListedToken {
+            domains: pairs
+                .iter()
+                .filter(|(id, _)| *id == token.id)
+                .map(|(_, name)| name.clone())
+                .collect(),
+            token,
+        })
+        .collect())
+}
+
+/// Stops token `id` for good, if it is not already; returns it as it is now, or `None` when it was
+/// stopped already (or does not exist).
+pub async fn revoke_token(
+    conn: &mut Conn,
+    id: i64,
+    by: &str,
+    reason: &str,
+    now: i64,
+) -> sqlx::Result<Option<TokenRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE api_tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+         WHERE id = ? AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+    )))
+    .bind(now)
+    .bind(by)
+    .bind(reason)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Stops every token of `creator_id` not stopped yet; returns them.
+pub async fn revoke_tokens_of_creator(
+    conn: &mut Conn,
+    creator_id: &str,
+    by: &str,
+    reason: &str,
+    now: i64,
+) -> sqlx::Result<Vec<TokenRecord>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE api_tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
+         WHERE creator_id = ? AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+    )))
+    .bind(now)
+    .bind(by)
+    .bind(reason)
+    .bind(creator_id)
+    .fetch_all(conn)
+    .await
+}
