@@ -10,7 +10,7 @@ use leptos::config::LeptosOptions;
 
 use crate::auth::oidc::OidcProvider;
 use crate::metrics::HttpMetrics;
-use crate::security::OwnOrigin;
+use crate::own_origin::OwnOrigin;
 
 /// The state axum hands to handlers.
 #[derive(Clone, FromRef)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod csv_routes;
 pub mod memory;
 pub mod metrics;
+pub mod own_origin;
 pub mod scim_routes;
 pub mod security;
 pub mod serve;

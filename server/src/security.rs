@@ -10,6 +10,8 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+pub use crate::own_origin::OwnOrigin;
+
 /// Largest request body accepted anywhere except the CSV upload (Q5).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -17,30 +19,6 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// with a per-response nonce for their inline hydration script.
 const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
      img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
-
-/// The portal's own origin (`scheme://host[:port]`), which state-changing requests must come from.
-#[derive(Clone, Debug)]
-pub struct OwnOrigin {
-    origin: String,
-    https: bool,
-}
-
-impl OwnOrigin {
-    /// The origin of a base URL such as `https://ra.example.org/portal`.
-    pub fn from_base_url(base_url: &str) -> OwnOrigin {
-        let https = base_url.starts_with("https://");
-        let after_scheme = base_url
-            .split_once("://")
-            .map(|(_, r)| r)
-            .unwrap_or(base_url);
-        let host = after_scheme.split('/').next().unwrap_or_default();
-        let scheme = if https { "https" } else { "http" };
-        OwnOrigin {
-            origin: format!("{scheme}://{}", host.to_ascii_lowercase()),
-            https,
-        }
-    }
-}
 
 /// Adds the security headers to every response (Q4), keeping a page's own CSP.
 pub async fn security_headers(State(own): State<OwnOrigin>, req: Request, next: Next) -> Response {
@@ -55,7 +33,7 @@ pub async fn security_headers(State(own): State<OwnOrigin>, req: Request, next: 
         HeaderName::from_static("cross-origin-opener-policy"),
         HeaderValue::from_static("same-origin"),
     );
-    if own.https {
+    if own.https() {
         h.insert(
             STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
@@ -107,7 +85,7 @@ fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static s
         };
     }
     match headers.get(ORIGIN).map(|o| o.as_bytes()) {
-        Some(origin) if origin.eq_ignore_ascii_case(own.origin.as_bytes()) => Ok(()),
+        Some(origin) if origin.eq_ignore_ascii_case(own.origin().as_bytes()) => Ok(()),
         Some(_) => Err("the request came from another origin"),
         None => Err("the request names no origin"),
     }

@@ -29,7 +29,8 @@ use crate::auth::{self, oidc::OidcProvider};
 use crate::certificate_routes;
 use crate::csv_routes;
 use crate::metrics::{self, HttpMetrics};
-use crate::security::{self, OwnOrigin};
+use crate::own_origin::OwnOrigin;
+use crate::security;
 use crate::site_files::{self, Site};
 
 /// `/health` reports the outbox worker dead when it has shown no sign of life for this long. It
