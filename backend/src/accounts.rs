@@ -14,12 +14,12 @@ use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::error::ServiceError;
-use domain::message::Message;
 use crate::identity::{parse_group_name, Identity, IdentitySource};
 use crate::secret::{ExposeSecret, SecretString};
 use crate::storage::accounts::{self as store, AccountRecord};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::{is_unique_violation, sessions as session_store};
+use domain::message::Message;
 
 /// Most characters in an account id.
 pub const MAX_ACCOUNT_ID_CHARS: usize = 64;
@@ -375,16 +375,17 @@ pub async fn verify_password(
     id: &str,
     password: &SecretString,
 ) -> Result<Identity, LoginRefused> {
-    verify_password_in_slot(pool, id, password, None).await
+    verify_password_in_slot(pool, id, password, ()).await
 }
 
-/// [`verify_password`] holding `slot` (of the sign-in guard's cap on concurrent hashes) until the
-/// hash is done: the hashing thread owns it, so a caller that goes away does not free it early.
+/// [`verify_password`] holding `slot` (the sign-in guard's permit for one hash, whatever holds it)
+/// until the hash is done: the hashing thread owns it, so a caller that goes away does not free it
+/// early.
 pub(crate) async fn verify_password_in_slot(
     pool: &SqlitePool,
     id: &str,
     password: &SecretString,
-    slot: Option<crate::sign_in::HashSlot>,
+    slot: impl Send + 'static,
 ) -> Result<Identity, LoginRefused> {
     let internal = |e: sqlx::Error| LoginRefused::Internal(Box::new(e));
     // A malformed id cannot exist; it is still verified against the dummy for equal timing.

@@ -32,6 +32,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::ServiceError;
 use crate::idm_bar::{check_not_barred, IdmInactive};
+use crate::mail::message_id::message_id_domain;
 use crate::mail::templates::{challenge_mail, confirmation_link, ChallengeMail};
 use crate::roles::{Refusal, Viewer};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
@@ -72,26 +73,6 @@ pub struct SendReport {
 fn lifetime_of(config: &Config) -> ChallengeLifetime {
     ChallengeLifetime::from_secs(i64::from(config.challenge_lifetime_hours.max(1)) * 3600)
         .unwrap_or_default()
-}
-
-/// The domain part of the configured sender, for Message-IDs (`<random@domain>`).
-pub(crate) fn message_id_domain(from: &str) -> String {
-    let domain = from
-        .rsplit('@')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .trim_end_matches('>')
-        .trim();
-    let fine = !domain.is_empty()
-        && domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if fine && from.contains('@') {
-        domain.to_ascii_lowercase()
-    } else {
-        "ra-portal.invalid".to_owned()
-    }
 }
 
 /// Whether a token from a link can be one of ours at all; anything else is unknown at once.
@@ -643,15 +624,5 @@ mod tests {
             URL_SAFE_NO_PAD.encode([0u8; TOKEN_BYTES]).len(),
             TOKEN_CHARS
         );
-    }
-
-    #[test]
-    fn message_ids_use_the_sender_domain() {
-        assert_eq!(
-            message_id_domain("RA Portal <ra-portal@Example.ORG>"),
-            "example.org"
-        );
-        assert_eq!(message_id_domain("nobody"), "ra-portal.invalid");
-        assert_eq!(message_id_domain("x@bad domain"), "ra-portal.invalid");
     }
 }

@@ -42,7 +42,7 @@ pub struct Config {
     /// The certification authority and the certificates it issues (SPEC §5).
     pub ca: CaConfig,
     /// Throttling of local-account sign-in (Q7).
-    pub sign_in: crate::sign_in::SignInConfig,
+    pub sign_in: SignInConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client (for sign-in throttling); none
     /// by default, so a client cannot pick the address it is throttled under.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -69,7 +69,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             oidc: None,
             ca: CaConfig::default(),
-            sign_in: crate::sign_in::SignInConfig::default(),
+            sign_in: SignInConfig::default(),
             trusted_proxies: Vec::new(),
             reminders: RemindersConfig::default(),
             digest: DigestConfig::default(),
@@ -732,5 +732,47 @@ mod tests {
             assert!(e.to_string().contains("user_id_attribute"), "{e}");
             Ok(())
         });
+    }
+}
+
+/// How sign-in is throttled (`[sign_in]` in the configuration).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignInConfig {
+    /// Failures from one client address that cost no wait.
+    pub client_free_failures: u32,
+    /// Longest wait a client address is given.
+    pub client_max_delay_secs: u64,
+    /// Failures on one account that cost no wait.
+    pub account_free_failures: u32,
+    /// Longest wait an account is given (for clients that never signed in to it).
+    pub account_max_delay_secs: u64,
+    /// The first wait; it doubles with every further failure.
+    pub first_delay_secs: u64,
+    /// One failure is forgotten per this many seconds without a new one.
+    pub forget_failure_secs: u64,
+    /// Passwords checked at once (each check takes 19 MiB and a core for ~50 ms); default: the
+    /// number of cores.
+    pub concurrent_hashes: Option<usize>,
+    /// How long an attempt waits for a free check before it is refused as busy.
+    pub hash_wait_ms: u64,
+    /// Sign-in events are kept this long; a client that signed in to an account within this time
+    /// is spared the account's throttle.
+    pub event_retention_days: u32,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            client_free_failures: 10,
+            client_max_delay_secs: 300,
+            account_free_failures: 5,
+            account_max_delay_secs: 60,
+            first_delay_secs: 1,
+            forget_failure_secs: 300,
+            concurrent_hashes: None,
+            hash_wait_ms: 2000,
+            event_retention_days: 90,
+        }
     }
 }

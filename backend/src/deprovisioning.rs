@@ -35,7 +35,7 @@ use crate::error::ServiceError;
 use crate::identity::display_name;
 use crate::mail::deprovisioning_mail::{held_mail, run_mail, RunEntry, RunOutcome, HELD_SUBJECT};
 use crate::portal::Portal;
-use crate::reminders::message_id;
+use crate::mail::message_id::message_id;
 use crate::roles::{Refusal, Viewer};
 use crate::api_tokens::end_tokens_of_leaver;
 use crate::rows::{apply_set_active, ContextFor, RowContext, RowError};

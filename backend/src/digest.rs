@@ -21,11 +21,11 @@ use domain::handover::EXPIRING_SOON_SECS;
 
 use crate::error::ServiceError;
 use crate::handover::leaver_worklist;
+use crate::mail::message_id::message_id;
 use crate::mail::templates::{
     digest_mail, DigestChallenge, DigestExpiring, DigestLeaver, DigestMail,
 };
 use crate::portal::Portal;
-use crate::reminders::message_id;
 use crate::roles::{Refusal, Viewer};
 use crate::sessions::SessionUser;
 use crate::storage::domains::{list_domains, DomainRecord};

@@ -6,7 +6,6 @@ use domain::message::Message;
 use domain::table::RowView;
 
 use crate::idm_bar::IdmInactive;
-use crate::roles::Refusal;
 
 /// Why a use case did not happen.
 ///
@@ -81,15 +80,6 @@ impl ServiceError {
             ServiceError::TooLarge(_) => 413,
             ServiceError::Internal(_) => 500,
         }
-    }
-}
-
-impl From<Refusal> for ServiceError {
-    fn from(refusal: Refusal) -> Self {
-        ServiceError::Forbidden(match refusal {
-            Refusal::OperatorOnly => Message::OperatorOnly,
-            Refusal::NotNapOfDomain => Message::NotNap,
-        })
     }
 }
 

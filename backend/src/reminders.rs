@@ -13,6 +13,7 @@ use std::time::Duration;
 use domain::address::EmailAddress;
 
 use crate::error::ServiceError;
+use crate::mail::message_id::message_id;
 use crate::mail::templates::{reminder_mail, ReminderMail};
 use crate::portal::Portal;
 use crate::storage::outbox::{insert_outbox_mails, NewOutboxMail};
@@ -143,17 +144,6 @@ fn recipient(holder_email: Option<&str>, addresses: &[String]) -> Option<String>
         .and_then(|e| EmailAddress::parse(e).ok())
         .map(|e| e.as_str().to_owned())
         .or_else(|| addresses.first().cloned())
-}
-
-/// A fresh Message-ID at the sender's domain.
-pub(crate) fn message_id(from: &str) -> Result<String, ServiceError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    let unique: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!(
-        "<{unique}@{}>",
-        crate::challenges::message_id_domain(from)
-    ))
 }
 
 /// Valid certificates of active rows ending in `(now, until]` whose holder has no newer valid

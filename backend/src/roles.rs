@@ -1,11 +1,12 @@
 //! Who may do what (SPEC §1, R1, Q1): a logged-in user's roles, worked out on the server for each
 //! request from the session's groups and the registered domains.
 
+use domain::message::Message;
 use sqlx::SqlitePool;
 
 use crate::config::Config;
 use crate::error::ServiceError;
-use crate::sessions::SessionUser;
+use crate::sessions::{session_in_force, SessionUser};
 use crate::storage::domains::{list_domains_of_groups, DomainRecord};
 
 /// Why a request was refused: the person is logged in but lacks the role (HTTP 403 Forbidden).
@@ -19,6 +20,16 @@ pub enum Refusal {
     /// Only the domain's NAPs may do this (R1).
     #[error("you are not a contact person (NAP) of this domain")]
     NotNapOfDomain,
+}
+
+// Here rather than beside `ServiceError`, so that the error module needs no role of its own.
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        ServiceError::Forbidden(match refusal {
+            Refusal::OperatorOnly => Message::OperatorOnly,
+            Refusal::NotNapOfDomain => Message::NotNap,
+        })
+    }
 }
 
 /// A logged-in person with their roles.
@@ -90,4 +101,18 @@ impl Viewer {
             .find(|d| d.id == domain_id)
             .ok_or(Refusal::NotNapOfDomain)
     }
+}
+
+/// The person behind a session cookie with their roles (see [`crate::sessions::find_session`];
+/// the roles as [`Viewer::load`] works them out), from the same single statement: what every
+/// request asks first.
+pub async fn find_viewer(
+    pool: &SqlitePool,
+    cookie_value: &str,
+    now: i64,
+    config: &Config,
+) -> Result<Option<Viewer>, ServiceError> {
+    Ok(session_in_force(pool, cookie_value, now, &config.session)
+        .await?
+        .map(|(user, nap_domains)| Viewer::with_domains(user, nap_domains, config)))
 }

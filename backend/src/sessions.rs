@@ -11,14 +11,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sqlx::SqlitePool;
 
-use crate::config::{Config, SessionConfig};
+use crate::config::SessionConfig;
 use crate::error::ServiceError;
 use crate::identity::Identity;
 use crate::idm_bar::check_not_barred;
-use crate::roles::Viewer;
 use crate::storage::domains::DomainRecord;
 use crate::storage::sessions::{self as store, NewSession};
 use crate::storage::users::{upsert_user, UserLogin};
+
+// Finding the person behind a cookie with their roles is the roles' business; named here too.
+pub use crate::roles::find_viewer;
 
 /// Random bytes in a session ID: 256 bits, beyond any guessing.
 const SESSION_ID_BYTES: usize = 32;
@@ -142,23 +144,9 @@ pub async fn find_session(
         .map(|(user, _)| user))
 }
 
-/// The person behind a session cookie with their roles (see [`find_session`]; the roles as
-/// [`Viewer::load`] works them out), from the same single statement: what every request asks
-/// first.
-pub async fn find_viewer(
-    pool: &SqlitePool,
-    cookie_value: &str,
-    now: i64,
-    config: &Config,
-) -> Result<Option<Viewer>, ServiceError> {
-    Ok(session_in_force(pool, cookie_value, now, &config.session)
-        .await?
-        .map(|(user, nap_domains)| Viewer::with_domains(user, nap_domains, config)))
-}
-
 /// The session's user and the domains of the user's groups, if the session exists and has timed
 /// out neither way (else it is deleted); records use at most once a minute.
-async fn session_in_force(
+pub(crate) async fn session_in_force(
     pool: &SqlitePool,
     cookie_value: &str,
     now: i64,

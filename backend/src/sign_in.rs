@@ -34,9 +34,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Deserialize;
 use sqlx::SqlitePool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+// The settings are a section of the configuration; named here too, where they are used.
+pub use crate::config::SignInConfig;
 
 use crate::accounts::{check_account_id, verify_password_in_slot, LoginRefused};
 use crate::identity::Identity;
@@ -52,48 +54,6 @@ use crate::storage::sign_in_events::{
 const MAX_TRACKED: usize = 100_000;
 /// Most sign-in events kept, whatever their age (a bound under a flood of attempts).
 const MAX_EVENTS: i64 = 1_000_000;
-
-/// How sign-in is throttled (`[sign_in]` in the configuration).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SignInConfig {
-    /// Failures from one client address that cost no wait.
-    pub client_free_failures: u32,
-    /// Longest wait a client address is given.
-    pub client_max_delay_secs: u64,
-    /// Failures on one account that cost no wait.
-    pub account_free_failures: u32,
-    /// Longest wait an account is given (for clients that never signed in to it).
-    pub account_max_delay_secs: u64,
-    /// The first wait; it doubles with every further failure.
-    pub first_delay_secs: u64,
-    /// One failure is forgotten per this many seconds without a new one.
-    pub forget_failure_secs: u64,
-    /// Passwords checked at once (each check takes 19 MiB and a core for ~50 ms); default: the
-    /// number of cores.
-    pub concurrent_hashes: Option<usize>,
-    /// How long an attempt waits for a free check before it is refused as busy.
-    pub hash_wait_ms: u64,
-    /// Sign-in events are kept this long; a client that signed in to an account within this time
-    /// is spared the account's throttle.
-    pub event_retention_days: u32,
-}
-
-impl Default for SignInConfig {
-    fn default() -> Self {
-        SignInConfig {
-            client_free_failures: 10,
-            client_max_delay_secs: 300,
-            account_free_failures: 5,
-            account_max_delay_secs: 60,
-            first_delay_secs: 1,
-            forget_failure_secs: 300,
-            concurrent_hashes: None,
-            hash_wait_ms: 2000,
-            event_retention_days: 90,
-        }
-    }
-}
 
 /// Why a sign-in was refused.
 #[derive(Debug, thiserror::Error)]
@@ -485,7 +445,7 @@ pub async fn sign_in_with_password(
         record(SignInOutcome::Busy, Some(retry_after_secs)).await?;
         return Err(SignInRefused::Busy { retry_after_secs });
     };
-    match verify_password_in_slot(pool, &account, password, Some(slot)).await {
+    match verify_password_in_slot(pool, &account, password, slot).await {
         Ok(identity) => {
             guard.take_back(&key, &account, true);
             // R22: the IdM's bar, asked only of a right password (one index look-up).

@@ -10,7 +10,6 @@ use domain::certificate::{
 use domain::handover::ValidationEvidence;
 use domain::mailbox::MailboxType;
 
-use super::request::renewal_window;
 use super::{
     CertificateError, CertificateStatus, CertificateView, KeySource, MyCertificates, RequestableRow,
 };
@@ -149,7 +148,7 @@ pub async fn my_certificates(
 ) -> Result<MyCertificates, CertificateError> {
     let user_id = viewer.user.user_id.as_str();
     let now = clock::now();
-    let window = renewal_window(portal);
+    let window = portal.config.ca.renewal_window();
     let mut conn = portal.pool.acquire().await?;
     let linked = store::list_linked_addresses_of_user(&mut conn, user_id).await?;
     let certificates = store::list_certificates_of_user(&mut conn, user_id).await?;

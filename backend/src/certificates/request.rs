@@ -27,10 +27,6 @@ use crate::storage::confirmations::list_link_evidence;
 use crate::storage::users::find_user;
 use crate::storage::Conn;
 
-pub(super) fn renewal_window(portal: &Portal) -> RenewalWindow {
-    portal.config.ca.renewal_window()
-}
-
 /// A request as R13 allows it.
 struct CheckedRequest {
     row: CertificateRowRecord,
@@ -161,7 +157,7 @@ pub async fn request_certificate(
         .collect::<Result<Vec<_>, _>>()?;
     // Checked when the configuration is loaded (at most 825 days).
     let validity = portal.config.ca.validity();
-    let window = renewal_window(portal);
+    let window = portal.config.ca.renewal_window();
     // What can be checked of the key before the database: the CSR, or the password's length.
     let key = match key {
         KeyChoice::Csr(csr) => CheckedKey::Csr(parse_csr(&csr)?),
