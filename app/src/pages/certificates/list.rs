@@ -11,8 +11,10 @@ use crate::certs_api::{
 };
 use crate::components::ErrorLine;
 use crate::error::AppError;
-use crate::i18n::{use_texts, Texts};
+use crate::i18n::use_texts;
 use crate::pages::domain_table::handover::EvidenceList;
+
+use super::reason_select::{reason_label, ReasonSelect};
 
 /// Who looks at the list, which decides who may revoke what (R15).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,15 +26,6 @@ pub enum Revoker {
         /// The row is active (then revoking is refused with the reason shown).
         row_active: bool,
     },
-}
-
-/// The reason's words in the page's language.
-pub fn reason_label(t: &Texts, reason: RevocationReason) -> &'static str {
-    let index = RevocationReason::ALL
-        .iter()
-        .position(|r| *r == reason)
-        .unwrap_or(0);
-    t.revocation_reasons[index]
 }
 
 /// The certificates, newest first as given.
@@ -159,25 +152,5 @@ fn CertificateLine(
                 </Show>
             </td>
         </tr>
-    }
-}
-
-/// The RFC 5280 reasons a person may pick; "no reason given" writes no reason code (R15).
-#[component]
-pub fn ReasonSelect(reason: RwSignal<RevocationReason>) -> impl IntoView {
-    let t = use_texts();
-    view! {
-        <label>
-            {move || t.get().certs_reason}" "
-            <select name="reason" on:change=move |ev| {
-                if let Ok(r) = RevocationReason::parse(&event_target_value(&ev)) {
-                    reason.set(r);
-                }
-            }>
-                {RevocationReason::ALL.into_iter().map(|r| view! {
-                    <option value=r.as_str() prop:selected=move || reason.get() == r>{move || reason_label(t.get(), r)}</option>
-                }).collect_view()}
-            </select>
-        </label>
     }
 }

@@ -3,9 +3,11 @@
 //! certificate they requested, revoked and expired ones included (R12), to download or revoke.
 
 mod list;
+mod reason_select;
 mod request_form;
 
-pub use list::{CertificateTable, ReasonSelect, Revoker};
+pub use list::{CertificateTable, Revoker};
+pub use reason_select::ReasonSelect;
 
 use leptos::prelude::*;
 
