@@ -93,7 +93,7 @@ pub struct RequestableRowItem {
     /// The row's addresses linked to this user, primary first: what the certificate may contain.
     pub linked_addresses: Vec<String>,
     /// Why a request is not possible now; `None` when it is.
-    pub refusal: Option<String>,
+    pub refusal: Option<domain::certificate::RequestRefusal>,
     /// The subject the certificate will have.
     pub subject_preview: String,
 }
@@ -134,7 +134,7 @@ pub async fn my_certificates() -> Result<MyCertificatesItem, AppError> {
     backend::certificates::my_certificates(&portal, &viewer)
         .await
         .map(to_mine)
-        .map_err(certificate_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Requests a certificate for `row_id` with `addresses` (R13) and the chosen key (R14).
@@ -162,7 +162,7 @@ pub async fn revoke_own_certificate(
     backend::certificates::revoke_own_certificate(&portal, &viewer, id, reason)
         .await
         .map(to_item)
-        .map_err(certificate_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Every certificate ever issued for a row (NAPs of its domain, operators; R12).
@@ -173,11 +173,11 @@ pub async fn row_certificates(row_id: i64) -> Result<Vec<CertificateItem>, AppEr
     let viewer = crate::on_server::require_viewer()?;
     let list = backend::certificates::certificates_of_row(&portal, &viewer, row_id)
         .await
-        .map_err(certificate_error)?;
+        .map_err(crate::on_server::service_error)?;
     // R20: the NAP sees which confirmation backed each address.
     let mut evidence = backend::certificates::evidence_of_row(&portal, &viewer, row_id)
         .await
-        .map_err(certificate_error)?;
+        .map_err(crate::on_server::service_error)?;
     Ok(list
         .into_iter()
         .map(|c| {
@@ -199,7 +199,7 @@ pub async fn revoke_as_nap(id: i64, reason: RevocationReason) -> Result<Certific
     backend::certificates::revoke_certificate_as_nap(&portal, &viewer, id, reason)
         .await
         .map(to_item)
-        .map_err(certificate_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// A NAP revokes every valid certificate of the selected inactive rows, all or nothing (R15).
@@ -208,10 +208,9 @@ pub async fn revoke_for_rows(
     row_ids: Vec<i64>,
     reason: RevocationReason,
 ) -> Result<usize, AppError> {
-    use crate::on_server::certificates::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::certificates::revoke_for_rows(&portal, &viewer, &row_ids, reason)
         .await
-        .map_err(certificate_error)
+        .map_err(crate::on_server::service_error)
 }

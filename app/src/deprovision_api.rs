@@ -19,7 +19,7 @@ pub async fn deprovision_setting(domain: String) -> Result<DeprovisionMode, AppE
     let viewer = crate::on_server::require_viewer()?;
     backend::deprovisioning::deprovision_mode(&portal, &viewer, &domain)
         .await
-        .map_err(deprovision_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Any NAP of `domain` sets what it does with a leaver's personal row; answers the setting now.
@@ -32,7 +32,7 @@ pub async fn set_deprovision_setting(
     let viewer = crate::on_server::require_viewer()?;
     backend::deprovisioning::set_deprovision_mode(&portal, &viewer, &domain, mode)
         .await
-        .map_err(deprovision_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// The open proposals of `domain`'s worklist: "the IdM says X left".
@@ -42,7 +42,7 @@ pub async fn deprovision_proposals(domain: String) -> Result<Vec<DeprovisionProp
     let viewer = crate::on_server::require_viewer()?;
     backend::deprovisioning::deprovision_proposals(&portal, &viewer, &domain, backend::clock::now())
         .await
-        .map_err(deprovision_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Accepts a proposal: deactivates the row and revokes the leaver's certificates in one step
@@ -53,7 +53,7 @@ pub async fn accept_proposal(id: i64) -> Result<usize, AppError> {
     let viewer = crate::on_server::require_viewer()?;
     backend::deprovisioning::accept_proposal(&portal, &viewer, id)
         .await
-        .map_err(deprovision_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Dismisses a proposal; the row stays as it is.
@@ -63,7 +63,7 @@ pub async fn dismiss_proposal(id: i64) -> Result<(), AppError> {
     let viewer = crate::on_server::require_viewer()?;
     backend::deprovisioning::dismiss_proposal(&portal, &viewer, id)
         .await
-        .map_err(deprovision_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// The deprovisionings the circuit breaker holds (operators only).
@@ -84,7 +84,7 @@ pub async fn confirm_holds(ids: Vec<i64>) -> Result<usize, AppError> {
     backend::deprovisioning::confirm_holds_as(&portal, &viewer, &ids)
         .await
         .map(|d| d.deprovisionings)
-        .map_err(deprovision_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Discards held deprovisionings (all or none; operators only); answers how many.
@@ -95,21 +95,5 @@ pub async fn discard_holds(ids: Vec<i64>) -> Result<usize, AppError> {
     backend::deprovisioning::discard_holds_as(&portal, &viewer, &ids)
         .await
         .map(|d| d.deprovisionings)
-        .map_err(deprovision_error)
-}
-
-/// A refusal as the wire's error, with the matching HTTP status.
-#[cfg(feature = "ssr")]
-fn deprovision_error(e: backend::deprovisioning::DeprovisionError) -> AppError {
-    use crate::on_server::{certificates::certificate_error, rows::row_error, with_status};
-    use backend::deprovisioning::DeprovisionError;
-    match e {
-        e @ (DeprovisionError::NoSuchProposal(_) | DeprovisionError::NoSuchHold(_)) => {
-            with_status(AppError::Invalid(e.to_string()))
-        }
-        DeprovisionError::Forbidden(_) => with_status(AppError::Forbidden),
-        DeprovisionError::Row(e) => row_error(e),
-        DeprovisionError::Certificate(e) => certificate_error(e),
-        DeprovisionError::Service(e) => crate::on_server::service_error(e),
-    }
+        .map_err(crate::on_server::service_error)
 }

@@ -3,9 +3,9 @@
 //! Internal causes (database, I/O) are logged on the server and cross the wire only as `Internal`,
 //! never with their details (STYLE.md principle 5, SPEC Q6).
 
+use domain::message::Message;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
-use domain::message::Message;
 use serde::{Deserialize, Serialize};
 
 /// What a server function can answer instead of a result.
@@ -27,9 +27,6 @@ pub enum AppError {
     /// A service refused the request; the page words the message in the reader's language.
     #[error("{0}")]
     Refused(Message),
-    /// Someone else changed it since it was loaded (optimistic concurrency).
-    #[error("{0}")]
-    ChangedMeanwhile(String),
     /// A fault on the server; details are only in the server log.
     #[error("Something went wrong on the server. Please try again; if it persists, tell the portal's operators.")]
     Internal,

@@ -8,19 +8,11 @@ use domain::certificate::RevocationReason;
 pub use domain::handover::{LeaverItem, Urgency};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
-use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use crate::rows_api::{RowForm, RowItem, RowSaveError, SendReportItem};
-
-/// What a one-step deactivation did (R19).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeactivationItem {
-    /// The rows as they are now.
-    pub rows: Vec<RowItem>,
-    /// How many certificates were revoked with them.
-    pub revoked: usize,
-}
+use crate::rows_api::{RowInput, RowSaveError, RowView};
+pub use domain::challenge::SendReport;
+pub use domain::table::Deactivation;
 
 /// R19, S2: deactivates rows (each at the version the NAP saw; all or none) and, with `revoke`,
 /// revokes their valid certificates with that reason in the same transaction.
@@ -28,34 +20,23 @@ pub struct DeactivationItem {
 pub async fn deactivate_rows(
     rows: Vec<(i64, i64)>,
     revoke: Option<RevocationReason>,
-) -> Result<DeactivationItem, AppError> {
-    use crate::on_server::handover::handover_error;
-    use crate::on_server::rows::to_item;
+) -> Result<Deactivation, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::handover::deactivate_rows(&portal, &viewer, &rows, revoke)
         .await
-        .map(|d| DeactivationItem {
-            rows: d.rows.into_iter().map(to_item).collect(),
-            revoked: d.revoked,
-        })
-        .map_err(handover_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// R18: reactivates rows and sends each a new challenge round, in one step.
 #[server(endpoint = "handover/reactivate_and_send", input = Json)]
-pub async fn reactivate_and_send(rows: Vec<(i64, i64)>) -> Result<SendReportItem, AppError> {
-    use crate::on_server::handover::handover_error;
+pub async fn reactivate_and_send(rows: Vec<(i64, i64)>) -> Result<SendReport, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::handover::reactivate_and_challenge(&portal, &viewer, &rows)
         .await
-        .map(|(_, r)| SendReportItem {
-            rows: r.rows,
-            challenges: r.challenges,
-            refused: r.refused,
-        })
-        .map_err(handover_error)
+        .map(|(_, r)| r)
+        .map_err(crate::on_server::service_error)
 }
 
 /// R18: saves an edit of a deactivated row for a different person: every link of the row is
@@ -64,25 +45,21 @@ pub async fn reactivate_and_send(rows: Vec<(i64, i64)>) -> Result<SendReportItem
 pub async fn edit_row_for_new_person(
     id: i64,
     version: i64,
-    form: RowForm,
-) -> Result<RowItem, RowSaveError> {
-    use crate::on_server::handover::handover_save_error;
-    use crate::on_server::rows::{to_input, to_item};
+    form: RowInput,
+) -> Result<RowView, RowSaveError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
-    backend::handover::edit_row_for_new_person(&portal, &viewer, id, version, &to_input(&form))
+    backend::handover::edit_row_for_new_person(&portal, &viewer, id, version, &form)
         .await
-        .map(to_item)
-        .map_err(handover_save_error)
+        .map_err(crate::on_server::save_error)
 }
 
 /// R19: the domain's deactivated rows that still have valid certificates, most urgent first.
 #[server(endpoint = "handover/worklist", input = Json)]
 pub async fn leaver_worklist(domain: String) -> Result<Vec<LeaverItem>, AppError> {
-    use crate::on_server::handover::handover_error;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::handover::leaver_worklist(&portal, &viewer, &domain, backend::clock::now())
         .await
-        .map_err(handover_error)
+        .map_err(crate::on_server::service_error)
 }

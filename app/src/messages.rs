@@ -6,7 +6,9 @@ use domain::address::{
     AddressError, DomainProblem, ATEXT_SPECIALS, MAX_ADDRESS_LEN, MAX_DOMAIN_LEN, MAX_LABEL_LEN,
     MAX_LOCAL_PART_LEN,
 };
-use domain::certificate::{RequestRefusal, RevokeRefusal, MAX_COMMON_NAME_CHARS};
+use domain::certificate::{
+    CsrError, RequestRefusal, RevokeRefusal, MAX_COMMON_NAME_CHARS, MAX_RSA_BITS, MIN_RSA_BITS,
+};
 use domain::challenge::{ConfirmRefusal, SendRefusal};
 use domain::csv::{Column, ColumnProblem, CsvColumn, FileError, MAX_DATA_LINES};
 use domain::edit::Consequence;
@@ -35,7 +37,6 @@ pub fn say_error(lang: Lang, error: &AppError) -> String {
         (Lang::De, AppError::Forbidden) => "Das dürfen Sie nicht.".into(),
         (Lang::De, AppError::NotFound) => "Nicht gefunden.".into(),
         (Lang::De, AppError::Invalid(text)) => format!("Ungültige Anfrage: {text}"),
-        (Lang::De, AppError::ChangedMeanwhile(_)) => german(&Message::RowChangedMeanwhile),
         (Lang::De, AppError::Internal) => "Auf dem Server ist ein Fehler aufgetreten. Bitte \
             versuchen Sie es noch einmal; wenn er bleibt, sagen Sie es den Betreibern des Portals."
             .into(),
@@ -146,6 +147,7 @@ fn german(message: &Message) -> String {
             e.input
         ),
         Message::Request(r) => request_de(r),
+        Message::Csr(e) => csr_de(e),
         Message::Revoke(r) => match r {
             RevokeRefusal::AlreadyRevoked => "Dieses Zertifikat wurde bereits widerrufen.".into(),
             RevokeRefusal::Expired => {
@@ -240,9 +242,10 @@ fn german(message: &Message) -> String {
             geändert (oder die Datei ist nicht die der Vorschau), daher wurde nichts gespeichert; \
             lassen Sie die Datei erneut prüfen."
             .into(),
-        Message::FileHasErrors { count } => format!(
-            "Die Datei hat {count} Fehler, daher wurde nichts gespeichert; korrigieren Sie sie \
-             und lassen Sie die Datei erneut prüfen."
+        Message::FileHasErrors { errors } => format!(
+            "Die Datei hat {} Fehler, daher wurde nichts gespeichert; korrigieren Sie sie und \
+             lassen Sie die Datei erneut prüfen.",
+            errors.len()
         ),
         Message::TooFewCells { cells, header } => format!(
             "Diese Zeile hat {cells} Zellen, die Kopfzeile {header}: ein Trennzeichen fehlt, oder \
@@ -534,6 +537,47 @@ fn text_de(e: &TextError) -> String {
              gehört nur in Wörter von Schriften, die es brauchen (etwa Persisch oder die \
              indischen Schriften): entfernen Sie es.",
             what(w)
+        ),
+    }
+}
+
+fn csr_de(e: &CsrError) -> String {
+    match e {
+        CsrError::NotACsr => "Dies ist kein Zertifikatsantrag (PKCS#10): fügen Sie den Text von \
+            -----BEGIN CERTIFICATE REQUEST----- bis -----END CERTIFICATE REQUEST----- ein, oder \
+            laden Sie die .csr-Datei hoch."
+            .into(),
+        CsrError::PrivateKey => "Dies ist ein privater Schlüssel, kein Zertifikatsantrag: halten \
+            Sie ihn geheim (betrachten Sie ihn als offengelegt, wenn Sie ihn irgendwohin gesendet \
+            haben) und fügen Sie stattdessen den Antrag (-----BEGIN CERTIFICATE REQUEST-----) ein."
+            .into(),
+        CsrError::BadSignature => "Die Signatur des Antrags passt nicht zu seinem Schlüssel: der \
+            Antrag wurde verändert oder beschädigt; erstellen Sie einen neuen."
+            .into(),
+        CsrError::UnsupportedSignature => "Der Antrag ist mit einem Verfahren signiert, das das \
+            Portal nicht prüfen kann: erstellen Sie ihn erneut mit SHA-256 (openssl req -sha256)."
+            .into(),
+        CsrError::RsaTooShort { bits } => {
+            format!("RSA-Schlüssel müssen mindestens {MIN_RSA_BITS} Bit haben; dieser hat {bits}.")
+        }
+        CsrError::RsaTooLong { bits } => {
+            format!("RSA-Schlüssel dürfen höchstens {MAX_RSA_BITS} Bit haben; dieser hat {bits}.")
+        }
+        CsrError::RsaOddLength { bits } => format!(
+            "Die Länge eines RSA-Schlüssels muss ein Vielfaches von 8 Bit sein; dieser hat {bits}."
+        ),
+        CsrError::RsaExponent => "Der öffentliche Exponent des RSA-Schlüssels muss eine ungerade \
+            Zahl von mindestens 3 sein (meist 65537)."
+            .into(),
+        CsrError::EcCurve { curve } => {
+            format!("Die EC-Kurve {curve} wird nicht akzeptiert: verwenden Sie P-256 oder P-384.")
+        }
+        CsrError::EcPointFormat => "Der öffentliche EC-Schlüssel ist nicht in unkomprimierter \
+            Form: erstellen Sie den Antrag erneut mit den Voreinstellungen von OpenSSL."
+            .into(),
+        CsrError::KeyAlgorithm { algorithm } => format!(
+            "{algorithm}-Schlüssel werden nicht akzeptiert: verwenden Sie RSA (2048 bis 8192 Bit) \
+             oder EC P-256 oder P-384."
         ),
     }
 }

@@ -151,198 +151,63 @@ pub fn internal<E: std::fmt::Debug>(err: E) -> crate::error::AppError {
 /// and not a generic 500, and returns the error.
 pub fn with_status(err: crate::error::AppError) -> crate::error::AppError {
     use crate::error::AppError;
-    use axum::http::StatusCode;
     let status = match err {
-        AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden => StatusCode::FORBIDDEN,
-        AppError::NotFound => StatusCode::NOT_FOUND,
-        AppError::Invalid(_) | AppError::Refused(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::ChangedMeanwhile(_) => StatusCode::CONFLICT,
-        AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Unauthenticated => 401,
+        AppError::Forbidden => 403,
+        AppError::NotFound => 404,
+        AppError::Invalid(_) | AppError::Refused(_) => 422,
+        AppError::Internal | AppError::Transport(_) => 500,
     };
-    // Only a server function called over HTTP answers with the error's status; a page that calls
-    // one while rendering stays a 200 page that shows the message.
-    let is_server_fn_call =
-        use_context::<Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
-    if is_server_fn_call {
-        if let Some(resp) = use_context::<ResponseOptions>() {
-            resp.set_status(status);
-        }
-    }
+    set_status(status);
     err
 }
 
-/// Maps a service refusal to its safe face: the message for input and permission refusals, a logged
-/// `Internal` for failures (STYLE 5).
+/// Answers a server function called over HTTP with `status`; a page that calls one while rendering
+/// stays a 200 page that shows the message.
+fn set_status(status: u16) {
+    let is_server_fn_call =
+        use_context::<Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"));
+    if let (true, Some(resp), Ok(status)) = (
+        is_server_fn_call,
+        use_context::<ResponseOptions>(),
+        axum::http::StatusCode::from_u16(status),
+    ) {
+        resp.set_status(status);
+    }
+}
+
+/// The one mapping of a service's error to a server function's (STYLE 5): the kind gives the
+/// status, the message goes to the page as data (worded there in the reader's language), and an
+/// internal failure is logged with its cause and crosses the wire as `Internal` only.
 pub fn service_error(err: backend::error::ServiceError) -> crate::error::AppError {
+    use crate::error::AppError;
     use backend::error::ServiceError;
-    with_status(match err {
-        ServiceError::Forbidden(_) => crate::error::AppError::Forbidden,
-        e if e.is_internal() => {
-            tracing::error!(error = ?e, "internal error in a service");
-            crate::error::AppError::Internal
+    use domain::message::Message;
+    set_status(err.status());
+    match err {
+        ServiceError::Internal(_) => {
+            tracing::error!(error = ?err, "internal error in a service");
+            AppError::Internal
         }
-        e => crate::error::AppError::Invalid(e.to_string()),
-    })
-}
-
-pub mod rows {
-    //! Conversions between the table's wire types and the rows service.
-
-    use backend::rows::{
-        AddressState, Anchor, MailDelivery, RowError, RowInput, RowQuery, RowView, SortKey,
-        StateFilter,
-    };
-
-    use super::with_status;
-    use crate::error::AppError;
-    use crate::rows_api::*;
-
-    /// The service's query from the wire's.
-    pub fn to_query(q: &TableQuery) -> RowQuery {
-        RowQuery {
-            search: q.search.clone(),
-            active: q.active,
-            mailbox_type: q.mailbox_type,
-            state: q.state.map(|s| match s {
-                StateFilterItem::Confirmed => StateFilter::Confirmed,
-                StateFilterItem::Pending => StateFilter::Pending,
-                StateFilterItem::NeverSent => StateFilter::NeverSent,
-            }),
-            sort: match q.sort {
-                SortColumn::Primary => SortKey::Primary,
-                SortColumn::LastName => SortKey::LastName,
-                SortColumn::FirstName => SortKey::FirstName,
-                SortColumn::Type => SortKey::Type,
-                SortColumn::Active => SortKey::Active,
-                SortColumn::Updated => SortKey::Updated,
-            },
-            descending: q.descending,
-            page: q.page,
-            page_size: q.page_size,
-            anchor: q.anchor.map(|a| match a {
-                PageAnchor::After(id) => Anchor::After(id),
-                PageAnchor::Before(id) => Anchor::Before(id),
-            }),
-        }
-    }
-
-    /// The service's input from the wire's form.
-    pub fn to_input(f: &RowForm) -> RowInput {
-        RowInput {
-            first_name: f.first_name.clone(),
-            last_name: f.last_name.clone(),
-            aliases: f.aliases.clone(),
-            mailbox_type: f.mailbox_type.clone(),
-            applicant: f.applicant.clone(),
-            comment: f.comment.clone(),
-        }
-    }
-
-    /// A row for the wire.
-    pub fn to_item(r: RowView) -> RowItem {
-        RowItem {
-            id: r.id,
-            version: r.version,
-            primary: r.primary,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            aliases: r.aliases,
-            mailbox_type: r.mailbox_type,
-            applicant: r.applicant,
-            comment: r.comment,
-            active: r.active,
-            challenged: r.challenged,
-            addresses: r
-                .addresses
-                .into_iter()
-                .map(|a| AddressItem {
-                    address: a.address,
-                    is_primary: a.is_primary,
-                    state: match a.state {
-                        AddressState::NeverSent => AddressStateItem::NeverSent,
-                        AddressState::Pending { since } => AddressStateItem::Pending { since },
-                        AddressState::Confirmed {
-                            user_id,
-                            user_name,
-                            at,
-                        } => AddressStateItem::Confirmed {
-                            user_id,
-                            user_name,
-                            at,
-                        },
-                        AddressState::Superseded { at } => AddressStateItem::Superseded { at },
-                        AddressState::Expired { at } => AddressStateItem::Expired { at },
-                    },
-                    delivery: a.delivery.map(|d| match d {
-                        MailDelivery::Queued { last_error } => DeliveryItem::Queued(last_error),
-                        MailDelivery::Sent => DeliveryItem::Sent,
-                        MailDelivery::Failed { reason } => DeliveryItem::Failed(reason),
-                    }),
-                    link: a.link,
-                })
-                .collect(),
-            certificates: r.certificates,
-        }
-    }
-
-    /// A service refusal as the wire's error (with the matching HTTP status).
-    pub fn row_error(e: RowError) -> AppError {
-        match e {
-            RowError::Fields(errors) => with_status(AppError::Invalid(
-                errors
-                    .iter()
-                    .map(|e| e.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
-            RowError::ChangedMeanwhile(_) => with_status(AppError::ChangedMeanwhile(
-                "This row was changed by someone else meanwhile; the table now shows the current state. Please check it and edit again.".into(),
-            )),
-            RowError::NotFound => with_status(AppError::NotFound),
-            RowError::Forbidden => with_status(AppError::Forbidden),
-            RowError::DeleteRefused(why) => with_status(AppError::Invalid(why)),
-            e => super::internal(e),
-        }
-    }
-
-    /// Like `row_error`, keeping field errors apart for the cells.
-    pub fn row_save_error(e: RowError) -> RowSaveError {
-        match e {
-            RowError::Fields(errors) => {
-                with_status(AppError::Invalid(String::new()));
-                RowSaveError::Fields(errors)
-            }
-            e => RowSaveError::Other(row_error(e)),
-        }
+        // Q1: a missing role reads the same everywhere.
+        ServiceError::Forbidden(Message::NotNap | Message::OperatorOnly) => AppError::Forbidden,
+        ServiceError::Forbidden(m)
+        | ServiceError::NotFound(m)
+        | ServiceError::Invalid(m)
+        | ServiceError::ChangedMeanwhile(m, _)
+        | ServiceError::TooLarge(m) => AppError::Refused(m),
     }
 }
 
-pub mod handover {
-    //! The handover use cases' errors, each with its service's safe face.
-
-    use backend::handover::HandoverError;
-
-    use super::{certificates::certificate_error, rows, service_error, with_status};
-    use crate::error::AppError;
+/// The same for a form whose field errors are shown at their fields.
+pub fn save_error(err: backend::error::ServiceError) -> crate::rows_api::RowSaveError {
     use crate::rows_api::RowSaveError;
-
-    /// A refusal as the wire's error (with the matching HTTP status).
-    pub fn handover_error(e: HandoverError) -> AppError {
-        match e {
-            HandoverError::Row(e) => rows::row_error(e),
-            HandoverError::Certificate(e) => certificate_error(e),
-            HandoverError::Service(e) => service_error(e),
-            e @ HandoverError::RowActive => with_status(AppError::Invalid(e.to_string())),
+    match err {
+        backend::error::ServiceError::Invalid(domain::message::Message::Fields(errors)) => {
+            set_status(422);
+            RowSaveError::Fields(errors)
         }
-    }
-
-    /// The same for a form whose field errors are shown at their fields.
-    pub fn handover_save_error(e: HandoverError) -> RowSaveError {
-        match e {
-            HandoverError::Row(e) => rows::row_save_error(e),
-            e => RowSaveError::Other(handover_error(e)),
-        }
+        e => RowSaveError::Other(service_error(e)),
     }
 }
 
@@ -438,38 +303,22 @@ pub mod challenges {
 
     use backend::challenges::{
         challenge_for_token, confirm_challenge_from, send_challenges, send_to_all_unconfirmed,
-        ConfirmError, SendReport,
+        SendReport,
     };
     use backend::roles::Viewer;
     use backend::Portal;
     use domain::mailbox::MailboxType;
 
-    use super::{internal, service_error, with_status};
+    use super::{service_error, with_status};
     use crate::error::AppError;
     use crate::pages::confirm::ChallengeInfo;
-    use crate::rows_api::SendReportItem;
-
-    fn report(r: SendReport) -> SendReportItem {
-        SendReportItem {
-            rows: r.rows,
-            challenges: r.challenges,
-            refused: r.refused,
-        }
-    }
-
-    fn confirm_error(e: ConfirmError) -> AppError {
-        match e {
-            ConfirmError::Internal(e) => internal(e),
-            refusal => with_status(AppError::Invalid(refusal.to_string())),
-        }
-    }
 
     /// Sends challenges for rows (R9).
     pub async fn send(
         portal: &Portal,
         viewer: &Viewer,
         row_ids: &[i64],
-    ) -> Result<SendReportItem, AppError> {
+    ) -> Result<SendReport, AppError> {
         send_challenges(
             &portal.pool,
             viewer,
@@ -478,7 +327,6 @@ pub mod challenges {
             &portal.outbox,
         )
         .await
-        .map(report)
         .map_err(service_error)
     }
 
@@ -487,13 +335,12 @@ pub mod challenges {
         portal: &Portal,
         viewer: &Viewer,
         domain: &str,
-    ) -> Result<SendReportItem, AppError> {
+    ) -> Result<SendReport, AppError> {
         let Some(d) = viewer.nap_domains.iter().find(|d| d.name == domain) else {
             return Err(with_status(AppError::Forbidden));
         };
         send_to_all_unconfirmed(&portal.pool, viewer, d.id, &portal.config, &portal.outbox)
             .await
-            .map(report)
             .map_err(service_error)
     }
 
@@ -501,9 +348,9 @@ pub mod challenges {
     pub async fn info(portal: &Portal, token: &str) -> Result<ChallengeInfo, AppError> {
         let view = challenge_for_token(&portal.pool, token, backend::clock::now())
             .await
-            .map_err(confirm_error)?;
+            .map_err(service_error)?;
         if let Some(refusal) = view.refusal {
-            return Err(with_status(AppError::Invalid(refusal.to_string())));
+            return Err(with_status(AppError::Refused(refusal.into())));
         }
         Ok(ChallengeInfo {
             address: view.address,
@@ -528,7 +375,7 @@ pub mod challenges {
             backend::clock::now(),
         )
         .await
-        .map_err(confirm_error)?;
+        .map_err(service_error)?;
         Ok(info)
     }
 }
@@ -537,13 +384,12 @@ pub mod certificates {
     //! Conversions between the certificates' wire types and the certificate service.
 
     use backend::certificates::{
-        CertificateError, CertificateRequest, CertificateStatus, CertificateView, KeyChoice,
-        KeySource, MyCertificates, RequestableRow,
+        CertificateRequest, CertificateStatus, CertificateView, KeyChoice, KeySource,
+        MyCertificates, RequestableRow,
     };
     use backend::roles::Viewer;
     use backend::Portal;
 
-    use super::{internal, with_status};
     use crate::certs_api::*;
     use crate::error::AppError;
 
@@ -599,21 +445,6 @@ pub mod certificates {
         }
     }
 
-    /// The safe face of a certificate refusal: its message for the user's own mistakes, a status
-    /// for permission and existence, a logged `Internal` for failures (STYLE 5).
-    pub fn certificate_error(e: CertificateError) -> AppError {
-        if e.is_internal() {
-            return internal(e);
-        }
-        with_status(if e.is_forbidden() {
-            AppError::Forbidden
-        } else if e.is_not_found() {
-            AppError::NotFound
-        } else {
-            AppError::Invalid(e.to_string())
-        })
-    }
-
     /// Requests a certificate; a server-made key comes back as base64 PKCS#12, once (R14).
     pub async fn request(
         portal: &Portal,
@@ -636,7 +467,7 @@ pub mod certificates {
         };
         let issued = backend::certificates::request_certificate(portal, viewer, request)
             .await
-            .map_err(certificate_error)?;
+            .map_err(super::service_error)?;
         Ok(IssuedItem {
             certificate: to_item(issued.certificate),
             pkcs12_base64: issued

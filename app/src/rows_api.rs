@@ -1,242 +1,21 @@
 //! The address table's data on the wire, and the server functions that read and change it.
 //!
-//! These are wire types, apart from the service's own (`backend::rows`), so the browser build needs
-//! no server code; each server function gets the viewer, calls one service function, and maps the
-//! result (STYLE.md principle 3). Every rule is checked again by the service (Q1, R1–R8).
+//! The types are the domain's (`domain::table`), the very ones the service takes and returns, so
+//! the browser build needs no server code and nothing is copied; each server function gets the
+//! viewer, calls one service function, and maps its error (STYLE.md principle 3). Every rule is
+//! checked again by the service (Q1, R1–R8).
 
-use domain::handover::{AddressLink, HeldCertificate};
-use domain::mailbox::MailboxType;
+pub use domain::challenge::SendReport;
 use domain::row::{Field, FieldError};
+pub use domain::table::{
+    AddressState, AddressStatus, Anchor, EditPreview, MailDelivery, RowInput, RowPage, RowQuery,
+    RowView, SortKey, StateFilter,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-
-/// One row of the address table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowItem {
-    /// Database id.
-    pub id: i64,
-    /// Version for optimistic concurrency: edits send it back.
-    pub version: i64,
-    /// The primary (sender) address.
-    pub primary: String,
-    /// First name (empty on functional rows).
-    pub first_name: String,
-    /// Last name, or the functional mailbox's name.
-    pub last_name: String,
-    /// Aliases in the NAP's order.
-    pub aliases: Vec<String>,
-    /// Personal or functional.
-    pub mailbox_type: MailboxType,
-    /// Applicant of a functional row.
-    pub applicant: Option<String>,
-    /// The NAP's note.
-    pub comment: String,
-    /// Active (R7).
-    pub active: bool,
-    /// A challenge was ever sent, so the row cannot be deleted (R3).
-    pub challenged: bool,
-    /// Challenge and link state of every address, primary first.
-    pub addresses: Vec<AddressItem>,
-    /// R17: the row's valid certificates (holder, expiry), soonest expiry first.
-    pub certificates: Vec<HeldCertificate>,
-}
-
-/// The challenge/link state of one address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AddressItem {
-    /// The address.
-    pub address: String,
-    /// Whether it is the row's primary address.
-    pub is_primary: bool,
-    /// Its state.
-    pub state: AddressStateItem,
-    /// Delivery of the latest challenge's mail.
-    pub delivery: Option<DeliveryItem>,
-    /// R17, R18: the linked user, whatever the challenge state, and whether a newer round
-    /// suspends the link.
-    pub link: Option<AddressLink>,
-}
-
-/// Where the latest challenge mail of an address is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DeliveryItem {
-    /// Waiting for delivery (with the last temporary failure, if any).
-    Queued(Option<String>),
-    /// Accepted by the mail server.
-    Sent,
-    /// Given up, with the server's reply.
-    Failed(String),
-}
-
-/// Where an address stands (SPEC §3: never sent / pending since … / confirmed by … / superseded / expired).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AddressStateItem {
-    /// No challenge was ever sent.
-    NeverSent,
-    /// A challenge is waiting for confirmation.
-    Pending {
-        /// Sent at.
-        since: i64,
-    },
-    /// Linked to a user.
-    Confirmed {
-        /// The linked user ID.
-        user_id: String,
-        /// Their name.
-        user_name: String,
-        /// Confirmed at.
-        at: i64,
-    },
-    /// The last challenge was superseded.
-    Superseded {
-        /// At.
-        at: i64,
-    },
-    /// The last challenge expired unconfirmed.
-    Expired {
-        /// At.
-        at: i64,
-    },
-}
-
-/// A row as the NAP typed it (create and edit).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowForm {
-    /// First name.
-    pub first_name: String,
-    /// Last name.
-    pub last_name: String,
-    /// Aliases separated by spaces, commas or semicolons.
-    pub aliases: String,
-    /// `personal` or `functional`.
-    pub mailbox_type: String,
-    /// Applicant address (functional rows).
-    pub applicant: String,
-    /// Comment.
-    pub comment: String,
-}
-
-impl RowForm {
-    /// The form filled with a row's current values.
-    pub fn of(row: &RowItem) -> RowForm {
-        RowForm {
-            first_name: row.first_name.clone(),
-            last_name: row.last_name.clone(),
-            aliases: row.aliases.join(" "),
-            mailbox_type: row.mailbox_type.as_str().to_string(),
-            applicant: row.applicant.clone().unwrap_or_default(),
-            comment: row.comment.clone(),
-        }
-    }
-}
-
-/// Sort keys of the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-pub enum SortColumn {
-    /// By primary address.
-    #[default]
-    Primary,
-    /// By last name.
-    LastName,
-    /// By first name.
-    FirstName,
-    /// By mailbox type.
-    Type,
-    /// Active first or last.
-    Active,
-    /// By last change.
-    Updated,
-}
-
-/// Row filter by challenge state of any of the row's addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum StateFilterItem {
-    /// Some address is confirmed.
-    Confirmed,
-    /// Some address has a pending challenge.
-    Pending,
-    /// Some address never had a challenge.
-    NeverSent,
-}
-
-/// What part of the table to show.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TableQuery {
-    /// Text search over addresses and names.
-    pub search: String,
-    /// Only active / inactive rows.
-    pub active: Option<bool>,
-    /// Only personal / functional rows.
-    pub mailbox_type: Option<MailboxType>,
-    /// Only rows with an address in this state.
-    pub state: Option<StateFilterItem>,
-    /// Sort column.
-    pub sort: SortColumn,
-    /// Descending order.
-    pub descending: bool,
-    /// Page (0-based).
-    pub page: u32,
-    /// Rows per page.
-    pub page_size: u32,
-    /// Set by the pager: the row next to which the page lies (the last row of the page before, or
-    /// the first of the page after), so the server finds it without counting earlier rows.
-    pub anchor: Option<PageAnchor>,
-}
-
-/// Where a page lies relative to a row of the page the NAP saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PageAnchor {
-    /// The rows after this row (the "next" button).
-    After(i64),
-    /// The rows before this row (the "previous" button).
-    Before(i64),
-}
-
-impl TableQuery {
-    /// Back to the first page: after a new search, filter or sort order the pager starts again.
-    pub fn first_page(&mut self) {
-        self.page = 0;
-        self.anchor = None;
-    }
-}
-
-impl Default for TableQuery {
-    fn default() -> Self {
-        TableQuery {
-            search: String::new(),
-            active: None,
-            mailbox_type: None,
-            state: None,
-            sort: SortColumn::Primary,
-            descending: false,
-            page: 0,
-            page_size: 50,
-            anchor: None,
-        }
-    }
-}
-
-/// One page of the table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowPageItem {
-    /// The rows.
-    pub rows: Vec<RowItem>,
-    /// Rows matching the filter in all.
-    pub total: u64,
-    /// The page number (0-based); it differs from the query's when the table changed so much that
-    /// the page next to the anchor is the first.
-    pub page: u32,
-}
-
-/// What saving an edit will do (R4–R6), shown before the NAP confirms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EditPreviewItem {
-    /// What saving does, such as "saving drops the link of alias x@y" (worded by the page).
-    pub consequences: Vec<domain::edit::Consequence>,
-}
 
 /// Why a row could not be saved: errors at cells, or a whole-request error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -278,24 +57,18 @@ impl RowSaveError {
 
 /// One page of a domain's table (NAPs of the domain only).
 #[server(endpoint = "rows/list", input = Json)]
-pub async fn list_rows(domain: String, query: TableQuery) -> Result<RowPageItem, AppError> {
-    use crate::on_server::rows::*;
+pub async fn list_rows(domain: String, query: RowQuery) -> Result<RowPage, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    let page = backend::rows::list_rows(
+    backend::rows::list_rows(
         &portal.pool,
         &portal.search_matches,
         &viewer,
         &domain,
-        &to_query(&query),
+        &query,
     )
     .await
-    .map_err(row_error)?;
-    Ok(RowPageItem {
-        rows: page.rows.into_iter().map(to_item).collect(),
-        total: page.total,
-        page: page.page,
-    })
+    .map_err(crate::on_server::service_error)
 }
 
 /// Adds a row (R1, R2: the primary address is fixed from now on).
@@ -303,15 +76,13 @@ pub async fn list_rows(domain: String, query: TableQuery) -> Result<RowPageItem,
 pub async fn create_row(
     domain: String,
     primary: String,
-    form: RowForm,
-) -> Result<RowItem, RowSaveError> {
-    use crate::on_server::rows::*;
+    form: RowInput,
+) -> Result<RowView, RowSaveError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
-    backend::rows::create_row(&portal.pool, &viewer, &domain, &primary, &to_input(&form))
+    backend::rows::create_row(&portal.pool, &viewer, &domain, &primary, &form)
         .await
-        .map(to_item)
-        .map_err(row_save_error)
+        .map_err(crate::on_server::save_error)
 }
 
 /// What saving `form` over row `id` at `version` would do (nothing is written).
@@ -319,73 +90,53 @@ pub async fn create_row(
 pub async fn preview_edit(
     id: i64,
     version: i64,
-    form: RowForm,
-) -> Result<EditPreviewItem, RowSaveError> {
-    use crate::on_server::rows::*;
+    form: RowInput,
+) -> Result<EditPreview, RowSaveError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
-    backend::rows::preview_edit(&portal.pool, &viewer, id, version, &to_input(&form))
+    let mut preview = backend::rows::preview_edit(&portal.pool, &viewer, id, version, &form)
         .await
-        // Ask for a confirmation only when something would be lost: a pending challenge or a link.
-        .map(|p| EditPreviewItem {
-            consequences: if p.supersedes == 0 && p.drops_links.is_empty() {
-                Vec::new()
-            } else {
-                p.consequences
-            },
-        })
-        .map_err(row_save_error)
+        .map_err(crate::on_server::save_error)?;
+    // Ask for a confirmation only when something would be lost: a pending challenge or a link.
+    if preview.supersedes == 0 && preview.drops_links.is_empty() {
+        preview.consequences.clear();
+    }
+    Ok(preview)
 }
 
 /// Saves an edit of row `id`, which must still be at `version` (else "changed meanwhile").
 #[server(endpoint = "rows/edit", input = Json)]
-pub async fn edit_row(id: i64, version: i64, form: RowForm) -> Result<RowItem, RowSaveError> {
-    use crate::on_server::rows::*;
+pub async fn edit_row(id: i64, version: i64, form: RowInput) -> Result<RowView, RowSaveError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
-    backend::rows::edit_row(&portal.pool, &viewer, id, version, &to_input(&form))
+    backend::rows::edit_row(&portal.pool, &viewer, id, version, &form)
         .await
-        .map(to_item)
-        .map_err(row_save_error)
+        .map_err(crate::on_server::save_error)
 }
 
 /// Deactivates or reactivates rows, all or none (R7).
 #[server(endpoint = "rows/set_active", input = Json)]
-pub async fn set_active(rows: Vec<(i64, i64)>, active: bool) -> Result<Vec<RowItem>, AppError> {
-    use crate::on_server::rows::*;
+pub async fn set_active(rows: Vec<(i64, i64)>, active: bool) -> Result<Vec<RowView>, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::rows::set_active(&portal.pool, &viewer, &rows, active)
         .await
-        .map(|rows| rows.into_iter().map(to_item).collect())
-        .map_err(row_error)
+        .map_err(crate::on_server::service_error)
 }
 
 /// Deletes a row that never had a challenge (R3).
 #[server(endpoint = "rows/delete", input = Json)]
 pub async fn delete_row(id: i64, version: i64) -> Result<(), AppError> {
-    use crate::on_server::rows::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::rows::delete_row(&portal.pool, &viewer, id, version)
         .await
-        .map_err(row_error)
-}
-
-/// What sending challenges did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendReportItem {
-    /// Rows that got challenges.
-    pub rows: usize,
-    /// Challenges (and mails) created.
-    pub challenges: usize,
-    /// Rows refused, with the reason (e.g. inactive, R7).
-    pub refused: Vec<(String, String)>,
+        .map_err(crate::on_server::service_error)
 }
 
 /// Sends challenges for rows: one per address, superseding pending ones (R9).
 #[server(endpoint = "challenges/send", input = Json)]
-pub async fn send_challenges(row_ids: Vec<i64>) -> Result<SendReportItem, AppError> {
+pub async fn send_challenges(row_ids: Vec<i64>) -> Result<SendReport, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     crate::on_server::challenges::send(&portal, &viewer, &row_ids).await
@@ -393,7 +144,7 @@ pub async fn send_challenges(row_ids: Vec<i64>) -> Result<SendReportItem, AppErr
 
 /// Sends challenges for every active row of a domain that has an unconfirmed address.
 #[server(endpoint = "challenges/send_unconfirmed", input = Json)]
-pub async fn send_to_unconfirmed(domain: String) -> Result<SendReportItem, AppError> {
+pub async fn send_to_unconfirmed(domain: String) -> Result<SendReport, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     crate::on_server::challenges::send_unconfirmed(&portal, &viewer, &domain).await

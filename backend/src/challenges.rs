@@ -9,6 +9,7 @@
 //! [`LinkChange`]); this module stores their outcome, one transaction per use case, with the
 //! audit records (R16) and the outbox mails in the same transaction.
 
+use domain::message::Message;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -31,7 +32,7 @@ use tokio::sync::Notify;
 use crate::clock;
 use crate::config::Config;
 use crate::error::ServiceError;
-use crate::idm_bar::{check_not_barred, IdmInactive};
+use crate::idm_bar::check_not_barred;
 use crate::mail::message_id::message_id_domain;
 use crate::mail::templates::{challenge_mail, confirmation_link, ChallengeMail};
 use crate::roles::{Refusal, Viewer};
@@ -57,17 +58,7 @@ const MESSAGE_ID_BYTES: usize = 16;
 /// and then write wait for each other (busy timeout) instead of one failing on upgrade.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-/// The result of a "send challenges" click.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SendReport {
-    /// Rows a round was sent for.
-    pub rows: usize,
-    /// Challenges (and mails) created.
-    pub challenges: usize,
-    /// Rows for which nothing was sent: `(primary address, why)`; a row id that is unknown or in
-    /// a domain the NAP does not administer is named `#<id>`.
-    pub refused: Vec<(String, String)>,
-}
+pub use domain::challenge::SendReport;
 
 /// The configured challenge lifetime (whole hours; the configuration refuses 0).
 fn lifetime_of(config: &Config) -> ChallengeLifetime {
@@ -381,29 +372,6 @@ fn unknown_row_reason() -> String {
     "no such row in a domain you administer".to_owned()
 }
 
-/// Why a challenge link cannot be shown or confirmed; the message is for the person who opened it.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfirmError {
-    /// No challenge has this token (mistyped, cut off, or never sent). The token is not repeated.
-    #[error("This confirmation link is not known. Check that you opened the complete link from the email, or ask your network contact (NAP) to send a new challenge.")]
-    UnknownLink,
-    /// The challenge exists but cannot be confirmed (R7, R10).
-    #[error(transparent)]
-    Refused(#[from] ConfirmRefusal),
-    /// The IdM says the confirming person is inactive or deleted (R22).
-    #[error(transparent)]
-    IdmInactive(#[from] IdmInactive),
-    /// A database or system failure; details only in the log.
-    #[error("internal error")]
-    Internal(#[source] ServiceError),
-}
-
-impl From<sqlx::Error> for ConfirmError {
-    fn from(err: sqlx::Error) -> Self {
-        ConfirmError::Internal(err.into())
-    }
-}
-
 /// What the confirmation page shows about a challenge (opening it changes nothing, R11).
 #[derive(Clone, PartialEq, Eq)]
 pub struct ChallengeView {
@@ -439,11 +407,10 @@ impl fmt::Debug for ChallengeView {
 }
 
 /// The domain's view of a stored challenge: its lifetime is the one it was sent with.
-fn challenge_of(record: &store::ChallengeRecord) -> Result<Challenge, ConfirmError> {
-    let state = ChallengeState::parse(&record.state)
-        .map_err(|e| ConfirmError::Internal(ServiceError::internal(e)))?;
+fn challenge_of(record: &store::ChallengeRecord) -> Result<Challenge, ServiceError> {
+    let state = ChallengeState::parse(&record.state).map_err(|e| ServiceError::internal(e))?;
     let lifetime = ChallengeLifetime::from_secs(record.expires_at - record.created_at)
-        .map_err(|e| ConfirmError::Internal(ServiceError::internal(e)))?;
+        .map_err(|e| ServiceError::internal(e))?;
     Ok(Challenge {
         state,
         created_at: record.created_at,
@@ -454,13 +421,13 @@ fn challenge_of(record: &store::ChallengeRecord) -> Result<Challenge, ConfirmErr
 async fn find_by_token(
     conn: &mut Conn,
     token: &str,
-) -> Result<store::ChallengeRecord, ConfirmError> {
+) -> Result<store::ChallengeRecord, ServiceError> {
     if !well_formed(token) {
-        return Err(ConfirmError::UnknownLink);
+        return Err(ServiceError::Invalid(Message::UnknownLink));
     }
     store::find_challenge_by_token_hash(conn, &storage_key(token))
         .await?
-        .ok_or(ConfirmError::UnknownLink)
+        .ok_or(ServiceError::Invalid(Message::UnknownLink))
 }
 
 /// What a challenge link is about, for the page its GET shows; changes nothing (R11: mail
@@ -469,12 +436,12 @@ pub async fn challenge_for_token(
     pool: &SqlitePool,
     token: &str,
     now: i64,
-) -> Result<ChallengeView, ConfirmError> {
+) -> Result<ChallengeView, ServiceError> {
     let mut conn = pool.acquire().await?;
     let record = find_by_token(&mut conn, token).await?;
     let challenge = challenge_of(&record)?;
-    let mailbox_type = MailboxType::parse(&record.mailbox_type)
-        .map_err(|e| ConfirmError::Internal(ServiceError::internal(e)))?;
+    let mailbox_type =
+        MailboxType::parse(&record.mailbox_type).map_err(|e| ServiceError::internal(e))?;
     Ok(ChallengeView {
         row_name: format!("{} {}", record.first_name, record.last_name)
             .trim()
@@ -511,7 +478,7 @@ pub async fn confirm_challenge(
     token: &str,
     user_id: &str,
     now: i64,
-) -> Result<Confirmation, ConfirmError> {
+) -> Result<Confirmation, ServiceError> {
     confirm_challenge_from(pool, token, user_id, &ConfirmingClient::default(), now).await
 }
 
@@ -523,11 +490,11 @@ pub async fn confirm_challenge_from(
     user_id: &str,
     client: &ConfirmingClient,
     now: i64,
-) -> Result<Confirmation, ConfirmError> {
+) -> Result<Confirmation, ServiceError> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     let record = find_by_token(&mut tx, token).await?;
     // R22: someone the IdM deactivated links no address to themselves, whatever session they hold.
-    check_not_barred::<ConfirmError>(&mut tx, user_id).await?;
+    check_not_barred::<ServiceError>(&mut tx, user_id).await?;
     let challenge = challenge_of(&record)?;
     challenge.confirm(now, record.active)?;
     if !store::confirm_pending_challenge(&mut tx, record.id, user_id, client, now).await? {
@@ -539,8 +506,7 @@ pub async fn confirm_challenge_from(
             .unwrap_or(ConfirmRefusal::AlreadyConfirmed);
         return Err(refusal.into());
     }
-    let address = EmailAddress::parse(&record.address)
-        .map_err(|e| ConfirmError::Internal(ServiceError::internal(e)))?;
+    let address = EmailAddress::parse(&record.address).map_err(|e| ServiceError::internal(e))?;
     let current = store::find_link_user(&mut tx, &record.address).await?;
     let change = LinkChange::on_confirm(address, current.as_deref(), user_id);
 

@@ -151,7 +151,10 @@ async fn seed_demo_rows(pool: &SqlitePool, config: &Config) -> Result<(), Servic
         session_started_at: 0,
     };
     let viewer = crate::roles::Viewer::load(pool, seeder, config).await?;
-    let internal = |e: crate::rows::RowError| ServiceError::Internal(Box::new(e));
+    let internal = |e: ServiceError| match e {
+        e @ ServiceError::Internal(_) => e,
+        e => ServiceError::Internal(Box::new(e)),
+    };
     for (primary, first, last, aliases, kind, applicant) in DEMO_ROWS {
         let input = crate::rows::RowInput {
             first_name: first.to_owned(),

@@ -30,15 +30,15 @@ use domain::deprovisioning::{
 use domain::mailbox::MailboxType;
 use serde_json::json;
 
-use crate::certificates::{revoke_all, CertificateError, Revocation};
+use crate::api_tokens::end_tokens_of_leaver;
+use crate::certificates::{revoke_all, Revocation};
 use crate::error::ServiceError;
 use crate::identity::display_name;
 use crate::mail::deprovisioning_mail::{held_mail, run_mail, RunEntry, RunOutcome, HELD_SUBJECT};
-use crate::portal::Portal;
 use crate::mail::message_id::message_id;
+use crate::portal::Portal;
 use crate::roles::{Refusal, Viewer};
-use crate::api_tokens::end_tokens_of_leaver;
-use crate::rows::{apply_set_active, ContextFor, RowContext, RowError};
+use crate::rows::{apply_set_active, ContextFor, RowContext};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::certificates::list_valid_certificates_of_user;
 use crate::storage::deprovisionings::{self as store, ItemRecord, LeaverRowRecord};
@@ -47,6 +47,7 @@ use crate::storage::links::{delete_link, list_links_of_row};
 use crate::storage::outbox::{insert_outbox_mails, NewOutboxMail};
 use crate::storage::sessions::delete_sessions_of_user;
 use crate::storage::Conn;
+use domain::message::Message;
 
 /// How often [`run_deprovisioning_job`] looks whether a sync run has gone quiet.
 const JOB_INTERVAL: Duration = Duration::from_secs(60);
@@ -75,43 +76,13 @@ pub struct DeprovisionReport {
     pub certificates_revoked: usize,
 }
 
-/// Why a NAP's or an operator's decision did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum DeprovisionError {
-    /// No open proposal with this id in a domain the NAP administers (unknown and foreign read
-    /// alike, Q1), or it was accepted or dismissed meanwhile.
-    #[error("there is no open proposal #{0} in a domain you administer (it may have been decided meanwhile)")]
-    NoSuchProposal(i64),
-    /// No held deprovisioning waits with this id (or an operator decided it meanwhile).
-    #[error("no held deprovisioning #{0} waits for a decision (it may have been decided meanwhile); nothing was changed")]
-    NoSuchHold(i64),
-    /// The person may not do this (Q1).
-    #[error(transparent)]
-    Forbidden(#[from] Refusal),
-    /// Deactivating a row failed (nothing changed).
-    #[error(transparent)]
-    Row(#[from] RowError),
-    /// Revoking failed (nothing changed).
-    #[error(transparent)]
-    Certificate(#[from] CertificateError),
-    /// Anything else (nothing changed).
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
-
-impl From<sqlx::Error> for DeprovisionError {
-    fn from(err: sqlx::Error) -> Self {
-        DeprovisionError::Service(err.into())
-    }
-}
-
-impl DeprovisionError {
-    fn into_service(self) -> ServiceError {
-        match self {
-            DeprovisionError::Service(e) => e,
-            DeprovisionError::Forbidden(r) => r.into(),
-            e => ServiceError::Internal(Box::new(e)),
-        }
+/// A refusal while the IdM's deprovisioning runs is a failure of the portal, not of the IdM's
+/// request (the rows and certificates were the portal's to change): it is logged, and the IdM
+/// retries.
+fn failure_of_the_run(e: ServiceError) -> ServiceError {
+    match e {
+        ServiceError::Forbidden(_) | ServiceError::Internal(_) => e,
+        e => ServiceError::Internal(Box::new(e)),
     }
 }
 
@@ -303,7 +274,7 @@ async fn deprovision_in_one_transaction(
             &mut report,
         )
         .await
-        .map_err(DeprovisionError::into_service)?;
+        .map_err(failure_of_the_run)?;
     }
     tx.commit().await?;
     if report.certificates_revoked > 0 {
@@ -409,7 +380,7 @@ async fn apply(
     planned: &[PlannedRow],
     now: i64,
     report: &mut DeprovisionReport,
-) -> Result<(), DeprovisionError> {
+) -> Result<(), ServiceError> {
     let ctx = RowContext::for_system(conn, actor).await?;
     let mut revoke_rows = Vec::new();
     let mut by_domain: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
@@ -560,7 +531,7 @@ pub async fn deprovision_proposals(
     viewer: &Viewer,
     domain: &str,
     now: i64,
-) -> Result<Vec<DeprovisionProposal>, DeprovisionError> {
+) -> Result<Vec<DeprovisionProposal>, ServiceError> {
     let mut conn = portal.pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;
@@ -590,14 +561,16 @@ pub async fn accept_proposal(
     portal: &Portal,
     viewer: &Viewer,
     proposal_id: i64,
-) -> Result<usize, DeprovisionError> {
+) -> Result<usize, ServiceError> {
     let now = crate::clock::now();
     let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
     let item = open_proposal(&mut tx, viewer, proposal_id).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let row = crate::storage::rows::find_row(&mut tx, item.row_id)
         .await?
-        .ok_or(DeprovisionError::NoSuchProposal(proposal_id))?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchProposal {
+            id: proposal_id,
+        }))?;
     if row.active {
         apply_set_active(&mut tx, &ctx, &[(row.id, row.version)], false, now).await?;
     }
@@ -640,7 +613,7 @@ pub async fn dismiss_proposal(
     portal: &Portal,
     viewer: &Viewer,
     proposal_id: i64,
-) -> Result<(), DeprovisionError> {
+) -> Result<(), ServiceError> {
     let now = crate::clock::now();
     let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
     let item = open_proposal(&mut tx, viewer, proposal_id).await?;
@@ -655,14 +628,14 @@ async fn open_proposal(
     conn: &mut Conn,
     viewer: &Viewer,
     id: i64,
-) -> Result<ItemRecord, DeprovisionError> {
+) -> Result<ItemRecord, ServiceError> {
     if !viewer.is_nap() {
         return Err(Refusal::NotNapOfDomain.into());
     }
     store::find_item(conn, id)
         .await?
         .filter(|i| i.state == "proposed" && viewer.administers(i.domain_id))
-        .ok_or(DeprovisionError::NoSuchProposal(id))
+        .ok_or(ServiceError::NotFound(Message::NoSuchProposal { id }))
 }
 
 async fn decide_proposal(
@@ -673,9 +646,11 @@ async fn decide_proposal(
     deactivated: bool,
     revoked: usize,
     now: i64,
-) -> Result<(), DeprovisionError> {
+) -> Result<(), ServiceError> {
     if !store::decide_item(conn, item.id, "proposed", to, &viewer.user.user_id, now).await? {
-        return Err(DeprovisionError::NoSuchProposal(item.id));
+        return Err(ServiceError::NotFound(Message::NoSuchProposal {
+            id: item.id,
+        }));
     }
     let kind = if to == "accepted" {
         AuditKind::DeprovisionProposalAccepted
@@ -766,7 +741,7 @@ pub async fn confirm_holds(
     actor: &str,
     ids: &[i64],
     now: i64,
-) -> Result<HoldDecision, DeprovisionError> {
+) -> Result<HoldDecision, ServiceError> {
     decide_holds(portal, actor, ids, now, true).await
 }
 
@@ -777,7 +752,7 @@ pub async fn discard_holds(
     actor: &str,
     ids: &[i64],
     now: i64,
-) -> Result<HoldDecision, DeprovisionError> {
+) -> Result<HoldDecision, ServiceError> {
     decide_holds(portal, actor, ids, now, false).await
 }
 
@@ -786,7 +761,7 @@ pub async fn confirm_holds_as(
     portal: &Portal,
     viewer: &Viewer,
     ids: &[i64],
-) -> Result<HoldDecision, DeprovisionError> {
+) -> Result<HoldDecision, ServiceError> {
     viewer.require_operator()?;
     confirm_holds(portal, &viewer.user.user_id, ids, crate::clock::now()).await
 }
@@ -796,7 +771,7 @@ pub async fn discard_holds_as(
     portal: &Portal,
     viewer: &Viewer,
     ids: &[i64],
-) -> Result<HoldDecision, DeprovisionError> {
+) -> Result<HoldDecision, ServiceError> {
     viewer.require_operator()?;
     discard_holds(portal, &viewer.user.user_id, ids, crate::clock::now()).await
 }
@@ -807,7 +782,7 @@ async fn decide_holds(
     ids: &[i64],
     now: i64,
     confirm: bool,
-) -> Result<HoldDecision, DeprovisionError> {
+) -> Result<HoldDecision, ServiceError> {
     let ids: Vec<i64> = ids
         .iter()
         .copied()
@@ -825,9 +800,9 @@ async fn decide_holds(
         let hold = store::find_deprovisioning(&mut tx, id)
             .await?
             .filter(|d| d.held && d.decision.is_none())
-            .ok_or(DeprovisionError::NoSuchHold(id))?;
+            .ok_or(ServiceError::NotFound(Message::NoSuchHold { id }))?;
         if !store::decide_hold(&mut tx, id, decision, actor, now).await? {
-            return Err(DeprovisionError::NoSuchHold(id));
+            return Err(ServiceError::NotFound(Message::NoSuchHold { id }));
         }
         let items = store::list_items_of_deprovisionings(&mut tx, &[id]).await?;
         for item in items.iter().filter(|i| i.state == "held") {
@@ -889,7 +864,7 @@ pub async fn deprovision_mode(
     portal: &Portal,
     viewer: &Viewer,
     domain: &str,
-) -> Result<DeprovisionMode, DeprovisionError> {
+) -> Result<DeprovisionMode, ServiceError> {
     let mut conn = portal.pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;
@@ -906,15 +881,15 @@ pub async fn set_deprovision_mode(
     viewer: &Viewer,
     domain: &str,
     mode: DeprovisionMode,
-) -> Result<DeprovisionMode, DeprovisionError> {
+) -> Result<DeprovisionMode, ServiceError> {
     let now = crate::clock::now();
     let name = domain::address::DomainName::parse(domain)
-        .map_err(|_| DeprovisionError::Forbidden(Refusal::NotNapOfDomain))?;
+        .map_err(|_| ServiceError::from(Refusal::NotNapOfDomain))?;
     let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
     let record = find_domain_by_name(&mut tx, &name)
         .await?
         .filter(|d| viewer.administers(d.id))
-        .ok_or(DeprovisionError::Forbidden(Refusal::NotNapOfDomain))?;
+        .ok_or(ServiceError::from(Refusal::NotNapOfDomain))?;
     let before = store::find_deprovision_mode(&mut tx, record.id).await?;
     if before != mode.as_str() {
         store::update_deprovision_mode(&mut tx, record.id, mode.as_str()).await?;

@@ -15,7 +15,7 @@ use crate::idm_bar::IdmInactive;
 /// `source()` for the log (STYLE.md principle 5).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The person may not do this (Q1, R1; also a person the IdM barred, R22). HTTP 403.
+    /// The person may not do this (Q1, R1). HTTP 403.
     #[error("{0}")]
     Forbidden(Message),
     /// There is no such thing, or none the person may see (the two read alike, Q1). HTTP 404.
@@ -47,6 +47,21 @@ impl ServiceError {
         ServiceError::Internal(format!("stored data breaks the rules: {what}").into())
     }
 
+    /// Field errors: the input breaks rules, each at its field.
+    pub fn fields(errors: Vec<domain::row::FieldError>) -> ServiceError {
+        ServiceError::Invalid(Message::Fields(errors))
+    }
+
+    /// The row was changed since the version an edit is based on; `now` is the row as it is now.
+    pub fn changed_row(now: Box<RowView>) -> ServiceError {
+        ServiceError::ChangedMeanwhile(Message::RowChangedMeanwhile, Some(now))
+    }
+
+    /// The field errors, when the input was refused at its fields.
+    pub fn field_errors(&self) -> Option<&[domain::row::FieldError]> {
+        self.message().and_then(Message::fields)
+    }
+
     /// A refusal of the input.
     pub fn invalid(message: impl Into<Message>) -> ServiceError {
         ServiceError::Invalid(message.into())
@@ -56,6 +71,16 @@ impl ServiceError {
     /// refusal of the input or of the person.
     pub fn is_internal(&self) -> bool {
         matches!(self, ServiceError::Internal(_))
+    }
+
+    /// The person lacks the role (403).
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, ServiceError::Forbidden(_))
+    }
+
+    /// There is no such thing for this person (404).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ServiceError::NotFound(_))
     }
 
     /// The message for the person; `None` for an internal failure (which shows none).
@@ -83,11 +108,32 @@ impl ServiceError {
     }
 }
 
+// R22: the IdM barred the person. A refusal with a message for them (as it was before the one
+// error), not a missing role: they are told why, not "you may not".
 impl From<IdmInactive> for ServiceError {
     fn from(_: IdmInactive) -> Self {
-        ServiceError::Forbidden(Message::IdmInactive)
+        ServiceError::Invalid(Message::IdmInactive)
     }
 }
+
+macro_rules! invalid_from {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for ServiceError {
+            fn from(refusal: $ty) -> Self {
+                ServiceError::Invalid(refusal.into())
+            }
+        }
+    )*};
+}
+
+// Refusals of the input by the domain's rules.
+invalid_from!(
+    domain::certificate::RequestRefusal,
+    domain::certificate::RevokeRefusal,
+    domain::certificate::CsrError,
+    domain::challenge::ConfirmRefusal,
+    domain::address::AddressError
+);
 
 impl From<DomainError> for ServiceError {
     fn from(err: DomainError) -> Self {

@@ -9,7 +9,7 @@ use domain::certificate::{RevocationReason, Revoker};
 use domain::handover::{leaver_deadline, LeaverItem};
 use serde_json::json;
 
-use crate::certificates::{revoke_all, CertificateError, Revocation};
+use crate::certificates::{revoke_all, Revocation};
 use crate::challenges::{send_rounds, SendReport};
 use crate::clock;
 use crate::error::ServiceError;
@@ -18,46 +18,16 @@ use crate::roles::Viewer;
 use crate::rows::{
     apply_edit, apply_set_active, begin_write, changed_meanwhile, held_certificates,
     load_row_for_change, load_view, load_views, parse_edit, AuditKind, ContextFor, RowContext,
-    RowError, RowInput, RowView,
+    RowInput, RowView,
 };
 use crate::storage::audit::{insert_audit_record, NewAuditRecord};
 use crate::storage::certificates::list_valid_certificates_of_rows;
 use crate::storage::challenges::supersede_pending_challenges_of_row;
 use crate::storage::links::{delete_link, list_links_of_row};
 use crate::storage::Conn;
+use domain::message::Message;
 
-/// Why a handover step did not happen; every variant keeps its service's safe message.
-#[derive(Debug, thiserror::Error)]
-pub enum HandoverError {
-    /// A row rule refused it (stale version, not the NAP's row, …).
-    #[error(transparent)]
-    Row(#[from] RowError),
-    /// Revoking refused it or failed (nothing was deactivated either).
-    #[error(transparent)]
-    Certificate(#[from] CertificateError),
-    /// Sending the challenges failed (nothing was reactivated either).
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-    /// "A different person" is offered for deactivated rows only: an active row's links are
-    /// still in use (deactivate it first, R18).
-    #[error("a different person can take over only a deactivated row: deactivate it first")]
-    RowActive,
-}
-
-impl From<sqlx::Error> for HandoverError {
-    fn from(err: sqlx::Error) -> Self {
-        HandoverError::Row(err.into())
-    }
-}
-
-/// What a one-step deactivation did (R19).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Deactivation {
-    /// The rows as they are now, in the order given.
-    pub rows: Vec<RowView>,
-    /// How many certificates were revoked with them.
-    pub revoked: usize,
-}
+pub use domain::table::Deactivation;
 
 /// R19, S2: deactivates rows (all or none, each at the version the NAP saw) and, with `revoke`,
 /// revokes every valid certificate of them with that reason, in the same transaction: the CRL is
@@ -68,7 +38,7 @@ pub async fn deactivate_rows(
     viewer: &Viewer,
     rows: &[(i64, i64)],
     revoke: Option<RevocationReason>,
-) -> Result<Deactivation, HandoverError> {
+) -> Result<Deactivation, ServiceError> {
     let mut tx = begin_write(&portal.pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
@@ -109,7 +79,7 @@ pub async fn reactivate_and_challenge(
     portal: &Portal,
     viewer: &Viewer,
     rows: &[(i64, i64)],
-) -> Result<(Vec<RowView>, SendReport), HandoverError> {
+) -> Result<(Vec<RowView>, SendReport), ServiceError> {
     let mut tx = begin_write(&portal.pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
@@ -134,7 +104,7 @@ pub async fn edit_row_for_new_person(
     row_id: i64,
     version: i64,
     input: &RowInput,
-) -> Result<RowView, HandoverError> {
+) -> Result<RowView, ServiceError> {
     let mut tx = begin_write(&portal.pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
@@ -143,7 +113,7 @@ pub async fn edit_row_for_new_person(
         return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await.into());
     }
     if stored.fields.active {
-        return Err(HandoverError::RowActive);
+        return Err(ServiceError::Invalid(Message::TakeOverActiveRow));
     }
     let after = parse_edit(&mut tx, &ctx, &stored, input).await?;
     let outcome = apply_edit(&mut tx, &ctx, &stored, version, &after, now).await?;
@@ -206,7 +176,7 @@ pub async fn leaver_worklist(
     viewer: &Viewer,
     domain: &str,
     now: i64,
-) -> Result<Vec<LeaverItem>, HandoverError> {
+) -> Result<Vec<LeaverItem>, ServiceError> {
     let mut conn = portal.pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, domain_name) = ctx.readable_domain(domain)?;

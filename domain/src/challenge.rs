@@ -235,6 +235,18 @@ pub fn challenge_round(
         .collect())
 }
 
+/// The result of a "send challenges" click.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendReport {
+    /// Rows a round was sent for.
+    pub rows: usize,
+    /// Challenges (and mails) created.
+    pub challenges: usize,
+    /// Rows for which nothing was sent: `(primary address, why)`; a row id that is unknown or in
+    /// a domain the NAP does not administer is named `#<id>`.
+    pub refused: Vec<(String, String)>,
+}
+
 /// Why no challenges can be sent for a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Error)]
 pub enum SendRefusal {

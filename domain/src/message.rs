@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::address::{AddressError, AddressListError, DomainError};
-use crate::certificate::{RequestRefusal, RevokeRefusal};
+use crate::certificate::{CsrError, RequestRefusal, RevokeRefusal};
 use crate::challenge::{ConfirmRefusal, SendRefusal};
-use crate::csv::FileError;
+use crate::csv::{FileError, LineError};
 use crate::mailbox::MailboxTypeError;
 use crate::row::{AliasesError, DeleteRefusal, FieldError};
 use crate::text::TextError;
@@ -39,6 +39,9 @@ pub enum Message {
     /// A certificate request is refused (R13, R7, R18).
     #[error(transparent)]
     Request(#[from] RequestRefusal),
+    /// An uploaded certificate request cannot be used.
+    #[error(transparent)]
+    Csr(#[from] CsrError),
     /// A revocation is refused (R15).
     #[error(transparent)]
     Revoke(#[from] RevokeRefusal),
@@ -129,10 +132,10 @@ pub enum Message {
     #[error("rows of this table were changed since the preview (or the file is not the previewed one), so nothing was saved; preview the file again")]
     TableChangedSincePreview,
     /// R8: the file has errors; nothing was saved.
-    #[error("the file has {count} error(s), so nothing was saved; correct them and preview the file again")]
+    #[error("the file has {} error(s), so nothing was saved; correct them and preview the file again", .errors.len())]
     FileHasErrors {
-        /// How many.
-        count: usize,
+        /// Every error, at its line.
+        errors: Vec<LineError>,
     },
     /// R8: a CSV line has fewer cells than the header.
     #[error("this line has {cells} cells, the header line {header}: a delimiter is missing, or a cell with a line break is not in double quotes")]

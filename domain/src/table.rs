@@ -32,6 +32,20 @@ pub struct RowInput {
     pub comment: String,
 }
 
+impl RowInput {
+    /// The form filled with a row's current values.
+    pub fn of(row: &RowView) -> RowInput {
+        RowInput {
+            first_name: row.first_name.clone(),
+            last_name: row.last_name.clone(),
+            aliases: row.aliases.join(" "),
+            mailbox_type: row.mailbox_type.as_str().to_string(),
+            applicant: row.applicant.clone().unwrap_or_default(),
+            comment: row.comment.clone(),
+        }
+    }
+}
+
 /// A row of the table as the NAP sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowView {
@@ -251,4 +265,13 @@ pub enum Anchor {
     After(i64),
     /// The rows that precede this row in the sort order.
     Before(i64),
+}
+
+/// What a one-step deactivation did (R19).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deactivation {
+    /// The rows as they are now, in the order given.
+    pub rows: Vec<RowView>,
+    /// How many certificates were revoked with them.
+    pub revoked: usize,
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use backend::roles::Viewer;
-use backend::rows::{audit_csv, list_audit, RowError};
+use backend::rows::{audit_csv, list_audit};
 use backend::Portal;
 
 /// At most this many records go into one file.
@@ -52,14 +52,6 @@ pub async fn audit_csv_download(
             )
                 .into_response()
         }
-        Err(RowError::Forbidden) => {
-            (StatusCode::FORBIDDEN, "You are not a NAP of this domain.").into_response()
-        }
-        Err(RowError::NotFound) => (StatusCode::NOT_FOUND, "No such domain.").into_response(),
-        Err(e) if e.is_internal() => {
-            tracing::error!(error = ?e, "audit export failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.").into_response()
-        }
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+        Err(e) => crate::refusal::refuse(&headers, e),
     }
 }

@@ -8,14 +8,15 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use backend::certificates::{
-    ca_certificate_der, certificate_file, current_crl, pem, CertificateError, CertificateFormat,
+    ca_certificate_der, certificate_file, current_crl, pem, CertificateFormat,
 };
 use backend::roles::Viewer;
 use backend::Portal;
+use backend::ServiceError;
 use serde::Deserialize;
 
 /// The `format` query parameter.
@@ -31,6 +32,7 @@ pub async fn download(
     viewer: Option<Extension<Viewer>>,
     Path(id): Path<i64>,
     Query(query): Query<DownloadQuery>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(Extension(viewer)) = viewer else {
         return (StatusCode::UNAUTHORIZED, "Please log in.").into_response();
@@ -59,7 +61,7 @@ pub async fn download(
             file.bytes,
         )
             .into_response(),
-        Err(e) => refusal(e),
+        Err(e) => crate::refusal::refuse(&headers, e),
     }
 }
 
@@ -108,18 +110,7 @@ fn public_file(content_type: &'static str, bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// The status and safe message of a refusal; internal causes only in the log (Q6).
-fn refusal(e: CertificateError) -> Response {
-    if e.is_internal() {
-        tracing::error!(error = ?e, "certificate file failed");
-        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error.").into_response();
-    }
-    let status = if e.is_not_found() {
-        StatusCode::NOT_FOUND
-    } else if e.is_forbidden() {
-        StatusCode::FORBIDDEN
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    (status, e.to_string()).into_response()
+/// A refusal with no request to word it for (public files): English.
+fn refusal(e: ServiceError) -> Response {
+    crate::refusal::refuse(&HeaderMap::new(), e)
 }

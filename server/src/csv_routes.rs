@@ -15,36 +15,14 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use backend::csv_upload::{self, Column, DownloadFormat, LineStatus, Preview, UploadError};
+use backend::csv_upload::{self, Column, DownloadFormat, LineStatus, Preview};
+
+use crate::refusal::refuse;
 use backend::roles::Viewer;
 use backend::Portal;
 
 /// Largest file accepted (SPEC §4: 20 MiB), with room for nothing else.
 pub const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
-
-fn refuse(e: UploadError) -> Response {
-    let status = match &e {
-        UploadError::Forbidden => StatusCode::FORBIDDEN,
-        UploadError::NotFound => StatusCode::NOT_FOUND,
-        UploadError::ChangedMeanwhile => StatusCode::CONFLICT,
-        UploadError::Internal(_) => {
-            tracing::error!(error = ?e, "CSV upload failed");
-            return (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Internal error; the details are in the server log.",
-            )
-                .into_response();
-        }
-        UploadError::File(_) | UploadError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-    };
-    let text = e.to_string();
-    let mut first = text.chars();
-    let sentence = first
-        .next()
-        .map(|c| c.to_uppercase().collect::<String>() + first.as_str())
-        .unwrap_or_default();
-    (status, sentence).into_response()
-}
 
 fn preview_item(p: Preview) -> CsvPreviewItem {
     CsvPreviewItem {
@@ -92,6 +70,7 @@ pub async fn preview(
     State(portal): State<Portal>,
     viewer: Option<Extension<Viewer>>,
     Path(domain): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let Some(Extension(viewer)) = viewer else {
@@ -101,7 +80,7 @@ pub async fn preview(
     crate::memory::give_back_freed();
     let response = match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
         Ok(p) => Json(preview_item(p)).into_response(),
-        Err(e) => refuse(e),
+        Err(e) => refuse(&headers, e),
     };
     // The plan is gone; only the answer is left. The apply that follows starts from here.
     crate::memory::give_back_freed();
@@ -138,7 +117,7 @@ pub async fn apply(
             unchanged: r.unchanged,
         })
         .into_response(),
-        Err(e) => refuse(e),
+        Err(e) => refuse(&headers, e),
     };
     crate::memory::give_back_freed();
     response
@@ -187,6 +166,7 @@ pub async fn download(
     viewer: Option<Extension<Viewer>>,
     Path(domain): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     let Some(Extension(viewer)) = viewer else {
         return please_log_in();
@@ -216,6 +196,6 @@ pub async fn download(
             )
                 .into_response()
         }
-        Err(e) => refuse(e),
+        Err(e) => refuse(&headers, e),
     }
 }

@@ -10,6 +10,7 @@ pub mod csv_routes;
 pub mod memory;
 pub mod metrics;
 pub mod own_origin;
+pub mod refusal;
 pub mod scim_routes;
 pub mod security;
 pub mod serve;

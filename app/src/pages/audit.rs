@@ -81,7 +81,7 @@ pub async fn list_audit(domain: String, query: AuditQuery) -> Result<AuditList, 
     let filter = crate::on_server::audit::to_filter(&query, 500, &zone)?;
     let entries = backend::rows::list_audit(&portal.pool, &viewer, &domain, &filter)
         .await
-        .map_err(crate::on_server::rows::row_error)?;
+        .map_err(crate::on_server::service_error)?;
     let wall = |secs| zone.wall(secs);
     let items = entries
         .into_iter()

@@ -29,61 +29,7 @@ const P384_ALGORITHM: &[u8] = &[
     0x00, 0x22,
 ];
 
-const MIN_RSA_BITS: u32 = 2048;
-const MAX_RSA_BITS: u32 = 8192;
-
-/// Why an uploaded certificate request cannot be used; every message says what to do instead.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CsrError {
-    /// Neither a PEM nor a DER PKCS#10 request.
-    #[error("this is not a certificate request (PKCS#10): paste the text from -----BEGIN CERTIFICATE REQUEST----- to -----END CERTIFICATE REQUEST-----, or upload the .csr file")]
-    NotACsr,
-    /// A private key was pasted instead of the request.
-    #[error("this is a private key, not a certificate request: keep it secret (consider it exposed if you sent it anywhere) and paste the request (-----BEGIN CERTIFICATE REQUEST-----) instead")]
-    PrivateKey,
-    /// The self-signature does not verify: altered, damaged or made for another key.
-    #[error("the request's signature does not match its key: the request was altered or damaged; make a new one")]
-    BadSignature,
-    /// Signed with an algorithm that cannot be checked (e.g. MD5, or SHA-1 with ECDSA).
-    #[error("the request is signed with an algorithm the portal cannot check: make it again with SHA-256 (openssl req -sha256)")]
-    UnsupportedSignature,
-    /// RSA modulus shorter than 2048 bits.
-    #[error("RSA keys must have at least {MIN_RSA_BITS} bits; this one has {bits}")]
-    RsaTooShort {
-        /// The key's length.
-        bits: u32,
-    },
-    /// RSA modulus longer than 8192 bits.
-    #[error("RSA keys may have at most {MAX_RSA_BITS} bits; this one has {bits}")]
-    RsaTooLong {
-        /// The key's length.
-        bits: u32,
-    },
-    /// RSA modulus not a whole number of bytes (S/MIME BR §6.1.5).
-    #[error("RSA key lengths must be a multiple of 8 bits; this one has {bits}")]
-    RsaOddLength {
-        /// The key's length.
-        bits: u32,
-    },
-    /// RSA public exponent even or below 3 (S/MIME BR §6.1.6).
-    #[error("the RSA key's public exponent must be an odd number of at least 3 (usually 65537)")]
-    RsaExponent,
-    /// An EC curve other than P-256 and P-384.
-    #[error("EC curve {curve} is not accepted: use P-256 or P-384")]
-    EcCurve {
-        /// The curve's name or OID.
-        curve: String,
-    },
-    /// An EC point that is not in the uncompressed form certificates use.
-    #[error("the EC public key is not in uncompressed form: make the request again with OpenSSL's defaults")]
-    EcPointFormat,
-    /// Any other key type (Ed25519, DSA, …).
-    #[error("{algorithm} keys are not accepted: use RSA (2048 to 8192 bits) or EC P-256 or P-384")]
-    KeyAlgorithm {
-        /// The algorithm's name or OID.
-        algorithm: String,
-    },
-}
+pub use domain::certificate::{CsrError, MAX_RSA_BITS, MIN_RSA_BITS};
 
 /// Reads a PKCS#10 request, PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`, with any
 /// surrounding whitespace or text) or DER, checks its key and its self-signature, and returns its

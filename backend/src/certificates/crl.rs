@@ -6,9 +6,10 @@ use std::time::Duration;
 use domain::certificate::{crl_is_due, crl_next_update};
 
 use super::read::stored_reason;
-use super::{CertificateError, Crl, BEGIN_WRITE};
+use super::{Crl, BEGIN_WRITE};
 use crate::ca::{CertificateAuthority, CrlEntry, CrlRequest};
 use crate::clock;
+use crate::error::ServiceError;
 use crate::portal::Portal;
 use crate::storage::certificates::{self as store, CrlRecord};
 use crate::storage::Conn;
@@ -22,7 +23,7 @@ pub(super) async fn sign_crl(
     conn: &mut Conn,
     ca: &dyn CertificateAuthority,
     now: i64,
-) -> Result<CrlRecord, CertificateError> {
+) -> Result<CrlRecord, ServiceError> {
     let number = store::find_crl(conn)
         .await?
         .map_or(1, |previous| previous.crl_number.saturating_add(1));
@@ -36,7 +37,7 @@ pub(super) async fn sign_crl(
                 revoked_at: r.revoked_at,
             })
         })
-        .collect::<Result<Vec<_>, CertificateError>>()?;
+        .collect::<Result<Vec<_>, ServiceError>>()?;
     let request = CrlRequest {
         number: u64::try_from(number).unwrap_or(1),
         this_update: now,
@@ -61,7 +62,7 @@ pub(super) async fn sign_crl(
 
 /// R15: the CRL to serve. Signs the first one if there is none, and a new one when the stored
 /// one is due (about a day old); otherwise the stored one, without taking the write lock.
-pub async fn current_crl(portal: &Portal) -> Result<Crl, CertificateError> {
+pub async fn current_crl(portal: &Portal) -> Result<Crl, ServiceError> {
     let now = clock::now();
     {
         let mut conn = portal.pool.acquire().await?;

@@ -2,8 +2,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use domain::message::Message;
 
-use super::{CertificateError, CertificateFile, CertificateFormat};
+use super::{CertificateFile, CertificateFormat, ServiceError};
 use crate::portal::Portal;
 use crate::roles::Viewer;
 use crate::storage::certificates::{self as store, CertificateRecord};
@@ -40,15 +41,15 @@ pub async fn certificate_file(
     viewer: &Viewer,
     certificate_id: i64,
     format: CertificateFormat,
-) -> Result<CertificateFile, CertificateError> {
+) -> Result<CertificateFile, ServiceError> {
     let mut conn = portal.pool.acquire().await?;
     let record = store::find_certificate(&mut conn, certificate_id)
         .await?
         .filter(|r| may_see(viewer, r))
-        .ok_or(CertificateError::NotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchCertificate))?;
     let der = store::find_certificate_der(&mut conn, certificate_id)
         .await?
-        .ok_or(CertificateError::NotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchCertificate))?;
     let serial = &record.serial;
     Ok(match format {
         CertificateFormat::Pem => CertificateFile {

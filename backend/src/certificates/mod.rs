@@ -23,15 +23,11 @@ mod revoke;
 
 use std::fmt;
 
-use domain::address::AddressError;
-use domain::certificate::{RequestRefusal, RevocationReason, RevokeRefusal};
+use domain::certificate::{RequestRefusal, RevocationReason};
 use serde::{Deserialize, Serialize};
 
-use crate::ca::csr::CsrError;
 use crate::ca::CaError;
 use crate::error::ServiceError;
-use crate::idm_bar::IdmInactive;
-use crate::roles::Refusal;
 use crate::secret::SecretString;
 use crate::storage::certificates::CrlRecord;
 
@@ -154,8 +150,8 @@ pub struct RequestableRow {
     /// The row's addresses linked to this user, primary first: what a certificate may contain.
     pub linked_addresses: Vec<String>,
     /// Why a request is not possible now (inactive, still valid until …, no name); `None` when
-    /// it is.
-    pub refusal: Option<String>,
+    /// it is. As data: the page words it in the user's language.
+    pub refusal: Option<RequestRefusal>,
     /// The subject a certificate would have, e.g. `CN=Anna Schmidt, givenName=Anna,
     /// surname=Schmidt` or `emailAddress=helpdesk@example.org`; empty when it cannot be made.
     pub subject_preview: String,
@@ -267,115 +263,10 @@ impl From<CrlRecord> for Crl {
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-/// Why a certificate use case did not happen. `Display` is safe to show to whoever asked: it
-/// never holds a password, key or database detail (Q6); [`CertificateError::Internal`] and
-/// [`CertificateError::Ca`] keep their cause as `source()` for the log only.
-#[derive(Debug, thiserror::Error)]
-pub enum CertificateError {
-    /// R13 (or R7) refuses the request; the text says what to do.
-    #[error(transparent)]
-    Refused(#[from] RequestRefusal),
-    /// R15 refuses the revocation.
-    #[error(transparent)]
-    Revoke(#[from] RevokeRefusal),
-    /// The CSR cannot be used; the text says why.
-    #[error(transparent)]
-    Csr(#[from] CsrError),
-    /// A chosen address is not an email address.
-    #[error(transparent)]
-    InvalidAddress(#[from] AddressError),
-    /// The row does not exist or none of its addresses is linked to the user; both read alike,
-    /// so that row ids tell nothing.
-    #[error("none of this mailbox's addresses is linked to you: confirm a challenge for one of them first")]
-    NotLinkedToRow,
-    /// No such certificate, or one the person may not see (existence does not leak, Q1).
-    #[error("no such certificate")]
-    NotFound,
-    /// No such row.
-    #[error("there is no such row")]
-    RowNotFound,
-    /// A row of a batch revocation is unknown or lies in a domain the NAP does not administer.
-    #[error("there is no row #{0} in a domain you administer; nothing was revoked")]
-    NoSuchRow(i64),
-    /// A row of a batch revocation is still active (R15).
-    #[error("{0} is still active: deactivate the row first (its owner can revoke their certificate at any time); nothing was revoked")]
-    RowActive(String),
-    /// The person may not do this (Q1).
-    #[error(transparent)]
-    Forbidden(#[from] Refusal),
-    /// The IdM says the person is inactive or deleted (R22), whatever session they hold.
-    #[error(transparent)]
-    IdmInactive(#[from] IdmInactive),
-    /// The PKCS#12 password is too short (its content is never repeated).
-    #[error("the password for the PKCS#12 file must have at least {min} characters")]
-    PasswordTooShort {
-        /// The minimum length in characters.
-        min: usize,
-    },
-    /// The PKCS#12 password is longer than [`MAX_PKCS12_PASSWORD_BYTES`] (Q9).
-    #[error("the password for the PKCS#12 file may have at most {max} bytes (1 KiB)")]
-    PasswordTooLong {
-        /// The maximum length in bytes.
-        max: usize,
-    },
-    /// The certification authority failed; nothing was issued or revoked.
-    #[error(
-        "the certification authority could not sign; nothing was changed, please try again later"
-    )]
-    Ca(#[source] CaError),
-    /// A database or system failure; details only in the log.
-    #[error("internal error")]
-    Internal(#[source] ServiceError),
-}
-
-impl CertificateError {
-    /// A failure the person cannot fix (log it with its cause; answer 500).
-    pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            CertificateError::Internal(_) | CertificateError::Ca(_)
-        )
-    }
-
-    /// The person lacks the role (answer 403).
-    pub fn is_forbidden(&self) -> bool {
-        matches!(self, CertificateError::Forbidden(_))
-    }
-
-    /// The certificate or row does not exist for this person (answer 404).
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            CertificateError::NotFound | CertificateError::RowNotFound
-        )
-    }
-
-    fn internal(err: impl std::error::Error + Send + Sync + 'static) -> CertificateError {
-        CertificateError::Internal(ServiceError::internal(err))
-    }
-
-    /// A stored value that the rules refuse: the database holds what it must not.
-    fn corrupt(what: String) -> CertificateError {
-        CertificateError::Internal(ServiceError::Internal(
-            format!("stored data breaks the rules: {what}").into(),
-        ))
-    }
-}
-
-impl From<sqlx::Error> for CertificateError {
-    fn from(err: sqlx::Error) -> Self {
-        CertificateError::Internal(err.into())
-    }
-}
-
-impl From<ServiceError> for CertificateError {
-    fn from(err: ServiceError) -> Self {
-        CertificateError::Internal(err)
-    }
-}
-
-impl From<CaError> for CertificateError {
+impl From<CaError> for ServiceError {
+    // The certification authority failed: nothing was issued or revoked, and the person can only
+    // try again later; the cause goes to the log.
     fn from(err: CaError) -> Self {
-        CertificateError::Ca(err)
+        ServiceError::internal(err)
     }
 }

@@ -1,6 +1,7 @@
 //! Reading certificates: a user's own with the rows they may request for, a row's, and the
 //! validation evidence behind them.
 
+use domain::message::Message;
 use std::collections::HashMap;
 
 use domain::address::EmailAddress;
@@ -11,7 +12,7 @@ use domain::handover::ValidationEvidence;
 use domain::mailbox::MailboxType;
 
 use super::{
-    CertificateError, CertificateStatus, CertificateView, KeySource, MyCertificates, RequestableRow,
+    CertificateStatus, CertificateView, KeySource, MyCertificates, RequestableRow, ServiceError,
 };
 use crate::ca::Holder;
 use crate::clock;
@@ -25,19 +26,17 @@ use crate::storage::certificates::{
 use crate::storage::users::find_user;
 
 /// "Given Family", or the user ID when the IdM gave no name.
-pub(super) fn stored_reason(reason: Option<&str>) -> Result<RevocationReason, CertificateError> {
+pub(super) fn stored_reason(reason: Option<&str>) -> Result<RevocationReason, ServiceError> {
     match reason {
         None => Ok(RevocationReason::Unspecified),
         Some(name) => RevocationReason::parse(name)
-            .map_err(|_| CertificateError::corrupt(format!("revocation reason {name}"))),
+            .map_err(|_| ServiceError::corrupt(format!("revocation reason {name}"))),
     }
 }
 
-pub(super) fn stored_addresses(
-    record: &CertificateRecord,
-) -> Result<Vec<String>, CertificateError> {
+pub(super) fn stored_addresses(record: &CertificateRecord) -> Result<Vec<String>, ServiceError> {
     serde_json::from_str(&record.addresses)
-        .map_err(|_| CertificateError::corrupt(format!("addresses of certificate {}", record.id)))
+        .map_err(|_| ServiceError::corrupt(format!("addresses of certificate {}", record.id)))
 }
 
 /// What R13 and R15 need of a stored certificate.
@@ -51,11 +50,10 @@ pub(super) fn existing_of(record: &CertificateRecord) -> ExistingCert {
 pub(crate) fn view_of(
     record: CertificateRecord,
     now: i64,
-) -> Result<CertificateView, CertificateError> {
+) -> Result<CertificateView, ServiceError> {
     let addresses = stored_addresses(&record)?;
-    let key_source = KeySource::parse(&record.key_source).ok_or_else(|| {
-        CertificateError::corrupt(format!("key source of certificate {}", record.id))
-    })?;
+    let key_source = KeySource::parse(&record.key_source)
+        .ok_or_else(|| ServiceError::corrupt(format!("key source of certificate {}", record.id)))?;
     let status = match record.revoked_at {
         Some(at) => CertificateStatus::Revoked {
             at,
@@ -86,13 +84,13 @@ pub(crate) fn view_of(
 fn views_of(
     records: Vec<CertificateRecord>,
     now: i64,
-) -> Result<Vec<CertificateView>, CertificateError> {
+) -> Result<Vec<CertificateView>, ServiceError> {
     records.into_iter().map(|r| view_of(r, now)).collect()
 }
 
-pub(super) fn mailbox_type_of(row: &CertificateRowRecord) -> Result<MailboxType, CertificateError> {
+pub(super) fn mailbox_type_of(row: &CertificateRowRecord) -> Result<MailboxType, ServiceError> {
     MailboxType::parse(&row.mailbox_type)
-        .map_err(|_| CertificateError::corrupt(format!("mailbox type of row {}", row.id)))
+        .map_err(|_| ServiceError::corrupt(format!("mailbox type of row {}", row.id)))
 }
 
 /// The subject a certificate for `holder` would get, as the CA writes its text (RFC 4514, most
@@ -145,7 +143,7 @@ fn subject_preview(
 pub async fn my_certificates(
     portal: &Portal,
     viewer: &Viewer,
-) -> Result<MyCertificates, CertificateError> {
+) -> Result<MyCertificates, ServiceError> {
     let user_id = viewer.user.user_id.as_str();
     let now = clock::now();
     let window = portal.config.ca.renewal_window();
@@ -228,7 +226,7 @@ pub async fn my_certificates(
         } else {
             Some(RequestRefusal::RowInactive)
         };
-        row.refusal = refusal.map(|r| r.to_string());
+        row.refusal = refusal;
         row.subject_preview = match &holder {
             Ok(holder) => subject_preview(holder, &row.linked_addresses[0], organization, country),
             Err(_) => String::new(),
@@ -248,7 +246,7 @@ pub async fn certificates_of_row(
     portal: &Portal,
     viewer: &Viewer,
     row_id: i64,
-) -> Result<Vec<CertificateView>, CertificateError> {
+) -> Result<Vec<CertificateView>, ServiceError> {
     if !viewer.is_nap() && !viewer.is_operator {
         return Err(Refusal::NotNapOfDomain.into());
     }
@@ -256,7 +254,7 @@ pub async fn certificates_of_row(
     store::find_certificate_row(&mut conn, row_id)
         .await?
         .filter(|row| viewer.may_read_domain(row.domain_id))
-        .ok_or(CertificateError::RowNotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchRow))?;
     let records = store::list_certificates_of_row(&mut conn, row_id).await?;
     views_of(records, clock::now())
 }
@@ -269,12 +267,12 @@ pub async fn evidence_of_row(
     portal: &Portal,
     viewer: &Viewer,
     row_id: i64,
-) -> Result<HashMap<String, Vec<ValidationEvidence>>, CertificateError> {
+) -> Result<HashMap<String, Vec<ValidationEvidence>>, ServiceError> {
     let mut conn = portal.pool.acquire().await?;
     store::find_certificate_row(&mut conn, row_id)
         .await?
         .filter(|row| viewer.may_read_domain(row.domain_id))
-        .ok_or(CertificateError::RowNotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchRow))?;
     let mut evidence = HashMap::new();
     for (serial, after) in list_issue_records_of_row(&mut conn, row_id).await? {
         let found = after

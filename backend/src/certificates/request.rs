@@ -6,11 +6,12 @@ use domain::certificate::{
 };
 use domain::handover::{first_suspended, ValidationEvidence};
 use domain::mailbox::MailboxType;
+use domain::message::Message;
 use serde_json::json;
 
 use super::read::{mailbox_type_of, view_of};
 use super::{
-    CertificateError, CertificateRequest, Issued, KeyChoice, KeySource, BEGIN_WRITE,
+    CertificateRequest, Issued, KeyChoice, KeySource, ServiceError, BEGIN_WRITE,
     MAX_PKCS12_PASSWORD_BYTES, MIN_PKCS12_PASSWORD_CHARS,
 };
 use crate::ca::csr::parse_csr;
@@ -45,20 +46,20 @@ async fn check_request(
     chosen: &[EmailAddress],
     now: i64,
     window: RenewalWindow,
-) -> Result<CheckedRequest, CertificateError> {
+) -> Result<CheckedRequest, ServiceError> {
     // R22: a session that outlived the IdM's deactivation (or began through a path that missed
     // it) gets nothing.
-    check_not_barred::<CertificateError>(conn, user_id).await?;
+    check_not_barred::<ServiceError>(conn, user_id).await?;
     let row = store::find_certificate_row(conn, row_id)
         .await?
-        .ok_or(CertificateError::NotLinkedToRow)?;
+        .ok_or(ServiceError::Invalid(Message::NotLinkedToRow))?;
     let mut linked = Vec::new();
     let mut suspended = Vec::new();
     for (address, is_suspended) in
         store::list_linked_addresses_of_row(conn, user_id, row_id).await?
     {
         let address = EmailAddress::parse(&address)
-            .map_err(|e| CertificateError::corrupt(format!("linked address: {e}")))?;
+            .map_err(|e| ServiceError::corrupt(format!("linked address: {e}")))?;
         if is_suspended {
             suspended.push(address);
         } else {
@@ -66,7 +67,7 @@ async fn check_request(
         }
     }
     if linked.is_empty() && suspended.is_empty() {
-        return Err(CertificateError::NotLinkedToRow);
+        return Err(ServiceError::Invalid(Message::NotLinkedToRow));
     }
     // R18: a new round was sent since the link was made; until it is confirmed the link counts
     // for nothing, whoever holds it.
@@ -117,17 +118,17 @@ enum CheckedKey {
     Server(SecretString),
 }
 
-fn check_password(password: &SecretString) -> Result<(), CertificateError> {
+fn check_password(password: &SecretString) -> Result<(), ServiceError> {
     // The upper bound first and in bytes: it is what the request and the hashing cost.
     if password.expose_secret().len() > MAX_PKCS12_PASSWORD_BYTES {
-        return Err(CertificateError::PasswordTooLong {
+        return Err(ServiceError::Invalid(Message::PasswordTooLong {
             max: MAX_PKCS12_PASSWORD_BYTES,
-        });
+        }));
     }
     if password.expose_secret().chars().count() < MIN_PKCS12_PASSWORD_CHARS {
-        return Err(CertificateError::PasswordTooShort {
+        return Err(ServiceError::Invalid(Message::PasswordTooShort {
             min: MIN_PKCS12_PASSWORD_CHARS,
-        });
+        }));
     }
     Ok(())
 }
@@ -144,7 +145,7 @@ pub async fn request_certificate(
     portal: &Portal,
     viewer: &Viewer,
     request: CertificateRequest,
-) -> Result<Issued, CertificateError> {
+) -> Result<Issued, ServiceError> {
     let user_id = viewer.user.user_id.as_str();
     let CertificateRequest {
         row_id,
@@ -176,7 +177,7 @@ pub async fn request_certificate(
             // RSA key generation takes a while: off the async threads.
             let server_key = tokio::task::spawn_blocking(ServerKey::generate)
                 .await
-                .map_err(CertificateError::internal)??;
+                .map_err(ServiceError::internal)??;
             (server_key.public_key(), Some((server_key, password)))
         }
     };
@@ -204,7 +205,7 @@ pub async fn request_certificate(
         .into_iter()
         .filter(|e| addresses.contains(&e.address.as_str()))
         .collect();
-    let addresses_json = serde_json::to_string(&addresses).map_err(CertificateError::internal)?;
+    let addresses_json = serde_json::to_string(&addresses).map_err(ServiceError::internal)?;
     let id = store::insert_certificate(
         &mut tx,
         &NewCertificate {
@@ -260,14 +261,14 @@ pub async fn request_certificate(
                 )
             })
             .await
-            .map_err(CertificateError::internal)??;
+            .map_err(ServiceError::internal)??;
             Some(file)
         }
         None => None,
     };
     let record = store::find_certificate(&mut tx, id)
         .await?
-        .ok_or(CertificateError::NotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchCertificate))?;
     tx.commit().await?;
     tracing::info!(
         serial = %issued.serial,
@@ -303,7 +304,10 @@ mod tests {
     fn q9_a_pkcs12_password_over_1_kib_is_refused_without_repeating_it() {
         assert!(check_password(&SecretString::from("x".repeat(1024))).is_ok());
         let e = check_password(&SecretString::from("x".repeat(1025))).unwrap_err();
-        assert!(matches!(e, CertificateError::PasswordTooLong { max: 1024 }));
+        assert!(matches!(
+            e,
+            ServiceError::Invalid(Message::PasswordTooLong { max: 1024 })
+        ));
         assert_eq!(
             e.to_string(),
             "the password for the PKCS#12 file may have at most 1024 bytes (1 KiB)"

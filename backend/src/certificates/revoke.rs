@@ -1,6 +1,7 @@
 //! Revoking certificates (R15): by their owner, by a NAP one by one or for whole rows, and by
 //! the portal for the handover and the IdM's deprovisioning; each with its mails and a new CRL.
 
+use domain::message::Message;
 use std::collections::HashSet;
 
 use domain::certificate::{may_revoke, RevocationReason, RevokeRefusal, Revoker};
@@ -8,7 +9,7 @@ use serde_json::json;
 
 use super::crl::sign_crl;
 use super::read::{existing_of, stored_addresses, view_of};
-use super::{CertificateError, CertificateView, BEGIN_WRITE};
+use super::{CertificateView, BEGIN_WRITE};
 use crate::clock;
 use crate::error::ServiceError;
 use crate::mail::message_id::message_id_domain;
@@ -34,7 +35,7 @@ pub(crate) struct Revocation<'a> {
 }
 
 /// A fresh Message-ID at the sender's domain.
-fn message_id(from: &str) -> Result<String, CertificateError> {
+fn message_id(from: &str) -> Result<String, ServiceError> {
     let mut bytes = [0u8; MESSAGE_ID_BYTES];
     getrandom::fill(&mut bytes).map_err(ServiceError::from)?;
     let unique: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -49,7 +50,7 @@ fn revocation_mails(
     record: &CertificateRecord,
     addresses: &[String],
     revocation: &Revocation<'_>,
-) -> Result<Vec<NewOutboxMail>, CertificateError> {
+) -> Result<Vec<NewOutboxMail>, ServiceError> {
     let rendered = revocation_mail(&RevocationMail {
         serial: &record.serial,
         subject: &record.subject,
@@ -92,7 +93,7 @@ pub(crate) async fn revoke_all(
     portal: &Portal,
     records: &[CertificateRecord],
     revocation: &Revocation<'_>,
-) -> Result<(), CertificateError> {
+) -> Result<(), ServiceError> {
     let now = revocation.now;
     let reason = revocation.reason;
     // RFC 5280: `unspecified` is not written; the column stays NULL and the CRL has no code.
@@ -142,7 +143,7 @@ pub async fn revoke_own_certificate(
     viewer: &Viewer,
     certificate_id: i64,
     reason: RevocationReason,
-) -> Result<CertificateView, CertificateError> {
+) -> Result<CertificateView, ServiceError> {
     revoke_one(portal, viewer, certificate_id, reason, Revoker::Owner).await
 }
 
@@ -153,7 +154,7 @@ pub async fn revoke_certificate_as_nap(
     viewer: &Viewer,
     certificate_id: i64,
     reason: RevocationReason,
-) -> Result<CertificateView, CertificateError> {
+) -> Result<CertificateView, ServiceError> {
     revoke_one(portal, viewer, certificate_id, reason, Revoker::Nap).await
 }
 
@@ -163,7 +164,7 @@ async fn revoke_one(
     certificate_id: i64,
     reason: RevocationReason,
     by: Revoker,
-) -> Result<CertificateView, CertificateError> {
+) -> Result<CertificateView, ServiceError> {
     let now = clock::now();
     let mut tx = portal.pool.begin_with(BEGIN_WRITE).await?;
     let record = store::find_certificate(&mut tx, certificate_id)
@@ -173,7 +174,7 @@ async fn revoke_one(
             Revoker::Nap => viewer.administers(r.domain_id),
             Revoker::Idm => false,
         })
-        .ok_or(CertificateError::NotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchCertificate))?;
     let revocation = Revocation {
         actor: &viewer.user.user_id,
         by,
@@ -184,7 +185,7 @@ async fn revoke_one(
     revoke_all(&mut tx, portal, std::slice::from_ref(&record), &revocation).await?;
     let record = store::find_certificate(&mut tx, certificate_id)
         .await?
-        .ok_or(CertificateError::NotFound)?;
+        .ok_or(ServiceError::NotFound(Message::NoSuchCertificate))?;
     tx.commit().await?;
     portal.outbox.notify_one();
     tracing::info!(serial = %record.serial, reason = reason.as_str(), "certificate revoked");
@@ -199,7 +200,7 @@ pub async fn revoke_for_rows(
     viewer: &Viewer,
     row_ids: &[i64],
     reason: RevocationReason,
-) -> Result<usize, CertificateError> {
+) -> Result<usize, ServiceError> {
     if !viewer.is_nap() {
         return Err(Refusal::NotNapOfDomain.into());
     }
@@ -217,9 +218,11 @@ pub async fn revoke_for_rows(
         let row = rows
             .iter()
             .find(|r| r.id == *id && viewer.administers(r.domain_id))
-            .ok_or(CertificateError::NoSuchRow(*id))?;
+            .ok_or(ServiceError::Invalid(Message::NoRowToRevoke { id: *id }))?;
         if row.active {
-            return Err(CertificateError::RowActive(row.primary_address.clone()));
+            return Err(ServiceError::Invalid(Message::RowStillActive {
+                primary: row.primary_address.clone(),
+            }));
         }
     }
     let records = store::list_valid_certificates_of_rows(&mut tx, &row_ids, now).await?;

@@ -38,14 +38,14 @@ pub use file::{
 pub use plan::{check_lines, CheckedLine, CheckedLines};
 
 use crate::clock;
+use crate::error::ServiceError;
 use crate::roles::Viewer;
-use crate::rows::{
-    apply_edit, begin_write, row_json, search_text, ContextFor, RowContext, RowError,
-};
+use crate::rows::{apply_edit, begin_write, row_json, search_text, ContextFor, RowContext};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::Conn;
 use domain::address::EmailAddress;
 use domain::edit::{Activation, RowEdit};
+use domain::message::Message;
 use domain::row::{Field, RowFields};
 
 /// What a line of the file does.
@@ -148,61 +148,30 @@ pub struct ApplyReport {
     pub dropped_links: usize,
 }
 
-/// Why an upload or download did not happen. `Display` is safe to show; [`UploadError::Internal`]
-/// keeps its cause as `source()` for the log only.
-#[derive(Debug, thiserror::Error)]
-pub enum UploadError {
-    /// The file as a whole cannot be used.
-    #[error(transparent)]
-    File(#[from] FileError),
-    /// The file has errors (apply only; the preview lists them too). Nothing was saved.
-    #[error("the file has {} error(s), so nothing was saved; correct them and preview the file again", .0.len())]
-    Invalid(Vec<LineError>),
-    /// The table changed since the preview (or another file was sent). Nothing was saved.
-    #[error("rows of this table were changed since the preview (or the file is not the previewed one), so nothing was saved; preview the file again")]
-    ChangedMeanwhile,
-    /// No such domain (for someone who may read every domain).
-    #[error("there is no such domain")]
-    NotFound,
-    /// The person is not a NAP of the domain (R1); for the download: nor an operator.
-    #[error("you are not a contact person (NAP) of this domain")]
-    Forbidden,
-    /// A database or system failure; details only in the log.
-    #[error("internal error")]
-    Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
-}
-
-impl UploadError {
-    /// Whether this is an internal failure (log it with its cause; answer 500).
-    pub fn is_internal(&self) -> bool {
-        matches!(self, UploadError::Internal(_))
-    }
-}
-
-impl From<RowError> for UploadError {
-    fn from(err: RowError) -> Self {
-        match err {
-            RowError::NotFound => UploadError::NotFound,
-            RowError::Forbidden => UploadError::Forbidden,
-            RowError::ChangedMeanwhile(_) => UploadError::ChangedMeanwhile,
-            RowError::Internal(e) => UploadError::Internal(e),
-            // The plan checks every rule before anything is written; a rule that still fires
-            // means the plan and the rows service disagree, which is a bug, not the NAP's input.
-            e @ (RowError::Fields(_) | RowError::DeleteRefused(_)) => {
-                UploadError::Internal(format!("the CSV plan missed a rule: {e}").into())
+impl From<FileError> for ServiceError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::TooLarge { .. } | FileError::TooManyLines { .. } => {
+                ServiceError::TooLarge(e.into())
             }
+            e => ServiceError::Invalid(e.into()),
         }
     }
 }
 
-impl From<sqlx::Error> for UploadError {
-    fn from(err: sqlx::Error) -> Self {
-        UploadError::Internal(Box::new(err))
+/// The plan checks every rule before anything is written; a rule that still fires while applying
+/// means the plan and the rows service disagree, which is a bug, not the NAP's input.
+fn plan_missed_a_rule(e: ServiceError) -> ServiceError {
+    match e {
+        ServiceError::Invalid(m) => {
+            ServiceError::Internal(format!("the CSV plan missed a rule: {m}").into())
+        }
+        e => e,
     }
 }
 
 /// The domain a NAP changes: R1 for the viewer; operators who are not its NAPs may not.
-fn domain_to_change(ctx: &RowContext, domain: &str) -> Result<(i64, String), UploadError> {
+fn domain_to_change(ctx: &RowContext, domain: &str) -> Result<(i64, String), ServiceError> {
     let (id, name) = ctx.readable_domain(domain)?;
     let name = name.to_string();
     ctx.require_nap_of(id)?;
@@ -216,7 +185,7 @@ pub async fn preview(
     viewer: &Viewer,
     domain: &str,
     bytes: &[u8],
-) -> Result<Preview, UploadError> {
+) -> Result<Preview, ServiceError> {
     // A read transaction: the table is read in several queries, which must see one state.
     let mut tx = pool.begin().await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
@@ -246,7 +215,7 @@ pub async fn apply(
     domain: &str,
     bytes: &[u8],
     fingerprint: &str,
-) -> Result<ApplyReport, UploadError> {
+) -> Result<ApplyReport, ServiceError> {
     let mut tx = begin_write(pool).await?;
     let report = apply_in(&mut tx, viewer, domain, bytes, Some(fingerprint)).await?;
     tx.commit().await?;
@@ -271,7 +240,7 @@ pub async fn apply_in(
     domain: &str,
     bytes: &[u8],
     fingerprint: Option<&str>,
-) -> Result<ApplyReport, UploadError> {
+) -> Result<ApplyReport, ServiceError> {
     let ctx = RowContext::load(&mut *tx, viewer, ContextFor::Changes).await?;
     let (domain_id, domain) = domain_to_change(&ctx, domain)?;
     let file = parse(bytes)?;
@@ -286,10 +255,15 @@ pub async fn apply_in(
     )
     .await?;
     if !plan.preview.errors.is_empty() {
-        return Err(UploadError::Invalid(plan.preview.errors));
+        return Err(ServiceError::Invalid(Message::FileHasErrors {
+            errors: plan.preview.errors,
+        }));
     }
     if fingerprint.is_some_and(|f| plan.preview.fingerprint != f.trim()) {
-        return Err(UploadError::ChangedMeanwhile);
+        return Err(ServiceError::ChangedMeanwhile(
+            Message::TableChangedSincePreview,
+            None,
+        ));
     }
     let now = clock::now();
     let (deactivated, reactivated) = plan::activation_counts(&plan);
@@ -297,7 +271,9 @@ pub async fn apply_in(
     let mut dropped = 0;
     for (row, after) in &plan.actions.edits {
         let stored = &plan.snapshot.rows[*row];
-        let outcome = apply_edit(&mut *tx, &ctx, stored, stored.record.version, after, now).await?;
+        let outcome = apply_edit(&mut *tx, &ctx, stored, stored.record.version, after, now)
+            .await
+            .map_err(plan_missed_a_rule)?;
         superseded += outcome.superseded.len();
         dropped += outcome.dropped_links.len();
     }
@@ -378,7 +354,7 @@ async fn save_plain_edits(
     snapshot: &plan::Snapshot,
     batch: &[(usize, RowFields)],
     now: i64,
-) -> Result<(), UploadError> {
+) -> Result<(), ServiceError> {
     let rows: Vec<store::EditedRow> = batch
         .iter()
         .map(|(row, after)| store::EditedRow {
@@ -393,7 +369,10 @@ async fn save_plain_edits(
         })
         .collect();
     if store::update_rows(conn, &rows, now).await? != rows.len() as u64 {
-        return Err(UploadError::ChangedMeanwhile);
+        return Err(ServiceError::ChangedMeanwhile(
+            Message::TableChangedSincePreview,
+            None,
+        ));
     }
     let mut records = Vec::with_capacity(batch.len());
     let mut texts = Vec::new();
@@ -448,7 +427,7 @@ pub async fn download(
     pool: &SqlitePool,
     viewer: &Viewer,
     domain: &str,
-) -> Result<String, UploadError> {
+) -> Result<String, ServiceError> {
     download_as(pool, viewer, domain, DownloadFormat::Standard).await
 }
 
@@ -458,7 +437,7 @@ pub async fn download_as(
     viewer: &Viewer,
     domain: &str,
     format: DownloadFormat,
-) -> Result<String, UploadError> {
+) -> Result<String, ServiceError> {
     let mut tx = pool.begin().await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Reading).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;

@@ -20,9 +20,8 @@ use super::file::{field_text, Column, CsvLine, HeaderColumn, LineError, ParsedFi
 use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
 use crate::blocking;
-use crate::rows::{
-    parse_input, stored_row, ParsedInput, RowContext, RowError, RowInput, StoredRow,
-};
+use crate::error::ServiceError;
+use crate::rows::{parse_input, stored_row, ParsedInput, RowContext, RowInput, StoredRow};
 use crate::storage::links::LinkRecord;
 use crate::storage::rows::{find_address_holders, AddressHolder, AddressRecord};
 use crate::storage::Conn;
@@ -42,7 +41,7 @@ pub(crate) struct Snapshot {
 
 impl Snapshot {
     /// Reads the table in four queries.
-    pub(crate) async fn load(conn: &mut Conn, domain_id: i64) -> Result<Snapshot, RowError> {
+    pub(crate) async fn load(conn: &mut Conn, domain_id: i64) -> Result<Snapshot, ServiceError> {
         let records = store::list_rows_of_domain(conn, domain_id).await?;
         let mut addresses: HashMap<i64, Vec<AddressRecord>> = HashMap::new();
         for (row_id, a) in store::list_addresses_of_domain(conn, domain_id).await? {
@@ -182,7 +181,7 @@ pub(crate) async fn plan(
     file: ParsedFile,
     file_bytes: &[u8],
     purpose: Purpose,
-) -> Result<Plan, RowError> {
+) -> Result<Plan, ServiceError> {
     let snapshot = Snapshot::load(conn, domain_id).await?;
     let ParsedFile {
         encoding,

@@ -12,7 +12,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use super::checks::{check_row, unique_violation_error};
 use super::read::load_view;
 use super::stored::{load_row_for_change, row_json, search_text, values_of, StoredRow};
-use super::{AuditKind, RowContext, RowError};
+use super::{AuditKind, RowContext, ServiceError};
 use crate::storage::audit::{insert_audit_record, NewAuditRecord};
 use crate::storage::challenges::{supersede_pending_challenges_of_row, SupersededChallenge};
 use crate::storage::links::{delete_link, list_links_of_row, LinkRecord};
@@ -35,7 +35,7 @@ impl RowAudit<'_> {
         subject: &str,
         before: Option<serde_json::Value>,
         after: Option<serde_json::Value>,
-    ) -> Result<(), RowError> {
+    ) -> Result<(), ServiceError> {
         insert_audit_record(
             conn,
             &NewAuditRecord {
@@ -64,11 +64,11 @@ pub(crate) async fn apply_create(
     primary: &EmailAddress,
     fields: &RowFields,
     now: i64,
-) -> Result<i64, RowError> {
+) -> Result<i64, ServiceError> {
     let (errors, home) =
         check_row(conn, ctx, Some(primary), None, fields, &BTreeSet::new()).await?;
     let Some(domain_id) = home.filter(|_| errors.is_empty()) else {
-        return Err(RowError::Fields(errors));
+        return Err(ServiceError::fields(errors));
     };
     let id = match store::insert_row(conn, domain_id, primary.as_str(), &values_of(fields), now)
         .await
@@ -148,7 +148,7 @@ pub(crate) async fn apply_edit(
     version: i64,
     after: &RowFields,
     now: i64,
-) -> Result<EditOutcome, RowError> {
+) -> Result<EditOutcome, ServiceError> {
     let record = &stored.record;
     ctx.require_nap_of(record.domain_id)?;
     if record.version != version {
@@ -164,7 +164,7 @@ pub(crate) async fn apply_edit(
     )
     .await?;
     if !errors.is_empty() {
-        return Err(RowError::Fields(errors));
+        return Err(ServiceError::fields(errors));
     }
     let consequences = RowEdit::between(&stored.fields, after);
     if consequences.is_unchanged() {
@@ -284,7 +284,7 @@ async fn sync_aliases(
     row_id: i64,
     before: &[EmailAddress],
     after: &[EmailAddress],
-) -> Result<(), RowError> {
+) -> Result<(), ServiceError> {
     for removed in before.iter().filter(|a| !after.contains(a)) {
         store::delete_alias(conn, row_id, removed.as_str()).await?;
     }
@@ -309,15 +309,15 @@ async fn sync_aliases(
     Ok(())
 }
 
-/// [`RowError::ChangedMeanwhile`] with the row as it is now.
+/// [`ServiceError::ChangedMeanwhile`] with the row as it is now.
 pub(crate) async fn changed_meanwhile(
     conn: &mut Conn,
     ctx: &RowContext,
     row_id: i64,
     now: i64,
-) -> RowError {
+) -> ServiceError {
     match load_view(conn, ctx, row_id, now).await {
-        Ok(view) => RowError::ChangedMeanwhile(Box::new(view)),
+        Ok(view) => ServiceError::changed_row(Box::new(view)),
         Err(e) => e,
     }
 }
@@ -330,7 +330,7 @@ pub(crate) async fn apply_set_active(
     rows: &[(i64, i64)],
     active: bool,
     now: i64,
-) -> Result<(), RowError> {
+) -> Result<(), ServiceError> {
     for &(row_id, version) in rows {
         let stored = load_row_for_change(conn, ctx, row_id).await?;
         if stored.fields.active == active {
@@ -350,6 +350,6 @@ pub(crate) async fn apply_set_active(
 /// never has to refuse its first write for a stale snapshot.
 pub(crate) async fn begin_write(
     pool: &SqlitePool,
-) -> Result<Transaction<'static, Sqlite>, RowError> {
+) -> Result<Transaction<'static, Sqlite>, ServiceError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }

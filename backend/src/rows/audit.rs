@@ -4,7 +4,7 @@ use domain::address::EmailAddress;
 use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
 
-use super::{AuditKind, ContextFor, RowContext, RowError};
+use super::{AuditKind, ContextFor, RowContext, ServiceError};
 use crate::roles::Viewer;
 use crate::storage::audit as audit_store;
 
@@ -53,7 +53,7 @@ pub async fn list_audit(
     viewer: &Viewer,
     domain: &str,
     filter: &AuditFilter,
-) -> Result<Vec<AuditEntry>, RowError> {
+) -> Result<Vec<AuditEntry>, ServiceError> {
     let mut conn = pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;

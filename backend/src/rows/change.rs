@@ -15,7 +15,7 @@ use super::apply::{
 use super::checks::{check_row, parse_edit, parse_input, ParsedInput};
 use super::read::{load_view, load_views};
 use super::stored::{load_row_for_change, row_json};
-use super::{AuditKind, ContextFor, EditPreview, RowContext, RowError, RowInput, RowView};
+use super::{AuditKind, ContextFor, EditPreview, RowContext, RowInput, RowView, ServiceError};
 use crate::clock;
 use crate::roles::Viewer;
 use crate::storage::challenges::count_pending_challenges_of_row;
@@ -30,7 +30,7 @@ pub async fn create_row(
     domain: &str,
     primary: &str,
     input: &RowInput,
-) -> Result<RowView, RowError> {
+) -> Result<RowView, ServiceError> {
     let mut tx = begin_write(pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;
@@ -56,7 +56,7 @@ pub async fn create_row(
             let (more, _) =
                 check_row(&mut tx, &ctx, primary.as_ref(), None, &fields, &unparsed).await?;
             errors.extend(more);
-            return Err(RowError::Fields(errors));
+            return Err(ServiceError::fields(errors));
         }
     };
     let id = apply_create(&mut tx, &ctx, &primary, &fields, now).await?;
@@ -72,7 +72,7 @@ pub async fn preview_edit(
     row_id: i64,
     version: i64,
     input: &RowInput,
-) -> Result<EditPreview, RowError> {
+) -> Result<EditPreview, ServiceError> {
     let mut conn = pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let now = clock::now();
@@ -91,7 +91,7 @@ pub async fn preview_edit(
     )
     .await?;
     if !errors.is_empty() {
-        return Err(RowError::Fields(errors));
+        return Err(ServiceError::fields(errors));
     }
     let c = RowEdit::between(&stored.fields, &after);
     let supersedes = if c.supersede_pending {
@@ -133,7 +133,7 @@ pub async fn preview_edit(
 }
 
 /// Saves an edit of row `row_id`, which must still be at `version` (else
-/// [`RowError::ChangedMeanwhile`] with the row as it is now). The primary address is not part of
+/// [`ServiceError::ChangedMeanwhile`] with the row as it is now). The primary address is not part of
 /// the input (R2); R4–R6 are applied in the same transaction; the version is bumped.
 pub async fn edit_row(
     pool: &SqlitePool,
@@ -141,7 +141,7 @@ pub async fn edit_row(
     row_id: i64,
     version: i64,
     input: &RowInput,
-) -> Result<RowView, RowError> {
+) -> Result<RowView, ServiceError> {
     let mut tx = begin_write(pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
@@ -172,7 +172,7 @@ pub async fn set_active(
     viewer: &Viewer,
     rows: &[(i64, i64)],
     active: bool,
-) -> Result<Vec<RowView>, RowError> {
+) -> Result<Vec<RowView>, ServiceError> {
     let mut tx = begin_write(pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
@@ -189,7 +189,7 @@ pub async fn delete_row(
     viewer: &Viewer,
     row_id: i64,
     version: i64,
-) -> Result<(), RowError> {
+) -> Result<(), ServiceError> {
     let mut tx = begin_write(pool).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let now = clock::now();
@@ -198,7 +198,7 @@ pub async fn delete_row(
         return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await);
     }
     may_delete_row(stored.record.challenged)
-        .map_err(|refusal| RowError::DeleteRefused(refusal.to_string()))?;
+        .map_err(|refusal| ServiceError::Invalid(refusal.into()))?;
     if !store::delete_unchallenged_row(&mut tx, row_id, version).await? {
         return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await);
     }

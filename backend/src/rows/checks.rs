@@ -8,7 +8,7 @@ use domain::row::{parse_aliases, Field, FieldError, RowFields};
 use domain::text::{Comment, PersonName};
 
 use super::stored::StoredRow;
-use super::{RowContext, RowError, RowInput};
+use super::{RowContext, RowInput, ServiceError};
 use crate::storage::rows as store;
 use crate::storage::{is_unique_violation, Conn};
 
@@ -102,7 +102,7 @@ pub(super) async fn check_row(
     own_row: Option<i64>,
     fields: &RowFields,
     unparsed: &BTreeSet<Field>,
-) -> Result<(Vec<FieldError>, Option<i64>), RowError> {
+) -> Result<(Vec<FieldError>, Option<i64>), ServiceError> {
     let placeholder;
     let checked_primary = match primary {
         Some(p) => p,
@@ -158,7 +158,7 @@ async fn uniqueness_errors(
     own_row: Option<i64>,
     fields: &RowFields,
     unparsed: &BTreeSet<Field>,
-) -> Result<Vec<FieldError>, RowError> {
+) -> Result<Vec<FieldError>, ServiceError> {
     let mut addresses: Vec<&str> = Vec::new();
     if let Some(p) = primary {
         addresses.push(p.as_str());
@@ -217,13 +217,13 @@ pub(super) async fn unique_violation_error(
     err: sqlx::Error,
     address: &str,
     field: Field,
-) -> RowError {
+) -> ServiceError {
     if !is_unique_violation(&err) {
         return err.into();
     }
     match store::find_address_holders(conn, &[address]).await {
         Ok(holders) => match holders.first() {
-            Some(h) => RowError::Fields(vec![FieldError::new(
+            Some(h) => ServiceError::fields(vec![FieldError::new(
                 field,
                 format!(
                     "{} is already used by another row; an address can belong to one row only",
@@ -242,7 +242,7 @@ pub(crate) async fn parse_edit(
     ctx: &RowContext,
     stored: &StoredRow,
     input: &RowInput,
-) -> Result<RowFields, RowError> {
+) -> Result<RowFields, ServiceError> {
     // The form has no active field: an edit keeps the row's (R7 is set_active's).
     let ParsedInput {
         fields,
@@ -262,7 +262,7 @@ pub(crate) async fn parse_edit(
     )
     .await?;
     errors.extend(more);
-    Err(RowError::Fields(errors))
+    Err(ServiceError::fields(errors))
 }
 
 #[cfg(test)]

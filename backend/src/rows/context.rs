@@ -1,8 +1,9 @@
 //! Who acts on rows, and on which domains (R1, Q1).
 
 use domain::address::DomainName;
+use domain::message::Message;
 
-use super::RowError;
+use super::ServiceError;
 use crate::roles::Viewer;
 use crate::storage::domains::list_domains;
 use crate::storage::Conn;
@@ -33,8 +34,8 @@ pub(crate) enum ContextFor {
     Changes,
 }
 
-fn stored_domain(name: &str) -> Result<DomainName, RowError> {
-    DomainName::parse(name).map_err(|e| RowError::corrupt(e.to_string()))
+fn stored_domain(name: &str) -> Result<DomainName, ServiceError> {
+    DomainName::parse(name).map_err(|e| ServiceError::corrupt(e.to_string()))
 }
 
 impl RowContext {
@@ -44,18 +45,18 @@ impl RowContext {
         conn: &mut Conn,
         viewer: &Viewer,
         purpose: ContextFor,
-    ) -> Result<RowContext, RowError> {
+    ) -> Result<RowContext, ServiceError> {
         let administered = viewer
             .nap_domains
             .iter()
             .map(|d| Ok((d.id, stored_domain(&d.name)?)))
-            .collect::<Result<Vec<_>, RowError>>()?;
+            .collect::<Result<Vec<_>, ServiceError>>()?;
         let registered = if purpose == ContextFor::Changes || viewer.is_operator {
             list_domains(conn)
                 .await?
                 .iter()
                 .map(|d| Ok((d.id, stored_domain(&d.name)?)))
-                .collect::<Result<Vec<_>, RowError>>()?
+                .collect::<Result<Vec<_>, ServiceError>>()?
         } else {
             Vec::new()
         };
@@ -71,12 +72,15 @@ impl RowContext {
 
     /// The portal itself acting on every registered domain's rows, audited as `actor`: the IdM's
     /// deprovisioning (R22) deactivates a leaver's rows through the same core as a NAP (R8).
-    pub(crate) async fn for_system(conn: &mut Conn, actor: &str) -> Result<RowContext, RowError> {
+    pub(crate) async fn for_system(
+        conn: &mut Conn,
+        actor: &str,
+    ) -> Result<RowContext, ServiceError> {
         let registered = list_domains(conn)
             .await?
             .iter()
             .map(|d| Ok((d.id, stored_domain(&d.name)?)))
-            .collect::<Result<Vec<_>, RowError>>()?;
+            .collect::<Result<Vec<_>, ServiceError>>()?;
         let names: Vec<DomainName> = registered.iter().map(|(_, n)| n.clone()).collect();
         Ok(RowContext {
             actor: actor.to_owned(),
@@ -89,22 +93,22 @@ impl RowContext {
     }
 
     /// R1 for changes: only the domain's NAPs.
-    pub(crate) fn require_nap_of(&self, domain_id: i64) -> Result<&DomainName, RowError> {
+    pub(crate) fn require_nap_of(&self, domain_id: i64) -> Result<&DomainName, ServiceError> {
         self.administered
             .iter()
             .find(|(id, _)| *id == domain_id)
             .map(|(_, name)| name)
-            .ok_or(RowError::Forbidden)
+            .ok_or(ServiceError::Forbidden(Message::NotNap))
     }
 
     /// For reading: the domain's NAPs and operators.
-    pub(super) fn require_reader_of(&self, domain_id: i64) -> Result<&DomainName, RowError> {
+    pub(super) fn require_reader_of(&self, domain_id: i64) -> Result<&DomainName, ServiceError> {
         if self.reads_all {
             self.registered
                 .iter()
                 .find(|(id, _)| *id == domain_id)
                 .map(|(_, name)| name)
-                .ok_or(RowError::NotFound)
+                .ok_or(ServiceError::NotFound(Message::NoSuchDomain))
         } else {
             self.require_nap_of(domain_id)
         }
@@ -118,13 +122,13 @@ impl RowContext {
         &self,
         row_domain_id: Option<i64>,
         change: bool,
-    ) -> Result<&DomainName, RowError> {
+    ) -> Result<&DomainName, ServiceError> {
         if !self.reads_all && self.administered.is_empty() {
-            return Err(RowError::Forbidden);
+            return Err(ServiceError::Forbidden(Message::NotNap));
         }
-        let domain_id = row_domain_id.ok_or(RowError::NotFound)?;
+        let domain_id = row_domain_id.ok_or(ServiceError::NotFound(Message::NoSuchRow))?;
         if !self.reads_all && self.require_nap_of(domain_id).is_err() {
-            return Err(RowError::NotFound);
+            return Err(ServiceError::NotFound(Message::NoSuchRow));
         }
         if change {
             self.require_nap_of(domain_id)
@@ -135,11 +139,14 @@ impl RowContext {
 
     /// A domain named in a request, by name. Someone who may not read it learns nothing about
     /// whether it is registered.
-    pub(crate) fn readable_domain(&self, name: &str) -> Result<(i64, &DomainName), RowError> {
+    pub(crate) fn readable_domain(&self, name: &str) -> Result<(i64, &DomainName), ServiceError> {
         let (list, refusal) = if self.reads_all {
-            (&self.registered, RowError::NotFound)
+            (
+                &self.registered,
+                ServiceError::NotFound(Message::NoSuchDomain),
+            )
         } else {
-            (&self.administered, RowError::Forbidden)
+            (&self.administered, ServiceError::Forbidden(Message::NotNap))
         };
         let Ok(name) = DomainName::parse(name) else {
             return Err(refusal);

@@ -1,5 +1,6 @@
 //! Reading rows: where each address stands, and a domain's table page by page.
 
+use domain::message::Message;
 use std::collections::HashMap;
 
 use domain::address::DomainName;
@@ -9,8 +10,8 @@ use domain::mailbox::MailboxType;
 use sqlx::SqlitePool;
 
 use super::{
-    AddressState, AddressStatus, Anchor, ContextFor, MailDelivery, RowContext, RowError, RowPage,
-    RowQuery, RowView, SortKey, StateFilter, MAX_PAGE_SIZE,
+    AddressState, AddressStatus, Anchor, ContextFor, MailDelivery, RowContext, RowPage, RowQuery,
+    RowView, ServiceError, SortKey, StateFilter, MAX_PAGE_SIZE,
 };
 use crate::clock;
 use crate::identity::display_name;
@@ -116,7 +117,7 @@ pub(crate) async fn held_certificates(
     conn: &mut Conn,
     row_ids: &[i64],
     now: i64,
-) -> Result<HashMap<i64, Vec<HeldCertificate>>, RowError> {
+) -> Result<HashMap<i64, Vec<HeldCertificate>>, ServiceError> {
     let mut by_row: HashMap<i64, Vec<HeldCertificate>> = HashMap::new();
     for c in list_held_certificates_of_rows(conn, row_ids, now).await? {
         by_row.entry(c.row_id).or_default().push(HeldCertificate {
@@ -137,9 +138,9 @@ fn view_of(
     addresses: &[AddressStateRecord],
     certificates: Vec<HeldCertificate>,
     now: i64,
-) -> Result<RowView, RowError> {
+) -> Result<RowView, ServiceError> {
     let mailbox_type = MailboxType::parse(&record.mailbox_type)
-        .map_err(|e| RowError::corrupt(format!("row {}: {e}", record.id)))?;
+        .map_err(|e| ServiceError::corrupt(format!("row {}: {e}", record.id)))?;
     Ok(RowView {
         id: record.id,
         domain: domain.to_string(),
@@ -175,10 +176,10 @@ fn view_of(
 /// Builds the views of rows with one query for all their addresses.
 async fn views_of(
     conn: &mut Conn,
-    domain_of: impl Fn(i64) -> Result<DomainName, RowError>,
+    domain_of: impl Fn(i64) -> Result<DomainName, ServiceError>,
     records: Vec<RowRecord>,
     now: i64,
-) -> Result<Vec<RowView>, RowError> {
+) -> Result<Vec<RowView>, ServiceError> {
     let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
     let mut by_row: HashMap<i64, Vec<AddressStateRecord>> = HashMap::new();
     for a in store::list_address_states(conn, &ids).await? {
@@ -201,14 +202,16 @@ pub(crate) async fn load_view(
     ctx: &RowContext,
     row_id: i64,
     now: i64,
-) -> Result<RowView, RowError> {
+) -> Result<RowView, ServiceError> {
     let record = store::find_row(conn, row_id).await?;
     let domain = ctx
         .row_domain(record.as_ref().map(|r| r.domain_id), false)?
         .clone();
-    let record = record.ok_or(RowError::NotFound)?;
+    let record = record.ok_or(ServiceError::NotFound(Message::NoSuchRow))?;
     let mut views = views_of(conn, |_| Ok(domain.clone()), vec![record], now).await?;
-    views.pop().ok_or(RowError::NotFound)
+    views
+        .pop()
+        .ok_or(ServiceError::NotFound(Message::NoSuchRow))
 }
 
 /// One page of a domain's table: filtered, sorted, with every address's state. One query whatever
@@ -220,7 +223,7 @@ pub async fn list_rows(
     viewer: &Viewer,
     domain: &str,
     query: &RowQuery,
-) -> Result<RowPage, RowError> {
+) -> Result<RowPage, ServiceError> {
     let mut conn = pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, domain_name) = ctx.readable_domain(domain)?;
@@ -298,7 +301,11 @@ pub async fn list_rows(
 }
 
 /// One row (its domain's NAPs and operators).
-pub async fn get_row(pool: &SqlitePool, viewer: &Viewer, row_id: i64) -> Result<RowView, RowError> {
+pub async fn get_row(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    row_id: i64,
+) -> Result<RowView, ServiceError> {
     let mut conn = pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     load_view(&mut conn, &ctx, row_id, clock::now()).await
@@ -310,7 +317,7 @@ pub(crate) async fn load_views(
     ctx: &RowContext,
     rows: &[(i64, i64)],
     now: i64,
-) -> Result<Vec<RowView>, RowError> {
+) -> Result<Vec<RowView>, ServiceError> {
     let mut views = Vec::with_capacity(rows.len());
     for &(row_id, _) in rows {
         views.push(load_view(conn, ctx, row_id, now).await?);

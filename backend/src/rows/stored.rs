@@ -2,11 +2,12 @@
 
 use domain::address::EmailAddress;
 use domain::mailbox::MailboxType;
+use domain::message::Message;
 use domain::row::RowFields;
 use domain::text::{Comment, PersonName};
 use serde_json::json;
 
-use super::{RowContext, RowError};
+use super::{RowContext, ServiceError};
 use crate::storage::rows::{self as store, AddressRecord, RowRecord, RowValues};
 use crate::storage::Conn;
 
@@ -20,8 +21,9 @@ pub(crate) struct StoredRow {
 pub(crate) fn stored_row(
     record: RowRecord,
     addresses: &[AddressRecord],
-) -> Result<StoredRow, RowError> {
-    let corrupt = |e: &dyn std::fmt::Display| RowError::corrupt(format!("row {}: {e}", record.id));
+) -> Result<StoredRow, ServiceError> {
+    let corrupt =
+        |e: &dyn std::fmt::Display| ServiceError::corrupt(format!("row {}: {e}", record.id));
     let primary = EmailAddress::parse(&record.primary_address).map_err(|e| corrupt(&e))?;
     let aliases = addresses
         .iter()
@@ -50,17 +52,17 @@ pub(crate) fn stored_row(
     })
 }
 
-/// Loads a row to change it: [`RowError::NotFound`] if there is none or it lies in a domain the
-/// person may not read (Q1), [`RowError::Forbidden`] unless the person is a NAP of its domain
+/// Loads a row to change it: [`ServiceError::NotFound(Message::NoSuchRow)`] if there is none or it lies in a domain the
+/// person may not read (Q1), [`ServiceError::Forbidden(Message::NotNap)`] unless the person is a NAP of its domain
 /// (R1: an operator, or someone with no table at all).
 pub(crate) async fn load_row_for_change(
     conn: &mut Conn,
     ctx: &RowContext,
     row_id: i64,
-) -> Result<StoredRow, RowError> {
+) -> Result<StoredRow, ServiceError> {
     let record = store::find_row(conn, row_id).await?;
     ctx.row_domain(record.as_ref().map(|r| r.domain_id), true)?;
-    let record = record.ok_or(RowError::NotFound)?;
+    let record = record.ok_or(ServiceError::NotFound(Message::NoSuchRow))?;
     let addresses = store::list_addresses_of_row(conn, row_id).await?;
     stored_row(record, &addresses)
 }

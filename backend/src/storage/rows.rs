@@ -321,17 +321,7 @@ impl RowOrder {
     }
 }
 
-/// Where a page starts when the NAP steps to the next or the previous page: right after the last
-/// row, or right before the first row, of the page they see (keyset paging). Found by a seek in
-/// the sort index, such a page costs what the first page costs, however deep it lies, where an
-/// `OFFSET` steps over every row before it (SPEC P2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Anchor {
-    /// The rows that follow this row in the sort order.
-    After(i64),
-    /// The rows that precede this row in the sort order.
-    Before(i64),
-}
+pub use domain::table::Anchor;
 
 /// Which rows of the sorted, filtered table a page holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,7 @@
 //! Certificates (R12–R16, Q1, Q6) against a real SQLite file and the embedded CA per test.
 
+use backend::ServiceError;
+use domain::message::Message;
 use std::io::Write as _;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,8 +14,8 @@ use backend::ca::{
 use backend::certificates::{
     certificate_file, certificates_of_row, current_crl, my_certificates, request_certificate,
     revoke_certificate_as_nap, revoke_for_rows, revoke_own_certificate, run_crl_refresher,
-    CertificateError, CertificateFormat, CertificateRequest, CertificateStatus, CertificateView,
-    KeyChoice, KeySource,
+    CertificateFormat, CertificateRequest, CertificateStatus, CertificateView, KeyChoice,
+    KeySource,
 };
 use backend::challenges::confirm_challenge;
 use backend::clock;
@@ -116,7 +118,7 @@ impl CertWorld {
         viewer: &Viewer,
         row_id: i64,
         addresses: &[&str],
-    ) -> Result<CertificateView, CertificateError> {
+    ) -> Result<CertificateView, ServiceError> {
         request_certificate(
             &self.portal,
             viewer,
@@ -596,14 +598,14 @@ async fn r13_only_linked_addresses_of_an_active_row_can_be_requested_and_refusal
     );
     assert!(matches!(
         foreign_address,
-        CertificateError::Refused(RequestRefusal::NotLinked { .. })
+        ServiceError::Invalid(Message::Request(RequestRefusal::NotLinked { .. }))
     ));
     assert!(matches!(
         nothing,
-        CertificateError::Refused(RequestRefusal::NoAddressChosen)
+        ServiceError::Invalid(Message::Request(RequestRefusal::NoAddressChosen))
     ));
     assert!(
-        matches!(garbage, CertificateError::InvalidAddress(_)),
+        matches!(garbage, ServiceError::Invalid(Message::Address(_))),
         "{garbage:?}"
     );
     assert_eq!(not_my_row.to_string(), unknown_row.to_string());
@@ -611,7 +613,7 @@ async fn r13_only_linked_addresses_of_an_active_row_can_be_requested_and_refusal
     assert!(
         matches!(
             inactive,
-            CertificateError::Refused(RequestRefusal::RowInactive)
+            ServiceError::Invalid(Message::Request(RequestRefusal::RowInactive))
         ),
         "{inactive:?}"
     );
@@ -620,8 +622,9 @@ async fn r13_only_linked_addresses_of_an_active_row_can_be_requested_and_refusal
     assert_eq!(mine.rows[0].linked_addresses, ["anna@example.org"]);
     assert!(mine.rows[0]
         .refusal
-        .as_deref()
+        .as_ref()
         .unwrap()
+        .to_string()
         .contains("deactivated"));
     for e in [&someone_elses, &unlinked, &inactive, &not_my_row, &garbage] {
         assert!(!e.is_internal() && !e.is_forbidden() && !e.is_not_found());
@@ -643,7 +646,7 @@ async fn r13_a_personal_certificate_without_a_name_from_the_idm_is_refused_clear
 
     assert!(matches!(
         e,
-        CertificateError::Refused(RequestRefusal::NoName)
+        ServiceError::Invalid(Message::Request(RequestRefusal::NoName))
     ));
     assert!(
         e.to_string()
@@ -652,8 +655,8 @@ async fn r13_a_personal_certificate_without_a_name_from_the_idm_is_refused_clear
     );
     let mine = my_certificates(&c.portal, &user("anon")).await.unwrap();
     assert_eq!(
-        mine.rows[0].refusal.as_deref(),
-        Some(e.to_string().as_str())
+        mine.rows[0].refusal.as_ref().map(ToString::to_string),
+        Some(e.to_string())
     );
     assert_eq!(mine.rows[0].subject_preview, "");
     assert_eq!(count(c.pool(), "certificates").await, 0);
@@ -675,12 +678,15 @@ async fn r13_one_valid_certificate_per_row_until_revoked_expired_or_in_the_renew
     assert!(
         matches!(
             again,
-            CertificateError::Refused(RequestRefusal::StillValid { not_after, .. }) if not_after == first.not_after
+            ServiceError::Invalid(Message::Request(RequestRefusal::StillValid { not_after, .. })) if not_after == first.not_after
         ),
         "{again:?}"
     );
     let mine = my_certificates(&c.portal, &anna).await.unwrap();
-    assert_eq!(mine.rows[0].refusal, Some(again.to_string()));
+    assert_eq!(
+        mine.rows[0].refusal.as_ref().map(ToString::to_string),
+        Some(again.to_string())
+    );
 
     // Within the renewal window (14 days here): a new one may be requested.
     set_not_after(c.pool(), first.id, clock::now() + 10 * DAY).await;
@@ -720,7 +726,7 @@ async fn r13_a_concurrent_double_submit_yields_one_certificate() {
     for task in tasks {
         match task.await.unwrap() {
             Ok(_) => issued += 1,
-            Err(CertificateError::Refused(RequestRefusal::StillValid { .. })) => {}
+            Err(ServiceError::Invalid(Message::Request(RequestRefusal::StillValid { .. }))) => {}
             Err(e) => panic!("unexpected: {e:?}"),
         }
     }
@@ -788,7 +794,10 @@ async fn r14_from_a_csr_only_its_public_key_is_used() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(bad, CertificateError::Csr(_)), "{bad:?}");
+    assert!(
+        matches!(bad, ServiceError::Invalid(Message::Csr(_))),
+        "{bad:?}"
+    );
 }
 
 /// The private key inside a PKCS#12 file, DER (PKCS#8), as OpenSSL reads it.
@@ -850,7 +859,10 @@ async fn r14_a_server_made_key_is_handed_over_once_as_pkcs12_and_never_stored() 
     .await
     .unwrap_err();
     assert!(
-        matches!(short, CertificateError::PasswordTooShort { min: 10 }),
+        matches!(
+            short,
+            ServiceError::Invalid(Message::PasswordTooShort { min: 10 })
+        ),
         "{short:?}"
     );
     assert!(!short.to_string().contains("kurz-1234"));
@@ -920,7 +932,7 @@ async fn r14_a_server_made_key_is_handed_over_once_as_pkcs12_and_never_stored() 
     )
     .await
     .unwrap_err();
-    assert!(matches!(again, CertificateError::Refused(_)));
+    assert!(matches!(again, ServiceError::Invalid(Message::Request(_))));
     for r in audit_records(c.pool()).await {
         let text = format!("{:?} {:?}", r.before, r.after);
         assert!(
@@ -1044,7 +1056,10 @@ async fn r15_a_nap_revokes_only_certificates_of_inactive_rows_of_their_domains()
     .unwrap();
 
     assert!(
-        matches!(active, CertificateError::Revoke(RevokeRefusal::RowActive)),
+        matches!(
+            active,
+            ServiceError::Invalid(Message::Revoke(RevokeRefusal::RowActive))
+        ),
         "{active:?}"
     );
     assert!(foreign.is_not_found(), "{foreign:?}");
@@ -1064,7 +1079,7 @@ async fn r15_a_nap_revokes_only_certificates_of_inactive_rows_of_their_domains()
         .unwrap_err();
     assert!(matches!(
         e,
-        CertificateError::Refused(RequestRefusal::RowInactive)
+        ServiceError::Invalid(Message::Request(RequestRefusal::RowInactive))
     ));
 }
 
@@ -1201,15 +1216,15 @@ async fn r15_revoked_or_expired_certificates_cannot_be_revoked_again() {
 
     assert!(matches!(
         twice,
-        CertificateError::Revoke(RevokeRefusal::AlreadyRevoked)
+        ServiceError::Invalid(Message::Revoke(RevokeRefusal::AlreadyRevoked))
     ));
     assert!(matches!(
         by_nap,
-        CertificateError::Revoke(RevokeRefusal::AlreadyRevoked)
+        ServiceError::Invalid(Message::Revoke(RevokeRefusal::AlreadyRevoked))
     ));
     assert!(matches!(
         expired,
-        CertificateError::Revoke(RevokeRefusal::Expired)
+        ServiceError::Invalid(Message::Revoke(RevokeRefusal::Expired))
     ));
     let reason: Option<String> =
         sqlx::query_scalar("SELECT reason FROM revocations WHERE certificate_id = ?")
@@ -1287,7 +1302,7 @@ async fn r15_a_failed_crl_signing_rolls_the_revocation_back() {
     .await
     .unwrap_err();
 
-    assert!(matches!(e, CertificateError::Ca(_)), "{e:?}");
+    assert!(matches!(e, ServiceError::Internal(_)), "{e:?}");
     assert!(e.is_internal());
     assert!(
         !e.to_string().contains("signing device"),

@@ -1,11 +1,13 @@
 //! Challenges (R7, R9–R11, R16, Q6) against a real SQLite file per test.
 
+use backend::ServiceError;
+use domain::message::Message;
 use std::sync::Arc;
 use std::time::Duration;
 
 use backend::challenges::{
     challenge_for_token, confirm_challenge, delivery_of_challenges, send_challenges,
-    send_to_all_unconfirmed, ConfirmError, Delivery, SendReport,
+    send_to_all_unconfirmed, Delivery, SendReport,
 };
 use backend::clock;
 use backend::config::{Config, MailConfig};
@@ -356,7 +358,10 @@ async fn r09_resending_supersedes_the_pending_challenges_of_the_row() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, ConfirmError::Refused(ConfirmRefusal::Superseded)),
+        matches!(
+            e,
+            ServiceError::Invalid(Message::Confirm(ConfirmRefusal::Superseded))
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("most recent email"), "{e}");
@@ -408,7 +413,10 @@ async fn r07_inactive_row_refuses_send_and_confirm() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, ConfirmError::Refused(ConfirmRefusal::RowInactive)),
+        matches!(
+            e,
+            ServiceError::Invalid(Message::Confirm(ConfirmRefusal::RowInactive))
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("reactivate"));
@@ -534,7 +542,10 @@ async fn r10_confirming_after_expiry_is_refused_and_the_challenge_reads_expired(
     assert_eq!(before.refusal, None);
     assert_eq!(after.state, ChallengeState::Expired);
     assert!(
-        matches!(e, ConfirmError::Refused(ConfirmRefusal::Expired)),
+        matches!(
+            e,
+            ServiceError::Invalid(Message::Confirm(ConfirmRefusal::Expired))
+        ),
         "{e:?}"
     );
     assert!(e
@@ -575,7 +586,9 @@ async fn r10_fifty_concurrent_confirmations_of_one_token_succeed_exactly_once() 
     while let Some(result) = tasks.join_next().await {
         match result.unwrap() {
             Ok(c) => successes.push(c.link.new_user),
-            Err(ConfirmError::Refused(ConfirmRefusal::AlreadyConfirmed)) => refusals += 1,
+            Err(ServiceError::Invalid(Message::Confirm(ConfirmRefusal::AlreadyConfirmed))) => {
+                refusals += 1
+            }
             Err(e) => panic!("unexpected outcome: {e:?}"),
         }
     }
@@ -619,7 +632,10 @@ async fn r10_a_confirmed_challenge_cannot_be_confirmed_again() {
         .unwrap_err();
 
     assert!(
-        matches!(e, ConfirmError::Refused(ConfirmRefusal::AlreadyConfirmed)),
+        matches!(
+            e,
+            ServiceError::Invalid(Message::Confirm(ConfirmRefusal::AlreadyConfirmed))
+        ),
         "{e:?}"
     );
     let view = challenge_for_token(&w.db.pool, &token, clock::now())
@@ -814,12 +830,18 @@ async fn q6_unknown_and_malformed_links_are_refused_without_repeating_the_token(
         let e = challenge_for_token(&w.db.pool, token, clock::now())
             .await
             .unwrap_err();
-        assert!(matches!(e, ConfirmError::UnknownLink), "{e:?}");
+        assert!(
+            matches!(e, ServiceError::Invalid(Message::UnknownLink)),
+            "{e:?}"
+        );
         assert!(!e.to_string().contains(token));
         let e = confirm_challenge(&w.db.pool, token, "anna", clock::now())
             .await
             .unwrap_err();
-        assert!(matches!(e, ConfirmError::UnknownLink), "{e:?}");
+        assert!(
+            matches!(e, ServiceError::Invalid(Message::UnknownLink)),
+            "{e:?}"
+        );
         assert!(!format!("{e} {e:?}").contains(token));
     }
 }

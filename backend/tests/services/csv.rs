@@ -4,14 +4,15 @@
 
 use backend::csv_upload::{
     apply, check_lines, download, download_as, parse, preview, ColumnProblem, DownloadFormat,
-    FileError, LineStatus, Preview, TextEncoding, UploadError,
+    FileError, LineStatus, Preview, TextEncoding,
 };
 use backend::domains::register_domain;
 use backend::rows::{
-    create_row, edit_row, list_rows, preview_edit, set_active, RowError, RowInput, RowQuery,
-    RowView,
+    create_row, edit_row, list_rows, preview_edit, set_active, RowInput, RowQuery, RowView,
 };
+use backend::ServiceError;
 use domain::mailbox::MailboxType;
+use domain::message::Message;
 use domain::row::Field;
 use sqlx::SqlitePool;
 
@@ -342,7 +343,10 @@ async fn csv_header_problems_refuse_the_file_naming_column_and_position() {
         let nora = w.nora.clone();
         async move {
             match preview(&pool, &nora, "example.org", &bytes).await {
-                Err(UploadError::File(FileError::Columns { line, problems })) => (line, problems),
+                Err(ServiceError::Invalid(Message::File(FileError::Columns {
+                    line,
+                    problems,
+                }))) => (line, problems),
                 other => panic!("expected a header refusal, got {other:?}"),
             }
         }
@@ -412,7 +416,7 @@ async fn s1_csv_unterminated_quote_names_the_opening_line() {
         .await
         .unwrap_err();
 
-    let UploadError::File(e) = e else {
+    let ServiceError::Invalid(Message::File(e)) = e else {
         panic!("expected the file to be refused, got {e:?}");
     };
     assert_eq!(
@@ -437,7 +441,9 @@ async fn s1_csv_unterminated_quote_names_the_opening_line() {
     assert!(
         matches!(
             applied,
-            Err(UploadError::File(FileError::UnclosedQuote { line: 5, .. }))
+            Err(ServiceError::Invalid(Message::File(
+                FileError::UnclosedQuote { line: 5, .. }
+            )))
         ),
         "{applied:?}"
     );
@@ -778,21 +784,21 @@ async fn r01_csv_upload_is_for_the_domains_naps_only_the_download_for_its_reader
         let e = preview(w.pool(), who, "example.org", file.as_bytes())
             .await
             .unwrap_err();
-        assert!(matches!(e, UploadError::Forbidden), "{e:?}");
+        assert!(matches!(e, ServiceError::Forbidden(_)), "{e:?}");
         let e = apply(w.pool(), who, "example.org", file.as_bytes(), "x")
             .await
             .unwrap_err();
-        assert!(matches!(e, UploadError::Forbidden), "{e:?}");
+        assert!(matches!(e, ServiceError::Forbidden(_)), "{e:?}");
     }
     assert!(matches!(
         download(w.pool(), &w.otto, "example.org").await,
-        Err(UploadError::Forbidden)
+        Err(ServiceError::Forbidden(_))
     ));
     let by_operator = download(w.pool(), &w.olga, "example.org").await.unwrap();
     assert!(by_operator.contains("anna@example.org"));
     assert!(matches!(
         download(w.pool(), &w.olga, "nowhere.example").await,
-        Err(UploadError::NotFound)
+        Err(ServiceError::NotFound(_))
     ));
     assert_eq!(count(w.pool(), "mailbox_rows").await, 1);
 }
@@ -835,9 +841,12 @@ async fn r01_csv_lines_of_another_table_are_refused() {
     assert!(by_hand.to_string().contains(messages[0].as_str()));
 }
 
-fn field_messages(e: RowError) -> Vec<(Field, String)> {
+fn field_messages(e: ServiceError) -> Vec<(Field, String)> {
     match e {
-        RowError::Fields(errors) => errors.into_iter().map(|e| (e.field, e.message.to_string())).collect(),
+        ServiceError::Invalid(Message::Fields(errors)) => errors
+            .into_iter()
+            .map(|e| (e.field, e.message.to_string()))
+            .collect(),
         other => panic!("expected field errors, got {other:?}"),
     }
 }
@@ -1118,8 +1127,10 @@ async fn r05_csv_applicant_change_drops_all_links() {
         p.lines[0].drops_links,
         ["helpdesk@example.org", "support@example.org"]
     );
-    assert!(p.lines[0].consequences.iter().any(|c| c.to_string()
-        == "saving drops the link of primary address helpdesk@example.org (confirmed by sub-anna)"));
+    assert!(p.lines[0].consequences.iter().any(|c| {
+        c.to_string()
+        == "saving drops the link of primary address helpdesk@example.org (confirmed by sub-anna)"
+    }));
     assert_eq!(report.dropped_links, 2);
     assert!(linked(w.pool(), desk.id).await.is_empty());
 }
@@ -1274,7 +1285,7 @@ async fn csv_apply_is_all_or_nothing() {
     .unwrap_err();
 
     match &e {
-        UploadError::Invalid(errors) => assert_eq!(errors[0].line, 4),
+        ServiceError::Invalid(Message::FileHasErrors { errors }) => assert_eq!(errors[0].line, 4),
         other => panic!("expected Invalid, got {other:?}"),
     }
     assert!(e.to_string().contains("nothing was saved"));
@@ -1311,7 +1322,7 @@ async fn csv_apply_refuses_when_anything_changed_since_the_preview() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, UploadError::ChangedMeanwhile), "{e:?}");
+    assert!(matches!(e, ServiceError::ChangedMeanwhile(..)), "{e:?}");
 
     // A challenge sent meanwhile: the preview's "supersedes 0" is stale.
     challenge(w.pool(), anna.id, "as@example.org", "pending", None).await;
@@ -1324,7 +1335,7 @@ async fn csv_apply_refuses_when_anything_changed_since_the_preview() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, UploadError::ChangedMeanwhile), "{e:?}");
+    assert!(matches!(e, ServiceError::ChangedMeanwhile(..)), "{e:?}");
     let p = preview_ok(&w, file.as_bytes()).await;
     assert_eq!(p.supersedes, 1);
 
@@ -1344,7 +1355,7 @@ async fn csv_apply_refuses_when_anything_changed_since_the_preview() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, UploadError::ChangedMeanwhile), "{e:?}");
+    assert!(matches!(e, ServiceError::ChangedMeanwhile(..)), "{e:?}");
     assert_eq!(
         e.to_string(),
         "rows of this table were changed since the preview (or the file is not the previewed one), so nothing was saved; preview the file again"
@@ -1364,7 +1375,7 @@ async fn csv_apply_refuses_when_anything_changed_since_the_preview() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, UploadError::ChangedMeanwhile), "{e:?}");
+    assert!(matches!(e, ServiceError::ChangedMeanwhile(..)), "{e:?}");
 }
 
 /// Kill during apply, approximated: the transaction fails at its very last statement (the

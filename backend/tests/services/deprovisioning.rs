@@ -13,15 +13,16 @@ use backend::config::Config;
 use backend::deprovisioning::{
     accept_proposal, confirm_holds_as, deprovision_mode, deprovision_proposals, deprovision_user,
     discard_holds, dismiss_proposal, held_deprovisionings, send_run_reports, set_deprovision_mode,
-    DeprovisionError,
 };
 use backend::handover::leaver_worklist;
 use backend::mail::deprovisioning_mail::{run_subject, HELD_SUBJECT};
 use backend::roles::Viewer;
 use backend::sessions::{find_session, start_session, SessionToken};
 use backend::Portal;
+use backend::ServiceError;
 use domain::certificate::RevocationReason;
 use domain::deprovisioning::{DeprovisionMode, LeaverRowKind};
+use domain::message::Message;
 use sqlx::SqlitePool;
 
 use super::audit_records;
@@ -322,7 +323,7 @@ async fn r22_propose_puts_the_row_on_the_worklist_and_accept_is_the_one_step_lea
             DeprovisionMode::Propose
         )
         .await,
-        Err(DeprovisionError::Forbidden(_))
+        Err(ServiceError::Forbidden(_))
     ));
     assert_eq!(
         deprovision_mode(&r.portal, &nora, "example.org")
@@ -413,7 +414,9 @@ async fn r22_propose_puts_the_row_on_the_worklist_and_accept_is_the_one_step_lea
         .is_empty());
     // Deciding twice is refused, naming the proposal.
     let twice = accept_proposal(&r.portal, &nora, p.id).await;
-    assert!(matches!(twice, Err(DeprovisionError::NoSuchProposal(id)) if id == p.id));
+    assert!(
+        matches!(twice, Err(ServiceError::NotFound(Message::NoSuchProposal { id })) if id == p.id)
+    );
 
     // Dismissing: the row stays as it is, and the IdM repeating itself does not bring it back.
     deprovision_user(&r.portal, "bert", SCIM, now)
@@ -426,7 +429,7 @@ async fn r22_propose_puts_the_row_on_the_worklist_and_accept_is_the_one_step_lea
     // Someone else's domain reads as no such proposal.
     assert!(matches!(
         dismiss_proposal(&r.portal, &stranger, bert[0].id).await,
-        Err(DeprovisionError::NoSuchProposal(_))
+        Err(ServiceError::NotFound(Message::NoSuchProposal { .. }))
     ));
     dismiss_proposal(&r.portal, &nora, bert[0].id)
         .await
@@ -624,7 +627,7 @@ async fn r22_the_breaker_holds_a_mass_deprovisioning_for_an_operator() {
     // Only operators decide.
     assert!(matches!(
         confirm_holds_as(&r.portal, &nora_with_email(&r), &[held[0].id]).await,
-        Err(DeprovisionError::Forbidden(_))
+        Err(ServiceError::Forbidden(_))
     ));
     // Confirm applies carl's as of now; discard drops dora's.
     let later = now + 3600;
@@ -654,7 +657,7 @@ async fn r22_the_breaker_holds_a_mass_deprovisioning_for_an_operator() {
     // Decided is decided; a discarded report repeated by the IdM changes nothing.
     assert!(matches!(
         discard_holds(&r.portal, "olga", &[held[0].id], later).await,
-        Err(DeprovisionError::NoSuchHold(_))
+        Err(ServiceError::NotFound(Message::NoSuchHold { .. }))
     ));
     assert!(
         deprovision_user(&r.portal, "dora", SCIM, later)

@@ -3,28 +3,28 @@
 //! at each step, whether the previous holder could still get a certificate.
 
 use backend::certificates::{
-    certificates_of_row, current_crl, evidence_of_row, my_certificates, CertificateError,
-    CertificateStatus,
+    certificates_of_row, current_crl, evidence_of_row, my_certificates, CertificateStatus,
 };
 use backend::challenges::{confirm_challenge, confirm_challenge_from};
 use backend::clock;
 use backend::handover::{
     deactivate_rows, edit_row_for_new_person, leaver_worklist, reactivate_and_challenge,
-    HandoverError,
 };
 use backend::rows::{edit_row, get_row, set_active, AddressState, RowInput, RowView};
 use backend::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
+use backend::ServiceError;
 use domain::certificate::{RequestRefusal, RevocationReason};
 use domain::handover::{ConfirmingClient, Urgency, LEAVER_DEADLINE_SECS};
+use domain::message::Message;
 
 use super::audit_records;
 use super::certificates::{cert_world, crl_serials, nap_of, person, user, CertWorld};
 use super::challenges::{add_row, mails, token_for};
 
 /// The refusal a request ended with, if it was one of R13's.
-fn refusal(result: &Result<impl std::fmt::Debug, CertificateError>) -> Option<RequestRefusal> {
+fn refusal(result: &Result<impl std::fmt::Debug, ServiceError>) -> Option<RequestRefusal> {
     match result {
-        Err(CertificateError::Refused(r)) => Some(r.clone()),
+        Err(ServiceError::Invalid(Message::Request(r))) => Some(r.clone()),
         _ => None,
     }
 }
@@ -120,8 +120,9 @@ async fn r18_s3_the_previous_holder_gets_no_certificate_from_the_new_round_on() 
     let mine = my_certificates(&c.portal, &user("anna")).await.unwrap();
     assert!(mine.rows[0]
         .refusal
-        .as_deref()
+        .as_ref()
         .unwrap()
+        .to_string()
         .contains("new challenge"));
 
     // A new user confirms: bert is linked, anna is not any more.
@@ -131,7 +132,7 @@ async fn r18_s3_the_previous_holder_gets_no_certificate_from_the_new_round_on() 
         .unwrap();
     let asked = c.request(&user("anna"), row, &["info@example.org"]).await;
     assert!(
-        matches!(asked, Err(CertificateError::NotLinkedToRow)),
+        matches!(asked, Err(ServiceError::Invalid(Message::NotLinkedToRow))),
         "{asked:?}"
     );
     let new = c
@@ -238,13 +239,13 @@ async fn r18_s7_the_previous_applicant_gets_no_certificate_at_any_step() {
         .request(&user("otto"), row, &["helpdesk@example.org"])
         .await
         .unwrap();
-    let otto_refused = |asked: &Result<_, CertificateError>| {
+    let otto_refused = |asked: &Result<_, ServiceError>| {
         matches!(
             asked,
-            Err(CertificateError::NotLinkedToRow)
-                | Err(CertificateError::Refused(
+            Err(ServiceError::Invalid(Message::NotLinkedToRow))
+                | Err(ServiceError::Invalid(Message::Request(
                     RequestRefusal::RowInactive | RequestRefusal::LinkSuspended { .. }
-                ))
+                )))
         )
     };
 
@@ -339,7 +340,10 @@ async fn r18_renaming_a_deactivated_row_for_a_different_person_drops_its_links()
     )
     .await;
     assert!(
-        matches!(active, Err(HandoverError::RowActive)),
+        matches!(
+            active,
+            Err(ServiceError::Invalid(Message::TakeOverActiveRow))
+        ),
         "{active:?}"
     );
 
@@ -383,7 +387,7 @@ async fn r18_renaming_a_deactivated_row_for_a_different_person_drops_its_links()
         .unwrap();
     let asked = c.request(&user("anna"), row, &["anna@example.org"]).await;
     assert!(
-        matches!(asked, Err(CertificateError::NotLinkedToRow)),
+        matches!(asked, Err(ServiceError::Invalid(Message::NotLinkedToRow))),
         "{asked:?}"
     );
 
@@ -490,12 +494,7 @@ async fn r19_a_refused_deactivation_revokes_nothing() {
     )
     .await;
     assert!(
-        matches!(
-            refused,
-            Err(HandoverError::Row(
-                backend::rows::RowError::ChangedMeanwhile(_)
-            ))
-        ),
+        matches!(refused, Err(ServiceError::ChangedMeanwhile(..))),
         "{refused:?}"
     );
     let view = row_view(&c, first).await;

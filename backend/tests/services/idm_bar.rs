@@ -7,8 +7,8 @@
 use std::net::IpAddr;
 
 use backend::accounts::{create_account, NewAccount};
-use backend::certificates::{request_certificate, CertificateError, CertificateRequest, KeyChoice};
-use backend::challenges::{confirm_challenge, ConfirmError};
+use backend::certificates::{request_certificate, CertificateRequest, KeyChoice};
+use backend::challenges::confirm_challenge;
 use backend::clock;
 use backend::config::{Config, UserIdAttribute};
 use backend::deprovisioning::set_deprovision_mode;
@@ -155,12 +155,7 @@ impl Bar {
         row
     }
 
-    async fn request(
-        &self,
-        user_id: &str,
-        row: i64,
-        address: &str,
-    ) -> Result<(), CertificateError> {
+    async fn request(&self, user_id: &str, row: i64, address: &str) -> Result<(), ServiceError> {
         request_certificate(
             &self.portal,
             &user(user_id),
@@ -176,7 +171,7 @@ impl Bar {
 }
 
 fn is_idm_inactive(e: &ServiceError) -> bool {
-    matches!(e, ServiceError::Forbidden(Message::IdmInactive))
+    matches!(e, ServiceError::Invalid(Message::IdmInactive))
 }
 
 #[tokio::test]
@@ -340,13 +335,19 @@ async fn r22_a_session_that_outlived_the_deactivation_gets_no_certificate_and_co
         .request("anna", row, "anna@example.org")
         .await
         .unwrap_err();
-    assert!(matches!(e, CertificateError::IdmInactive(_)), "{e:?}");
+    assert!(
+        matches!(e, ServiceError::Invalid(Message::IdmInactive)),
+        "{e:?}"
+    );
     assert!(!e.is_internal() && !e.is_forbidden() && !e.is_not_found());
     let token = token_for(b.pool(), "anna.s@example.org").await;
     let e = confirm_challenge(b.pool(), &token, "anna", clock::now())
         .await
         .unwrap_err();
-    assert!(matches!(e, ConfirmError::IdmInactive(_)), "{e:?}");
+    assert!(
+        matches!(e, ServiceError::Invalid(Message::IdmInactive)),
+        "{e:?}"
+    );
     // Nothing was written: no certificate, the challenge still pending, no link made.
     assert_eq!(
         b.count(

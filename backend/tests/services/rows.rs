@@ -6,12 +6,14 @@ use backend::domains::register_domain;
 use backend::roles::Viewer;
 use backend::rows::{
     audit_csv, create_row, delete_row, edit_row, get_row, list_audit, list_rows, preview_edit,
-    set_active, AddressState, AuditEntry, AuditFilter, AuditKind, RowError, RowInput, RowQuery,
-    RowView, SortKey, StateFilter,
+    set_active, AddressState, AuditEntry, AuditFilter, AuditKind, RowInput, RowQuery, RowView,
+    SortKey, StateFilter,
 };
 use backend::sessions::SessionUser;
 use backend::testing::{fresh_db, TestDb};
+use backend::ServiceError;
 use domain::mailbox::MailboxType;
+use domain::message::Message;
 use domain::row::Field;
 use sqlx::SqlitePool;
 
@@ -115,9 +117,12 @@ async fn anna(w: &World) -> RowView {
     .unwrap()
 }
 
-fn field_errors(e: RowError) -> Vec<(Field, String)> {
+fn field_errors(e: ServiceError) -> Vec<(Field, String)> {
     match e {
-        RowError::Fields(errors) => errors.into_iter().map(|e| (e.field, e.message.to_string())).collect(),
+        ServiceError::Invalid(Message::Fields(errors)) => errors
+            .into_iter()
+            .map(|e| (e.field, e.message.to_string()))
+            .collect(),
         other => panic!("expected field errors, got {other:?}"),
     }
 }
@@ -399,11 +404,14 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
     let records_before = audit_records(w.pool()).await.len();
     let otto = &w.otto;
 
-    let refused = |r: Result<(), RowError>, what: &str| {
-        assert!(matches!(r, Err(RowError::Forbidden)), "{what}: {r:?}");
+    let refused = |r: Result<(), ServiceError>, what: &str| {
+        assert!(
+            matches!(r, Err(ServiceError::Forbidden(_))),
+            "{what}: {r:?}"
+        );
     };
-    let unknown = |r: Result<(), RowError>, what: &str| {
-        assert!(matches!(r, Err(RowError::NotFound)), "{what}: {r:?}");
+    let unknown = |r: Result<(), ServiceError>, what: &str| {
+        assert!(matches!(r, Err(ServiceError::NotFound(_))), "{what}: {r:?}");
     };
     refused(
         list_rows(
@@ -474,11 +482,11 @@ async fn r01_a_nap_of_another_domain_is_refused_by_every_function() {
     );
     assert!(matches!(
         get_row(w.pool(), &w.nora, row.id + 1000).await,
-        Err(RowError::NotFound)
+        Err(ServiceError::NotFound(_))
     ));
     assert!(matches!(
         edit_row(w.pool(), &w.nora, row.id + 1000, 1, &person("", "", "")).await,
-        Err(RowError::NotFound)
+        Err(ServiceError::NotFound(_))
     ));
 
     assert_eq!(get_row(w.pool(), &w.nora, row.id).await.unwrap(), row);
@@ -523,12 +531,18 @@ async fn q1_foreign_row_reads_as_unknown_for_every_row_id_function() {
     }
     let foreign = answers(&w, &w.otto, row.id, row.version).await;
     assert_eq!(foreign, answers(&w, &w.otto, unknown_id, 1).await);
-    assert!(foreign.iter().all(|a| a == "Err(NotFound)"), "{foreign:?}");
+    assert!(
+        foreign.iter().all(|a| a == "Err(NotFound(NoSuchRow))"),
+        "{foreign:?}"
+    );
 
     let eve = viewer(w.pool(), "eve", &[]).await;
     let no_role = answers(&w, &eve, row.id, row.version).await;
     assert_eq!(no_role, answers(&w, &eve, unknown_id, 1).await);
-    assert!(no_role.iter().all(|a| a == "Err(Forbidden)"), "{no_role:?}");
+    assert!(
+        no_role.iter().all(|a| a == "Err(Forbidden(NotNap))"),
+        "{no_role:?}"
+    );
 
     // The operator reads the row, but changes are for the domain's NAPs.
     assert!(get_row(w.pool(), &w.olga, row.id).await.is_ok());
@@ -541,11 +555,11 @@ async fn q1_foreign_row_reads_as_unknown_for_every_row_id_function() {
             &person("Eve", "", "")
         )
         .await,
-        Err(RowError::Forbidden)
+        Err(ServiceError::Forbidden(_))
     ));
     assert!(matches!(
         get_row(w.pool(), &w.olga, unknown_id).await,
-        Err(RowError::NotFound)
+        Err(ServiceError::NotFound(_))
     ));
 
     assert_eq!(get_row(w.pool(), &w.nora, row.id).await.unwrap(), row);
@@ -584,7 +598,7 @@ async fn r01_operators_read_every_table_but_change_none() {
 
     assert!(matches!(
         edit_row(w.pool(), &olga, row.id, row.version, &person("Eve", "", "")).await,
-        Err(RowError::Forbidden)
+        Err(ServiceError::Forbidden(_))
     ));
     assert!(matches!(
         create_row(
@@ -595,7 +609,7 @@ async fn r01_operators_read_every_table_but_change_none() {
             &person("", "", "")
         )
         .await,
-        Err(RowError::Forbidden)
+        Err(ServiceError::Forbidden(_))
     ));
 }
 
@@ -942,7 +956,7 @@ async fn r03_a_row_can_be_deleted_until_a_challenge_is_sent() {
 
     assert!(matches!(
         get_row(w.pool(), &w.nora, row.id).await,
-        Err(RowError::NotFound)
+        Err(ServiceError::NotFound(_))
     ));
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE row_id = ?")
         .bind(row.id)
@@ -981,7 +995,9 @@ async fn r03_a_row_can_be_deleted_until_a_challenge_is_sent() {
         .await
         .unwrap_err();
     match &e {
-        RowError::DeleteRefused(message) => assert!(message.contains("deactivate it instead")),
+        ServiceError::Invalid(message @ Message::Delete(_)) => {
+            assert!(message.to_string().contains("deactivate it instead"))
+        }
         other => panic!("{other:?}"),
     }
     assert!(e.to_string().contains("deactivate it instead"));
@@ -1172,10 +1188,9 @@ async fn r05_applicant_or_type_change_supersedes_and_drops_all_links_but_keeps_c
         preview.drops_links,
         ["helpdesk@example.org", "support@example.org"]
     );
-    assert!(preview
-        .consequences
-        .iter()
-        .any(|s| s.to_string().contains("saving drops the link of primary address helpdesk@example.org")));
+    assert!(preview.consequences.iter().any(|s| s
+        .to_string()
+        .contains("saving drops the link of primary address helpdesk@example.org")));
 
     let edited = edit_row(w.pool(), &w.nora, help.id, help.version, &new_applicant)
         .await
@@ -1400,7 +1415,7 @@ async fn r07_bulk_activation_is_all_or_nothing() {
     .unwrap_err();
 
     match e {
-        RowError::ChangedMeanwhile(fresh) => assert_eq!(*fresh, c2),
+        ServiceError::ChangedMeanwhile(_, Some(fresh)) => assert_eq!(*fresh, c2),
         other => panic!("{other:?}"),
     }
     for id in [a.id, b.id, c.id] {
@@ -1454,7 +1469,7 @@ async fn two_naps_editing_the_same_version_lose_no_update() {
     };
     assert_eq!(won.version, row.version + 1);
     match lost {
-        RowError::ChangedMeanwhile(fresh) => assert_eq!(*fresh, won),
+        ServiceError::ChangedMeanwhile(_, Some(fresh)) => assert_eq!(*fresh, won),
         other => panic!("{other:?}"),
     }
     assert_eq!(get_row(w.pool(), &w.nora, row.id).await.unwrap(), won);
@@ -1481,11 +1496,11 @@ async fn two_naps_editing_the_same_version_lose_no_update() {
     // A stale delete and a stale preview are refused the same way.
     assert!(matches!(
         delete_row(w.pool(), &w.nora, row.id, row.version).await,
-        Err(RowError::ChangedMeanwhile(_))
+        Err(ServiceError::ChangedMeanwhile(..))
     ));
     assert!(matches!(
         preview_edit(w.pool(), &w.nora, row.id, row.version, &person("", "", "")).await,
-        Err(RowError::ChangedMeanwhile(_))
+        Err(ServiceError::ChangedMeanwhile(..))
     ));
 }
 

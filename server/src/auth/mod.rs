@@ -126,7 +126,7 @@ async fn sign_in(
                 ],
             )
         }
-        Err(ServiceError::Forbidden(domain::message::Message::IdmInactive)) => {
+        Err(ServiceError::Invalid(domain::message::Message::IdmInactive)) => {
             // R22: an OIDC provider (or anything else) let in someone the IdM deactivated.
             tracing::info!(user = %identity.user_id, source = identity.source.as_str(), "sign-in refused: the IdM says the user is inactive or deleted");
             see_other(&login_page_with_error(IDM_INACTIVE_ERROR, return_to), &[])

@@ -78,6 +78,7 @@ fn MyCertificates(mine: MyCertificatesItem, changed: Callback<()>) -> impl IntoV
 #[component]
 fn MailboxCard(row: RequestableRowItem, changed: Callback<()>) -> impl IntoView {
     let t = use_texts();
+    let lang = crate::i18n::use_lang();
     let open = RwSignal::new(false);
     let refusal = row.refusal.clone();
     let may_request = refusal.is_none();
@@ -96,7 +97,10 @@ fn MailboxCard(row: RequestableRowItem, changed: Callback<()>) -> impl IntoView 
                 <dt>{move || t.get().certs_subject}</dt>
                 <dd class="mono">{row.with_value(|r| r.subject_preview.clone())}</dd>
             </dl>
-            {refusal.map(|why| view! { <p class="muted refusal">{why}</p> })}
+            {refusal.map(|why| {
+                let why = domain::message::Message::Request(why);
+                view! { <p class="muted refusal">{move || crate::messages::say(lang.get(), &why)}</p> }
+            })}
             {may_request.then(|| view! {
                 <Show
                     when=move || open.get()

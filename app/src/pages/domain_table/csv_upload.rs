@@ -86,7 +86,6 @@ fn send(
 #[component]
 pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
     let t = use_texts();
-    let lang = crate::i18n::use_lang();
     let ctx = expect_context::<TableContext>();
     let stage = RwSignal::new(Stage::Idle);
     let dragging = RwSignal::new(false);
@@ -190,14 +189,8 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                     <p>{move || t.get().csv_uploading}" "<progress max="100" value=p></progress></p>
                 }.into_any(),
                 Stage::Checking => view! { <p>{move || t.get().csv_checking}</p> }.into_any(),
-                // A refusal comes as a message (data), worded here in the NAP's language.
-                Stage::Failed(msg) => {
-                    let text = match serde_json::from_str::<domain::message::Message>(&msg) {
-                        Ok(m) => crate::messages::say(lang.get(), &m),
-                        Err(_) => msg,
-                    };
-                    view! { <p class="error" role="alert">{text}</p> }.into_any()
-                }
+                // A refusal comes worded in the NAP's language by the server (`server::refusal`).
+                Stage::Failed(msg) => view! { <p class="error" role="alert">{msg}</p> }.into_any(),
                 Stage::Applied(r) => view! {
                     <p class="ok" role="status">
                         {move || t.get().csv_applied}" "{r.created}" "{move || t.get().csv_new}", "

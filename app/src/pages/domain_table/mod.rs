@@ -24,8 +24,8 @@ use crate::handover_api::deactivate_rows;
 use crate::i18n::use_texts;
 use crate::pages::certificates::ReasonSelect;
 use crate::rows_api::{
-    create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, PageAnchor,
-    SendReportItem, SortColumn, StateFilterItem, TableQuery,
+    create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, Anchor, RowQuery,
+    SendReport, SortKey, StateFilter,
 };
 
 use row_form::{check_in_browser, RowFormFields, RowFormState};
@@ -44,7 +44,7 @@ pub struct TableContext {
     /// The last outcome to show above the table.
     pub notice: RwSignal<Option<Result<&'static str, AppError>>>,
     /// The last sending of challenges.
-    pub sent: RwSignal<Option<SendReportItem>>,
+    pub sent: RwSignal<Option<SendReport>>,
     /// How many certificates the last bulk revocation revoked.
     pub revoked: RwSignal<Option<usize>>,
     /// The open confirmation question of a row: row id, the version it was asked for, what.
@@ -73,7 +73,7 @@ pub fn DomainTablePage() -> impl IntoView {
     let t = use_texts();
     let params = use_params_map();
     let domain = Memo::new(move |_| params.read().get("domain").unwrap_or_default());
-    let query = RwSignal::new(TableQuery::default());
+    let query = RwSignal::new(RowQuery::default());
     let ctx = TableContext {
         selected: RwSignal::new(BTreeMap::new()),
         selected_certificates: RwSignal::new(BTreeMap::new()),
@@ -134,11 +134,11 @@ pub fn DomainTablePage() -> impl IntoView {
                                     <thead>
                                         <tr>
                                             <th></th>
-                                            <SortHeader query=query column=SortColumn::Primary label=move || t.get().col_primary/>
-                                            <SortHeader query=query column=SortColumn::FirstName label=move || t.get().col_first_name/>
-                                            <SortHeader query=query column=SortColumn::LastName label=move || t.get().col_last_name/>
+                                            <SortHeader query=query column=SortKey::Primary label=move || t.get().col_primary/>
+                                            <SortHeader query=query column=SortKey::FirstName label=move || t.get().col_first_name/>
+                                            <SortHeader query=query column=SortKey::LastName label=move || t.get().col_last_name/>
                                             <th>{move || t.get().col_aliases}</th>
-                                            <SortHeader query=query column=SortColumn::Type label=move || t.get().col_type/>
+                                            <SortHeader query=query column=SortKey::Type label=move || t.get().col_type/>
                                             <th>{move || t.get().col_applicant}</th>
                                             <th>{move || t.get().col_comment}</th>
                                             <th>{move || t.get().col_actions}</th>
@@ -162,8 +162,8 @@ pub fn DomainTablePage() -> impl IntoView {
 /// A column header that sorts by its column; clicking again reverses.
 #[component]
 fn SortHeader(
-    query: RwSignal<TableQuery>,
-    column: SortColumn,
+    query: RwSignal<RowQuery>,
+    column: SortKey,
     label: impl Fn() -> &'static str + Send + Sync + 'static,
 ) -> impl IntoView {
     let arrow = move || {
@@ -199,7 +199,7 @@ fn SortHeader(
 
 /// Search and filters.
 #[component]
-fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
+fn Toolbar(query: RwSignal<RowQuery>) -> impl IntoView {
     let t = use_texts();
     let search = RwSignal::new(String::new());
     let apply_search = move || {
@@ -244,9 +244,9 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
                     let v = event_target_value(&ev);
                     query.update(|q| {
                         q.state = match v.as_str() {
-                            "confirmed" => Some(StateFilterItem::Confirmed),
-                            "pending" => Some(StateFilterItem::Pending),
-                            "never" => Some(StateFilterItem::NeverSent),
+                            "confirmed" => Some(StateFilter::Confirmed),
+                            "pending" => Some(StateFilter::Pending),
+                            "never" => Some(StateFilter::NeverSent),
                             _ => None,
                         };
                         q.first_page();
@@ -265,7 +265,7 @@ fn Toolbar(query: RwSignal<TableQuery>) -> impl IntoView {
 /// "rows 51–100 of 1234" with previous/next.
 #[component]
 fn Pager(
-    query: RwSignal<TableQuery>,
+    query: RwSignal<RowQuery>,
     total: u64,
     /// The page shown (as the server found it).
     page: u32,
@@ -296,7 +296,7 @@ fn Pager(
         query.update(|q| {
             if forward {
                 q.page = page + 1;
-                q.anchor = last.map(PageAnchor::After);
+                q.anchor = last.map(Anchor::After);
             } else {
                 q.page = page.saturating_sub(1);
                 // The first page is the first page: no anchor, so it is complete even if rows were
@@ -304,7 +304,7 @@ fn Pager(
                 q.anchor = if q.page == 0 {
                     None
                 } else {
-                    first.map(PageAnchor::Before)
+                    first.map(Anchor::Before)
                 };
             }
         })

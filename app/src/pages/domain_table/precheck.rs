@@ -7,10 +7,10 @@ use domain::mailbox::MailboxType;
 use domain::row::{parse_aliases, Field, FieldError};
 use domain::text::{Comment, PersonName};
 
-use crate::rows_api::RowForm;
+use crate::rows_api::RowInput;
 
 /// Every problem the browser can see in a row's input.
-pub fn precheck(primary: Option<&str>, form: &RowForm) -> Vec<FieldError> {
+pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let primary = match primary {
         Some(p) => match EmailAddress::parse(p) {
@@ -75,10 +75,10 @@ mod tests {
 
     #[test]
     fn the_browser_finds_bad_addresses_and_missing_applicants() {
-        let form = RowForm {
+        let form = RowInput {
             aliases: "ok@example.org, not an address".into(),
             mailbox_type: "functional".into(),
-            ..RowForm::default()
+            ..RowInput::default()
         };
         let errors = precheck(Some("info@@example.org"), &form);
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
@@ -86,6 +86,6 @@ mod tests {
             fields,
             [Field::PrimaryAddress, Field::Aliases, Field::Applicant]
         );
-        assert!(precheck(Some("info@example.org"), &RowForm::default()).is_empty());
+        assert!(precheck(Some("info@example.org"), &RowInput::default()).is_empty());
     }
 }

@@ -5,7 +5,7 @@ use domain::row::Field;
 use leptos::prelude::*;
 
 use crate::i18n::use_texts;
-use crate::rows_api::{RowForm, RowSaveError};
+use crate::rows_api::{RowInput, RowSaveError};
 
 use super::precheck::precheck;
 
@@ -30,7 +30,7 @@ pub struct RowFormState {
 
 impl RowFormState {
     /// A form filled with `form`.
-    pub fn new(form: RowForm) -> RowFormState {
+    pub fn new(form: RowInput) -> RowFormState {
         RowFormState {
             primary: RwSignal::new(String::new()),
             first_name: RwSignal::new(form.first_name),
@@ -47,8 +47,8 @@ impl RowFormState {
     }
 
     /// The current values.
-    pub fn form(&self) -> RowForm {
-        RowForm {
+    pub fn form(&self) -> RowInput {
+        RowInput {
             first_name: self.first_name.get_untracked(),
             last_name: self.last_name.get_untracked(),
             aliases: self.aliases.get_untracked(),

@@ -13,7 +13,8 @@ use leptos::task::spawn_local;
 use crate::handover_api::{deactivate_rows, edit_row_for_new_person, reactivate_and_send};
 use crate::i18n::use_texts;
 use crate::rows_api::{
-    delete_row, edit_row, preview_edit, send_challenges, set_active, RowForm, RowItem, RowSaveError,
+    delete_row, edit_row, preview_edit, send_challenges, set_active, RowInput, RowSaveError,
+    RowView,
 };
 
 use super::badges::StateBadge;
@@ -27,7 +28,7 @@ use super::TableContext;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Confirming {
     /// Saving `form` will have these consequences.
-    Save(RowForm, Vec<domain::edit::Consequence>),
+    Save(RowInput, Vec<domain::edit::Consequence>),
     /// Deactivate or reactivate.
     Active(bool),
     /// Delete for good.
@@ -40,7 +41,7 @@ pub enum Confirming {
 
 /// A row with its cells and actions.
 #[component]
-pub fn RowLine(row: RowItem) -> impl IntoView {
+pub fn RowLine(row: RowView) -> impl IntoView {
     let t = use_texts();
     let lang = crate::i18n::use_lang();
     let ctx = expect_context::<TableContext>();
@@ -65,7 +66,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
     let revoke_reason = RwSignal::new(domain::certificate::RevocationReason::AffiliationChanged);
     // R18: renaming a deactivated row for a different person drops its links.
     let different_person = RwSignal::new(false);
-    let form_state = RowFormState::new(RowForm::of(&row.get_value()));
+    let form_state = RowFormState::new(RowInput::of(&row.get_value()));
 
     let finish = move |result: Result<(), RowSaveError>| {
         busy.set(false);
@@ -91,7 +92,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
     };
 
     // Saving: first ask the server what the edit does; confirm only when it has consequences.
-    let save = move |form: RowForm| {
+    let save = move |form: RowInput| {
         busy.set(true);
         spawn_local(async move {
             match preview_edit(id, version, form.clone()).await {
@@ -132,7 +133,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
 
     // The whole form with one field changed to the draft.
     let form_with_draft = move |field: Field| {
-        let mut form = RowForm::of(&row.get_value());
+        let mut form = RowInput::of(&row.get_value());
         match field {
             Field::FirstName => form.first_name = draft.get_untracked(),
             Field::LastName => form.last_name = draft.get_untracked(),
@@ -154,7 +155,7 @@ pub fn RowLine(row: RowItem) -> impl IntoView {
             errors.set(Some(RowSaveError::Fields(problems)));
             return;
         }
-        if form == RowForm::of(&row.get_value()) {
+        if form == RowInput::of(&row.get_value()) {
             cancel();
             return;
         }
