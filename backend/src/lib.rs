@@ -5,10 +5,12 @@
 //! without building the web stack, and the web layer stays thin (STYLE.md, principle 3).
 
 pub mod accounts;
+pub mod api_idempotency;
 pub mod api_tokens;
 pub mod backup;
 pub mod bearer_token;
 mod blocking;
+pub mod bulk_rows;
 pub mod ca;
 pub mod certificates;
 pub mod challenges;

@@ -5,6 +5,7 @@
 //! The SQL is kept portable where that costs nothing, so a PostgreSQL module can sit beside this one.
 
 pub mod accounts;
+pub mod api_idempotency;
 pub mod api_tokens;
 pub mod audit;
 pub mod certificates;
