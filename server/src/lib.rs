@@ -1,5 +1,6 @@
 //! The portal's HTTP server (axum + leptos_axum) and its command line.
 
+pub mod api_docs;
 pub mod api_guard;
 pub mod app_state;
 pub mod audit_export;

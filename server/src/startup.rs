@@ -192,6 +192,8 @@ fn router(state: AppState, site: &Site) -> Router {
             get(certificate_routes::ca_der),
         )
         .route("/pki/ca.pem", get(certificate_routes::ca_pem))
+        // The REST API's documentation page (Swagger UI from the site's /api-docs/).
+        .route("/api/docs", get(crate::api_docs::page))
         .merge(site_files::pkg_routes(&site.root))
         .leptos_routes_with_context(&state, routes, move || provide_context(portal.clone()), {
             let options = state.leptos_options.clone();

@@ -98,7 +98,30 @@ pub fn write(opts: &Options, bundle: Bundle) -> anyhow::Result<Names> {
     write_with_copies(&pkg.join(format!("{stem}.js")), js.as_bytes(), quality)?;
     write_with_copies(&pkg.join(names.css_file()), &css, quality)?;
     copy_dir(&opts.root.join("public"), &opts.site_root)?;
+    copy_api_docs(opts)?;
     Ok(names)
+}
+
+/// Swagger UI's files from npm's `swagger-ui-dist` (end2end/package.json), which the REST API's
+/// documentation page `/api/docs` loads from the portal itself (server/src/api_docs.rs): no CDN,
+/// and `script-src 'self'` holds. Its starter and style are in `public/api-docs/`.
+const API_DOCS_FILES: [&str; 3] = ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"];
+
+fn copy_api_docs(opts: &Options) -> anyhow::Result<()> {
+    let from = opts.root.join("end2end/node_modules/swagger-ui-dist");
+    let to = opts.site_root.join("api-docs");
+    std::fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+    for name in API_DOCS_FILES {
+        let source = from.join(name);
+        anyhow::ensure!(
+            source.is_file(),
+            "npm's swagger-ui-dist is missing at {} (scripts/setup.sh installs it)",
+            source.display()
+        );
+        std::fs::copy(&source, to.join(name))
+            .with_context(|| format!("cannot copy {}", source.display()))?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
