@@ -47,7 +47,28 @@ pub struct SessionInfo {
 /// they get the session with the page. It serves scripts and tests that ask over HTTP.)
 #[server(endpoint = "session")]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
-    Ok(crate::on_server::session_info())
+    Ok(session_info())
+}
+
+/// The session as the pages see it (server side).
+#[cfg(feature = "ssr")]
+pub fn session_info() -> SessionInfo {
+    let oidc = use_context::<backend::Portal>().is_some_and(|p| p.config.oidc.is_some());
+    SessionInfo {
+        viewer: crate::on_server::optional_viewer().map(|v| ViewerInfo {
+            display_name: format!("{} {}", v.user.given_name, v.user.family_name)
+                .trim()
+                .to_string(),
+            user_id: v.user.user_id.clone(),
+            is_operator: v.is_operator,
+            nap_domains: v.nap_domains.iter().map(|d| d.name.clone()).collect(),
+        }),
+        login_mode: if oidc {
+            LoginMode::Oidc
+        } else {
+            LoginMode::Local
+        },
+    }
 }
 
 /// The session of this page load, shared by every component through context.
@@ -66,7 +87,7 @@ pub const SESSION_ATTRIBUTE: &str = "data-session";
 pub fn initial_session() -> SessionInfo {
     #[cfg(feature = "ssr")]
     {
-        crate::on_server::session_info()
+        session_info()
     }
     #[cfg(not(feature = "ssr"))]
     {

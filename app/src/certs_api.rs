@@ -128,7 +128,7 @@ pub struct IssuedItem {
 /// The signed-in user's rows and certificates (R12, R13).
 #[server(endpoint = "certificates/mine", input = Json)]
 pub async fn my_certificates() -> Result<MyCertificatesItem, AppError> {
-    use crate::on_server::certificates::*;
+    use crate::certs_api::service::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::certificates::my_certificates(&portal, &viewer)
@@ -144,7 +144,7 @@ pub async fn request_certificate(
     addresses: Vec<String>,
     key: KeyChoiceItem,
 ) -> Result<IssuedItem, AppError> {
-    use crate::on_server::certificates::*;
+    use crate::certs_api::service::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     request(&portal, &viewer, row_id, addresses, key).await
@@ -156,7 +156,7 @@ pub async fn revoke_own_certificate(
     id: i64,
     reason: RevocationReason,
 ) -> Result<CertificateItem, AppError> {
-    use crate::on_server::certificates::*;
+    use crate::certs_api::service::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::certificates::revoke_own_certificate(&portal, &viewer, id, reason)
@@ -168,7 +168,7 @@ pub async fn revoke_own_certificate(
 /// Every certificate ever issued for a row (NAPs of its domain, operators; R12).
 #[server(endpoint = "certificates/of_row", input = Json)]
 pub async fn row_certificates(row_id: i64) -> Result<Vec<CertificateItem>, AppError> {
-    use crate::on_server::certificates::*;
+    use crate::certs_api::service::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     let list = backend::certificates::certificates_of_row(&portal, &viewer, row_id)
@@ -193,7 +193,7 @@ pub async fn row_certificates(row_id: i64) -> Result<Vec<CertificateItem>, AppEr
 /// A NAP revokes one certificate of an inactive row of their domain (R15).
 #[server(endpoint = "certificates/revoke_as_nap", input = Json)]
 pub async fn revoke_as_nap(id: i64, reason: RevocationReason) -> Result<CertificateItem, AppError> {
-    use crate::on_server::certificates::*;
+    use crate::certs_api::service::*;
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     backend::certificates::revoke_certificate_as_nap(&portal, &viewer, id, reason)
@@ -213,4 +213,115 @@ pub async fn revoke_for_rows(
     backend::certificates::revoke_for_rows(&portal, &viewer, &row_ids, reason)
         .await
         .map_err(crate::on_server::service_error)
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod service {
+    //! Conversions between the certificates' wire types and the certificate service.
+
+    use backend::certificates::{
+        CertificateRequest, CertificateStatus, CertificateView, KeyChoice, KeySource,
+        MyCertificates, RequestableRow,
+    };
+    use backend::roles::Viewer;
+    use backend::Portal;
+
+    use super::*;
+    use crate::error::AppError;
+
+    /// The wire's certificate from the service's.
+    pub fn to_item(c: CertificateView) -> CertificateItem {
+        CertificateItem {
+            id: c.id,
+            serial: c.serial,
+            row_id: c.row_id,
+            domain: c.domain,
+            row_primary: c.row_primary,
+            user_id: c.user_id,
+            user_name: c.user_name,
+            subject: c.subject,
+            addresses: c.addresses,
+            server_key: c.key_source == KeySource::Server,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            issued_at: c.issued_at,
+            // R23: "expires soon" is judged on the server's clock, so the page and the reminder agree.
+            expires_soon: c.status == CertificateStatus::Valid
+                && domain::handover::expiring_soon(c.not_after, backend::clock::now()),
+            status: match c.status {
+                CertificateStatus::Valid => CertificateStatusItem::Valid,
+                CertificateStatus::Expired => CertificateStatusItem::Expired,
+                CertificateStatus::Revoked { at, reason, by } => {
+                    CertificateStatusItem::Revoked { at, reason, by }
+                }
+            },
+            evidence: Vec::new(),
+        }
+    }
+
+    fn to_row(r: RequestableRow) -> RequestableRowItem {
+        RequestableRowItem {
+            row_id: r.row_id,
+            domain: r.domain,
+            primary: r.primary,
+            functional: r.functional,
+            row_name: r.row_name,
+            active: r.active,
+            linked_addresses: r.linked_addresses,
+            refusal: r.refusal,
+            subject_preview: r.subject_preview,
+        }
+    }
+
+    /// The wire's page content from the service's.
+    pub fn to_mine(m: MyCertificates) -> MyCertificatesItem {
+        MyCertificatesItem {
+            rows: m.rows.into_iter().map(to_row).collect(),
+            certificates: m.certificates.into_iter().map(to_item).collect(),
+        }
+    }
+
+    /// Requests a certificate; a server-made key comes back as base64 PKCS#12, once (R14).
+    pub async fn request(
+        portal: &Portal,
+        viewer: &Viewer,
+        row_id: i64,
+        addresses: Vec<String>,
+        key: KeyChoiceItem,
+    ) -> Result<IssuedItem, AppError> {
+        use base64::Engine;
+        let key = match key {
+            KeyChoiceItem::Csr(text) => KeyChoice::Csr(csr_bytes(&text)),
+            KeyChoiceItem::ServerKey(password) => KeyChoice::ServerKey {
+                password: password.into(),
+            },
+        };
+        let request = CertificateRequest {
+            row_id,
+            addresses,
+            key,
+        };
+        let issued = backend::certificates::request_certificate(portal, viewer, request)
+            .await
+            .map_err(crate::on_server::service_error)?;
+        Ok(IssuedItem {
+            certificate: to_item(issued.certificate),
+            pkcs12_base64: issued
+                .pkcs12
+                .map(|p| base64::engine::general_purpose::STANDARD.encode(p)),
+        })
+    }
+
+    /// A pasted CSR: PEM as it is, or base64 of a DER file the page read (the service tells a
+    /// PEM from DER by itself).
+    fn csr_bytes(text: &str) -> Vec<u8> {
+        use base64::Engine;
+        let trimmed = text.trim();
+        if trimmed.starts_with("-----BEGIN") {
+            return trimmed.as_bytes().to_vec();
+        }
+        base64::engine::general_purpose::STANDARD
+            .decode(trimmed.split_whitespace().collect::<String>())
+            .unwrap_or_else(|_| trimmed.as_bytes().to_vec())
+    }
 }

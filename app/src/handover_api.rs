@@ -51,7 +51,7 @@ pub async fn edit_row_for_new_person(
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
     backend::handover::edit_row_for_new_person(&portal, &viewer, id, version, &form)
         .await
-        .map_err(crate::on_server::save_error)
+        .map_err(crate::rows_api::service::save_error)
 }
 
 /// R19: the domain's deactivated rows that still have valid certificates, most urgent first.

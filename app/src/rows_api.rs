@@ -82,7 +82,7 @@ pub async fn create_row(
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
     backend::rows::create_row(&portal.pool, &viewer, &domain, &primary, &form)
         .await
-        .map_err(crate::on_server::save_error)
+        .map_err(crate::rows_api::service::save_error)
 }
 
 /// What saving `form` over row `id` at `version` would do (nothing is written).
@@ -96,7 +96,7 @@ pub async fn preview_edit(
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
     let mut preview = backend::rows::preview_edit(&portal.pool, &viewer, id, version, &form)
         .await
-        .map_err(crate::on_server::save_error)?;
+        .map_err(crate::rows_api::service::save_error)?;
     // Ask for a confirmation only when something would be lost: a pending challenge or a link.
     if preview.supersedes == 0 && preview.drops_links.is_empty() {
         preview.consequences.clear();
@@ -111,7 +111,7 @@ pub async fn edit_row(id: i64, version: i64, form: RowInput) -> Result<RowView, 
     let viewer = crate::on_server::require_viewer().map_err(RowSaveError::Other)?;
     backend::rows::edit_row(&portal.pool, &viewer, id, version, &form)
         .await
-        .map_err(crate::on_server::save_error)
+        .map_err(crate::rows_api::service::save_error)
 }
 
 /// Deactivates or reactivates rows, all or none (R7).
@@ -139,7 +139,7 @@ pub async fn delete_row(id: i64, version: i64) -> Result<(), AppError> {
 pub async fn send_challenges(row_ids: Vec<i64>) -> Result<SendReport, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    crate::on_server::challenges::send(&portal, &viewer, &row_ids).await
+    crate::rows_api::service::send(&portal, &viewer, &row_ids).await
 }
 
 /// Sends challenges for every active row of a domain that has an unconfirmed address.
@@ -147,5 +147,60 @@ pub async fn send_challenges(row_ids: Vec<i64>) -> Result<SendReport, AppError> 
 pub async fn send_to_unconfirmed(domain: String) -> Result<SendReport, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    crate::on_server::challenges::send_unconfirmed(&portal, &viewer, &domain).await
+    crate::rows_api::service::send_unconfirmed(&portal, &viewer, &domain).await
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod service {
+    //! The table's server functions' calls into the services, and their errors' safe faces.
+
+    use backend::challenges::{send_challenges, send_to_all_unconfirmed, SendReport};
+    use backend::roles::Viewer;
+    use backend::Portal;
+
+    use super::RowSaveError;
+    use crate::error::AppError;
+    use crate::on_server::{service_error, set_status, with_status};
+
+    /// Sends challenges for rows (R9).
+    pub async fn send(
+        portal: &Portal,
+        viewer: &Viewer,
+        row_ids: &[i64],
+    ) -> Result<SendReport, AppError> {
+        send_challenges(
+            &portal.pool,
+            viewer,
+            row_ids,
+            &portal.config,
+            &portal.outbox,
+        )
+        .await
+        .map_err(service_error)
+    }
+
+    /// Sends challenges for every row of `domain` with an unconfirmed address.
+    pub async fn send_unconfirmed(
+        portal: &Portal,
+        viewer: &Viewer,
+        domain: &str,
+    ) -> Result<SendReport, AppError> {
+        let Some(d) = viewer.nap_domains.iter().find(|d| d.name == domain) else {
+            return Err(with_status(AppError::Forbidden));
+        };
+        send_to_all_unconfirmed(&portal.pool, viewer, d.id, &portal.config, &portal.outbox)
+            .await
+            .map_err(service_error)
+    }
+
+    /// The same for a form whose field errors are shown at their fields.
+    pub fn save_error(err: backend::error::ServiceError) -> RowSaveError {
+        match err {
+            backend::error::ServiceError::Invalid(domain::message::Message::Fields(errors)) => {
+                set_status(422);
+                RowSaveError::Fields(errors)
+            }
+            e => RowSaveError::Other(service_error(e)),
+        }
+    }
 }

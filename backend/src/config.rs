@@ -54,6 +54,8 @@ pub struct Config {
     pub scim: ScimConfig,
     /// IdM deprovisioning (R22): the circuit breaker and the NAPs' mail per sync run.
     pub deprovisioning: DeprovisioningConfig,
+    /// The REST API at `/api/v1` (R21).
+    pub api: ApiConfig,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             digest: DigestConfig::default(),
             scim: ScimConfig::default(),
             deprovisioning: DeprovisioningConfig::default(),
+            api: ApiConfig::default(),
         }
     }
 }
@@ -480,6 +483,28 @@ pub struct ScimConfig {
     /// Which attribute of the IdM's User is the user ID people log in with (the OIDC `sub`):
     /// `"userName"` (the default) or `"externalId"`.
     pub user_id_attribute: UserIdAttribute,
+}
+
+/// The REST API at `/api/v1` (R21).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Requests one token may make per minute on average; past that the API answers 429 with
+    /// `Retry-After` (a token bucket, refilled evenly). 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Requests one token may make at once above the average (the bucket's size, at least 1).
+    pub rate_limit_burst: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        // 10 requests a second sustained is far more than an IdM sync needs (bulk goes in one
+        // request) and keeps one runaway script from taking the portal's two cores.
+        ApiConfig {
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 60,
+        }
+    }
 }
 
 /// The SCIM attribute that carries the portal's user ID.

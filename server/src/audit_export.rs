@@ -27,7 +27,7 @@ pub async fn audit_csv_download(
     };
     // The days of the filter are those of the page: days of the viewer's time zone.
     let zone = ViewerZone::of_headers(&headers);
-    let filter = match app::on_server::audit::to_filter(&query, MAX_RECORDS, &zone) {
+    let filter = match app::pages::audit::filter::to_filter(&query, MAX_RECORDS, &zone) {
         Ok(f) => f,
         Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     };

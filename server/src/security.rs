@@ -61,8 +61,10 @@ pub async fn same_origin_writes(
 ) -> Response {
     // The SCIM endpoint authenticates by bearer token and reads no cookie: a cross-site page
     // cannot make a browser send the IdM's token, so there is nothing to forge (R22).
+    // The same holds for the REST API's tokens (R21).
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || crate::scim_routes::is_scim_path(req.uri().path())
+        || crate::api::is_api_path(req.uri().path())
     {
         return next.run(req).await;
     }
@@ -94,8 +96,9 @@ fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static s
 /// Turns a body that is too large into a clear message (Q5) instead of a bare status.
 pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
     let is_upload = req.uri().path().contains("/csv/");
-    // The SCIM endpoint answers its own 413 as a SCIM Error resource.
-    if crate::scim_routes::is_scim_path(req.uri().path()) {
+    // The SCIM endpoint answers its own 413 as a SCIM Error resource, the REST API as a problem.
+    if crate::scim_routes::is_scim_path(req.uri().path()) || crate::api::is_api_path(req.uri().path())
+    {
         return next.run(req).await;
     }
     let resp = next.run(req).await;
@@ -122,8 +125,10 @@ pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
 /// saying what is wrong (Q9).
 pub async fn explain_bare_refusals(req: Request<Body>, next: Next) -> Response {
     let method = req.method().clone();
-    // The SCIM endpoint answers every refusal as a SCIM Error resource itself.
-    if crate::scim_routes::is_scim_path(req.uri().path()) {
+    // The SCIM endpoint answers every refusal as a SCIM Error resource itself, the REST API as a
+    // problem (RFC 9457).
+    if crate::scim_routes::is_scim_path(req.uri().path()) || crate::api::is_api_path(req.uri().path())
+    {
         return next.run(req).await;
     }
     let resp = next.run(req).await;

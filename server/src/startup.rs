@@ -217,6 +217,7 @@ fn router(state: AppState, site: &Site) -> Router {
         crate::scim_routes::SCIM_PREFIX,
         crate::scim_routes::router(state.clone()),
     );
+    let api = crate::api::router(state.clone());
     pages
         .merge(uploads)
         .layer(middleware::from_fn_with_state(
@@ -225,6 +226,8 @@ fn router(state: AppState, site: &Site) -> Router {
         ))
         .with_state(state)
         .merge(scim)
+        // The REST API, like SCIM, authenticates by bearer token and reads no session cookie.
+        .merge(api)
         // Inside the origin check: a cross-site call is refused before its body is read.
         .layer(middleware::from_fn(
             crate::api_guard::guard_server_functions,

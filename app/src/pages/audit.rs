@@ -78,7 +78,7 @@ pub async fn list_audit(domain: String, query: AuditQuery) -> Result<AuditList, 
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
     let zone = crate::time_zone::ViewerZone::of_request();
-    let filter = crate::on_server::audit::to_filter(&query, 500, &zone)?;
+    let filter = filter::to_filter(&query, 500, &zone)?;
     let entries = backend::rows::list_audit(&portal.pool, &viewer, &domain, &filter)
         .await
         .map_err(crate::on_server::service_error)?;
@@ -227,5 +227,93 @@ fn AuditLine(item: AuditItem) -> impl IntoView {
                 </ul>
             </td>
         </tr>
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod filter {
+    //! The audit page's filter for the service.
+
+    use backend::rows::AuditFilter;
+    use backend::storage::audit::AuditKind;
+
+    use super::AuditQuery;
+    use crate::error::AppError;
+    use crate::on_server::with_status;
+    use crate::time_zone::ViewerZone;
+
+    /// Unix seconds of the start of a `YYYY-MM-DD` day (UTC).
+    fn day_start(text: &str) -> Result<i64, AppError> {
+        let bad = || {
+            with_status(AppError::Invalid(format!(
+                "{text:?} is not a date (YYYY-MM-DD)"
+            )))
+        };
+        let mut parts = text.split('-').map(|p| p.parse::<i64>());
+        let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d)), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+            return Err(bad());
+        }
+        // days-from-civil (H. Hinnant)
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (m + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        Ok((era * 146_097 + doe - 719_468) * 86_400)
+    }
+
+    /// The service's filter from the page's query; at most `limit` records. The days are days of
+    /// `zone`, the zone the page shows times in.
+    pub fn to_filter(
+        q: &AuditQuery,
+        limit: u32,
+        zone: &ViewerZone,
+    ) -> Result<AuditFilter, AppError> {
+        let some = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
+        let kind = match some(&q.kind) {
+            None => None,
+            Some(k) => Some(
+                AuditKind::ALL
+                    .into_iter()
+                    .find(|a| a.as_str() == k)
+                    .ok_or_else(|| {
+                        with_status(AppError::Invalid(format!(
+                            "{k:?} is not a kind of audit record; known kinds: {}",
+                            AuditKind::ALL.map(|a| a.as_str()).join(", ")
+                        )))
+                    })?,
+            ),
+        };
+        Ok(AuditFilter {
+            row: some(&q.row),
+            actor: some(&q.actor),
+            kind,
+            from: some(&q.from)
+                .map(|d| day_start(&d).map(|s| zone.as_local(s)))
+                .transpose()?,
+            to: some(&q.to)
+                .map(|d| day_start(&d).map(|s| zone.as_local(s + 86_399)))
+                .transpose()?,
+            limit,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn days_are_read_as_utc() {
+            assert_eq!(day_start("1970-01-01").unwrap(), 0);
+            assert_eq!(day_start("2025-06-15").unwrap(), 1_749_945_600);
+            assert!(day_start("2025-13-01").is_err());
+            assert!(day_start("yesterday").is_err());
+        }
     }
 }

@@ -30,7 +30,7 @@ pub struct ChallengeInfo {
 pub async fn get_challenge(token: String) -> Result<ChallengeInfo, AppError> {
     let portal = expect_context::<backend::Portal>();
     crate::on_server::require_viewer()?;
-    crate::on_server::challenges::info(&portal, &token).await
+    crate::pages::confirm::service::info(&portal, &token).await
 }
 
 /// Confirms the challenge behind a link for the logged-in user (R10, R11).
@@ -38,7 +38,7 @@ pub async fn get_challenge(token: String) -> Result<ChallengeInfo, AppError> {
 pub async fn confirm_challenge(token: String) -> Result<ChallengeInfo, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    crate::on_server::challenges::confirm(&portal, &viewer, &token).await
+    crate::pages::confirm::service::confirm(&portal, &viewer, &token).await
 }
 
 /// `/confirm/:token`
@@ -107,4 +107,53 @@ pub fn ConfirmPage() -> impl IntoView {
         </section>
     }
     .into_any()
+}
+
+#[cfg(feature = "ssr")]
+mod service {
+    //! The challenge link's server functions' calls into the service.
+
+    use backend::challenges::{challenge_for_token, confirm_challenge_from};
+    use backend::roles::Viewer;
+    use backend::Portal;
+    use domain::mailbox::MailboxType;
+
+    use super::ChallengeInfo;
+    use crate::error::AppError;
+    use crate::on_server::{request_client, service_error, with_status};
+
+    /// What a challenge link is about; refused challenges answer with why.
+    pub async fn info(portal: &Portal, token: &str) -> Result<ChallengeInfo, AppError> {
+        let view = challenge_for_token(&portal.pool, token, backend::clock::now())
+            .await
+            .map_err(service_error)?;
+        if let Some(refusal) = view.refusal {
+            return Err(with_status(AppError::Refused(refusal.into())));
+        }
+        Ok(ChallengeInfo {
+            address: view.address,
+            row_primary: view.row_primary,
+            row_name: view.row_name,
+            functional: view.mailbox_type == MailboxType::Functional,
+        })
+    }
+
+    /// Confirms for the viewer (R10, R11).
+    pub async fn confirm(
+        portal: &Portal,
+        viewer: &Viewer,
+        token: &str,
+    ) -> Result<ChallengeInfo, AppError> {
+        let info = info(portal, token).await?;
+        confirm_challenge_from(
+            &portal.pool,
+            token,
+            &viewer.user.user_id,
+            &request_client(),
+            backend::clock::now(),
+        )
+        .await
+        .map_err(service_error)?;
+        Ok(info)
+    }
 }

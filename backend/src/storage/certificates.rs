@@ -146,6 +146,55 @@ pub async fn list_certificates_of_user(
     .await
 }
 
+/// Which certificates of a domain [`list_certificates_of_domain`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainCertificates {
+    /// Every certificate ever issued for a row of the domain.
+    All,
+    /// Neither revoked nor expired.
+    Valid,
+    /// Valid, and ending at or before this time (Unix seconds).
+    ValidUntil(i64),
+    /// Valid, of a deactivated row (R19: what the leaver worklist shows).
+    ValidOfInactiveRows,
+}
+
+/// A domain's certificates, newest (highest id) first, from below `before_id` when given (the
+/// REST API's cursor), at most `limit`.
+pub async fn list_certificates_of_domain(
+    conn: &mut Conn,
+    domain_id: i64,
+    which: DomainCertificates,
+    now: i64,
+    before_id: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<CertificateRecord>> {
+    let (valid, until, inactive) = match which {
+        DomainCertificates::All => (false, None, false),
+        DomainCertificates::Valid => (true, None, false),
+        DomainCertificates::ValidUntil(t) => (true, Some(t), false),
+        DomainCertificates::ValidOfInactiveRows => (true, None, true),
+    };
+    // One statement for every filter: the flags switch its conditions on, so it is prepared once.
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {CERTIFICATE_COLUMNS}
+         WHERE r.domain_id = ?1 AND (?2 IS NULL OR c.id < ?2)
+             AND (NOT ?3 OR (v.certificate_id IS NULL AND c.not_after > ?4))
+             AND (?5 IS NULL OR c.not_after <= ?5)
+             AND (NOT ?6 OR r.active = 0)
+         ORDER BY c.id DESC LIMIT ?7"
+    )))
+    .bind(domain_id)
+    .bind(before_id)
+    .bind(valid)
+    .bind(now)
+    .bind(until)
+    .bind(inactive)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
 /// Every certificate issued for a row, newest first (R12, the NAP's view).
 pub async fn list_certificates_of_row(
     conn: &mut Conn,

@@ -45,15 +45,21 @@ impl Role {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with a configuration `configure` changes first (e.g. a low API rate limit).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     server::telemetry::init();
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
-    let config = Config {
+    let mut config = Config {
         base_url: address.clone(),
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
     };
+    configure(&mut config);
     let portal = Portal::open(config).await.expect("open portal");
     let app = Application::with_listener(portal.clone(), listener).expect("build app");
     tokio::spawn(app.run_until_stopped());
