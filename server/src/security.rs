@@ -97,7 +97,8 @@ fn origin_verdict(headers: &HeaderMap, own: &OwnOrigin) -> Result<(), &'static s
 pub async fn explain_too_large(req: Request<Body>, next: Next) -> Response {
     let is_upload = req.uri().path().contains("/csv/");
     // The SCIM endpoint answers its own 413 as a SCIM Error resource, the REST API as a problem.
-    if crate::scim_routes::is_scim_path(req.uri().path()) || crate::api::is_api_path(req.uri().path())
+    if crate::scim_routes::is_scim_path(req.uri().path())
+        || crate::api::is_api_path(req.uri().path())
     {
         return next.run(req).await;
     }
@@ -127,7 +128,8 @@ pub async fn explain_bare_refusals(req: Request<Body>, next: Next) -> Response {
     let method = req.method().clone();
     // The SCIM endpoint answers every refusal as a SCIM Error resource itself, the REST API as a
     // problem (RFC 9457).
-    if crate::scim_routes::is_scim_path(req.uri().path()) || crate::api::is_api_path(req.uri().path())
+    if crate::scim_routes::is_scim_path(req.uri().path())
+        || crate::api::is_api_path(req.uri().path())
     {
         return next.run(req).await;
     }
