@@ -5,6 +5,7 @@
 
 #![recursion_limit = "256"] // the address table's view type is deep; release builds (no erased components) need it
 
+pub mod api_tokens_api;
 pub mod audit_changes;
 pub mod audit_words;
 pub mod auth;

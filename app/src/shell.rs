@@ -7,6 +7,7 @@ use leptos_router::path;
 
 use crate::auth::{provide_session, use_session};
 use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
+use crate::pages::api_tokens::ApiTokensPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::certificates::MyCertificatesPage;
 use crate::pages::confirm::ConfirmPage;
@@ -88,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("domains/:domain/audit") view=AuditPage/>
                     <Route path=path!("certificates") view=MyCertificatesPage/>
                     <Route path=path!("operator") view=OperatorPage/>
+                    <Route path=path!("api-tokens") view=ApiTokensPage/>
                     <Route path=path!("confirm/:token") view=ConfirmPage/>
                 </Routes>
             </main>
@@ -112,6 +114,10 @@ fn MainNav() -> impl IntoView {
                             {v.is_nap().then(|| view! { <A href="/domains">{move || t.get().nav_my_domains}</A> })}
                             <A href="/certificates">{move || t.get().nav_my_certificates}</A>
                             {v.is_operator.then(|| view! { <A href="/operator">{move || t.get().nav_operator}</A> })}
+                            {(v.is_nap() || v.is_operator).then(|| {
+                                let CurrentLang(lang) = expect_context::<CurrentLang>();
+                                view! { <A href="/api-tokens">{move || crate::pages::api_tokens::texts(lang.get()).heading}</A> }
+                            })}
                         </nav>
                         <span class="who" title=v.user_id.clone()>{v.display_name.clone()}</span>
                         <form method="post" action="/auth/logout" class="logout">

@@ -70,7 +70,7 @@ where
 
 /// Every server function of the app. The types give each one's path, body type and error type,
 /// so nothing here can drift from the functions; a unit test checks that the list is complete.
-fn server_functions() -> [ServerFunction; 39] {
+fn server_functions() -> [ServerFunction; 42] {
     use app::certs_api::*;
     use app::pages::{audit::*, confirm::*, home::*, operator::*};
     use app::rows_api::*;
@@ -114,6 +114,9 @@ fn server_functions() -> [ServerFunction; 39] {
         server_function::<app::deprovision_api::HeldDeprovisionings>(),
         server_function::<app::deprovision_api::ConfirmHolds>(),
         server_function::<app::deprovision_api::DiscardHolds>(),
+        server_function::<app::api_tokens_api::ListApiTokens>(),
+        server_function::<app::api_tokens_api::CreateApiToken>(),
+        server_function::<app::api_tokens_api::RevokeApiToken>(),
     ]
 }
 

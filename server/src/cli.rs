@@ -58,6 +58,10 @@ pub enum Command {
     /// Manage the bearer tokens the IdM uses for the SCIM endpoint `/scim/v2` (R22).
     #[command(subcommand, name = "scim-token")]
     ScimToken(ScimTokenCommand),
+    /// Manage the NAPs' API tokens for `/api/v1` (R21): make one for a NAP (scripts, tests),
+    /// list, revoke.
+    #[command(subcommand, name = "api-token")]
+    ApiToken(ApiTokenCommand),
     /// The IdM deprovisionings the circuit breaker held for an operator (R22): list them, then
     /// confirm (apply to the rows as they are now) or discard them.
     #[command(subcommand)]
@@ -91,6 +95,39 @@ pub enum ScimTokenCommand {
         /// The token's name.
         #[arg(long)]
         name: String,
+    },
+}
+
+/// API token verbs (R21).
+#[derive(Debug, Subcommand)]
+pub enum ApiTokenCommand {
+    /// Make a token for a NAP and print it once on stdout (only its hash is kept).
+    Create {
+        /// User ID of the NAP it acts for: a local account (its groups count), or an OIDC user
+        /// (the groups of their latest login count). They must administer every --domain now.
+        #[arg(long)]
+        creator: String,
+        /// A domain it reaches (repeat for more).
+        #[arg(long = "domain", required = true)]
+        domains: Vec<String>,
+        /// read or read-write.
+        #[arg(long, value_parser = ["read", "read-write"])]
+        scope: String,
+        /// Lifetime in days, 1 to 365.
+        #[arg(long, default_value_t = i64::from(domain::api_token::DEFAULT_DAYS))]
+        days: i64,
+        /// A name for it, e.g. idm-sync (a-z 0-9 . _ -); the audit trail names its changes
+        /// api:<name>#<id>@<creator>.
+        #[arg(long)]
+        name: String,
+    },
+    /// List every token: id, name, creator, scope, domains, made, expires, last used, state.
+    List,
+    /// Revoke a token: scripts using it are refused from their next request.
+    Revoke {
+        /// The token's id (the first column of `list`).
+        #[arg(long)]
+        id: i64,
     },
 }
 
@@ -266,6 +303,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(command) => run_user(Portal::open(config).await?, command).await,
         Command::Domain(command) => run_domain(Portal::open(config).await?, command).await,
         Command::ScimToken(command) => run_scim_token(Portal::open(config).await?, command).await,
+        Command::ApiToken(command) => run_api_token(Portal::open(config).await?, command).await,
         Command::Deprovisionings(command) => {
             run_deprovisionings(Portal::open(config).await?, command).await
         }
@@ -481,6 +519,101 @@ async fn run_scim_token(portal: Portal, command: ScimTokenCommand) -> anyhow::Re
             println!(
                 "revoked the SCIM token {}; the IdM using it is refused from now on",
                 t.name
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn run_api_token(portal: Portal, command: ApiTokenCommand) -> anyhow::Result<()> {
+    use backend::api_tokens::{self as tokens, TokenRequest};
+    use domain::api_token::ApiScope;
+    let actor = cli_actor();
+    let now = backend::clock::now();
+    match command {
+        ApiTokenCommand::Create {
+            creator,
+            domains,
+            scope,
+            days,
+            name,
+        } => {
+            let Some(viewer) = tokens::creator_viewer(&portal, &creator).await? else {
+                bail!(
+                    "the portal knows no groups of {creator}: a local account needs its groups, \
+                     an OIDC user must have logged in once"
+                );
+            };
+            let mut ids = Vec::with_capacity(domains.len());
+            for name in &domains {
+                let parsed = domain::DomainName::parse(name)
+                    .map_err(|e| anyhow::anyhow!("--domain {name}: {e}"))?;
+                match viewer.nap_domains.iter().find(|d| d.name == parsed.as_str()) {
+                    Some(d) => ids.push(d.id),
+                    None => bail!(
+                        "{creator} is not a contact person (NAP) of {parsed} (or it is not registered)"
+                    ),
+                }
+            }
+            let scope = if scope == "read" {
+                ApiScope::Read
+            } else {
+                ApiScope::ReadWrite
+            };
+            let request = TokenRequest {
+                name: &name,
+                domain_ids: &ids,
+                scope,
+                days,
+            };
+            let token = tokens::create_token(&portal, &viewer, &request, &actor, now).await?;
+            // The token alone on stdout, so a script can take it; the advice on stderr.
+            println!("{}", token.expose());
+            eprintln!(
+                "made the API token {} (#{}) for {creator}: send it as `Authorization: Bearer …` \
+                 to {}/api/v1; it is shown only this once",
+                token.name,
+                token.id,
+                portal.config.base_url()
+            );
+        }
+        ApiTokenCommand::List => {
+            let list = tokens::list_every_token(&portal).await?;
+            if list.is_empty() {
+                println!("no API tokens yet (make one with `ra-portal api-token create …`)");
+            }
+            let when =
+                |t: Option<i64>| t.map_or_else(|| "never".to_owned(), domain::time::utc_date_time);
+            for v in &list {
+                let t = &v.token;
+                let state = match (&t.revoked_at, &t.revoke_reason) {
+                    (Some(at), reason) => format!(
+                        "stopped {} by {} ({})",
+                        domain::time::utc_date_time(*at),
+                        t.revoked_by.as_deref().unwrap_or("-"),
+                        reason.as_deref().unwrap_or("-")
+                    ),
+                    (None, _) if !v.in_force(now) => "expired".to_owned(),
+                    (None, _) => "in force".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\tmade {}\texpires {}\tlast used {}\t{state}",
+                    t.id,
+                    t.name,
+                    t.creator_id,
+                    v.scope.as_str(),
+                    v.domains.join(","),
+                    domain::time::utc_date_time(t.created_at),
+                    domain::time::utc_date_time(t.expires_at),
+                    when(t.last_used_at)
+                );
+            }
+        }
+        ApiTokenCommand::Revoke { id } => {
+            let t = tokens::revoke_token_by_cli(&portal, id, &actor, now).await?;
+            println!(
+                "revoked the API token {} (#{}) of {}; scripts using it are refused from now on",
+                t.name, t.id, t.creator_id
             );
         }
     }

@@ -234,6 +234,8 @@ fn json_functions() -> Vec<JsonFunction> {
     let audit = json!({"domain": "example.org", "query": {}});
     let request = json!({"row_id": 1, "addresses": ["a@example.org"], "key": {"ServerKey": "a long password"}});
     let revoke = json!({"id": 1, "reason": "keyCompromise"});
+    let token =
+        json!({"name": "idm-sync", "domain_ids": [1], "scope": "Read", "expires_on": "2027-03-01"});
     let deactivate = json!({"rows": [[1, 1]], "revoke": "affiliationChanged"});
     vec![
         JsonFunction {
@@ -448,6 +450,30 @@ fn json_functions() -> Vec<JsonFunction> {
             misfits: vec![json!({"ids": "all"}), json!({"ids": [1.5]})],
             good: json!({"ids": [1]}),
         },
+        // API tokens (R21).
+        JsonFunction {
+            path: "/api/api_tokens/list",
+            misfits: vec![],
+            good: json!({}),
+        },
+        JsonFunction {
+            path: "/api/api_tokens/create",
+            misfits: vec![
+                without(token.clone(), "domain_ids"),
+                with(token.clone(), "/domain_ids", json!("1")),
+                with(token.clone(), "/domain_ids", json!([1.5])),
+                with(token.clone(), "/scope", json!("Write")),
+                with(token.clone(), "/scope", json!("read")),
+                with(token.clone(), "/expires_on", json!(90)),
+                with(token.clone(), "/name", json!(null)),
+            ],
+            good: token.clone(),
+        },
+        JsonFunction {
+            path: "/api/api_tokens/revoke",
+            misfits: vec![json!({"id": "1"}), json!({"id": 1.5}), json!({})],
+            good: json!({"id": 1}),
+        },
     ]
 }
 
@@ -481,7 +507,13 @@ fn server_function_cases(role: Role) -> Vec<Case> {
         }
         let mut misfits = f.misfits;
         misfits.extend([json!(null), json!(42), json!("text")]);
-        if !["/api/certificates/mine", "/api/deprovision/holds"].contains(&f.path) {
+        if ![
+            "/api/certificates/mine",
+            "/api/deprovision/holds",
+            "/api/api_tokens/list",
+        ]
+        .contains(&f.path)
+        {
             // A function without arguments reads `[]` as its (empty) arguments.
             misfits.push(json!([]));
         }

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod api_tokens;
 pub mod audit;
 pub mod certificates;
 pub mod confirm;

@@ -4,13 +4,14 @@ use leptos::prelude::*;
 
 use crate::auth::use_session;
 use crate::components::RequireLogin;
-use crate::i18n::use_texts;
+use crate::i18n::{use_texts, CurrentLang};
 use crate::pages::digest_toggle::DigestToggle;
 
 /// `/domains`
 #[component]
 pub fn MyDomainsPage() -> impl IntoView {
     let t = use_texts();
+    let CurrentLang(lang) = expect_context::<CurrentLang>();
     let nap_domains = use_session()
         .viewer
         .map(|v| v.nap_domains)
@@ -28,6 +29,7 @@ pub fn MyDomainsPage() -> impl IntoView {
                                 <li><a class="mono" href=format!("/domains/{d}")>{d.clone()}</a>" "<DigestToggle domain=d.clone()/></li>
                             }).collect_view()}
                         </ul>
+                        <p><a class="api-tokens-link" href="/api-tokens">{move || crate::pages::api_tokens::texts(lang.get()).heading}</a></p>
                     }.into_any()
                 }}
             </section>
