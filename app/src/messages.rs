@@ -96,17 +96,18 @@ pub fn say_at_field(lang: Lang, error: &FieldError) -> String {
     say(lang, &error.message)
 }
 
-/// A field's name as the German page calls it.
+/// A field's name as the German page's column heads call it.
 pub fn field_label_de(field: Field) -> &'static str {
+    let t = Lang::De.texts();
     match field {
-        Field::PrimaryAddress => "Primäradresse",
-        Field::FirstName => "Vorname",
-        Field::LastName => "Nachname",
-        Field::Aliases => "Aliasse",
-        Field::MailboxType => "Postfachtyp",
-        Field::Applicant => "Antragsteller-Adresse",
-        Field::Comment => "Kommentar",
-        Field::Active => "aktiv",
+        Field::PrimaryAddress => t.col_primary,
+        Field::FirstName => t.col_first_name,
+        Field::LastName => t.col_last_name,
+        Field::Aliases => t.col_aliases,
+        Field::MailboxType => t.col_type,
+        Field::Applicant => t.col_applicant,
+        Field::Comment => t.col_comment,
+        Field::Active => t.col_active,
     }
 }
 

@@ -13,8 +13,8 @@ use domain::row::{Field, RowFields};
 use serde::{Deserialize, Serialize};
 
 pub use domain::csv::{
-    alias_number, header_name, Column, ColumnProblem, CsvColumn, FileError, LineError, MAX_DATA_LINES,
-    MAX_FILE_BYTES,
+    alias_number, header_name, Column, ColumnProblem, CsvColumn, FileError, LineError,
+    MAX_DATA_LINES, MAX_FILE_BYTES,
 };
 
 /// How the file's text was encoded.

@@ -562,8 +562,7 @@ impl Tally {
 
 /// A line's primary address, or its error at the primary address.
 fn primary_of(csv: &CsvLine) -> Result<EmailAddress, FieldError> {
-    EmailAddress::parse(&csv.primary)
-        .map_err(|e| FieldError::new(Field::PrimaryAddress, e.to_string()))
+    EmailAddress::parse(&csv.primary).map_err(|e| FieldError::new(Field::PrimaryAddress, e))
 }
 
 /// A line's primary address, or its error (into `errors`).

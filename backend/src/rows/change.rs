@@ -49,7 +49,7 @@ pub async fn create_row(
             let primary = match parsed_primary {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    errors.insert(0, FieldError::new(Field::PrimaryAddress, e.to_string()));
+                    errors.insert(0, FieldError::new(Field::PrimaryAddress, e));
                     None
                 }
             };

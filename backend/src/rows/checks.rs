@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use domain::address::EmailAddress;
 use domain::mailbox::MailboxType;
+use domain::message::Message;
 use domain::row::{parse_aliases, Field, FieldError, RowFields};
 use domain::text::{Comment, PersonName};
 
@@ -25,27 +26,27 @@ pub(crate) struct ParsedInput {
 pub(crate) fn parse_input(input: &RowInput, active: bool) -> ParsedInput {
     let mut errors = Vec::new();
     let mut unparsed = BTreeSet::new();
-    let mut fail = |field: Field, message: String| {
+    let mut fail = |field: Field, message: Message| {
         errors.push(FieldError::new(field, message));
         unparsed.insert(field);
     };
     let first_name = PersonName::parse(&input.first_name).unwrap_or_else(|e| {
-        fail(Field::FirstName, e.to_string());
+        fail(Field::FirstName, e.into());
         PersonName::empty()
     });
     let last_name = PersonName::parse(&input.last_name).unwrap_or_else(|e| {
-        fail(Field::LastName, e.to_string());
+        fail(Field::LastName, e.into());
         PersonName::empty()
     });
     let aliases = parse_aliases(&input.aliases).unwrap_or_else(|e| {
-        fail(Field::Aliases, e.to_string());
+        fail(Field::Aliases, e.into());
         Vec::new()
     });
     let mailbox_type = if input.mailbox_type.trim().is_empty() {
         MailboxType::Personal
     } else {
         MailboxType::parse(&input.mailbox_type).unwrap_or_else(|e| {
-            fail(Field::MailboxType, e.to_string());
+            fail(Field::MailboxType, e.into());
             MailboxType::Personal
         })
     };
@@ -55,12 +56,12 @@ pub(crate) fn parse_input(input: &RowInput, active: bool) -> ParsedInput {
         EmailAddress::parse(&input.applicant)
             .map(Some)
             .unwrap_or_else(|e| {
-                fail(Field::Applicant, e.to_string());
+                fail(Field::Applicant, e.into());
                 None
             })
     };
     let comment = Comment::parse(&input.comment).unwrap_or_else(|e| {
-        fail(Field::Comment, e.to_string());
+        fail(Field::Comment, e.into());
         Comment::empty()
     });
     // A wrong type makes the applicant and name rules meaningless: they depend on it.

@@ -16,25 +16,25 @@ pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
         Some(p) => match EmailAddress::parse(p) {
             Ok(a) => Some(a),
             Err(e) => {
-                errors.push(FieldError::new(Field::PrimaryAddress, e.to_string()));
+                errors.push(FieldError::new(Field::PrimaryAddress, e));
                 None
             }
         },
         None => None,
     };
     if let Err(e) = PersonName::parse(&form.first_name) {
-        errors.push(FieldError::new(Field::FirstName, e.to_string()));
+        errors.push(FieldError::new(Field::FirstName, e));
     }
     if let Err(e) = PersonName::parse(&form.last_name) {
-        errors.push(FieldError::new(Field::LastName, e.to_string()));
+        errors.push(FieldError::new(Field::LastName, e));
     }
     if let Err(e) = Comment::parse(&form.comment) {
-        errors.push(FieldError::new(Field::Comment, e.to_string()));
+        errors.push(FieldError::new(Field::Comment, e));
     }
     let aliases = match parse_aliases(&form.aliases) {
         Ok(list) => list,
         Err(e) => {
-            errors.push(FieldError::new(Field::Aliases, e.to_string()));
+            errors.push(FieldError::new(Field::Aliases, e));
             Vec::new()
         }
     };
@@ -52,7 +52,7 @@ pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
         MailboxType::parse(&form.mailbox_type)
     };
     match kind {
-        Err(e) => errors.push(FieldError::new(Field::MailboxType, e.to_string())),
+        Err(e) => errors.push(FieldError::new(Field::MailboxType, e)),
         Ok(MailboxType::Functional) if form.applicant.trim().is_empty() => {
             errors.push(FieldError::new(
                 Field::Applicant,
@@ -61,7 +61,7 @@ pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
         }
         Ok(MailboxType::Functional) => {
             if let Err(e) = EmailAddress::parse(&form.applicant) {
-                errors.push(FieldError::new(Field::Applicant, e.to_string()));
+                errors.push(FieldError::new(Field::Applicant, e));
             }
         }
         Ok(MailboxType::Personal) => {}

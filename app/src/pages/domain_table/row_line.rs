@@ -232,7 +232,7 @@ pub fn RowLine(row: RowView) -> impl IntoView {
                     errors.set(None);
                 }
                 Err(e) => errors.set(Some(RowSaveError::Fields(vec![
-                    domain::row::FieldError::new(Field::Aliases, e.to_string()),
+                    domain::row::FieldError::new(Field::Aliases, e),
                 ]))),
             }
         }
