@@ -2,6 +2,7 @@
 //! filtering (only the visible page travels), inline editing, add, delete, (de)activate, bulk.
 
 mod badges;
+mod context;
 mod csv_upload;
 mod deprovision_proposals;
 pub(crate) mod handover;
@@ -19,53 +20,17 @@ use leptos_router::hooks::use_params_map;
 
 use crate::certs_api::revoke_for_rows;
 use crate::components::{ErrorLine, RequireLogin};
-use crate::error::AppError;
 use crate::handover_api::deactivate_rows;
 use crate::i18n::use_texts;
 use crate::pages::certificates::ReasonSelect;
 use crate::rows_api::{
     create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, Anchor, RowQuery,
-    SendReport, SortKey, StateFilter,
+    SortKey, StateFilter,
 };
 
+pub use context::TableContext;
 use row_form::{check_in_browser, RowFormFields, RowFormState};
 use row_line::RowLine;
-
-/// What the rows of the table share: the selection, a way to reload, and the message line.
-#[derive(Clone, Copy)]
-pub struct TableContext {
-    /// Selected rows: id → version.
-    pub selected: RwSignal<BTreeMap<i64, i64>>,
-    /// R19: the valid certificates of the selected rows as the table showed them, for the
-    /// deactivation dialog: id → certificates.
-    pub selected_certificates: RwSignal<BTreeMap<i64, Vec<domain::handover::HeldCertificate>>>,
-    /// Bumped to reload the page from the server.
-    pub reload: RwSignal<u32>,
-    /// The last outcome to show above the table.
-    pub notice: RwSignal<Option<Result<&'static str, AppError>>>,
-    /// The last sending of challenges.
-    pub sent: RwSignal<Option<SendReport>>,
-    /// How many certificates the last bulk revocation revoked.
-    pub revoked: RwSignal<Option<usize>>,
-    /// The open confirmation question of a row: row id, the version it was asked for, what.
-    pub confirming: RwSignal<Option<(i64, i64, row_line::Confirming)>>,
-}
-
-impl TableContext {
-    /// A change was saved: reload and say so.
-    pub fn saved(&self) {
-        self.sent.set(None);
-        self.revoked.set(None);
-        self.notice.set(Some(Ok("saved")));
-        self.reload.update(|n| *n += 1);
-    }
-
-    /// A change failed as a whole (e.g. changed meanwhile): show why and show the current rows.
-    pub fn failed(&self, e: AppError) {
-        self.notice.set(Some(Err(e)));
-        self.reload.update(|n| *n += 1);
-    }
-}
 
 /// `/domains/:domain`
 #[component]

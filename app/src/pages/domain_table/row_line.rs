@@ -18,26 +18,11 @@ use crate::rows_api::{
 };
 
 use super::badges::StateBadge;
+use super::context::{Confirming, TableContext};
 use super::handover::{use_handover_texts, DeactivateChoice, HeldCertificates};
 use super::precheck::precheck;
 use super::row_certificates::RowCertificates;
 use super::row_form::{check_in_browser, RowFormFields, RowFormState};
-use super::TableContext;
-
-/// What the row is asking the NAP to confirm.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Confirming {
-    /// Saving `form` will have these consequences.
-    Save(RowInput, Vec<domain::edit::Consequence>),
-    /// Deactivate or reactivate.
-    Active(bool),
-    /// Delete for good.
-    Delete,
-    /// Send challenges for the row's addresses (R9).
-    Send,
-    /// R18: reactivate and send a new challenge round in one step.
-    ReactivateAndSend,
-}
 
 /// A row with its cells and actions.
 #[component]

@@ -1,0 +1,61 @@
+//! What the table's parts share through context: the selection, a way to reload, the message line
+//! and the open confirmation question of a row.
+
+use std::collections::BTreeMap;
+
+use domain::challenge::SendReport;
+use domain::table::RowInput;
+use leptos::prelude::*;
+
+use crate::error::AppError;
+
+/// What the rows of the table share: the selection, a way to reload, and the message line.
+#[derive(Clone, Copy)]
+pub struct TableContext {
+    /// Selected rows: id → version.
+    pub selected: RwSignal<BTreeMap<i64, i64>>,
+    /// R19: the valid certificates of the selected rows as the table showed them, for the
+    /// deactivation dialog: id → certificates.
+    pub selected_certificates: RwSignal<BTreeMap<i64, Vec<domain::handover::HeldCertificate>>>,
+    /// Bumped to reload the page from the server.
+    pub reload: RwSignal<u32>,
+    /// The last outcome to show above the table.
+    pub notice: RwSignal<Option<Result<&'static str, AppError>>>,
+    /// The last sending of challenges.
+    pub sent: RwSignal<Option<SendReport>>,
+    /// How many certificates the last bulk revocation revoked.
+    pub revoked: RwSignal<Option<usize>>,
+    /// The open confirmation question of a row: row id, the version it was asked for, what.
+    pub confirming: RwSignal<Option<(i64, i64, Confirming)>>,
+}
+
+impl TableContext {
+    /// A change was saved: reload and say so.
+    pub fn saved(&self) {
+        self.sent.set(None);
+        self.revoked.set(None);
+        self.notice.set(Some(Ok("saved")));
+        self.reload.update(|n| *n += 1);
+    }
+
+    /// A change failed as a whole (e.g. changed meanwhile): show why and show the current rows.
+    pub fn failed(&self, e: AppError) {
+        self.notice.set(Some(Err(e)));
+        self.reload.update(|n| *n += 1);
+    }
+}
+
+/// What the row is asking the NAP to confirm.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Confirming {
+    /// Saving `form` will have these consequences.
+    Save(RowInput, Vec<domain::edit::Consequence>),
+    /// Deactivate or reactivate.
+    Active(bool),
+    /// Delete for good.
+    Delete,
+    /// Send challenges for the row's addresses (R9).
+    Send,
+    /// R18: reactivate and send a new challenge round in one step.
+    ReactivateAndSend,
+}
