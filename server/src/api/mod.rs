@@ -7,7 +7,8 @@
 //! - problem.rs: every refusal as RFC 9457 problem details, mapped from the services' errors
 //!   in one place.
 //! - body.rs, cursor.rs: reading bodies, parameters, `If-Match`; opaque page cursors.
-//! - domains.rs, rows.rs, challenges.rs, certificates.rs, audit.rs: the resources.
+//! - domains.rs, rows.rs, challenges.rs, certificates.rs, audit.rs: the resources; bulk.rs:
+//!   many rows at once (CSV or JSON), with Idempotency-Key.
 //! - openapi.rs: the OpenAPI 3.1 document, generated from the handlers (utoipa).
 //!
 //! The routes are mounted outside the session layer and exempt from the same-origin check of Q3
@@ -18,6 +19,7 @@
 pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod bulk;
 pub mod certificates;
 pub mod challenges;
 pub mod cursor;
@@ -60,6 +62,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(certificates::list_certificates))
         .routes(routes!(certificates::revoke_certificate))
         .routes(routes!(audit::list_audit))
+        .merge(bulk::routes())
 }
 
 /// The OpenAPI document as served.
