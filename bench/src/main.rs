@@ -158,6 +158,12 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
     let config = Config {
         base_url: base_url.clone(),
         data_dir: dir.path().to_path_buf(),
+        // P2's REST API run measures the list, not the per-token rate limit (which would answer
+        // most of wrk's requests 429).
+        api: backend::config::ApiConfig {
+            rate_limit_per_minute: 0,
+            rate_limit_burst: 1,
+        },
         ..Config::default()
     };
     let portal = Portal::open(config).await.context("opening the portal")?;

@@ -9,6 +9,8 @@
 //! Two runs: active rows sorted by last name, and the same with a search term; besides the rates,
 //! the portal's CPU time per request (all its threads), which other load on the machine disturbs
 //! less than the rates.
+//! A third run pages through the same table with the REST API (`GET /api/v1/domains/…/rows`, a
+//! read-only API token, the list's cursors), issue 20's "50-row list under wrk at 32 connections".
 //! For diagnosis, the list query is also timed alone (the service `rows::list_rows`, no HTTP,
 //! sequential): page 0 unfiltered, the first 200 pages of the active rows by last name stepped
 //! through as the pager does and read by page number (as after a reload), page 1000 by number,
@@ -165,7 +167,7 @@ async fn walk_pages(app: &RunningApp, search: &str) -> anyhow::Result<(u64, Vec<
     Ok((total, bodies))
 }
 
-/// One wrk run; `label` names it in the report.
+/// One wrk run of the table's server function; `label` names it in the report.
 async fn wrk_run(
     app: &RunningApp,
     search: &str,
@@ -177,9 +179,19 @@ async fn wrk_run(
         "P2 {label}: {total} matching rows, wrk cycles through {} pages …",
         bodies.len()
     );
-    let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
-    std::fs::write(script.path(), lua_script(app, &bodies))?;
     let url = format!("{}/api/rows/list", app.base_url);
+    wrk_measure(&lua_script(app, &bodies), url, label, report).await
+}
+
+/// Runs wrk with `script` against `url` and reports its figures under `label`.
+async fn wrk_measure(
+    script_text: &str,
+    url: String,
+    label: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
+    std::fs::write(script.path(), script_text)?;
     let seconds = crate::env_number("RA_BENCH_WRK_SECONDS", SECONDS);
     let args = [
         format!("-t{THREADS}"),
@@ -448,6 +460,112 @@ async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
     Ok(done.rows_affected())
 }
 
+// ---------------------------------------------------------------------------------------------
+// The REST API's row list (R21, issue 20): the same table page through `/api/v1`
+// ---------------------------------------------------------------------------------------------
+
+/// The API's list of active rows by last name, 50 a page.
+const API_LIST: &str = "/api/v1/domains/example.org/rows?active=true&sort=last_name&limit=50";
+
+/// A read-only API token of the benchmark's NAP (whose session `RunningApp` started, so the
+/// portal knows her groups).
+async fn api_token(portal: &Portal) -> anyhow::Result<String> {
+    let nora = backend::api_tokens::creator_viewer(portal, "nora")
+        .await?
+        .context("the NAP has no groups")?;
+    let domain = nora
+        .nap_domains
+        .iter()
+        .find(|d| d.name == crate::DOMAIN)
+        .context("the NAP administers the domain")?
+        .id;
+    let token = backend::api_tokens::create_token(
+        portal,
+        &nora,
+        &backend::api_tokens::TokenRequest {
+            name: "bench",
+            domain_ids: &[domain],
+            scope: domain::api_token::ApiScope::Read,
+            days: 1,
+        },
+        "nora",
+        backend::clock::now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("making the API token: {e}"))?;
+    Ok(token.expose().to_owned())
+}
+
+/// Pages through the API's list with its cursors, at most [`MAX_PAGES`] pages; returns how many
+/// rows match and the request paths.
+async fn walk_api_pages(app: &RunningApp, token: &str) -> anyhow::Result<(u64, Vec<String>)> {
+    let client = reqwest::Client::new();
+    let mut paths = vec![API_LIST.to_owned()];
+    let mut total = 0;
+    while paths.len() <= MAX_PAGES as usize {
+        let path = paths.last().expect("one path at least").clone();
+        let resp = client
+            .get(format!("{}{path}", app.base_url))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        anyhow::ensure!(status.is_success(), "GET {path} answered {status}: {text}");
+        let answer: serde_json::Value = serde_json::from_str(&text).context("the list's JSON")?;
+        anyhow::ensure!(
+            answer["rows"]
+                .as_array()
+                .is_some_and(|r| r.len() == PAGE_SIZE as usize),
+            "a page of the API's list is not full: {text:.200}"
+        );
+        total = answer["total"].as_u64().context("no total")?;
+        match answer["next_cursor"].as_str() {
+            Some(cursor) if paths.len() < MAX_PAGES as usize => {
+                paths.push(format!("/api/v1/domains/example.org/rows?cursor={cursor}"))
+            }
+            _ => break,
+        }
+    }
+    Ok((total, paths))
+}
+
+/// The wrk script of the API run: the bearer token, and the pages' paths it cycles through.
+fn api_lua_script(token: &str, paths: &[String]) -> String {
+    let list = paths
+        .iter()
+        .map(|p| format!("  [==[{p}]==],"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!(
+        r#"wrk.method = "GET"
+wrk.headers["Authorization"] = "Bearer {token}"
+local paths = {{
+{list}
+}}
+local n = 0
+request = function()
+  local path = paths[(n % #paths) + 1]
+  n = n + 1
+  return wrk.format(nil, path)
+end
+"#
+    )
+}
+
+/// The API run: a script pages through the active rows by last name with its token.
+async fn api_run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyhow::Result<()> {
+    let token = api_token(portal).await?;
+    let (total, paths) = walk_api_pages(app, &token).await?;
+    let label = "REST API GET /api/v1/…/rows, active, by last name";
+    println!(
+        "P2 {label}: {total} matching rows, wrk cycles through {} pages …",
+        paths.len()
+    );
+    let url = format!("{}{API_LIST}", app.base_url);
+    wrk_measure(&api_lua_script(&token, &paths), url, label, report).await
+}
+
 pub async fn run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyhow::Result<()> {
     let pending = add_pending_challenges(portal).await?;
     println!("P2: {pending} rows with a pending challenge");
@@ -472,7 +590,7 @@ pub async fn run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyh
     for (label, search) in runs {
         wrk_run(app, search, label, report).await?;
     }
-    Ok(())
+    api_run(portal, app, report).await
 }
 
 fn wrk_installed() -> bool {
