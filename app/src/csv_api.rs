@@ -2,8 +2,6 @@
 //! to `POST /domains/{domain}/csv/preview` and `…/csv/apply` (plain routes, not server functions,
 //! so a 20 MiB file needs no re-encoding and the upload can report progress).
 
-use std::borrow::Cow;
-
 use serde::{Deserialize, Serialize};
 
 /// Header that carries the preview's fingerprint to the apply request.
@@ -37,9 +35,9 @@ pub struct CsvLineItem {
     pub primary: String,
     /// New row (else changed).
     pub is_new: bool,
-    /// `(field, before, after)` for each changed field. The field's name is one of a few
-    /// constants on the server: borrowed there, not copied for each of 100 000 lines.
-    pub changes: Vec<(Cow<'static, str>, String, String)>,
+    /// `(column, before, after)` for each changed field; the page names the column in the
+    /// NAP's language.
+    pub changes: Vec<(domain::csv::Column, String, String)>,
     /// What saving does beyond the fields (superseded challenges, dropped links).
     pub consequences: Vec<domain::edit::Consequence>,
 }

@@ -14,6 +14,7 @@
 pub mod address;
 pub mod api_token;
 pub mod certificate;
+pub mod certificate_view;
 pub mod challenge;
 pub mod csv;
 pub mod deprovisioning;

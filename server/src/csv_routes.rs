@@ -6,8 +6,6 @@
 //! `GET  /domains/{domain}/csv` → the table in the same format; `?format=excel-de` → the same
 //! table for Excel on a German Windows (semicolons, German header and values).
 
-use std::borrow::Cow;
-
 use app::csv_api::{CsvApplyItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -42,13 +40,7 @@ fn preview_item(p: Preview) -> CsvPreviewItem {
                 changes: l
                     .changes
                     .into_iter()
-                    .map(|c| {
-                        (
-                            Cow::Borrowed(Column::of_field(c.field).english()),
-                            c.before,
-                            c.after,
-                        )
-                    })
+                    .map(|c| (Column::of_field(c.field), c.before, c.after))
                     .collect(),
                 consequences: if l.supersedes == 0 && l.drops_links.is_empty() {
                     Vec::new()

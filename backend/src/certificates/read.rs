@@ -77,7 +77,10 @@ pub(crate) fn view_of(
         not_before: record.not_before,
         not_after: record.not_after,
         issued_at: record.issued_at,
+        expires_soon: status == CertificateStatus::Valid
+            && domain::handover::expiring_soon(record.not_after, now),
         status,
+        evidence: Vec::new(),
     })
 }
 

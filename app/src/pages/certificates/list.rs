@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::certs_api::{
-    revoke_as_nap, revoke_own_certificate, CertificateItem, CertificateStatusItem,
+    revoke_as_nap, revoke_own_certificate, CertificateView, CertificateStatus,
 };
 use crate::components::ErrorLine;
 use crate::error::AppError;
@@ -31,7 +31,7 @@ pub enum Revoker {
 /// The certificates, newest first as given.
 #[component]
 pub fn CertificateTable(
-    certificates: Vec<CertificateItem>,
+    certificates: Vec<CertificateView>,
     revoker: Revoker,
     changed: Callback<()>,
 ) -> impl IntoView {
@@ -59,7 +59,7 @@ pub fn CertificateTable(
 /// One certificate.
 #[component]
 fn CertificateLine(
-    cert: CertificateItem,
+    cert: CertificateView,
     revoker: Revoker,
     changed: Callback<()>,
 ) -> impl IntoView {
@@ -97,18 +97,18 @@ fn CertificateLine(
     let status_view = move || {
         let t = t.get();
         match &status {
-            CertificateStatusItem::Valid if expires_soon => view! {
+            CertificateStatus::Valid if expires_soon => view! {
                 <span class="badge ok">{t.certs_status_valid}</span>
                 " "<span class="badge expiring">{t.certs_expires_soon}</span>
             }
             .into_any(),
-            CertificateStatusItem::Valid => {
+            CertificateStatus::Valid => {
                 view! { <span class="badge ok">{t.certs_status_valid}</span> }.into_any()
             }
-            CertificateStatusItem::Expired => {
+            CertificateStatus::Expired => {
                 view! { <span class="badge">{t.certs_status_expired}</span> }.into_any()
             }
-            CertificateStatusItem::Revoked { at, reason, .. } => view! {
+            CertificateStatus::Revoked { at, reason, .. } => view! {
                 <span class="badge inactive">{t.certs_status_revoked}</span>
                 <span class="muted">" "{utc_date(*at)}", "{reason_label(t, *reason)}</span>
             }

@@ -12,7 +12,8 @@ pub use reason_select::ReasonSelect;
 use leptos::prelude::*;
 
 use crate::auth::use_session;
-use crate::certs_api::{my_certificates, IssuedItem, MyCertificatesItem, RequestableRowItem};
+use crate::certs_api::{my_certificates, IssuedItem, RequestableRow};
+use domain::certificate_view::MyCertificates;
 use crate::components::{ErrorLine, RequireLogin};
 use crate::i18n::use_texts;
 
@@ -55,7 +56,7 @@ pub fn MyCertificatesPage() -> impl IntoView {
 
 /// The page's content once loaded.
 #[component]
-fn MyCertificates(mine: MyCertificatesItem, changed: Callback<()>) -> impl IntoView {
+fn MyCertificates(mine: MyCertificates, changed: Callback<()>) -> impl IntoView {
     let t = use_texts();
     let no_rows = mine.rows.is_empty();
     let no_certificates = mine.certificates.is_empty();
@@ -76,7 +77,7 @@ fn MyCertificates(mine: MyCertificatesItem, changed: Callback<()>) -> impl IntoV
 
 /// One row the user is linked to: what a certificate for it would say, and the request form.
 #[component]
-fn MailboxCard(row: RequestableRowItem, changed: Callback<()>) -> impl IntoView {
+fn MailboxCard(row: RequestableRow, changed: Callback<()>) -> impl IntoView {
     let t = use_texts();
     let lang = crate::i18n::use_lang();
     let open = RwSignal::new(false);

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::certs_api::{request_certificate, IssuedItem, KeyChoiceItem, RequestableRowItem};
+use crate::certs_api::{request_certificate, IssuedItem, KeyChoiceItem, RequestableRow};
 use crate::components::ErrorLine;
 use crate::error::AppError;
 use crate::i18n::use_texts;
@@ -25,7 +25,7 @@ enum KeyMode {
 /// The form; on success the page shows the certificate (and the PKCS#12 file) and reloads.
 #[component]
 pub fn RequestForm(
-    row: RequestableRowItem,
+    row: RequestableRow,
     close: Callback<()>,
     changed: Callback<()>,
 ) -> impl IntoView {

@@ -266,7 +266,7 @@ fn preview_view(
                                     {if l.is_new { Some(view! { <span class="badge confirmed">{move || t.get().csv_new}</span> }) } else { None }}
                                     <ul class="changes">
                                         {l.changes.iter().map(|(f, before, after)| view! {
-                                            <li><span class="muted">{f.to_string()}": "</span><del>{before.clone()}</del>" \u{2192} "<ins>{after.clone()}</ins></li>
+                                            <li><span class="muted">{if lang.get() == Lang::De { f.german() } else { f.english() }}": "</span><del>{before.clone()}</del>" \u{2192} "<ins>{after.clone()}</ins></li>
                                         }).collect_view()}
                                         {l.consequences.iter().map(|c| view! { <li class="consequence">{crate::messages::say_consequence(lang.get(), c)}</li> }).collect_view()}
                                     </ul>
