@@ -3,9 +3,11 @@
 //! preview, the same checks, the same one-transaction apply and the same audit trail.
 //!
 //! The file's columns are the fields the array's objects name (a field that no object names is a
-//! column the file does not have: an existing row keeps that field, as with an uploaded file); a
-//! field an object leaves out while another names it is an empty cell. Values are neutralised as
-//! the download neutralises them, so the upload's reading gives back exactly the value sent.
+//! column the file does not have: an existing row keeps that field, as with an uploaded file).
+//! Every element must name the same fields: one that leaves out a field another names is refused
+//! at its index and field, since its empty cell would clear that field (sparse objects would wipe
+//! data unawares). `null` empties a text field. Values are neutralised as the download
+//! neutralises them, so the upload's reading gives back exactly the value sent.
 
 use csv::{Terminator, WriterBuilder};
 use serde_json::Value;
@@ -125,11 +127,32 @@ pub fn rows_as_file(body: &[u8]) -> Result<RowsFile, RowsError> {
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(RowsError::Elements(errors));
-    }
     // The primary address is the upsert's key: always a column (its absence is each line's error).
     present[0] = true;
+    // A file has its columns for every line: a field one element leaves out while another names
+    // it would be an empty cell, which clears that row's field. A script that sends only what
+    // changed would wipe the rest unawares, so such an element is refused instead.
+    for (index, element) in elements.iter().enumerate() {
+        let Value::Object(map) = element else {
+            continue;
+        };
+        for (i, (name, _)) in FIELDS.iter().enumerate().skip(1) {
+            if present[i] && !map.contains_key(*name) {
+                errors.push(ElementError {
+                    index,
+                    field: Some((*name).to_string()),
+                    message: "is left out here, but another element names it: every element of \
+                              one array names the same fields (send \"\" or [] to empty one; \
+                              rows that change other fields go in another request)"
+                        .into(),
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.index);
+        return Err(RowsError::Elements(errors));
+    }
     let columns: Vec<usize> = (0..FIELDS.len()).filter(|&i| present[i]).collect();
     let mut writer = WriterBuilder::new()
         .terminator(Terminator::CRLF)
@@ -169,9 +192,9 @@ pub fn rows_as_file(body: &[u8]) -> Result<RowsFile, RowsError> {
 /// array of strings (or one string as the file writes it), `active` as a boolean.
 fn cell(column: Column, value: &Value) -> Result<String, String> {
     match (column, value) {
-        (_, Value::Null) => Ok(String::new()),
         (Column::Active, Value::Bool(b)) => Ok(if *b { "yes" } else { "no" }.into()),
         (Column::Active, _) => Err("must be true or false".into()),
+        (_, Value::Null) => Ok(String::new()),
         (Column::Aliases, Value::Array(items)) => items
             .iter()
             .map(|item| match item {
@@ -194,9 +217,9 @@ mod tests {
     #[test]
     fn r08_an_array_becomes_the_file_the_upload_reads_with_its_lines_known() {
         let body = br#"[
-            {"primary_address": "a@x.example", "first_name": "=A", "aliases": ["b@x.example", "c@x.example"], "active": false},
-            {"primary_address": "d@x.example", "comment": "two\nlines"},
-            {"primary_address": "e@x.example"}
+            {"primary_address": "a@x.example", "first_name": "=A", "aliases": ["b@x.example", "c@x.example"], "comment": "", "active": false},
+            {"primary_address": "d@x.example", "first_name": "D", "aliases": [], "comment": "two\nlines", "active": true},
+            {"primary_address": "e@x.example", "first_name": null, "aliases": [], "comment": "", "active": true}
         ]"#;
         let file = rows_as_file(body).unwrap();
         assert_eq!(file.lines, vec![2, 3, 5]);
@@ -222,8 +245,9 @@ mod tests {
         );
         assert_eq!(parsed.lines[0].active, Some(false));
         assert_eq!(parsed.lines[1].comment.as_deref(), Some("two\nlines"));
-        // A field another element names is an empty cell here; "active" empty reads as yes.
+        assert_eq!(parsed.lines[2].first_name.as_deref(), Some(""));
         assert_eq!(parsed.lines[2].active, Some(true));
+        // A field no element names is a column the file does not have: the rows keep it.
         assert!(parsed.column(Column::LastName).is_none());
     }
 
@@ -238,6 +262,29 @@ mod tests {
         assert_eq!(
             at,
             vec![(0, Some("primary_address")), (1, None), (2, Some("nick"))]
+        );
+        // Sparse elements: what one leaves out while another names it would be cleared.
+        let err = rows_as_file(
+            br#"[{"primary_address": "a@x.example", "comment": "c", "aliases": []},
+                 {"primary_address": "b@x.example", "comment": "d"},
+                 {"primary_address": "c@x.example", "active": null}]"#,
+        )
+        .unwrap_err();
+        let RowsError::Elements(list) = err else {
+            panic!("{err:?}")
+        };
+        let at: Vec<(usize, Option<&str>)> =
+            list.iter().map(|e| (e.index, e.field.as_deref())).collect();
+        assert_eq!(
+            at,
+            vec![
+                (0, Some("active")),
+                (1, Some("aliases")),
+                (1, Some("active")),
+                (2, Some("active")),
+                (2, Some("aliases")),
+                (2, Some("comment")),
+            ]
         );
         assert_eq!(rows_as_file(b"[]"), Err(RowsError::Empty));
         assert!(matches!(rows_as_file(b"{}"), Err(RowsError::NotAnArray(_))));

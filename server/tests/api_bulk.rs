@@ -16,6 +16,14 @@ const CSV: &str = "E-Mail,First Name,Last Name,Aliases\r\n\
                    alan@example.org,Alan,Turing,\r\n";
 
 async fn token(app: &TestApp, scope: ApiScope) -> String {
+    let name = match scope {
+        ApiScope::Read => "reader",
+        ApiScope::ReadWrite => "idm",
+    };
+    named_token(app, scope, name).await
+}
+
+async fn named_token(app: &TestApp, scope: ApiScope, name: &str) -> String {
     // A sign-in records nora's groups, from which each request works out the token's reach (R21).
     app.cookie_for(Role::Nap).await;
     let nap = app.viewer(Role::Nap).await;
@@ -25,10 +33,6 @@ async fn token(app: &TestApp, scope: ApiScope) -> String {
         .find(|d| d.name == "example.org")
         .expect("nora administers example.org")
         .id;
-    let name = match scope {
-        ApiScope::Read => "reader",
-        ApiScope::ReadWrite => "idm",
-    };
     let made = create_token(
         &app.portal,
         &nap,
@@ -179,6 +183,16 @@ async fn r21_the_same_idempotency_key_and_body_give_the_same_answer_and_apply_on
     .await
     .unwrap();
     assert!(actor.starts_with("api:idm#"), "{actor}");
+
+    // Keys are per token: another token's request under the same key is its own.
+    let other_token = named_token(&app, ApiScope::ReadWrite, "sync").await;
+    let third = CSV.replace("Lovelace", "Byron");
+    let own = bulk(&app, &other_token, "", "text/csv", Some("\"key-1\""), third).await;
+    assert_eq!(own.status(), 200);
+    assert!(own.headers().get("idempotency-replayed").is_none());
+    let own: Value = own.json().await.unwrap();
+    assert_eq!(own["changed"], 1, "{own}");
+    assert_eq!(csv_applies(&app).await, 3);
 }
 
 #[tokio::test]
@@ -264,9 +278,11 @@ async fn r21_a_json_array_of_rows_takes_the_uploads_path() {
     let token = token(&app, ApiScope::ReadWrite).await;
     let body = json!([
         {"primary_address": "ada@example.org", "first_name": "Ada", "last_name": "Lovelace",
-         "aliases": ["ada.l@example.org"]},
-        {"primary_address": "team@example.org", "last_name": "Team", "mailbox_type": "functional",
-         "applicant_address": "ada@example.org", "active": false}
+         "aliases": ["ada.l@example.org"], "mailbox_type": "personal", "applicant_address": null,
+         "active": true},
+        {"primary_address": "team@example.org", "first_name": "", "last_name": "Team",
+         "aliases": [], "mailbox_type": "functional", "applicant_address": "ada@example.org",
+         "active": false}
     ])
     .to_string();
 
@@ -306,10 +322,45 @@ async fn r21_a_json_array_of_rows_takes_the_uploads_path() {
     .await;
     assert_eq!(aliases, 1);
 
+    // Sparse objects would clear what they leave out: refused at the element and field, and a
+    // field no element names is kept (here: the comment set before).
+    sqlx::query(
+        "UPDATE mailbox_rows SET comment = 'kept' WHERE primary_address = 'ada@example.org'",
+    )
+    .execute(&app.portal.pool)
+    .await
+    .unwrap();
+    let audit = audit_records(&app).await;
+    let sparse = json!([
+        {"primary_address": "ada@example.org", "last_name": "King", "aliases": []},
+        {"primary_address": "team@example.org", "last_name": "Team 2"}
+    ])
+    .to_string();
+    let refused = bulk(&app, &token, "", "application/json", None, sparse).await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["line"], 2, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "aliases");
+    assert_eq!(audit_records(&app).await, audit);
+    let same_fields = json!([
+        {"primary_address": "ada@example.org", "last_name": "King"},
+        {"primary_address": "team@example.org", "last_name": "Team 2"}
+    ])
+    .to_string();
+    let applied = bulk(&app, &token, "", "application/json", None, same_fields).await;
+    assert_eq!(applied.status(), 200);
+    let (last, comment): (String, String) = sqlx::query_as(
+        "SELECT last_name, comment FROM mailbox_rows WHERE primary_address = 'ada@example.org'",
+    )
+    .fetch_one(&app.portal.pool)
+    .await
+    .unwrap();
+    assert_eq!((last.as_str(), comment.as_str()), ("King", "kept"));
+
     // An element's rule error is at its element (line = index + 1) and field.
     let audit = audit_records(&app).await;
     let broken = json!([
-        {"primary_address": "bob@example.org"},
+        {"primary_address": "bob@example.org", "aliases": []},
         {"primary_address": "eve@example.org", "aliases": ["eve@elsewhere.example"]}
     ])
     .to_string();
@@ -345,6 +396,9 @@ async fn r21_a_read_only_token_may_preview_but_not_apply() {
     let preview = bulk(&app, &token, "?dry_run=true", "text/csv", None, CSV).await;
     assert_eq!(preview.status(), 200);
     let refused = bulk(&app, &token, "", "text/csv", Some("\"r\""), CSV).await;
+    assert_eq!(refused.status(), 403);
+    // Refused before its body is looked at: another media type changes nothing about that.
+    let refused = bulk(&app, &token, "", "text/plain", Some("\"r\""), CSV).await;
     assert_eq!(refused.status(), 403);
     assert_eq!(rows(&app).await, 0);
 
