@@ -13,6 +13,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Where env.sh puts pkilint; set here too, so this script also works on its own.
 PKILINT_VENV="${PKILINT_VENV:-$HOME/.cache/ra-portal/pkilint-venv}"
 SCIM_VENV="${SCIM_VENV:-$HOME/.cache/ra-portal/scim-venv}"
+SCHEMATHESIS_VENV="${SCHEMATHESIS_VENV:-$HOME/.cache/ra-portal/schemathesis-venv}"
 
 # The site is built by build-site (site_build/), a crate of the workspace that runs wasm-bindgen
 # through its library: neither cargo-leptos (about 20 minutes to install) nor wasm-bindgen-cli
@@ -69,13 +70,27 @@ if [ "$for_tests" = 1 ] && [ ! -x "$SCIM_VENV/bin/scim" ]; then
   "$SCIM_VENV/bin/pip" install --quiet "scim2-cli==0.6.0" "scim2-tester==0.5.2"
 fi
 
+# schemathesis checks the REST API against its OpenAPI document (scripts/api-check.sh). Pinned, as
+# scim2-tester is: a new release with new checks must not turn the build red overnight.
+if [ "$for_tests" = 1 ] && [ ! -x "$SCHEMATHESIS_VENV/bin/st" ]; then
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    log "apt-get install python3-venv"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+  fi
+  log "pip install schemathesis (into $SCHEMATHESIS_VENV)"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet "schemathesis==4.32.5"
+fi
+
 if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
   log "rustup target add wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
 fi
 
-# npm packages for the browser tests and the test services (OIDC provider, SMTP server), and
-# wasm-opt from npm's binaryen (Debian's binaryen 108 produces broken WASM).
+# npm packages for the browser tests and the test services (OIDC provider, SMTP server),
+# wasm-opt from npm's binaryen (Debian's binaryen 108 produces broken WASM), and Swagger UI
+# (swagger-ui-dist) for the API's documentation page, which build-site copies into the site: so
+# the run command installs them too, and only when the lock file changed.
 if [ -f "$here/end2end/package-lock.json" ]; then
   stamp="$here/end2end/node_modules/.lock-stamp"
   if [ ! -f "$stamp" ] || ! cmp -s "$stamp" "$here/end2end/package-lock.json"; then

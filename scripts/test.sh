@@ -29,6 +29,11 @@ step "SCIM compliance (scim2-tester against the debug portal, R22)"
 # The debug ra-portal the server tests just built, on a fresh data folder; a few seconds.
 bash scripts/scim-check.sh 2>&1 | tee -a "$log"
 
+step "REST API (schemathesis against the debug portal, R21)"
+# The same debug ra-portal with demo data and a read+write token from the CLI; a fixed seed and a
+# bounded number of cases (about a thousand requests, some 15 s).
+bash scripts/api-check.sh 2>&1 | tee -a "$log"
+
 step "fuzz the CSV parser (${FUZZ_SECONDS:-60} s)"
 bash scripts/fuzz.sh
 
