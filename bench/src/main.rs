@@ -21,6 +21,7 @@
 
 mod app;
 mod p1;
+mod p1_api;
 mod p2;
 mod p3;
 mod p4;
@@ -138,7 +139,10 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
     };
     if sections.contains(&Section::P1) {
         match &process {
-            Some((_, portal)) => p1::run(portal, &mut report).await?,
+            Some((build, portal)) => {
+                let upload = p1::run(portal, &mut report).await?;
+                p1_api::run(build, upload, &mut report).await?;
+            }
             None => report.push(Figure::not_measured(
                 "P1",
                 "CSV preview + apply",

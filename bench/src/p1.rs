@@ -19,7 +19,7 @@ use crate::portal_process::{Memory, PortalProcess};
 use crate::report::{Figure, Report};
 
 /// Data lines of the file (SPEC P1); `RA_BENCH_CSV_LINES` overrides it for a quick trial.
-const LINES: usize = 100_000;
+pub const LINES: usize = 100_000;
 const TOTAL_TARGET_S: f64 = 3.0;
 const RATIO_TARGET: f64 = 5.0;
 const RSS_TARGET_MB: f64 = 150.0;
@@ -96,7 +96,16 @@ fn mb(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
+/// The UI upload's times, for the API's bulk figures beside them (`p1_api`).
+#[derive(Debug, Clone, Copy)]
+pub struct UploadTimes {
+    /// `POST …/csv/preview`, seconds.
+    pub preview_s: f64,
+    /// `POST …/csv/apply`, seconds.
+    pub apply_s: f64,
+}
+
+pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<UploadTimes> {
     let lines = crate::env_number("RA_BENCH_CSV_LINES", LINES);
     let file = backend::testing::p1_csv_file(lines);
     let size_mib = file.len() as f64 / 1_048_576.0;
@@ -214,7 +223,7 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
             mb(after.file)
         ),
     ));
-    Ok(())
+    Ok(UploadTimes { preview_s, apply_s })
 }
 
 /// Seconds `sqlite3 .import` takes for `file` into a bare table of a new database: the median of

@@ -92,6 +92,8 @@ pub struct PortalProcess {
     pub base_url: String,
     /// `ra_session=…`: the NAP's session.
     pub cookie: String,
+    /// The binary, for command-line calls on the same data folder.
+    binary: PathBuf,
     /// Keeps the data folder until the process is gone.
     _data: TempDir,
 }
@@ -164,6 +166,7 @@ impl PortalProcess {
             child,
             base_url,
             cookie: String::new(),
+            binary: build.binary.clone(),
             _data: data,
         };
         process.wait_until_healthy().await?;
@@ -174,6 +177,38 @@ impl PortalProcess {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// A read+write API token of the NAP for the benchmark's domain, made with the command line
+    /// (`ra-portal api-token create`, which prints only the secret) on the running portal's data.
+    pub fn api_token(&self) -> anyhow::Result<String> {
+        let out = Command::new(&self.binary)
+            .args([
+                "api-token",
+                "create",
+                "--creator",
+                NAP_ID,
+                "--domain",
+                crate::DOMAIN,
+                "--scope",
+                "read-write",
+                "--name",
+                "bench",
+                "--days",
+                "1",
+            ])
+            .env("RA_PORTAL_DATA_DIR", self._data.path())
+            .env("RA_PORTAL_BASE_URL", &self.base_url)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .context("ra-portal api-token create")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "ra-portal api-token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8(out.stdout)?.trim().to_owned())
     }
 
     async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
