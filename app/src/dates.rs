@@ -48,6 +48,28 @@ impl WallTime {
     }
 }
 
+impl WallTime {
+    /// A moment as a clock in UTC shows it (for pages that write times in UTC).
+    pub fn utc(secs: i64) -> WallTime {
+        let (year, month, day, hour, minute) = domain::time::utc_parts(secs);
+        // Each part is in its range by construction (month 1–12, …); the year fits any real date.
+        let part = |v: i64| u8::try_from(v).unwrap_or(0);
+        WallTime {
+            year: i32::try_from(year).unwrap_or(0),
+            month: part(month),
+            day: part(day),
+            hour: part(hour),
+            minute: part(minute),
+        }
+    }
+}
+
+/// A moment in UTC written the way `lang` writes dates: EN "7 Dec 2026, 03:26 UTC",
+/// DE "07.12.2026, 03:26 UTC".
+pub fn utc_date_time(lang: Lang, secs: i64) -> String {
+    format!("{} UTC", WallTime::utc(secs).date_time(lang))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +104,19 @@ mod tests {
             "07.12.2026, 14:05"
         );
         assert_eq!(at(2027, 1, 31, 0, 0).date(Lang::De), "31.01.2027");
+    }
+
+    #[test]
+    fn r22_utc_times_are_written_the_languages_way() {
+        // 2026-12-07 03:26 UTC
+        assert_eq!(
+            utc_date_time(Lang::En, 1_796_613_960),
+            "7 Dec 2026, 03:26 UTC"
+        );
+        assert_eq!(
+            utc_date_time(Lang::De, 1_796_613_960),
+            "07.12.2026, 03:26 UTC"
+        );
     }
 
     #[test]

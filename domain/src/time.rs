@@ -23,6 +23,13 @@ pub fn utc_date(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// Year, month, day, hour and minute (UTC) of a Unix timestamp.
+pub fn utc_parts(secs: i64) -> (i64, i64, i64, i64, i64) {
+    let (y, m, d) = civil_from_days(secs.div_euclid(DAY));
+    let in_day = secs.rem_euclid(DAY);
+    (y, m, d, in_day / 3600, in_day % 3600 / 60)
+}
+
 /// `YYYY-MM-DD HH:MM UTC` of a Unix timestamp.
 pub fn utc_date_time(secs: i64) -> String {
     let (y, m, d) = civil_from_days(secs.div_euclid(DAY));

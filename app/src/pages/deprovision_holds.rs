@@ -2,7 +2,6 @@
 //! held because one sync reported unusually many leavers. Confirming applies each to the rows as
 //! they are then; discarding drops it (the sessions ended already). Texts in both languages.
 
-use domain::time::utc_date_time;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -148,6 +147,7 @@ fn held(
     decide: impl Fn(Vec<i64>, bool) + Copy + 'static,
 ) -> impl IntoView {
     let id = d.id;
+    let lang = crate::i18n::use_lang();
     let rows = if d.rows.is_empty() {
         view! { <li class="muted">{move || h.get().no_rows}</li> }.into_any()
     } else {
@@ -172,7 +172,7 @@ fn held(
     view! {
         <li class="held-deprovisioning" data-user=d.user_id.clone()>
             <strong>{d.user_name}</strong>" (" <span class="mono">{d.user_id.clone()}</span> "), "
-            {utc_date_time(d.at)}", "{move || h.get().reported}" "<span class="mono">{d.actor}</span>
+            {let at = d.at; move || crate::dates::utc_date_time(lang.get(), at)}", "{move || h.get().reported}" "<span class="mono">{d.actor}</span>
             <ul>{rows}</ul>
             <button type="button" class="danger" on:click=move |_| decide(vec![id], true)>{move || h.get().confirm}</button>
             " "

@@ -161,9 +161,6 @@ const DE: Texts = Texts {
     shown_once: "Kopieren Sie dieses Token jetzt in das IdM: Es wird nur dieses eine Mal angezeigt (das Portal speichert nur einen Hash davon).",
 };
 
-fn when(t: i64) -> String {
-    domain::time::utc_date_time(t)
-}
 
 /// R22: the SCIM endpoint's URL, the tokens with their last use, making and revoking them.
 #[component]
@@ -204,16 +201,16 @@ pub fn ScimTokensPanel() -> impl IntoView {
                                         <For each={let l = list.tokens.clone(); move || l.clone()} key=|k| k.clone() let:k>
                                             <tr>
                                                 <td class="mono">{k.name.clone()}</td>
-                                                <td>{when(k.created_at)}" "{move || t.get().by}" "{k.created_by.clone()}</td>
+                                                <td>{let at = k.created_at; move || crate::dates::utc_date_time(lang.get(), at)}" "{move || t.get().by}" "{k.created_by.clone()}</td>
                                                 <td>{
                                                     let used = k.last_used_at;
-                                                    move || used.map(when).unwrap_or_else(|| t.get().never.to_owned())
+                                                    move || used.map(|at| crate::dates::utc_date_time(lang.get(), at)).unwrap_or_else(|| t.get().never.to_owned())
                                                 }</td>
                                                 <td>{
                                                     let (at, by) = (k.revoked_at, k.revoked_by.clone());
                                                     move || match at {
                                                         None => t.get().in_force.to_owned(),
-                                                        Some(at) => format!("{} {} {} {}", t.get().revoked, when(at), t.get().by, by.clone().unwrap_or_default()),
+                                                        Some(at) => format!("{} {} {} {}", t.get().revoked, crate::dates::utc_date_time(lang.get(), at), t.get().by, by.clone().unwrap_or_default()),
                                                     }
                                                 }</td>
                                                 <td>

@@ -2,7 +2,6 @@
 //! left" with a one-click accept that is the one-step leaver (deactivate and revoke), or dismiss.
 //! Texts in both languages.
 
-use domain::time::utc_date_time;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -111,12 +110,13 @@ fn proposal(
     dismiss: impl Fn(i64) + Copy + 'static,
 ) -> impl IntoView {
     let id = item.id;
+    let lang = crate::i18n::use_lang();
     view! {
         <li class="leaver idm-proposal" data-primary=item.primary.clone()>
             <span class="mono">{item.primary.clone()}</span>" "{item.name.clone()}
             " — "{move || p.get().reports}" "<strong>{item.user_name.clone()}</strong>
             " ("<span class="mono">{item.user_id.clone()}</span>") "{move || p.get().left}
-            " ("{utc_date_time(item.reported_at)}", "<span class="mono">{item.reported_by.clone()}</span>")"
+            " ("{let at = item.reported_at; move || crate::dates::utc_date_time(lang.get(), at)}", "<span class="mono">{item.reported_by.clone()}</span>")"
             "; "{item.certificates}" "{move || p.get().certificates}" "
             <button type="button" class="danger" on:click=move |_| accept(id)>{move || p.get().accept}</button>
             " "
