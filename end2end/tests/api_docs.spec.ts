@@ -22,7 +22,7 @@ test('r21 the API documentation page renders the OpenAPI document from local fil
   expect(csp).toContain("script-src 'self';");
   expect(csp).not.toContain('unsafe-inline');
 
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('REST API – My Email Domains');
+  await expect(page.locator('header.api-docs-header h1')).toHaveText('REST API – My Email Domains');
   // Swagger UI rendered the document: its title and the operations, bulk among them.
   await expect(page.locator('.swagger-ui .info .title')).toContainText('RA portal API');
   await expect(page.locator('.opblock-summary-path', { hasText: '/domains/{domain}/bulk' })).toBeVisible();
@@ -39,7 +39,7 @@ test('r21 the API documentation page speaks German to a German browser', async (
   const page = await context.newPage();
   await page.goto('/api/docs');
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('REST-API – Meine E-Mail-Domains');
+  await expect(page.locator('header.api-docs-header h1')).toHaveText('REST-API – Meine E-Mail-Domains');
   await expect(page.getByRole('link', { name: 'API-Tokens' })).toHaveAttribute('href', '/api-tokens');
   await context.close();
 });
