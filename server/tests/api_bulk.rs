@@ -409,3 +409,41 @@ async fn r21_a_read_only_token_may_preview_but_not_apply() {
     let problem: Value = refused.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("text/csv"));
 }
+
+#[tokio::test]
+async fn r21_an_idempotency_key_expires_after_24_hours_and_is_cleaned_up() {
+    let app = spawn_app().await;
+    let token = token(&app, ApiScope::ReadWrite).await;
+    let first = bulk(&app, &token, "", "text/csv", Some("\"daily\""), CSV).await;
+    assert_eq!(first.status(), 200);
+    let (created, expires): (i64, i64) =
+        sqlx::query_as("SELECT created_at, expires_at FROM api_idempotency_keys")
+            .fetch_one(&app.portal.pool)
+            .await
+            .unwrap();
+    assert_eq!(expires - created, 24 * 60 * 60);
+
+    // A day later (the record's times moved back a day): the key is free again, so another
+    // request under it applies, and the old record is gone.
+    sqlx::query(
+        "UPDATE api_idempotency_keys SET created_at = created_at - 86400, \
+         expires_at = expires_at - 86400",
+    )
+    .execute(&app.portal.pool)
+    .await
+    .unwrap();
+    let next_day = CSV.replace("Turing", "Hopper");
+    let again = bulk(&app, &token, "", "text/csv", Some("\"daily\""), next_day).await;
+    assert_eq!(again.status(), 200);
+    assert!(again.headers().get("idempotency-replayed").is_none());
+    let report: Value = again.json().await.unwrap();
+    assert_eq!(report["changed"], 1, "{report}");
+    let keys = count(&app, "SELECT COUNT(*) FROM api_idempotency_keys").await;
+    assert_eq!(keys, 1, "the expired record was deleted, the new one kept");
+    let fresh = count(
+        &app,
+        "SELECT COUNT(*) FROM api_idempotency_keys WHERE expires_at > unixepoch()",
+    )
+    .await;
+    assert_eq!(fresh, 1);
+}
