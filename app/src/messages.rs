@@ -13,7 +13,7 @@ use domain::challenge::{ConfirmRefusal, SendRefusal};
 use domain::csv::{Column, ColumnProblem, CsvColumn, FileError, MAX_DATA_LINES};
 use domain::edit::Consequence;
 use domain::message::Message;
-use domain::row::{AliasesError, Field, FieldError, MAX_ALIASES};
+use domain::row::{AliasesError, Field, FieldError, RowProblem, MAX_ALIASES};
 use domain::shown_char;
 use domain::text::TextError;
 
@@ -190,6 +190,7 @@ fn german(message: &Message) -> String {
             kann er nicht mehr gelöscht werden; deaktivieren Sie ihn stattdessen."
             .into(),
         Message::File(e) => file_de(e),
+        Message::Row(p) => row_de(p),
         Message::Fields(errors) => errors
             .iter()
             .map(|e| format!("{}: {}", field_label_de(e.field), german(&e.message)))
@@ -539,6 +540,50 @@ fn text_de(e: &TextError) -> String {
              indischen Schriften): entfernen Sie es.",
             what(w)
         ),
+    }
+}
+
+fn row_de(p: &RowProblem) -> String {
+    match p {
+        RowProblem::AliasIsPrimary { alias } => format!(
+            "{alias} ist die Absenderadresse dieses Eintrags; sie kann nicht zugleich ein Alias sein"
+        ),
+        RowProblem::AliasTwice { alias } => {
+            format!("{alias} steht mehr als einmal unter den Aliassen")
+        }
+        RowProblem::PersonalHasApplicant => "Ein persönliches Postfach hat keine \
+            Antragsteller-Adresse (sein Inhaber bestätigt die Anfragen); leeren Sie sie, oder \
+            machen Sie das Postfach funktional"
+            .into(),
+        RowProblem::FunctionalNeedsApplicant => "Ein funktionales Postfach braucht eine \
+            Antragsteller-Adresse: die Person, die seine Bestätigungsanfragen erhält und seine \
+            Zertifikate beantragt"
+            .into(),
+        RowProblem::ApplicantIsPrimary { primary } => format!(
+            "Die Antragsteller-Adresse muss die eigene Adresse einer Person sein, nicht die \
+             Absenderadresse {primary} des Postfachs"
+        ),
+        RowProblem::ApplicantIsAlias { alias } => format!(
+            "Die Antragsteller-Adresse muss die eigene Adresse einer Person sein, nicht der Alias \
+             {alias} des Postfachs"
+        ),
+        RowProblem::FunctionalHasFirstName => "Ein funktionales Postfach hat keinen Vornamen; \
+            tragen Sie den Namen des Postfachs als Nachnamen ein"
+            .into(),
+        RowProblem::FunctionalNeedsName => {
+            "Ein funktionales Postfach braucht einen Namen: tragen Sie ihn als Nachnamen ein".into()
+        }
+        RowProblem::NotAdministered {
+            address,
+            administered,
+        } => {
+            let yours = if administered.is_empty() {
+                "Sie verwalten keine".to_owned()
+            } else {
+                administered.join(", ")
+            };
+            format!("{address} liegt in keiner Domain, die Sie verwalten ({yours})")
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::certificate::{CsrError, RequestRefusal, RevokeRefusal};
 use crate::challenge::{ConfirmRefusal, SendRefusal};
 use crate::csv::{FileError, LineError};
 use crate::mailbox::MailboxTypeError;
-use crate::row::{AliasesError, DeleteRefusal, FieldError};
+use crate::row::{AliasesError, DeleteRefusal, FieldError, RowProblem};
 use crate::text::TextError;
 
 /// A refusal or problem for the person who asked, with its parameters.
@@ -57,6 +57,9 @@ pub enum Message {
     /// A CSV file cannot be used as a whole (R8).
     #[error(transparent)]
     File(#[from] FileError),
+    /// A row's fields break a rule that spans fields.
+    #[error(transparent)]
+    Row(#[from] RowProblem),
     /// The input breaks rules, each at its field, all at once.
     #[error("{}", join_fields(.0))]
     Fields(Vec<FieldError>),

@@ -95,7 +95,9 @@ impl RowFields {
         if self.aliases.len() > MAX_ALIASES {
             errors.push(FieldError::new(
                 Field::Aliases,
-                too_many_aliases(self.aliases.len()),
+                AliasesError::TooMany {
+                    count: self.aliases.len(),
+                },
             ));
         }
         let mut seen = HashSet::new();
@@ -103,45 +105,43 @@ impl RowFields {
             if alias == primary {
                 errors.push(FieldError::new(
                     Field::Aliases,
-                    format!(
-                        "{alias} is the primary address of this row; it cannot also be an alias"
-                    ),
+                    RowProblem::AliasIsPrimary {
+                        alias: alias.clone(),
+                    },
                 ));
             } else if !seen.insert(alias) {
                 errors.push(FieldError::new(
                     Field::Aliases,
-                    format!("{alias} is listed more than once among the aliases"),
+                    RowProblem::AliasTwice {
+                        alias: alias.clone(),
+                    },
                 ));
             }
         }
         match (self.mailbox_type, &self.applicant) {
             (MailboxType::Personal, Some(_)) => errors.push(FieldError::new(
                 Field::Applicant,
-                "a personal mailbox has no applicant address (its owner confirms the challenges); \
-                 clear it, or make the mailbox functional",
+                RowProblem::PersonalHasApplicant,
             )),
             (MailboxType::Personal, None) => {}
             (MailboxType::Functional, None) => errors.push(FieldError::new(
                 Field::Applicant,
-                "a functional mailbox needs an applicant address: the person who receives its \
-                 challenges and applies for its certificates",
+                RowProblem::FunctionalNeedsApplicant,
             )),
             (MailboxType::Functional, Some(applicant)) => {
                 if applicant == primary {
                     errors.push(FieldError::new(
                         Field::Applicant,
-                        format!(
-                            "the applicant address must be a person's own address, not the \
-                             mailbox's primary address {primary}"
-                        ),
+                        RowProblem::ApplicantIsPrimary {
+                            primary: primary.clone(),
+                        },
                     ));
                 } else if self.aliases.contains(applicant) {
                     errors.push(FieldError::new(
                         Field::Applicant,
-                        format!(
-                            "the applicant address must be a person's own address, not the \
-                             mailbox's alias {applicant}"
-                        ),
+                        RowProblem::ApplicantIsAlias {
+                            alias: applicant.clone(),
+                        },
                     ));
                 }
             }
@@ -150,13 +150,13 @@ impl RowFields {
             if !self.first_name.is_empty() {
                 errors.push(FieldError::new(
                     Field::FirstName,
-                    "a functional mailbox has no first name; put the mailbox's name in the last name",
+                    RowProblem::FunctionalHasFirstName,
                 ));
             }
             if self.last_name.is_empty() {
                 errors.push(FieldError::new(
                     Field::LastName,
-                    "a functional mailbox needs a name: enter it as the last name",
+                    RowProblem::FunctionalNeedsName,
                 ));
             }
         }
@@ -217,14 +217,12 @@ pub fn check_in_administered(
     if administered.len() > LISTED {
         list.push("…");
     }
-    let yours = if list.is_empty() {
-        "you administer none".to_owned()
-    } else {
-        list.join(", ")
-    };
     Err(FieldError::new(
         field,
-        format!("{address} is not in a domain you administer ({yours})"),
+        RowProblem::NotAdministered {
+            address: address.clone(),
+            administered: list.into_iter().map(str::to_owned).collect(),
+        },
     ))
 }
 
@@ -235,6 +233,65 @@ pub fn may_delete_row(challenge_ever_sent: bool) -> Result<(), DeleteRefusal> {
         Err(DeleteRefusal)
     } else {
         Ok(())
+    }
+}
+
+/// A row's fields break a rule that spans fields (SPEC §2, R1), as data: the page words it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Error)]
+pub enum RowProblem {
+    /// An alias equals the primary address.
+    #[error("{alias} is the primary address of this row; it cannot also be an alias")]
+    AliasIsPrimary {
+        /// The alias.
+        alias: EmailAddress,
+    },
+    /// An alias is listed twice.
+    #[error("{alias} is listed more than once among the aliases")]
+    AliasTwice {
+        /// The alias.
+        alias: EmailAddress,
+    },
+    /// A personal row with an applicant.
+    #[error("a personal mailbox has no applicant address (its owner confirms the challenges); clear it, or make the mailbox functional")]
+    PersonalHasApplicant,
+    /// A functional row without applicant.
+    #[error("a functional mailbox needs an applicant address: the person who receives its challenges and applies for its certificates")]
+    FunctionalNeedsApplicant,
+    /// The applicant is the mailbox's own primary address.
+    #[error("the applicant address must be a person's own address, not the mailbox's primary address {primary}")]
+    ApplicantIsPrimary {
+        /// The primary address.
+        primary: EmailAddress,
+    },
+    /// The applicant is one of the mailbox's aliases.
+    #[error(
+        "the applicant address must be a person's own address, not the mailbox's alias {alias}"
+    )]
+    ApplicantIsAlias {
+        /// The alias.
+        alias: EmailAddress,
+    },
+    /// A functional row with a first name.
+    #[error("a functional mailbox has no first name; put the mailbox's name in the last name")]
+    FunctionalHasFirstName,
+    /// A functional row without a name.
+    #[error("a functional mailbox needs a name: enter it as the last name")]
+    FunctionalNeedsName,
+    /// R1: an address outside the NAP's domains.
+    #[error("{address} is not in a domain you administer ({})", administered_list(.administered))]
+    NotAdministered {
+        /// The address.
+        address: EmailAddress,
+        /// The first few domains the NAP administers ("…" when there are more).
+        administered: Vec<String>,
+    },
+}
+
+fn administered_list(list: &[String]) -> String {
+    if list.is_empty() {
+        "you administer none".to_owned()
+    } else {
+        list.join(", ")
     }
 }
 
@@ -411,7 +468,8 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, Field::Aliases);
         assert!(errors[0]
-            .message.to_string()
+            .message
+            .to_string()
             .contains("anna@example.org is the primary address"));
     }
 
@@ -422,7 +480,8 @@ mod tests {
         let errors = row.validate(&primary).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert!(errors[0]
-            .message.to_string()
+            .message
+            .to_string()
             .contains("a@example.org is listed more than once"));
     }
 
@@ -459,7 +518,8 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, Field::Aliases);
         assert!(errors[0]
-            .message.to_string()
+            .message
+            .to_string()
             .starts_with("a row can have at most 50 aliases"));
         assert_eq!(personal(&many[..50]).validate(&primary), Ok(()));
     }

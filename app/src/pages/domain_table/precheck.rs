@@ -4,7 +4,7 @@
 
 use domain::address::EmailAddress;
 use domain::mailbox::MailboxType;
-use domain::row::{parse_aliases, Field, FieldError};
+use domain::row::{parse_aliases, Field, FieldError, RowProblem};
 use domain::text::{Comment, PersonName};
 
 use crate::rows_api::RowInput;
@@ -42,7 +42,7 @@ pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
         if aliases.contains(p) {
             errors.push(FieldError::new(
                 Field::Aliases,
-                format!("{p} is the primary address; it cannot also be an alias"),
+                RowProblem::AliasIsPrimary { alias: p.clone() },
             ));
         }
     }
@@ -53,12 +53,9 @@ pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
     };
     match kind {
         Err(e) => errors.push(FieldError::new(Field::MailboxType, e)),
-        Ok(MailboxType::Functional) if form.applicant.trim().is_empty() => {
-            errors.push(FieldError::new(
-                Field::Applicant,
-                "a functional mailbox needs an applicant address",
-            ))
-        }
+        Ok(MailboxType::Functional) if form.applicant.trim().is_empty() => errors.push(
+            FieldError::new(Field::Applicant, RowProblem::FunctionalNeedsApplicant),
+        ),
         Ok(MailboxType::Functional) => {
             if let Err(e) = EmailAddress::parse(&form.applicant) {
                 errors.push(FieldError::new(Field::Applicant, e));
