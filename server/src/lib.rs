@@ -1,7 +1,7 @@
 //! The portal's HTTP server (axum + leptos_axum) and its command line.
 
-pub mod api_docs;
 pub mod api;
+pub mod api_docs;
 pub mod api_guard;
 pub mod app_state;
 pub mod audit_export;
