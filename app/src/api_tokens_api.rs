@@ -83,8 +83,9 @@ pub struct ApiTokens {
     pub endpoint: String,
 }
 
-/// A token just made: the only time its secret leaves the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A token just made: the only time its secret leaves the server. `Debug` does not show the
+/// secret (Q6): a logged or panicking `{:?}` of a result must not leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MadeApiToken {
     /// Database id.
     pub id: i64,
@@ -92,6 +93,12 @@ pub struct MadeApiToken {
     pub name: String,
     /// The secret, for the script's `Authorization: Bearer` header.
     pub token: String,
+}
+
+impl std::fmt::Debug for MadeApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MadeApiToken({}, #{}, <redacted>)", self.name, self.id)
+    }
 }
 
 #[cfg(feature = "ssr")]
@@ -234,4 +241,23 @@ pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
         .await
         .map(|_| ())
         .map_err(crate::on_server::service_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q6_a_token_just_made_does_not_print_its_secret() {
+        let made = MadeApiToken {
+            id: 7,
+            name: "idm-sync".into(),
+            token: "raapi_secret".into(),
+        };
+        assert_eq!(
+            format!("{made:?}"),
+            "MadeApiToken(idm-sync, #7, <redacted>)"
+        );
+        assert!(!format!("{:?}", Ok::<_, AppError>(made)).contains("raapi_secret"));
+    }
 }

@@ -6,7 +6,10 @@
 //! **A token is its creator's NAP role, narrowed.** At each request [`authenticate`] works out
 //! which of the token's domains its creator still administers — the domains whose contact group
 //! is among the creator's current groups (a local account's groups; for OIDC users the groups of
-//! their latest login, `last_login_groups`) — and the request reaches only those. A domain the
+//! their latest login, `last_login_groups`, while that login is at most
+//! [`CREATOR_LOGIN_MAX_AGE_DAYS`] old: SCIM carries no groups, so only a login tells the portal
+//! of a group change; an older login leaves the token waiting, refused, until the next one) — and
+//! the request reaches only those. A domain the
 //! creator no longer administers (they left its contact group, or an operator gave the domain
 //! another contact group) is simply out of reach; when none is left, the token is ended for good
 //! (`api_token_ended`, reason `creator_not_nap`) and refused. When the IdM deprovisions the creator
@@ -42,6 +45,15 @@ use crate::storage::Conn;
 pub const TOKEN_PREFIX: &str = "raapi_";
 /// The actor of a token the portal ends because its creator is no NAP of its domains any more.
 pub const SYSTEM_ACTOR: &str = "system";
+/// How long an OIDC creator's groups count after their login. The IdM tells the portal of group
+/// changes only at a login (SCIM carries no groups), so a token of a creator who has not logged in
+/// for this long waits for a login (refused, not ended) rather than acting on old groups.
+pub const CREATOR_LOGIN_MAX_AGE_DAYS: i64 = 30;
+
+/// The oldest login whose groups still count at `now`.
+fn fresh_since(now: i64) -> i64 {
+    now - CREATOR_LOGIN_MAX_AGE_DAYS * 86_400
+}
 
 /// A chosen domain is not one the creator administers now (R21), or does not exist; which one is
 /// not said (Q1).
@@ -80,6 +92,10 @@ pub enum ApiAuthRefused {
         "the API token is suspended: the identity management deactivated the person who made it"
     )]
     CreatorBarred,
+    /// The creator, an OIDC user, has not logged in for [`CREATOR_LOGIN_MAX_AGE_DAYS`]: their
+    /// groups are not known well enough; the token works again after their next login.
+    #[error("the API token waits for its creator: the person who made it has not logged in to the portal for 30 days, so their roles are not known; it works again once they log in")]
+    CreatorLoginStale,
     /// The creator administers none of the token's domains any more (R21): ended for good.
     #[error("the API token ended: the person who made it is no longer a contact person (NAP) of its domains")]
     CreatorNotNap,
@@ -252,9 +268,7 @@ pub async fn create_token(
     };
     let id = match store::insert_token(&mut tx, &record, &domain_ids, now).await {
         Err(e) if is_unique_violation(&e) => {
-            return Err(ServiceError::invalid(format!(
-                "you have a token called {name} already (revoke it first, or choose another name)"
-            )))
+            return Err(ServiceError::Invalid(Message::TokenNameTaken { name }))
         }
         other => other?,
     };
@@ -445,8 +459,15 @@ pub async fn authenticate(
     if is_barred(&mut conn, &token.creator_id).await? {
         return Err(ApiAuthRefused::CreatorBarred);
     }
-    let domains = store::reachable_domains(&mut conn, token.id, &token.creator_id).await?;
+    let domains =
+        store::reachable_domains(&mut conn, token.id, &token.creator_id, fresh_since(now)).await?;
     if domains.is_empty() {
+        if store::oidc_login_of(&mut conn, &token.creator_id)
+            .await?
+            .is_some_and(|at| at < fresh_since(now))
+        {
+            return Err(ApiAuthRefused::CreatorLoginStale);
+        }
         drop(conn);
         end_token_of_former_nap(portal, &token, now).await?;
         return Err(ApiAuthRefused::CreatorNotNap);
@@ -492,7 +513,7 @@ async fn end_token_of_former_nap(
 ) -> Result<(), ApiAuthRefused> {
     let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
     // Decided again inside the write lock: a login that brought the group back wins.
-    if !store::reachable_domains(&mut tx, token.id, &token.creator_id)
+    if !store::reachable_domains(&mut tx, token.id, &token.creator_id, fresh_since(now))
         .await?
         .is_empty()
     {
@@ -510,14 +531,15 @@ async fn end_token_of_former_nap(
 }
 
 /// The roles of `user_id` as the command line sees them, for [`create_token`]: their current
-/// groups (a local account's groups, else their latest login's) and the domains of those groups;
-/// never an operator. `None` when the portal knows no groups of theirs.
+/// groups at `now` (a local account's groups, else their latest login's, if fresh) and the
+/// domains of those groups; never an operator. `None` when the portal knows no groups of theirs.
 pub async fn creator_viewer(
     portal: &Portal,
     user_id: &str,
+    now: i64,
 ) -> Result<Option<Viewer>, ServiceError> {
     let mut conn = portal.pool.acquire().await?;
-    let groups = store::current_groups_of(&mut conn, user_id).await?;
+    let groups = store::current_groups_of(&mut conn, user_id, fresh_since(now)).await?;
     if groups.is_empty() {
         return Ok(None);
     }

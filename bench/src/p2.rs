@@ -470,7 +470,7 @@ const API_LIST: &str = "/api/v1/domains/example.org/rows?active=true&sort=last_n
 /// A read-only API token of the benchmark's NAP (whose session `RunningApp` started, so the
 /// portal knows her groups).
 async fn api_token(portal: &Portal) -> anyhow::Result<String> {
-    let nora = backend::api_tokens::creator_viewer(portal, "nora")
+    let nora = backend::api_tokens::creator_viewer(portal, "nora", backend::clock::now())
         .await?
         .context("the NAP has no groups")?;
     let domain = nora

@@ -538,10 +538,11 @@ async fn run_api_token(portal: Portal, command: ApiTokenCommand) -> anyhow::Resu
             days,
             name,
         } => {
-            let Some(viewer) = tokens::creator_viewer(&portal, &creator).await? else {
+            let Some(viewer) = tokens::creator_viewer(&portal, &creator, now).await? else {
                 bail!(
                     "the portal knows no groups of {creator}: a local account needs its groups, \
-                     an OIDC user must have logged in once"
+                     an OIDC user must have logged in within the last {} days",
+                    tokens::CREATOR_LOGIN_MAX_AGE_DAYS
                 );
             };
             let mut ids = Vec::with_capacity(domains.len());

@@ -103,7 +103,7 @@ async fn token_of(
     name: &str,
 ) -> (i64, String) {
     log_in(app, user_id, groups).await;
-    let creator = backend::api_tokens::creator_viewer(&app.portal, user_id)
+    let creator = backend::api_tokens::creator_viewer(&app.portal, user_id, backend::clock::now())
         .await
         .unwrap()
         .expect("the creator has groups");

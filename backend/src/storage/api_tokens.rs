@@ -112,41 +112,68 @@ pub async fn find_token(conn: &mut Conn, id: i64) -> sqlx::Result<Option<TokenRe
     .await
 }
 
-/// The groups `user_id` is in now, as far as the portal can know between logins: a local
-/// account's groups, else (OIDC) the groups of their latest login (`last_login_groups`, kept by a
-/// trigger at each session start).
-const CURRENT_GROUPS: &str =
-    "SELECT g.group_name FROM local_account_groups g WHERE g.account_id = ?1
-     UNION
-     SELECT j.value FROM last_login_groups l, json_each(l.groups) j
-     WHERE l.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = ?1)";
+/// SQL for the groups the user bound as `user` is in now, as far as the portal can know between
+/// logins: a local account's groups, else (OIDC) the groups of their latest login
+/// (`last_login_groups`, kept by a trigger at each session start) if it was at `fresh_since` or
+/// later — the IdM tells the portal of group changes only at a login (SCIM carries no groups), so
+/// an old login's groups do not count.
+fn current_groups_sql(user: &str, fresh_since: &str) -> String {
+    format!(
+        "SELECT g.group_name FROM local_account_groups g WHERE g.account_id = {user}
+         UNION
+         SELECT j.value FROM last_login_groups l, json_each(l.groups) j
+         WHERE l.user_id = {user} AND l.logged_in_at >= {fresh_since}
+           AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = {user})"
+    )
+}
 
-/// The groups `user_id` is in now (see [`CURRENT_GROUPS`]), sorted.
-pub async fn current_groups_of(conn: &mut Conn, user_id: &str) -> sqlx::Result<Vec<String>> {
+/// The groups `user_id` is in now (see [`current_groups_sql`]), sorted.
+pub async fn current_groups_of(
+    conn: &mut Conn,
+    user_id: &str,
+    fresh_since: i64,
+) -> sqlx::Result<Vec<String>> {
+    let groups = current_groups_sql("?1", "?2");
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT group_name FROM ({CURRENT_GROUPS}) ORDER BY 1"
+        "SELECT group_name FROM ({groups}) ORDER BY 1"
     )))
     .bind(user_id)
+    .bind(fresh_since)
     .fetch_all(conn)
     .await
 }
 
 /// The domains of token `token_id` that `creator_id` still administers: those whose contact group
-/// is one of the creator's current groups. By name.
+/// is one of the creator's current groups (see [`current_groups_sql`]). By name.
 pub async fn reachable_domains(
     conn: &mut Conn,
     token_id: i64,
     creator_id: &str,
+    fresh_since: i64,
 ) -> sqlx::Result<Vec<DomainRecord>> {
+    let groups = current_groups_sql("?1", "?3");
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
-         WHERE t.token_id = ?2 AND d.contact_group IN ({CURRENT_GROUPS})
+         WHERE t.token_id = ?2 AND d.contact_group IN ({groups})
          ORDER BY d.name"
     )))
     .bind(creator_id)
     .bind(token_id)
+    .bind(fresh_since)
     .fetch_all(conn)
+    .await
+}
+
+/// When an OIDC user last logged in (`None`: never, or a local account, whose groups are always
+/// known).
+pub async fn oidc_login_of(conn: &mut Conn, user_id: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT l.logged_in_at FROM last_login_groups l
+         WHERE l.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = ?1)",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
     .await
 }
 

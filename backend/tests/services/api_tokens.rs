@@ -8,6 +8,7 @@ use backend::accounts::{create_account, set_groups, NewAccount};
 use backend::api_tokens::{
     authenticate, create_token, creator_viewer, list_all_tokens, list_own_tokens, revoke_token,
     revoke_token_by_cli, ApiAuthRefused, ApiCaller, NewToken, TokenRequest,
+    CREATOR_LOGIN_MAX_AGE_DAYS,
 };
 use backend::clock;
 use backend::deprovisioning::deprovision_user;
@@ -59,10 +60,14 @@ impl R21 {
 
     /// An OIDC login with these groups: the groups the portal keeps until the next one.
     async fn logs_in(&self, user_id: &str, groups: &[&str]) {
+        self.logs_in_at(user_id, groups, clock::now()).await;
+    }
+
+    async fn logs_in_at(&self, user_id: &str, groups: &[&str], at: i64) {
         start_session(
             self.pool(),
             &identity(user_id, groups),
-            clock::now(),
+            at,
             &self.portal.config.session,
         )
         .await
@@ -195,7 +200,7 @@ async fn r21_a_nap_makes_tokens_only_for_own_domains_for_at_most_a_year() {
         .make(&bob, "sync", &[other], ApiScope::Read, 90, now)
         .await;
     assert!(
-        matches!(&again, Err(e @ ServiceError::Invalid(_)) if e.to_string().contains("called sync already")),
+        matches!(&again, Err(e @ ServiceError::Invalid(_)) if e.to_string().contains("a token called sync exists already")),
         "{again:?}"
     );
     r.make(&r.nora(), "sync", &[example], ApiScope::Read, 90, now)
@@ -477,6 +482,43 @@ async fn r21_a_token_stops_when_its_creator_leaves_the_contact_group() {
     );
 }
 
+/// SCIM carries no groups: only a login tells the portal that an OIDC creator left a contact
+/// group, so after 30 days without one the token waits (refused, not ended) for the next login.
+#[tokio::test]
+async fn r21_an_oidc_creators_token_waits_for_a_login_once_her_groups_are_30_days_old() {
+    let r = r21_world().await;
+    let now = clock::now();
+    let token = r
+        .make(
+            &r.nora(),
+            "sync",
+            &[r.w.domain.id],
+            ApiScope::Read,
+            365,
+            now,
+        )
+        .await
+        .unwrap();
+    let later = now + (CREATOR_LOGIN_MAX_AGE_DAYS + 1) * 86_400;
+    assert!(r.auth(&token, now + 29 * 86_400).await.is_ok());
+    let stale = r.auth(&token, later).await;
+    assert!(
+        matches!(&stale, Err(ApiAuthRefused::CreatorLoginStale)),
+        "{stale:?}"
+    );
+    assert!(stale.unwrap_err().to_string().contains("log in"));
+    let listed = list_own_tokens(&r.portal, &r.nora()).await.unwrap();
+    assert_eq!(listed[0].token.revoke_reason, None, "waiting, not ended");
+    // Her next login (still NAP) brings it back; a login without the group ends it.
+    r.logs_in_at("nora", &["nap-example"], later).await;
+    assert!(r.auth(&token, later + 1).await.is_ok());
+    r.logs_in_at("nora", &[], later + 2).await;
+    assert!(matches!(
+        r.auth(&token, later + 3).await,
+        Err(ApiAuthRefused::CreatorNotNap)
+    ));
+}
+
 #[tokio::test]
 async fn r21_a_token_stops_when_its_domain_gets_another_contact_group() {
     let r = r21_world().await;
@@ -529,9 +571,7 @@ async fn r22_a_token_is_refused_while_the_idm_bars_its_creator_and_ends_when_the
     let barred = r
         .make(&r.nora(), "two", &[r.w.domain.id], ApiScope::Read, 90, now)
         .await;
-    let Err(e @ ServiceError::Forbidden(_)) = barred else {
-        panic!("{barred:?}")
-    };
+    let Err(e) = barred else { panic!("{barred:?}") };
     assert!(e.to_string().contains("identity management"), "{e}");
     let active = |on: bool| {
         json!({
@@ -616,9 +656,15 @@ async fn r21_the_command_line_makes_a_token_for_a_local_accounts_groups() {
     )
     .await
     .unwrap();
-    let lena = creator_viewer(&r.portal, "lena").await.unwrap().unwrap();
+    let lena = creator_viewer(&r.portal, "lena", now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(lena.nap_domains, std::slice::from_ref(&r.w.domain));
-    assert!(creator_viewer(&r.portal, "nobody").await.unwrap().is_none());
+    assert!(creator_viewer(&r.portal, "nobody", now)
+        .await
+        .unwrap()
+        .is_none());
     let request = TokenRequest {
         name: "schemathesis",
         domain_ids: &[r.w.domain.id],
@@ -641,7 +687,10 @@ async fn r21_the_command_line_makes_a_token_for_a_local_accounts_groups() {
     // The command line revokes like an operator.
     let other = create_token(
         &r.portal,
-        &creator_viewer(&r.portal, "nora").await.unwrap().unwrap(),
+        &creator_viewer(&r.portal, "nora", now)
+            .await
+            .unwrap()
+            .unwrap(),
         &TokenRequest {
             name: "x",
             domain_ids: &[r.other.id],
