@@ -459,6 +459,41 @@ async fn r21_if_match_refuses_a_stale_version_with_412_and_saves_the_current_one
     .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     assert_eq!(again.body["last_name"], "Hopper");
+    let third = again.header("etag").unwrap().to_owned();
+
+    // RFC 9110 §13.1.1: a weak tag never matches; `*` matches any current version, and none
+    // when there is no row.
+    let weak = format!("W/{third}");
+    let refused = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        &path,
+        Some(edit("Weak")),
+        &[("if-match", &weak)],
+    )
+    .await;
+    assert_problem(&refused, StatusCode::PRECONDITION_FAILED);
+    let any = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        &path,
+        Some(edit("Any")),
+        &[("if-match", "*")],
+    )
+    .await;
+    assert_eq!(any.status, StatusCode::OK, "{}", any.body);
+    let missing = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        "/domains/example.org/rows/by-address/nobody@example.org",
+        Some(json!({"last_name": "Nobody"})),
+        &[("if-match", "*")],
+    )
+    .await;
+    assert_problem(&missing, StatusCode::PRECONDITION_FAILED);
 }
 
 #[tokio::test]
@@ -911,6 +946,40 @@ async fn r21_the_row_list_pages_with_a_cursor_through_every_row_once_and_keeps_i
         }
     }
     let want: Vec<String> = (0..7).rev().map(|i| format!("p{i}@example.org")).collect();
+    assert_eq!(seen, want);
+
+    // Rows deleted behind the cursor do not end the list early: a script that processes and
+    // deletes each page still reaches the last row.
+    let mut seen = Vec::new();
+    let mut next = "/domains/example.org/rows?limit=3&search=p".to_owned();
+    loop {
+        let page = get(&app, &token, &next).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for r in page.body["rows"].as_array().unwrap() {
+            seen.push(r["primary_address"].as_str().unwrap().to_owned());
+        }
+        let first = &page.body["rows"][0];
+        if let Some(id) = first["id"].as_i64() {
+            let tag = format!("\"{}\"", first["version"]);
+            let path = format!("/domains/example.org/rows/{id}");
+            let gone = send(
+                &app,
+                Some(&token),
+                Method::DELETE,
+                &path,
+                None,
+                &[("if-match", &tag)],
+            )
+            .await;
+            assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.body);
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => next = format!("/domains/example.org/rows?cursor={c}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    let want: Vec<String> = (0..7).map(|i| format!("p{i}@example.org")).collect();
     assert_eq!(seen, want);
 }
 

@@ -159,36 +159,81 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
-/// The version `If-Match` names: `"<version>"` as the `ETag` gave it (or the bare number);
-/// `*` (any version) reads as none. `Ok(None)` without the header.
-pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Problem> {
+/// What `If-Match` asks for (RFC 9110 §13.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header.
+    Absent,
+    /// `*`: any current version, but there must be one.
+    Any,
+    /// `"<version>"` as the `ETag` gave it (or the bare number).
+    Version(i64),
+    /// Only weak tags (`W/"3"`): If-Match compares strongly, so they never match (412).
+    NeverMatches,
+}
+
+impl IfMatch {
+    /// The version a change must be at, given the current one: `Ok(None)` for no condition,
+    /// 412 when the condition is false.
+    pub fn check(self, current: i64) -> Result<Option<i64>, Problem> {
+        match self {
+            IfMatch::Absent => Ok(None),
+            IfMatch::Any => Ok(Some(current)),
+            IfMatch::Version(v) if v == current => Ok(Some(v)),
+            IfMatch::Version(_) | IfMatch::NeverMatches => Err(changed_meanwhile()),
+        }
+    }
+}
+
+/// 412: the row is not at the version the request names.
+pub fn changed_meanwhile() -> Problem {
+    Problem::new(
+        ProblemKind::PreconditionFailed,
+        "this row was changed by someone else meanwhile (or If-Match names no version it has); \
+         check its current state and try again",
+    )
+}
+
+/// Reads `If-Match`: a list of entity tags or `*`.
+pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, Problem> {
     let Some(value) = headers.get(IF_MATCH) else {
-        return Ok(None);
+        return Ok(IfMatch::Absent);
     };
     let text = value.to_str().unwrap_or_default().trim();
     if text == "*" {
-        return Ok(None);
+        return Ok(IfMatch::Any);
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| {
+    let mut weak_only = false;
+    for tag in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if tag.starts_with("W/") {
+            weak_only = true;
+            continue;
+        }
+        let version = tag.trim_matches('"').parse::<i64>().map_err(|_| {
             Problem::bad_request(
                 "If-Match must be the ETag a read of the row gave (e.g. \"3\"), or *.",
             )
-        })
+        })?;
+        return Ok(IfMatch::Version(version));
+    }
+    if weak_only {
+        return Ok(IfMatch::NeverMatches);
+    }
+    Err(Problem::bad_request(
+        "If-Match must be the ETag a read of the row gave (e.g. \"3\"), or *.",
+    ))
 }
 
-/// The `If-Match` version a change must be based on (428 without one).
-pub fn required_if_match(headers: &HeaderMap) -> Result<i64, Problem> {
-    if_match(headers)?.ok_or_else(|| {
-        Problem::new(
+/// `If-Match`, which a change must carry (428 without one): it must say what it is based on.
+pub fn required_if_match(headers: &HeaderMap) -> Result<IfMatch, Problem> {
+    match if_match(headers)? {
+        IfMatch::Absent => Err(Problem::new(
             ProblemKind::PreconditionRequired,
             "This change needs If-Match with the row's ETag from your last read, so that it never \
              overwrites someone else's change.",
-        )
-    })
+        )),
+        other => Ok(other),
+    }
 }
 
 /// The `ETag` of a row at `version`.

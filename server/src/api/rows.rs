@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::body::{
-    bounded, etag, if_match, required_if_match, ApiJson, ApiPath, ApiQuery, OptionalJson,
+    bounded, etag, if_match, required_if_match, ApiJson, ApiPath, ApiQuery, IfMatch, OptionalJson,
 };
 use super::cursor;
 use super::problem::{Problem, ProblemKind};
@@ -546,10 +546,10 @@ pub async fn list_rows(
         &query,
     )
     .await?;
-    let size = u64::from(page.page_size);
-    let seen = (u64::from(page.page) + 1) * size;
+    // A full page may have more after it, whatever `total` (counted now) says: rows deleted
+    // before the cursor would otherwise end the list early. At worst the last page is empty.
     let next_cursor = match page.rows.last() {
-        Some(last) if page.rows.len() as u64 == size && seen < page.total => {
+        Some(last) if page.rows.len() == page.page_size as usize => {
             Some(cursor::encode(&RowQuery {
                 page: page.page + 1,
                 page_size: page.page_size,
@@ -686,8 +686,9 @@ pub async fn update_row(
     ApiJson(body): ApiJson<RowFields>,
 ) -> Result<Response, Problem> {
     let viewer = caller.writer()?;
-    let version = required_if_match(&headers)?;
-    row_of_domain(&state, &caller, &domain, id).await?;
+    let condition = required_if_match(&headers)?;
+    let row = row_of_domain(&state, &caller, &domain, id).await?;
+    let version = condition.check(row.version)?.unwrap_or(row.version);
     let view = service::edit_row(&state.portal.pool, viewer, id, version, &body.input()).await?;
     Ok(row_response(StatusCode::OK, view))
 }
@@ -719,8 +720,9 @@ pub async fn delete_row(
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
     let viewer = caller.writer()?;
-    let version = required_if_match(&headers)?;
-    row_of_domain(&state, &caller, &domain, id).await?;
+    let condition = required_if_match(&headers)?;
+    let row = row_of_domain(&state, &caller, &domain, id).await?;
+    let version = condition.check(row.version)?.unwrap_or(row.version);
     service::delete_row(&state.portal.pool, viewer, id, version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -813,11 +815,12 @@ pub async fn upsert_row(
     let existing = backend::row_lookup::row_by_primary(pool, viewer, &dom.name, &address).await?;
     let (status, mut view) = match existing {
         Some(row) => {
-            let version = expected.unwrap_or(row.version);
+            let version = expected.check(row.version)?.unwrap_or(row.version);
             let view = service::edit_row(pool, viewer, row.id, version, &input).await?;
             (StatusCode::OK, view)
         }
-        None if expected.is_some() => {
+        // `*` and a version are both false without a current row (RFC 9110 §13.1.1).
+        None if expected != IfMatch::Absent => {
             return Err(Problem::new(
                 ProblemKind::PreconditionFailed,
                 "If-Match names a version, but there is no row with this primary address.",
@@ -881,22 +884,12 @@ pub async fn activate_row(
     let viewer = caller.writer()?;
     let expected = if_match(&headers)?;
     let row = row_of_domain(&state, &caller, &domain, id).await?;
-    let version = expected.unwrap_or(row.version);
-    if expected.is_some_and(|v| v != row.version) {
-        return Err(changed_meanwhile());
-    }
+    let version = expected.check(row.version)?.unwrap_or(row.version);
     let view = service::set_active(&state.portal.pool, viewer, &[(id, version)], true)
         .await?
         .pop()
         .ok_or_else(|| Problem::not_found("row"))?;
     Ok(row_response(StatusCode::OK, view))
-}
-
-fn changed_meanwhile() -> Problem {
-    Problem::new(
-        ProblemKind::PreconditionFailed,
-        "this row was changed by someone else meanwhile; check its current state and try again",
-    )
 }
 
 /// How to deactivate.
@@ -1000,20 +993,13 @@ pub async fn deactivate_row(
     let viewer = caller.writer()?;
     let expected = if_match(&headers)?;
     let row = row_of_domain(&state, &caller, &domain, id).await?;
-    if expected.is_some_and(|v| v != row.version) {
-        return Err(changed_meanwhile());
-    }
+    let version = expected.check(row.version)?.unwrap_or(row.version);
     let reason = body.revoke.then(|| {
         body.reason
             .map_or(RevocationReason::AffiliationChanged, Into::into)
     });
-    let done = backend::handover::deactivate_rows(
-        &state.portal,
-        viewer,
-        &[(id, expected.unwrap_or(row.version))],
-        reason,
-    )
-    .await?;
+    let done =
+        backend::handover::deactivate_rows(&state.portal, viewer, &[(id, version)], reason).await?;
     let view = done
         .rows
         .into_iter()
