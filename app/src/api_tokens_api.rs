@@ -142,10 +142,11 @@ mod on_server {
     /// Days from the viewer's today to `date` (`YYYY-MM-DD`).
     pub fn days_until(zone: &ViewerZone, now: i64, date: &str) -> Result<i64, AppError> {
         let bad = || {
-            crate::on_server::with_status(AppError::Invalid(format!(
-                "the expiry date must be a date like 2027-03-01, not {:?}",
-                date.chars().take(40).collect::<String>()
-            )))
+            crate::on_server::service_error(backend::error::ServiceError::Invalid(
+                domain::message::Message::ApiTokenExpiryDate {
+                    value: date.chars().take(40).collect(),
+                },
+            ))
         };
         let chosen: jiff::civil::Date = date.trim().parse().map_err(|_| bad())?;
         let w = zone.wall(now);

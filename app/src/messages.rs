@@ -274,6 +274,20 @@ fn german(message: &Message) -> String {
              einen anderen Namen)."
         ),
         Message::TokenNotFound { name } => format!("Es gibt kein gültiges Token namens {name}."),
+        Message::ApiTokenNoDomain => "Wählen Sie mindestens eine Domain für das Token.".into(),
+        Message::ApiTokenNotYourDomain => "Ein Token kann nur für Domains erzeugt werden, die Sie \
+            verwalten (deren NAP Sie sind); eine der gewählten Domains gehört nicht dazu."
+            .into(),
+        Message::ApiTokenLifetime { days } => format!(
+            "Ein Token gilt 1 bis 365 Tage (höchstens ein Jahr); {days} Tage sind nicht möglich."
+        ),
+        Message::ApiTokenExpiryDate { value } => {
+            format!("Das Ablaufdatum muss ein Datum wie 2027-03-01 sein, nicht {value:?}.")
+        }
+        Message::NoSuchApiToken { id } => format!(
+            "Es gibt kein gültiges API-Token Nr. {id}, das Sie widerrufen dürfen (vielleicht \
+             wurde es inzwischen widerrufen)."
+        ),
         // Not yet data: the server's English sentence, as it is.
         Message::English(text) => text.clone(),
     }

@@ -58,17 +58,13 @@ fn fresh_since(now: i64) -> i64 {
 /// A chosen domain is not one the creator administers now (R21), or does not exist; which one is
 /// not said (Q1).
 fn not_your_domain() -> ServiceError {
-    ServiceError::Forbidden(Message::English(
-        "a token can only be made for domains you administer (you are their NAP); one of the chosen domains is not".into(),
-    ))
+    ServiceError::Forbidden(Message::ApiTokenNotYourDomain)
 }
 
 /// No token with this id that the person may revoke is in force (unknown and foreign read alike,
 /// Q1), or it was revoked meanwhile.
 fn no_such_token(id: i64) -> ServiceError {
-    ServiceError::NotFound(Message::English(format!(
-        "there is no API token #{id} in force that you may revoke (it may have been revoked meanwhile)"
-    )))
+    ServiceError::NotFound(Message::NoSuchApiToken { id })
 }
 
 /// Why a request's bearer token is refused (HTTP 401, except [`ApiAuthRefused::Internal`]: 500).
@@ -234,14 +230,13 @@ pub async fn create_token(
     now: i64,
 ) -> Result<NewToken, ServiceError> {
     let name = check_name(request.name)?;
-    let days = check_days(request.days).map_err(|e| ServiceError::invalid(e.to_string()))?;
+    let days = check_days(request.days)
+        .map_err(|e| ServiceError::Invalid(Message::ApiTokenLifetime { days: e.0 }))?;
     let mut domain_ids = request.domain_ids.to_vec();
     domain_ids.sort_unstable();
     domain_ids.dedup();
     if domain_ids.is_empty() {
-        return Err(ServiceError::invalid(
-            "choose at least one domain for the token",
-        ));
+        return Err(ServiceError::Invalid(Message::ApiTokenNoDomain));
     }
     let mut domains = Vec::with_capacity(domain_ids.len());
     for id in &domain_ids {

@@ -204,6 +204,31 @@ pub enum Message {
         /// The name.
         name: String,
     },
+    /// R21: an API token needs at least one domain.
+    #[error("choose at least one domain for the token")]
+    ApiTokenNoDomain,
+    /// R21: an API token only for domains the creator administers now (which one is not said, Q1).
+    #[error("a token can only be made for domains you administer (you are their NAP); one of the chosen domains is not")]
+    ApiTokenNotYourDomain,
+    /// R21: an API token lives 1 to 365 days.
+    #[error("a token lives 1 to 365 days (at most one year); {days} days is not allowed")]
+    ApiTokenLifetime {
+        /// The lifetime asked for.
+        days: i64,
+    },
+    /// R21: the expiry date as entered is no date.
+    #[error("the expiry date must be a date like 2027-03-01, not {value:?}")]
+    ApiTokenExpiryDate {
+        /// What was entered (cut).
+        value: String,
+    },
+    /// R21: no API token with this id in force that the person may revoke (unknown and foreign
+    /// alike, Q1).
+    #[error("there is no API token #{id} in force that you may revoke (it may have been revoked meanwhile)")]
+    NoSuchApiToken {
+        /// The id asked for.
+        id: i64,
+    },
     /// A sentence the server still writes in English only.
     #[error("{0}")]
     English(String),
