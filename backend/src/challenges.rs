@@ -408,9 +408,9 @@ impl fmt::Debug for ChallengeView {
 
 /// The domain's view of a stored challenge: its lifetime is the one it was sent with.
 fn challenge_of(record: &store::ChallengeRecord) -> Result<Challenge, ServiceError> {
-    let state = ChallengeState::parse(&record.state).map_err(|e| ServiceError::internal(e))?;
+    let state = ChallengeState::parse(&record.state).map_err(ServiceError::internal)?;
     let lifetime = ChallengeLifetime::from_secs(record.expires_at - record.created_at)
-        .map_err(|e| ServiceError::internal(e))?;
+        .map_err(ServiceError::internal)?;
     Ok(Challenge {
         state,
         created_at: record.created_at,
@@ -440,8 +440,7 @@ pub async fn challenge_for_token(
     let mut conn = pool.acquire().await?;
     let record = find_by_token(&mut conn, token).await?;
     let challenge = challenge_of(&record)?;
-    let mailbox_type =
-        MailboxType::parse(&record.mailbox_type).map_err(|e| ServiceError::internal(e))?;
+    let mailbox_type = MailboxType::parse(&record.mailbox_type).map_err(ServiceError::internal)?;
     Ok(ChallengeView {
         row_name: format!("{} {}", record.first_name, record.last_name)
             .trim()
@@ -506,7 +505,7 @@ pub async fn confirm_challenge_from(
             .unwrap_or(ConfirmRefusal::AlreadyConfirmed);
         return Err(refusal.into());
     }
-    let address = EmailAddress::parse(&record.address).map_err(|e| ServiceError::internal(e))?;
+    let address = EmailAddress::parse(&record.address).map_err(ServiceError::internal)?;
     let current = store::find_link_user(&mut tx, &record.address).await?;
     let change = LinkChange::on_confirm(address, current.as_deref(), user_id);
 

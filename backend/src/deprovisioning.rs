@@ -869,9 +869,8 @@ pub async fn deprovision_mode(
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, _) = ctx.readable_domain(domain)?;
     let stored = store::find_deprovision_mode(&mut conn, domain_id).await?;
-    DeprovisionMode::parse(&stored).ok_or_else(|| {
-        ServiceError::Internal(format!("stored deprovision mode {stored}").into()).into()
-    })
+    DeprovisionMode::parse(&stored)
+        .ok_or_else(|| ServiceError::Internal(format!("stored deprovision mode {stored}").into()))
 }
 
 /// R22: any NAP of `domain` sets what it does with a leaver's personal row; audited. Setting it

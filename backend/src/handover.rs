@@ -110,7 +110,7 @@ pub async fn edit_row_for_new_person(
     let now = clock::now();
     let stored = load_row_for_change(&mut tx, &ctx, row_id).await?;
     if stored.record.version != version {
-        return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await.into());
+        return Err(changed_meanwhile(&mut tx, &ctx, row_id, now).await);
     }
     if stored.fields.active {
         return Err(ServiceError::Invalid(Message::TakeOverActiveRow));
