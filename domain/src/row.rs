@@ -78,6 +78,12 @@ pub struct RowFields {
     pub active: bool,
 }
 
+/// Stands in for a primary address that did not parse, so the other rules can still be checked
+/// and every problem reported at once. `.invalid` is reserved (RFC 2606): no row can hold it.
+pub fn unparsed_primary() -> EmailAddress {
+    EmailAddress::parse("unparsed-primary@primary.invalid").expect("a valid address")
+}
+
 impl RowFields {
     /// Checks the rules that span fields (SPEC §2) and returns every violation, each at its field.
     ///

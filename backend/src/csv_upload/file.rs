@@ -1,7 +1,7 @@
 //! The CSV file itself (SPEC §4): reading what spreadsheets really write, and writing the download.
 //!
 //! Pure: bytes in, lines with cell values out (and back). What the values mean for the rows is the
-//! rows service's business (`rows::parse_input`, R8); this module only knows columns and cells.
+//! rows service's business (`RowInput::parse`, R8); this module only knows columns and cells.
 
 use std::borrow::Cow;
 

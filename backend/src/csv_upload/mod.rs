@@ -9,7 +9,7 @@
 //! (SQLite rolls an uncommitted transaction back).
 //!
 //! Same rules, same trail (R8). Every line is checked by the edit form's own rules
-//! (`rows::parse_input`, `RowFields::validate`, `check_administered`, the home-table rule,
+//! (`RowInput::parse`, `RowFields::validate`, `check_administered`, the home-table rule,
 //! portal-wide uniqueness and `RowEdit::between`), the lookups answered from the table read once
 //! instead of a query per line. The writes:
 //!

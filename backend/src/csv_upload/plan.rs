@@ -3,7 +3,7 @@
 //!
 //! The table is read once (rows, addresses, pending challenges, links: a few queries, whatever the
 //! number of lines), plus one query for the file's addresses that other tables might hold. The
-//! per-row rules are the rows service's own: `rows::parse_input`, `RowFields::validate`,
+//! per-row rules are the rows service's own: `RowInput::parse`, `RowFields::validate`,
 //! `RowFields::check_administered`, `RowEdit::between`; only the lookups that `rows::check_row`
 //! does with a query per row are answered here from the maps.
 
@@ -13,6 +13,7 @@ use domain::address::EmailAddress;
 use domain::edit::{Activation, Consequence, EditConsequences, LinkDrop, RowEdit};
 use domain::message::Message;
 use domain::row::{Field, FieldError, RowFields};
+use domain::table::ParsedInput;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -21,7 +22,7 @@ use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
 use crate::blocking;
 use crate::error::ServiceError;
-use crate::rows::{parse_input, stored_row, ParsedInput, RowContext, RowInput, StoredRow};
+use crate::rows::{stored_row, RowContext, RowInput, StoredRow};
 use crate::storage::links::LinkRecord;
 use crate::storage::rows::{find_address_holders, AddressHolder, AddressRecord};
 use crate::storage::Conn;
@@ -571,7 +572,7 @@ fn line_primary(csv: &CsvLine, errors: &mut Errors) -> Option<EmailAddress> {
 }
 
 /// The rules a line meets on its own, with no table but the row it updates (`stored`): its
-/// cells through the edit form's parser (`rows::parse_input`; a column the file lacks keeps the
+/// cells through the edit form's parser (`RowInput::parse`; a column the file lacks keeps the
 /// stored value, a new row gets the default; an empty or unreadable Active cell keeps the stored
 /// state, a new row is active), and, when the primary address parsed, `RowFields::validate`.
 /// The parse errors go to `errors`; the rule errors are returned, unfiltered, for the caller to
@@ -586,7 +587,7 @@ fn own_rules(
     let active = csv
         .active
         .unwrap_or_else(|| stored.is_none_or(|s| s.active));
-    let mut parsed = parse_input(&row_input(csv, stored), active);
+    let mut parsed = row_input(csv, stored).parse(active);
     for e in std::mem::take(&mut parsed.errors) {
         errors.field(line, e);
     }

@@ -6,13 +6,14 @@ use std::collections::BTreeSet;
 use domain::address::EmailAddress;
 use domain::edit::{Consequence, LinkDrop, RowEdit};
 use domain::row::{may_delete_row, Field, FieldError};
+use domain::table::ParsedInput;
 use sqlx::SqlitePool;
 
 use super::apply::{
     apply_create, apply_edit, apply_set_active, begin_write, changed_meanwhile, links_to_drop,
     RowAudit,
 };
-use super::checks::{check_row, parse_edit, parse_input, ParsedInput};
+use super::checks::{check_row, parse_edit};
 use super::read::{load_view, load_views};
 use super::stored::{load_row_for_change, row_json};
 use super::{AuditKind, ContextFor, EditPreview, RowContext, RowInput, RowView, ServiceError};
@@ -41,7 +42,7 @@ pub async fn create_row(
         fields,
         mut errors,
         unparsed,
-    } = parse_input(input, true);
+    } = input.parse(true);
     let primary = match parsed_primary {
         Ok(p) if errors.is_empty() => p,
         parsed_primary => {

@@ -3,91 +3,13 @@
 use std::collections::BTreeSet;
 
 use domain::address::EmailAddress;
-use domain::mailbox::MailboxType;
-use domain::message::Message;
-use domain::row::{parse_aliases, Field, FieldError, RowFields};
-use domain::text::{Comment, PersonName};
+use domain::row::{unparsed_primary, Field, FieldError, RowFields};
+use domain::table::ParsedInput;
 
 use super::stored::StoredRow;
 use super::{RowContext, RowInput, ServiceError};
 use crate::storage::rows as store;
 use crate::storage::{is_unique_violation, Conn};
-
-/// A row's input parsed as far as it goes: the fields (a field that did not parse holds a
-/// placeholder and is listed in `unparsed`) and the parse errors.
-pub(crate) struct ParsedInput {
-    pub(crate) fields: RowFields,
-    pub(crate) errors: Vec<FieldError>,
-    pub(crate) unparsed: BTreeSet<Field>,
-}
-
-/// Parses a row's input with the domain's parsers; `active` is kept from elsewhere (the form has
-/// no such field; the CSV has its own column).
-pub(crate) fn parse_input(input: &RowInput, active: bool) -> ParsedInput {
-    let mut errors = Vec::new();
-    let mut unparsed = BTreeSet::new();
-    let mut fail = |field: Field, message: Message| {
-        errors.push(FieldError::new(field, message));
-        unparsed.insert(field);
-    };
-    let first_name = PersonName::parse(&input.first_name).unwrap_or_else(|e| {
-        fail(Field::FirstName, e.into());
-        PersonName::empty()
-    });
-    let last_name = PersonName::parse(&input.last_name).unwrap_or_else(|e| {
-        fail(Field::LastName, e.into());
-        PersonName::empty()
-    });
-    let aliases = parse_aliases(&input.aliases).unwrap_or_else(|e| {
-        fail(Field::Aliases, e.into());
-        Vec::new()
-    });
-    let mailbox_type = if input.mailbox_type.trim().is_empty() {
-        MailboxType::Personal
-    } else {
-        MailboxType::parse(&input.mailbox_type).unwrap_or_else(|e| {
-            fail(Field::MailboxType, e.into());
-            MailboxType::Personal
-        })
-    };
-    let applicant = if input.applicant.trim().is_empty() {
-        None
-    } else {
-        EmailAddress::parse(&input.applicant)
-            .map(Some)
-            .unwrap_or_else(|e| {
-                fail(Field::Applicant, e.into());
-                None
-            })
-    };
-    let comment = Comment::parse(&input.comment).unwrap_or_else(|e| {
-        fail(Field::Comment, e.into());
-        Comment::empty()
-    });
-    // A wrong type makes the applicant and name rules meaningless: they depend on it.
-    if unparsed.contains(&Field::MailboxType) {
-        unparsed.extend([Field::Applicant, Field::FirstName, Field::LastName]);
-    }
-    ParsedInput {
-        fields: RowFields {
-            first_name,
-            last_name,
-            aliases,
-            mailbox_type,
-            applicant,
-            comment,
-            active,
-        },
-        errors,
-        unparsed,
-    }
-}
-
-/// Stands in for a primary address that did not parse, so the other rules can still be checked
-/// and every problem reported at once. `.invalid` is reserved (RFC 2606): no row can hold it.
-fn placeholder_primary() -> EmailAddress {
-    EmailAddress::parse("unparsed-primary@primary.invalid").expect("a valid address")
-}
 
 /// Every rule a row's fields must meet before they are written, as errors at fields:
 /// [`RowFields::validate`], R1 ([`RowFields::check_administered`]; for a new row also that its
@@ -108,7 +30,7 @@ pub(super) async fn check_row(
     let checked_primary = match primary {
         Some(p) => p,
         None => {
-            placeholder = placeholder_primary();
+            placeholder = unparsed_primary();
             &placeholder
         }
     };
@@ -249,7 +171,7 @@ pub(crate) async fn parse_edit(
         fields,
         mut errors,
         unparsed,
-    } = parse_input(input, stored.fields.active);
+    } = input.parse(stored.fields.active);
     if errors.is_empty() {
         return Ok(fields);
     }
@@ -264,24 +186,4 @@ pub(crate) async fn parse_edit(
     .await?;
     errors.extend(more);
     Err(ServiceError::fields(errors))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unparsable_type_hides_the_rules_that_depend_on_it() {
-        let parsed = parse_input(
-            &RowInput {
-                mailbox_type: "shared".into(),
-                applicant: "boss@example.net".into(),
-                ..RowInput::default()
-            },
-            true,
-        );
-        assert_eq!(parsed.errors.len(), 1);
-        assert_eq!(parsed.errors[0].field, Field::MailboxType);
-        assert!(parsed.unparsed.contains(&Field::Applicant));
-    }
 }

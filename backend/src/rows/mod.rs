@@ -27,7 +27,7 @@ pub use audit::{
     audit_csv, list_audit, AuditEntry, AuditFilter, DEFAULT_AUDIT_RECORDS, MAX_AUDIT_RECORDS,
 };
 pub use change::{create_row, delete_row, edit_row, preview_edit, set_active};
-pub(crate) use checks::{parse_edit, parse_input, ParsedInput};
+pub(crate) use checks::parse_edit;
 pub(crate) use context::{ContextFor, RowContext};
 pub use read::{get_row, list_rows};
 pub(crate) use read::{held_certificates, load_view, load_views};

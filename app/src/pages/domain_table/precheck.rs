@@ -1,67 +1,35 @@
-//! The browser's pre-check of a row, with the domain crate's own parsers (STYLE principle 1: never
-//! a second regex in the UI). Rules that need the database (uniqueness, administered domains) are
-//! left to the server.
+//! The browser's pre-check of a row: the server's own parser and rules from the domain crate
+//! (`RowInput::parse`, `RowFields::validate`; STYLE principle 1: never a second copy in the UI),
+//! so the browser finds and words a problem exactly as the server would. Rules that need the
+//! database (uniqueness, administered domains) are left to the server.
 
 use domain::address::EmailAddress;
-use domain::mailbox::MailboxType;
-use domain::row::{parse_aliases, Field, FieldError, RowProblem};
-use domain::text::{Comment, PersonName};
+use domain::row::{unparsed_primary, Field, FieldError};
 
 use crate::rows_api::RowInput;
 
-/// Every problem the browser can see in a row's input.
+/// Every problem the browser can see in a row's input; `primary` is the typed primary address of
+/// a new row (an edited row's is fixed).
 pub fn precheck(primary: Option<&str>, form: &RowInput) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let primary = match primary {
-        Some(p) => match EmailAddress::parse(p) {
-            Ok(a) => Some(a),
-            Err(e) => {
-                errors.push(FieldError::new(Field::PrimaryAddress, e));
-                None
-            }
-        },
+    let primary = match primary.map(EmailAddress::parse) {
+        Some(Ok(address)) => Some(address),
+        Some(Err(e)) => {
+            errors.push(FieldError::new(Field::PrimaryAddress, e));
+            None
+        }
         None => None,
     };
-    if let Err(e) = PersonName::parse(&form.first_name) {
-        errors.push(FieldError::new(Field::FirstName, e));
-    }
-    if let Err(e) = PersonName::parse(&form.last_name) {
-        errors.push(FieldError::new(Field::LastName, e));
-    }
-    if let Err(e) = Comment::parse(&form.comment) {
-        errors.push(FieldError::new(Field::Comment, e));
-    }
-    let aliases = match parse_aliases(&form.aliases) {
-        Ok(list) => list,
-        Err(e) => {
-            errors.push(FieldError::new(Field::Aliases, e));
-            Vec::new()
-        }
-    };
-    if let Some(p) = &primary {
-        if aliases.contains(p) {
-            errors.push(FieldError::new(
-                Field::Aliases,
-                RowProblem::AliasIsPrimary { alias: p.clone() },
-            ));
-        }
-    }
-    let kind = if form.mailbox_type.trim().is_empty() {
-        Ok(MailboxType::Personal)
-    } else {
-        MailboxType::parse(&form.mailbox_type)
-    };
-    match kind {
-        Err(e) => errors.push(FieldError::new(Field::MailboxType, e)),
-        Ok(MailboxType::Functional) if form.applicant.trim().is_empty() => errors.push(
-            FieldError::new(Field::Applicant, RowProblem::FunctionalNeedsApplicant),
-        ),
-        Ok(MailboxType::Functional) => {
-            if let Err(e) = EmailAddress::parse(&form.applicant) {
-                errors.push(FieldError::new(Field::Applicant, e));
-            }
-        }
-        Ok(MailboxType::Personal) => {}
+    let parsed = form.parse(true);
+    errors.extend(parsed.errors);
+    // As the server checks: fields that did not parse are reported by their parse error only.
+    let primary = primary.unwrap_or_else(unparsed_primary);
+    if let Err(found) = parsed.fields.validate(&primary) {
+        errors.extend(
+            found
+                .into_iter()
+                .filter(|e| !parsed.unparsed.contains(&e.field)),
+        );
     }
     errors
 }
@@ -75,6 +43,8 @@ mod tests {
         let form = RowInput {
             aliases: "ok@example.org, not an address".into(),
             mailbox_type: "functional".into(),
+            // A functional mailbox's name, which the server's rules ask for too.
+            last_name: "Info desk".into(),
             ..RowInput::default()
         };
         let errors = precheck(Some("info@@example.org"), &form);
