@@ -579,6 +579,117 @@ async fn r21_put_by_address_twice_makes_one_row_and_one_audit_record_with_the_to
 }
 
 #[tokio::test]
+async fn r21_an_upsert_that_is_refused_changes_nothing_neither_fields_nor_active_nor_the_trail() {
+    let app = portal().await;
+    let token = noras_token(&app).await;
+    let path = "/domains/example.org/rows/by-address/lab@example.org";
+    let trail_path = "/domains/example.org/audit?row=lab@example.org";
+    let created = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        path,
+        Some(json!({"first_name": "Lab", "last_name": "Bench", "comment": "as it was"})),
+        &[],
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+
+    // Valid new fields and a deactivation, together with one field that breaks a rule (an
+    // applicant on a personal row): 422, and neither the comment nor `active` lands.
+    let refused = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        path,
+        Some(json!({
+            "first_name": "Lab", "last_name": "Renamed", "comment": "new note",
+            "applicant_address": "anna@example.org", "active": false
+        })),
+        &[],
+    )
+    .await;
+    assert_problem(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    // A stale If-Match with an otherwise valid change and deactivation: 412, nothing lands.
+    let stale = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        path,
+        Some(json!({"first_name": "Lab", "last_name": "Renamed", "active": false})),
+        &[("if-match", "\"7\"")],
+    )
+    .await;
+    assert_problem(&stale, StatusCode::PRECONDITION_FAILED);
+    let now = get(&app, &token, path).await;
+    assert_eq!(now.status, StatusCode::OK, "{}", now.body);
+    assert_eq!(now.body["version"], created.body["version"]);
+    assert_eq!(now.body["last_name"], "Bench");
+    assert_eq!(now.body["comment"], "as it was");
+    assert_eq!(now.body["active"], true);
+    let trail = get(&app, &token, trail_path).await;
+    let kinds: Vec<&Value> = trail.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["kind"])
+        .collect();
+    assert_eq!(kinds, [&json!("row_created")], "{}", trail.body);
+
+    // A new address with a deactivation and a broken field: no row, no record.
+    let missing = "/domains/example.org/rows/by-address/never@example.org";
+    let refused_new = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        missing,
+        Some(json!({"last_name": "Never", "aliases": ["not an address"], "active": false})),
+        &[],
+    )
+    .await;
+    assert_problem(&refused_new, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        get(&app, &token, missing).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let none = get(
+        &app,
+        &token,
+        "/domains/example.org/audit?row=never@example.org",
+    )
+    .await;
+    assert_eq!(none.body["records"], json!([]), "{}", none.body);
+
+    // The same change without the broken field lands whole, in one version step, audited as an
+    // edit and a deactivation (R16).
+    let applied = send(
+        &app,
+        Some(&token),
+        Method::PUT,
+        path,
+        Some(json!({"first_name": "Lab", "last_name": "Renamed", "comment": "new note", "active": false})),
+        &[("if-match", &format!("\"{}\"", created.body["version"]))],
+    )
+    .await;
+    assert_eq!(applied.status, StatusCode::OK, "{}", applied.body);
+    assert_eq!(applied.body["last_name"], "Renamed");
+    assert_eq!(applied.body["active"], false);
+    assert_eq!(
+        applied.body["version"].as_i64().unwrap(),
+        created.body["version"].as_i64().unwrap() + 1
+    );
+    let trail = get(&app, &token, trail_path).await;
+    let mut kinds: Vec<&str> = trail.body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["row_created", "row_deactivated", "row_edited"]);
+}
+
+#[tokio::test]
 async fn q9_every_refusal_is_rfc_9457_problem_details_with_field_errors_where_fields_are_wrong() {
     let app = portal().await;
     let token = noras_token(&app).await;

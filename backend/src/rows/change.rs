@@ -22,6 +22,7 @@ use crate::roles::Viewer;
 use crate::storage::challenges::count_pending_challenges_of_row;
 use crate::storage::links::list_links_of_row;
 use crate::storage::rows as store;
+use crate::storage::Conn;
 
 /// Adds an active row to a table the viewer administers (R1). `primary` is fixed from now on (R2);
 /// the row goes to the table of the most specific registered domain it lies in.
@@ -37,12 +38,28 @@ pub async fn create_row(
     let (domain_id, _) = ctx.readable_domain(domain)?;
     ctx.require_nap_of(domain_id)?;
     let now = clock::now();
+    let id = create_in(&mut tx, &ctx, primary, input, true, now).await?;
+    let view = load_view(&mut tx, &ctx, id, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// Parses `primary` and `input` and creates the row (active or not) inside the caller's
+/// transaction; every problem is reported at once. On `Err` the caller must roll back.
+async fn create_in(
+    conn: &mut Conn,
+    ctx: &RowContext,
+    primary: &str,
+    input: &RowInput,
+    active: bool,
+    now: i64,
+) -> Result<i64, ServiceError> {
     let parsed_primary = EmailAddress::parse(primary);
     let ParsedInput {
         fields,
         mut errors,
         unparsed,
-    } = input.parse(true);
+    } = input.parse(active);
     let primary = match parsed_primary {
         Ok(p) if errors.is_empty() => p,
         parsed_primary => {
@@ -55,15 +72,71 @@ pub async fn create_row(
                 }
             };
             let (more, _) =
-                check_row(&mut tx, &ctx, primary.as_ref(), None, &fields, &unparsed).await?;
+                check_row(conn, ctx, primary.as_ref(), None, &fields, &unparsed).await?;
             errors.extend(more);
             return Err(ServiceError::fields(errors));
         }
     };
-    let id = apply_create(&mut tx, &ctx, &primary, &fields, now).await?;
-    let view = load_view(&mut tx, &ctx, id, now).await?;
-    tx.commit().await?;
-    Ok(view)
+    apply_create(conn, ctx, &primary, &fields, now).await
+}
+
+/// What [`upsert_row`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// There was no row with that primary address; now there is.
+    Created,
+    /// There was one: it was edited (or left alone when nothing changed).
+    Existed,
+}
+
+/// The REST API's idempotent upsert by primary address (R21), in ONE write transaction: the row
+/// of `domain`'s table whose primary address is `primary` gets `input` as an edit (R4–R6) and
+/// `active` if given (R7, no revocation: as a CSV line with Active no, R8); without such a row,
+/// one is created from `input` (active unless `active` says otherwise). `precondition` sees the
+/// row's current version (`None`: no such row) inside the transaction, so no other writer can
+/// change it before the change commits; it may refuse (If-Match). Any refusal writes nothing.
+pub async fn upsert_row<E: From<ServiceError>>(
+    pool: &SqlitePool,
+    viewer: &Viewer,
+    domain: &str,
+    primary: &str,
+    input: &RowInput,
+    active: Option<bool>,
+    precondition: impl FnOnce(Option<i64>) -> Result<(), E>,
+) -> Result<(Upserted, RowView), E> {
+    let mut tx = begin_write(pool).await?;
+    let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
+    let (domain_id, _) = ctx.readable_domain(domain)?;
+    ctx.require_nap_of(domain_id)?;
+    let now = clock::now();
+    // A row of another table is not this table's row (Q1: the answer tells nothing of it); the
+    // create below then refuses its address as taken.
+    let existing = match EmailAddress::parse(primary) {
+        Ok(address) => store::find_row_by_primary(&mut tx, address.as_str())
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|record| record.domain_id == domain_id),
+        Err(_) => None,
+    };
+    precondition(existing.as_ref().map(|record| record.version))?;
+    let (upserted, row_id) = match existing {
+        Some(record) => {
+            let stored = load_row_for_change(&mut tx, &ctx, record.id).await?;
+            let mut after = parse_edit(&mut tx, &ctx, &stored, input).await?;
+            after.active = active.unwrap_or(stored.fields.active);
+            let version = stored.record.version;
+            apply_edit(&mut tx, &ctx, &stored, version, &after, now).await?;
+            (Upserted::Existed, record.id)
+        }
+        None => {
+            let active = active.unwrap_or(true);
+            let id = create_in(&mut tx, &ctx, primary, input, active, now).await?;
+            (Upserted::Created, id)
+        }
+    };
+    let view = load_view(&mut tx, &ctx, row_id, now).await?;
+    tx.commit().await.map_err(ServiceError::from)?;
+    Ok((upserted, view))
 }
 
 /// What saving `input` over row `row_id` at `version` would do; nothing is written.

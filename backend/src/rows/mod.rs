@@ -26,7 +26,9 @@ pub(crate) use apply::{apply_edit, apply_set_active, begin_write, changed_meanwh
 pub use audit::{
     audit_csv, list_audit, AuditEntry, AuditFilter, DEFAULT_AUDIT_RECORDS, MAX_AUDIT_RECORDS,
 };
-pub use change::{create_row, delete_row, edit_row, preview_edit, set_active};
+pub use change::{
+    create_row, delete_row, edit_row, preview_edit, set_active, upsert_row, Upserted,
+};
 pub(crate) use checks::parse_edit;
 pub(crate) use context::{ContextFor, RowContext};
 pub use read::{get_row, list_rows};

@@ -769,7 +769,8 @@ pub async fn get_row_by_address(
 /// A new address creates the row (201); an existing one gets the fields (200), by the rules of a
 /// hand edit; sending the same body again changes nothing and writes no audit record. With
 /// `If-Match`, an existing row must still be at that version (412 otherwise, also when there is
-/// no row).
+/// no row). It is one transaction: when any part is refused (a field, the version), nothing
+/// changes.
 #[utoipa::path(
     put, path = "/domains/{domain}/rows/by-address/{address}", tag = "rows",
     params(
@@ -812,31 +813,30 @@ pub async fn upsert_row(
         body.applicant_address,
         body.comment,
     );
-    let existing = backend::row_lookup::row_by_primary(pool, viewer, &dom.name, &address).await?;
-    let (status, mut view) = match existing {
-        Some(row) => {
-            let version = expected.check(row.version)?.unwrap_or(row.version);
-            let view = service::edit_row(pool, viewer, row.id, version, &input).await?;
-            (StatusCode::OK, view)
-        }
-        // `*` and a version are both false without a current row (RFC 9110 §13.1.1).
-        None if expected != IfMatch::Absent => {
-            return Err(Problem::new(
+    // One write transaction (backend::rows::upsert_row): If-Match is judged against the version
+    // the change is made on, and a refusal of any part (fields, active) writes nothing.
+    let (upserted, view) = service::upsert_row(
+        pool,
+        viewer,
+        &dom.name,
+        &address,
+        &input,
+        active,
+        |current| match current {
+            Some(version) => expected.check(version).map(|_| ()),
+            // `*` and a version are both false without a current row (RFC 9110 §13.1.1).
+            None if expected != IfMatch::Absent => Err(Problem::new(
                 ProblemKind::PreconditionFailed,
                 "If-Match names a version, but there is no row with this primary address.",
-            ))
-        }
-        None => {
-            let view = service::create_row(pool, viewer, &dom.name, &address, &input).await?;
-            (StatusCode::CREATED, view)
-        }
+            )),
+            None => Ok(()),
+        },
+    )
+    .await?;
+    let status = match upserted {
+        service::Upserted::Created => StatusCode::CREATED,
+        service::Upserted::Existed => StatusCode::OK,
     };
-    if let Some(active) = active.filter(|a| *a != view.active) {
-        view = service::set_active(pool, viewer, &[(view.id, view.version)], active)
-            .await?
-            .pop()
-            .ok_or_else(|| Problem::not_found("row"))?;
-    }
     let location = format!(
         "{}/domains/{}/rows/{}",
         super::paths::API_PREFIX,
