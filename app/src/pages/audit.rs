@@ -300,6 +300,7 @@ pub mod filter {
             to: some(&q.to)
                 .map(|d| day_start(&d).map(|s| zone.as_local(s + 86_399)))
                 .transpose()?,
+            before_id: None,
             limit,
         })
     }

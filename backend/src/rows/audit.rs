@@ -26,6 +26,11 @@ pub struct AuditFilter {
     pub from: Option<i64>,
     /// Only records at or before this time (Unix seconds).
     pub to: Option<i64>,
+    /// Only records older than the one with this [`AuditEntry::id`]: the next page of a trail read
+    /// in pages. The trail is in id order, and a bulk apply writes thousands of records in one
+    /// second, so time cannot say where a page ended.
+    #[serde(default)]
+    pub before_id: Option<i64>,
     /// At most this many records, newest first: 0 means 100, more than 100 000 means 100 000.
     pub limit: u32,
 }
@@ -33,6 +38,9 @@ pub struct AuditFilter {
 /// One record of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
+    /// The record's number: later records have larger ones.
+    #[serde(default)]
+    pub id: i64,
     /// When (Unix seconds).
     pub at: i64,
     /// Who: a user ID, or `cli:<verb>` / `system…`.
@@ -78,6 +86,7 @@ pub async fn list_audit(
             kind: filter.kind,
             from: filter.from,
             to: filter.to,
+            before_id: filter.before_id,
             limit: i64::from(match filter.limit {
                 0 => DEFAULT_AUDIT_RECORDS,
                 n => n.min(MAX_AUDIT_RECORDS),
@@ -88,6 +97,7 @@ pub async fn list_audit(
     Ok(records
         .into_iter()
         .map(|r| AuditEntry {
+            id: r.id,
             at: r.at,
             actor: r.actor,
             kind: r.kind,

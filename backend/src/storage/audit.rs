@@ -245,6 +245,8 @@ pub struct AuditQuery<'a> {
     pub from: Option<i64>,
     /// Only records at or before this time.
     pub to: Option<i64>,
+    /// Only records older than this one (a smaller id): where the API's next page starts.
+    pub before_id: Option<i64>,
     /// At most this many records.
     pub limit: i64,
 }
@@ -281,6 +283,9 @@ pub async fn list_audit_records(
     }
     if let Some(to) = query.to {
         q.push(" AND at <= ").push_bind(to);
+    }
+    if let Some(before_id) = query.before_id {
+        q.push(" AND id < ").push_bind(before_id);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(query.limit);
     q.build_query_as().fetch_all(conn).await

@@ -2168,6 +2168,7 @@ async fn list_audit_filters_by_row_actor_kind_and_time() {
 fn audit_csv_quotes_per_rfc_4180_and_neutralises_formulas() {
     let entries = [
         AuditEntry {
+            id: 0,
             at: 1_750_000_000,
             actor: "nora".into(),
             kind: "row_edited".into(),
@@ -2176,6 +2177,7 @@ fn audit_csv_quotes_per_rfc_4180_and_neutralises_formulas() {
             after: Some("line one\nline two".into()),
         },
         AuditEntry {
+            id: 0,
             at: 1_750_000_001,
             actor: "=HYPERLINK(\"http://evil\")".into(),
             kind: "row_created".into(),
@@ -2184,6 +2186,7 @@ fn audit_csv_quotes_per_rfc_4180_and_neutralises_formulas() {
             after: Some("@SUM(A1)".into()),
         },
         AuditEntry {
+            id: 0,
             at: 0,
             actor: "-2+3".into(),
             kind: "row_deleted".into(),

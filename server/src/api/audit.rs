@@ -73,16 +73,17 @@ pub struct AuditParams {
     pub cursor: Option<String>,
 }
 
-/// The cursor's content: the filter, the time the page ended at and how many records of that
-/// second it held (the trail is newest first; records of one second keep their order).
+/// The cursor's content: the filter and the id of the page's last record. The trail is in id
+/// order (newest first); a bulk apply writes all its records in one second, so the next page
+/// starts below an id, not at a time (no re-reading, no limit on records per second).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AuditCursor {
     row: Option<String>,
     actor: Option<String>,
     kind: Option<String>,
     from: Option<i64>,
-    at: i64,
-    skip: u32,
+    to: Option<i64>,
+    before_id: Option<i64>,
 }
 
 /// One page of the trail.
@@ -146,21 +147,13 @@ pub async fn list_audit(
             actor: p.actor,
             kind: p.kind,
             from: p.from,
-            at: p.to.unwrap_or(i64::MAX),
-            skip: 0,
+            to: p.to,
+            before_id: None,
         },
     };
-    // Records of one second beyond what one read returns cannot be stepped over (a crafted cursor).
-    if position.skip > backend::rows::MAX_AUDIT_RECORDS / 2 {
-        return Err(Problem::bad_request(
-            "cursor is not one this list gave: pass a page's next_cursor back unchanged",
-        ));
-    }
     let kind = kind_of(position.kind.as_deref())?;
-    // The records of the page's last second that earlier pages held are read again and skipped;
-    // one more than asked tells whether another page follows.
-    let wanted = limit + position.skip + 1;
-    let entries = backend::rows::list_audit(
+    // One more than asked tells whether another page follows.
+    let mut page = backend::rows::list_audit(
         &state.portal.pool,
         caller.viewer(),
         &dom.name,
@@ -169,31 +162,19 @@ pub async fn list_audit(
             actor: position.actor.clone(),
             kind,
             from: position.from,
-            to: (position.at != i64::MAX).then_some(position.at),
-            limit: wanted,
+            to: position.to,
+            before_id: position.before_id,
+            limit: limit + 1,
         },
     )
     .await?;
-    let more = entries.len() as u64 > u64::from(limit + position.skip);
-    let page: Vec<AuditEntry> = entries
-        .into_iter()
-        .skip(position.skip as usize)
-        .take(limit as usize)
-        .collect();
+    let more = page.len() > limit as usize;
+    page.truncate(limit as usize);
     let next_cursor = match page.last() {
-        Some(last) if more => {
-            let same_second = page.iter().rev().take_while(|e| e.at == last.at).count() as u32;
-            let skip = if last.at == position.at {
-                position.skip + same_second
-            } else {
-                same_second
-            };
-            Some(cursor::encode(&AuditCursor {
-                at: last.at,
-                skip,
-                ..position
-            }))
-        }
+        Some(last) if more => Some(cursor::encode(&AuditCursor {
+            before_id: Some(last.id),
+            ..position
+        })),
         _ => None,
     };
     Ok(Json(AuditPage {
