@@ -288,6 +288,55 @@ fn german(message: &Message) -> String {
             "Es gibt kein gültiges API-Token Nr. {id}, das Sie widerrufen dürfen (vielleicht \
              wurde es inzwischen widerrufen)."
         ),
+        Message::PrimaryTwiceInFile {
+            primary,
+            first_line,
+        } => format!(
+            "{primary} steht auch in Zeile {first_line}: jede Primäradresse darf nur einmal in der \
+             Datei stehen."
+        ),
+        Message::AddressTwiceInFile {
+            address,
+            line,
+            primary_there,
+        } => format!(
+            "{address} steht auch in Zeile {line} ({} dort): eine Adresse kann nur zu einem \
+             Eintrag gehören.",
+            if *primary_there {
+                "als Primäradresse"
+            } else {
+                "als Alias"
+            }
+        ),
+        Message::TableNotAdministered { primary, owning } => {
+            format!("{primary} gehört in die Tabelle von {owning}, die Sie nicht verwalten.")
+        }
+        Message::OtherTable {
+            primary,
+            owning,
+            domain,
+        } => format!(
+            "{primary} gehört in die Tabelle von {owning}, nicht von {domain}: laden Sie die \
+             Zeile mit der Datei jener Tabelle hoch."
+        ),
+        Message::AddressSwap => "Dieser Eintrag und der Eintrag einer anderen Zeile nehmen sich \
+            gegenseitig Adressen (direkt oder im Kreis); ein Upload kann keine Adressen tauschen: \
+            laden Sie die Datei einmal ohne die verschobenen Adressen hoch, dann noch einmal mit \
+            ihnen."
+            .into(),
+        Message::AddressUsedByRow {
+            address,
+            primary,
+            domain,
+        } => format!("{address} wird bereits vom Eintrag {primary} ({domain}) verwendet."),
+        Message::AddressUsedElsewhere { address } => format!(
+            "{address} wird bereits von einem Eintrag verwendet, den Sie nicht verwalten; eine \
+             Adresse kann nur zu einem Eintrag gehören."
+        ),
+        Message::AddressTaken { address } => format!(
+            "{address} wird bereits von einem anderen Eintrag verwendet; eine Adresse kann nur zu \
+             einem Eintrag gehören."
+        ),
         // Not yet data: the server's English sentence, as it is.
         Message::English(text) => text.clone(),
     }

@@ -229,9 +229,78 @@ pub enum Message {
         /// The id asked for.
         id: i64,
     },
+    /// R8: a primary address on a second line of one file.
+    #[error("{primary} is also on line {first_line}: each primary address may appear only once in the file")]
+    PrimaryTwiceInFile {
+        /// The primary address.
+        primary: String,
+        /// The line that has it first.
+        first_line: usize,
+    },
+    /// R8, §2: an address on two lines of one file.
+    #[error("{address} is also on line {line} ({} there): an address can belong to one row only", address_kind(.primary_there))]
+    AddressTwiceInFile {
+        /// The address.
+        address: String,
+        /// The other line.
+        line: usize,
+        /// Whether it is the primary address on the other line (else an alias).
+        primary_there: bool,
+    },
+    /// R1: a new row's home table is a (sub)domain the NAP does not administer.
+    #[error("{primary} belongs to the table of {owning}, which you do not administer")]
+    TableNotAdministered {
+        /// The new row's primary address.
+        primary: String,
+        /// The most specific registered domain it lies in.
+        owning: String,
+    },
+    /// R8: a CSV line's row belongs to another table the NAP administers.
+    #[error("{primary} belongs to the table of {owning}, not of {domain}: upload it with that table's file")]
+    OtherTable {
+        /// The new row's primary address.
+        primary: String,
+        /// The table it belongs to.
+        owning: String,
+        /// The table the file was uploaded to.
+        domain: String,
+    },
+    /// R8: lines of one file that take addresses from each other's rows.
+    #[error("this row and another line's row take addresses from each other (directly or in a circle); one upload cannot swap addresses: upload once without the moved addresses, then once more with them")]
+    AddressSwap,
+    /// §2: the address belongs to another row the person administers, named.
+    #[error("{address} is already used by row {primary} ({domain})")]
+    AddressUsedByRow {
+        /// The address.
+        address: String,
+        /// The holding row's primary address.
+        primary: String,
+        /// The holding row's domain.
+        domain: String,
+    },
+    /// §2: the address belongs to a row the person does not administer (not named, Q1).
+    #[error("{address} is already used by a row you do not administer; an address can belong to one row only")]
+    AddressUsedElsewhere {
+        /// The address.
+        address: String,
+    },
+    /// §2: the address was taken by another row meanwhile (a writer in between).
+    #[error("{address} is already used by another row; an address can belong to one row only")]
+    AddressTaken {
+        /// The address.
+        address: String,
+    },
     /// A sentence the server still writes in English only.
     #[error("{0}")]
     English(String),
+}
+
+fn address_kind(primary: &bool) -> &'static str {
+    if *primary {
+        "the primary address"
+    } else {
+        "an alias"
+    }
 }
 
 fn join_fields(errors: &[FieldError]) -> String {

@@ -218,10 +218,10 @@ pub(crate) async fn plan(
                     let first_line = csv_lines[first].line;
                     early.push(FieldError::new(
                         Field::PrimaryAddress,
-                        format!(
-                            "{p} is also on line {first_line}: each primary address may appear \
-                             only once in the file"
-                        ),
+                        Message::PrimaryTwiceInFile {
+                            primary: p.to_string(),
+                            first_line,
+                        },
                     ));
                     None
                 }
@@ -301,20 +301,15 @@ pub(crate) async fn plan(
         for (address, field) in line.addresses() {
             match claimed.get(address.as_str()) {
                 Some(&(other, other_field)) if other != index => {
-                    let what = if other_field == Field::PrimaryAddress {
-                        "the primary address"
-                    } else {
-                        "an alias"
-                    };
                     found.push((
                         index,
                         FieldError::new(
                             field,
-                            format!(
-                                "{address} is also on line {} ({what} there): an address can \
-                                 belong to one row only",
-                                lines[other].line
-                            ),
+                            Message::AddressTwiceInFile {
+                                address: address.to_string(),
+                                line: lines[other].line,
+                                primary_there: other_field == Field::PrimaryAddress,
+                            },
                         ),
                     ));
                 }
@@ -724,16 +719,20 @@ fn home_table_error(
     if ctx.require_nap_of(id).is_err() {
         return Some(FieldError::new(
             Field::PrimaryAddress,
-            format!("{primary} belongs to the table of {owning}, which you do not administer"),
+            Message::TableNotAdministered {
+                primary: primary.to_string(),
+                owning: owning.to_string(),
+            },
         ));
     }
     (id != domain_id).then(|| {
         FieldError::new(
             Field::PrimaryAddress,
-            format!(
-                "{primary} belongs to the table of {owning}, not of {domain}: upload it with \
-                 that table's file"
-            ),
+            Message::OtherTable {
+                primary: primary.to_string(),
+                owning: owning.to_string(),
+                domain: domain.to_owned(),
+            },
         )
     })
 }
@@ -778,15 +777,7 @@ fn order_edits(
         }
     }
     for (&index, _) in waits.iter() {
-        errors.push((
-            index,
-            FieldError::new(
-                Field::Aliases,
-                "this row and another line's row take addresses from each other (directly or \
-                 in a circle); one upload cannot swap addresses: upload once without the moved \
-                 addresses, then once more with them",
-            ),
-        ));
+        errors.push((index, FieldError::new(Field::Aliases, Message::AddressSwap)));
     }
     order
 }

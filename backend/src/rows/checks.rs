@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use domain::address::EmailAddress;
+use domain::message::Message;
 use domain::row::{unparsed_primary, Field, FieldError, RowFields};
 use domain::table::ParsedInput;
 
@@ -60,9 +61,10 @@ pub(super) async fn check_row(
                     Some(id) => home = Some(id),
                     None => errors.push(FieldError::new(
                         Field::PrimaryAddress,
-                        format!(
-                            "{primary} belongs to the table of {owning}, which you do not administer"
-                        ),
+                        Message::TableNotAdministered {
+                            primary: primary.to_string(),
+                            owning: owning.to_string(),
+                        },
                     )),
                 }
             }
@@ -114,19 +116,18 @@ impl RowContext {
         {
             FieldError::new(
                 field,
-                format!(
-                    "{} is already used by row {} ({})",
-                    h.address, h.primary_address, h.domain_name
-                ),
+                Message::AddressUsedByRow {
+                    address: h.address.clone(),
+                    primary: h.primary_address.clone(),
+                    domain: h.domain_name.clone(),
+                },
             )
         } else {
             FieldError::new(
                 field,
-                format!(
-                    "{} is already used by a row you do not administer; an address can belong \
-                     to one row only",
-                    h.address
-                ),
+                Message::AddressUsedElsewhere {
+                    address: h.address.clone(),
+                },
             )
         }
     }
@@ -148,10 +149,9 @@ pub(super) async fn unique_violation_error(
         Ok(holders) => match holders.first() {
             Some(h) => ServiceError::fields(vec![FieldError::new(
                 field,
-                format!(
-                    "{} is already used by another row; an address can belong to one row only",
-                    h.address
-                ),
+                Message::AddressTaken {
+                    address: h.address.clone(),
+                },
             )]),
             None => err.into(),
         },
