@@ -489,10 +489,12 @@ pub struct ScimConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ApiConfig {
-    /// Requests one token may make per minute on average; past that the API answers 429 with
+    /// Requests one person may make per minute on average, all the API tokens they made together
+    /// (per token, making more tokens would multiply it); past that the API answers 429 with
     /// `Retry-After` (a token bucket, refilled evenly). 0 turns the limit off.
     pub rate_limit_per_minute: u32,
-    /// Requests one token may make at once above the average (the bucket's size, at least 1).
+    /// Requests one person's tokens together may make at once above the average (the bucket's
+    /// size, at least 1).
     pub rate_limit_burst: u32,
 }
 

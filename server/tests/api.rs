@@ -865,11 +865,13 @@ async fn r21_a_token_over_its_rate_limit_gets_429_with_retry_after_and_other_tok
     })
     .await;
     let token = noras_token(&app).await;
+    // Another person's token: the limit is per creator (a second token of nora's shares hers, see
+    // r21_two_tokens_of_one_creator_share_one_rate_limit).
     let (_, other) = token_of(
         &app,
-        "nora",
-        &["nap-example"],
-        &["example.org"],
+        "otto",
+        &["nap-other"],
+        &["example.net"],
         ApiScope::Read,
         "other",
     )
@@ -1127,4 +1129,55 @@ async fn r21_the_openapi_document_is_3_1_generated_from_the_routes_with_bearer_s
         );
     }
     assert!(doc.body["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn r21_two_tokens_of_one_creator_share_one_rate_limit() {
+    let app = spawn_app_with(|c| {
+        c.api.rate_limit_per_minute = 1;
+        c.api.rate_limit_burst = 2;
+    })
+    .await;
+    // nora's second token does not bring a second allowance: making N tokens would otherwise
+    // multiply the limit by N.
+    let first = noras_token(&app).await;
+    let (_, second) = token_of(
+        &app,
+        "nora",
+        &["nap-example"],
+        &["example.org"],
+        ApiScope::Read,
+        "second",
+    )
+    .await;
+    assert_eq!(get(&app, &first, "/domains").await.status, StatusCode::OK);
+    assert_eq!(get(&app, &second, "/domains").await.status, StatusCode::OK);
+    for token in [&first, &second] {
+        let limited = get(&app, token, "/domains").await;
+        assert_problem(&limited, StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert!(
+            limited.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("all of a person's tokens share one limit"),
+            "{}",
+            limited.body
+        );
+    }
+    // A token made after the allowance was used up starts with nothing either.
+    let (_, third) = token_of(
+        &app,
+        "nora",
+        &["nap-example"],
+        &["example.org"],
+        ApiScope::Read,
+        "third",
+    )
+    .await;
+    assert_problem(
+        &get(&app, &third, "/domains").await,
+        StatusCode::TOO_MANY_REQUESTS,
+    );
 }

@@ -205,7 +205,7 @@ pub enum BulkAnswer {
         (status = 413, description = "Larger than 20 MiB or 200 000 rows", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither text/csv nor application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rows that break the rules (each with line and column), or an Idempotency-Key used before with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The token's rate limit", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The rate limit of the token's creator (all their tokens share it)", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn bulk(

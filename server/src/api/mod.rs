@@ -3,7 +3,7 @@
 //! and the same audit trail is written with the token as actor.
 //!
 //! - auth.rs: bearer tokens only (no cookie is read, so no CSRF surface); 401 otherwise.
-//! - rate_limit.rs: a token bucket per token; 429 with `Retry-After`.
+//! - rate_limit.rs: one token bucket per person (all their tokens); 429 with `Retry-After`.
 //! - problem.rs: every refusal as RFC 9457 problem details, mapped from the services' errors
 //!   in one place.
 //! - body.rs, cursor.rs: reading bodies, parameters, `If-Match`; opaque page cursors.

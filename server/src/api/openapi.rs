@@ -20,7 +20,7 @@ use super::problem::{FieldProblem, Problem};
             its creator is a NAP of them; a read-only token gets 403 on every change. The same \
             rules apply as in the portal's pages, and every change is in the domain's audit \
             trail with the token as actor. Refusals are RFC 9457 problem details \
-            (application/problem+json). Each token has a rate limit (429 with Retry-After).",
+            (application/problem+json). All the tokens of one person share one rate limit (429 with Retry-After).",
         license(name = "proprietary")
     ),
     servers((url = "/api/v1", description = "This portal")),

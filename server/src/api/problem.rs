@@ -42,7 +42,7 @@ pub enum ProblemKind {
     Unprocessable,
     /// 428: a change that must name the version it is based on has no `If-Match`.
     PreconditionRequired,
-    /// 429: the token's rate limit is used up; `Retry-After` says when to try again.
+    /// 429: the rate limit of the token's creator (all their tokens share it) is used up; `Retry-After` says when to try again.
     TooManyRequests,
     /// 500: a fault of the portal; details only in its log.
     Internal,

@@ -1,7 +1,12 @@
-//! A rate limit per API token: a token bucket of `rate_limit_burst` requests, refilled evenly at
-//! `rate_limit_per_minute` (backend config `[api]`). A request finding the bucket empty is answered
-//! 429 with `Retry-After`, the whole seconds until one request's worth has flowed back in. Buckets
-//! live in memory: a restart forgives, and a portal is one process.
+//! A rate limit per person: one token bucket of `rate_limit_burst` requests for all the API tokens
+//! of one creator, refilled evenly at `rate_limit_per_minute` (backend config `[api]`). Keyed by
+//! the creator, not the token, because a NAP may make any number of tokens: per token, N tokens
+//! would be N times the limit (review S2). A request finding the bucket empty is answered 429 with
+//! `Retry-After`, the whole seconds until one request's worth has flowed back in. Buckets live in
+//! memory: a restart forgives, and a portal is one process.
+//!
+//! Requests without a valid token never reach this layer and are not limited: each costs a
+//! well-formedness check, one SHA-256 and one indexed lookup before its 401.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,17 +20,19 @@ use backend::config::ApiConfig;
 use super::auth::Caller;
 use super::problem::{Problem, ProblemKind};
 
-/// Buckets beyond this many are swept of full ones (tokens that paused), so the map stays small.
+/// Buckets beyond this many are swept of full ones (creators whose tokens paused), so the map
+/// stays small.
 const SWEEP_ABOVE: usize = 10_000;
 
-/// The buckets of every token.
+/// The buckets of every token creator.
 #[derive(Debug)]
 pub struct RateLimiter {
     /// Requests per second flowing back in; 0 means no limit.
     per_second: f64,
     /// The bucket's size.
     burst: f64,
-    buckets: Mutex<HashMap<i64, Bucket>>,
+    /// By creator (the user ID who made the tokens).
+    buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +51,9 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one request from `token`'s bucket at `now`; `Err(seconds)` to wait when it is empty.
-    pub fn take(&self, token: i64, now: Instant) -> Result<(), u64> {
+    /// Takes one request from the bucket of `creator` (who made the calling token) at `now`;
+    /// `Err(seconds)` to wait when it is empty.
+    pub fn take(&self, creator: &str, now: Instant) -> Result<(), u64> {
         if self.per_second <= 0.0 {
             return Ok(());
         }
@@ -54,7 +62,7 @@ impl RateLimiter {
             let (rate, burst) = (self.per_second, self.burst);
             buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
         }
-        let bucket = buckets.entry(token).or_insert(Bucket {
+        let bucket = buckets.entry(creator.to_owned()).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
@@ -71,23 +79,26 @@ impl RateLimiter {
     }
 }
 
-/// Middleware (inside the token check): one request from the caller's bucket, or 429.
+/// Middleware (inside the token check): one request from the bucket of the token's creator, or
+/// 429.
 pub async fn limit(State(limiter): State<Arc<RateLimiter>>, req: Request, next: Next) -> Response {
     let Some(caller) = req.extensions().get::<Caller>() else {
         return next.run(req).await;
     };
-    match limiter.take(caller.0.token_id, Instant::now()) {
+    match limiter.take(&caller.0.creator_id, Instant::now()) {
         Ok(()) => next.run(req).await,
         Err(seconds) => {
             tracing::warn!(
                 token_id = caller.0.token_id,
+                creator = %caller.0.creator_id,
                 retry_after = seconds,
                 "API rate limit reached"
             );
             Problem::new(
                 ProblemKind::TooManyRequests,
                 format!(
-                    "This token made more requests than the portal takes from one token; try again \
+                    "The API tokens of this token's creator made more requests than the portal \
+                     takes from one person (all of a person's tokens share one limit); try again \
                      in {seconds} s (bulk changes go in one request: POST …/rows/bulk)."
                 ),
             )
@@ -113,22 +124,26 @@ mod tests {
     }
 
     #[test]
-    fn r21_a_token_gets_its_burst_then_waits_for_the_refill_and_others_are_not_affected() {
+    fn r21_a_creator_gets_the_burst_then_waits_for_the_refill_and_others_are_not_affected() {
         let l = limiter(60, 3);
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(l.take(1, t0), Ok(()));
+            assert_eq!(l.take("nora", t0), Ok(()));
         }
-        assert_eq!(l.take(1, t0), Err(1));
-        assert_eq!(l.take(2, t0), Ok(()), "another token has its own bucket");
-        assert_eq!(l.take(1, t0 + Duration::from_millis(1_000)), Ok(()));
-        assert_eq!(l.take(1, t0 + Duration::from_millis(1_000)), Err(1));
+        assert_eq!(l.take("nora", t0), Err(1));
+        assert_eq!(
+            l.take("bob", t0),
+            Ok(()),
+            "another creator has a bucket of their own"
+        );
+        assert_eq!(l.take("nora", t0 + Duration::from_millis(1_000)), Ok(()));
+        assert_eq!(l.take("nora", t0 + Duration::from_millis(1_000)), Err(1));
     }
 
     #[test]
     fn r21_a_rate_of_zero_turns_the_limit_off() {
         let l = limiter(0, 1);
         let t0 = Instant::now();
-        assert!((0..1000).all(|_| l.take(1, t0).is_ok()));
+        assert!((0..1000).all(|_| l.take("nora", t0).is_ok()));
     }
 }
