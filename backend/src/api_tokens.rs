@@ -428,7 +428,8 @@ pub async fn end_tokens_of_leaver(
 
 /// The caller behind a request's bearer token (the text after `Bearer `), if the token is in force
 /// and its creator still administers at least one of its domains; records its use (at most once
-/// a minute). See the module's text for what is refused and why.
+/// a minute; skipped while another writer holds the database). See the module's text for what is
+/// refused and why.
 pub async fn authenticate(
     portal: &Portal,
     bearer: &str,
@@ -467,13 +468,25 @@ pub async fn authenticate(
         end_token_of_former_nap(portal, &token, now).await?;
         return Err(ApiAuthRefused::CreatorNotNap);
     }
-    if due_for_touch(token.last_used_at, now) {
-        store::touch_token(&mut conn, token.id, now).await?;
-    }
     let scope = stored_scope(&token).map_err(ApiAuthRefused::Internal)?;
     let (given_name, family_name) = store::names_of_user(&mut conn, &token.creator_id)
         .await?
         .unwrap_or_default();
+    if due_for_touch(token.last_used_at, now) {
+        // Never lets the request wait behind a long write, and never refuses it: see
+        // `touch_token_unless_busy`. A task of its own, so that a request dropped halfway (its
+        // client went away) cannot hand the connection back with the short busy timeout still set;
+        // awaited, so the use is recorded by the time the answer is out (at most a brief wait).
+        let token_id = token.id;
+        let touch = async move { store::touch_token_unless_busy(&mut conn, token_id, now).await };
+        let not_recorded = "last use of the API token not recorded";
+        match tokio::spawn(touch).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => tracing::debug!(token_id, "database busy: {not_recorded}"),
+            Ok(Err(e)) => tracing::warn!(token_id, error = %e, "{not_recorded}"),
+            Err(e) => tracing::warn!(token_id, error = %e, "{not_recorded}"),
+        }
+    }
     let actor = actor_of(&token.name, token.id, &token.creator_id);
     let viewer = Viewer {
         user: SessionUser {

@@ -1,6 +1,7 @@
 //! The NAPs' API tokens and the domains each was made for (R21).
 
-use sqlx::FromRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{AssertSqlSafe, FromRow, Sqlite};
 
 use super::domains::DomainRecord;
 use super::Conn;
@@ -205,14 +206,60 @@ pub async fn names_of_user(
     .await
 }
 
-/// Records a use of a token.
-pub async fn touch_token(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+/// How long recording a token's use waits for another writer (milliseconds): long enough for a
+/// row edit's commit, far shorter than a bulk apply (seconds) or the pool's busy timeout (10 s).
+const TOUCH_BUSY_WAIT_MS: u32 = 50;
+
+/// Records a use of a token unless another writer holds the database longer than
+/// [`TOUCH_BUSY_WAIT_MS`]; `Ok(false)` when it gave up.
+///
+/// Last use is information to the minute, not a rule, and it is written while a request waits:
+/// with the pool's busy timeout, a read request due for its touch would wait up to 10 s behind a
+/// bulk apply holding the write lock (review P1). So this one statement waits briefly and is
+/// skipped when the database stays busy; the token's next request is due again and tries again.
+/// The connection's usual timeout is set back afterwards, and a connection that could not be set
+/// back is closed rather than handed out again. Run it where it cannot be cancelled halfway (a
+/// spawned task): a dropped future would leave the short timeout on a pooled connection.
+pub async fn touch_token_unless_busy(
+    conn: &mut PoolConnection<Sqlite>,
+    id: i64,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let usual: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut **conn)
+        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {TOUCH_BUSY_WAIT_MS}"
+    )))
+    .execute(&mut **conn)
+    .await?;
+    let touched = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
         .bind(now)
         .bind(id)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .execute(&mut **conn)
+        .await;
+    // `usual` is the number SQLite itself just reported, so the text holds nothing else.
+    let restored = sqlx::query(AssertSqlSafe(format!("PRAGMA busy_timeout = {usual}")))
+        .execute(&mut **conn)
+        .await;
+    if restored.is_err() {
+        conn.close_on_drop();
+    }
+    match touched {
+        Ok(_) => restored.map(|_| true),
+        Err(e) if is_busy(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// SQLITE_BUSY (any extended code: 5, 261, 517, 773) or SQLITE_LOCKED.
+fn is_busy(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 /// A token as listed, with the names of its domains.

@@ -707,3 +707,51 @@ async fn r21_the_command_line_makes_a_token_for_a_local_accounts_groups() {
         .unwrap();
     assert_eq!(revoked.revoked_by.as_deref(), Some(CLI));
 }
+
+#[tokio::test]
+async fn r21_a_token_is_let_in_while_a_long_write_holds_the_database_and_its_use_is_recorded_later()
+{
+    let r = r21_world().await;
+    let now = clock::now();
+    let token = r
+        .make(
+            &r.nora(),
+            "reader",
+            &[r.w.domain.id],
+            ApiScope::Read,
+            30,
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.last_used(token.id).await, None);
+    // Another writer (say a bulk apply) holds the write lock while the token's first request,
+    // due for recording its use, comes in. The request is let in without waiting for the writer
+    // (waiting the pool's busy timeout would end in SQLITE_BUSY and refuse it), and the use is
+    // simply not recorded this time.
+    let mut writer = r.pool().begin_with("BEGIN IMMEDIATE").await.unwrap();
+    sqlx::query("UPDATE api_tokens SET name = name WHERE id = ?")
+        .bind(token.id)
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let caller = r.auth(&token, now).await.unwrap();
+    assert_eq!(caller.token_id, token.id);
+    writer.commit().await.unwrap();
+    assert_eq!(r.last_used(token.id).await, None);
+    // The next request is due again and records it.
+    r.auth(&token, now + 1).await.unwrap();
+    assert_eq!(r.last_used(token.id).await, Some(now + 1));
+    // Every connection of the portal's pool waits the usual busy timeout again (the short wait
+    // was for the one statement only).
+    let mut conns = Vec::new();
+    for _ in 0..r.portal.pool.options().get_max_connections() {
+        let mut conn = r.portal.pool.acquire().await.unwrap();
+        let timeout: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(timeout, 10_000);
+        conns.push(conn);
+    }
+}
