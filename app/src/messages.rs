@@ -185,6 +185,9 @@ fn german(message: &Message) -> String {
                 Antragsteller-Adresse, an die die Anfragen gehen könnten; tragen Sie zuerst eine \
                 ein."
                 .into(),
+            SendRefusal::UnknownRow => {
+                "Diesen Eintrag gibt es in keiner Domain, die Sie verwalten.".into()
+            }
         },
         Message::Delete(_) => "Für diesen Eintrag wurden Bestätigungsanfragen gesendet, daher \
             kann er nicht mehr gelöscht werden; deaktivieren Sie ihn stattdessen."

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use domain::address::EmailAddress;
 use domain::challenge::{
-    challenge_round, Challenge, ChallengeLifetime, ChallengeState, ConfirmRefusal,
+    challenge_round, Challenge, ChallengeLifetime, ChallengeState, ConfirmRefusal, SendRefusal,
 };
 use domain::handover::ConfirmingClient;
 use domain::link::LinkChange;
@@ -212,13 +212,13 @@ pub(crate) async fn send_rounds(
         } else {
             report
                 .refused
-                .push((format!("#{}", record.id), unknown_row_reason()));
+                .push((format!("#{}", record.id), SendRefusal::UnknownRow));
         }
     }
     for id in row_ids.iter().filter(|id| !found.contains(id)) {
         report
             .refused
-            .push((format!("#{id}"), unknown_row_reason()));
+            .push((format!("#{id}"), SendRefusal::UnknownRow));
     }
 
     let mine_ids: Vec<i64> = mine.iter().map(|r| r.id).collect();
@@ -241,7 +241,7 @@ pub(crate) async fn send_rounds(
             }
             Err(refusal) => report
                 .refused
-                .push((parsed.record.primary_address.clone(), refusal.to_string())),
+                .push((parsed.record.primary_address.clone(), refusal)),
         }
     }
     if rows.is_empty() {
@@ -366,10 +366,6 @@ pub(crate) async fn send_rounds(
     report.rows = rows.len();
     report.challenges = outgoing.len();
     Ok(report)
-}
-
-fn unknown_row_reason() -> String {
-    "no such row in a domain you administer".to_owned()
 }
 
 /// What the confirmation page shows about a challenge (opening it changes nothing, R11).

@@ -243,8 +243,9 @@ pub struct SendReport {
     /// Challenges (and mails) created.
     pub challenges: usize,
     /// Rows for which nothing was sent: `(primary address, why)`; a row id that is unknown or in
-    /// a domain the NAP does not administer is named `#<id>`.
-    pub refused: Vec<(String, String)>,
+    /// a domain the NAP does not administer is named `#<id>`. The reason is data, so each page
+    /// words it in its reader's language.
+    pub refused: Vec<(String, SendRefusal)>,
 }
 
 /// Why no challenges can be sent for a row.
@@ -256,6 +257,9 @@ pub enum SendRefusal {
     /// A functional row without applicant (only possible for a row that failed validation).
     #[error("this functional mailbox has no applicant address to send the challenges to; enter one first")]
     NoApplicant,
+    /// R1, Q1: a row id that is unknown or in a domain the NAP does not administer (alike).
+    #[error("no such row in a domain you administer")]
+    UnknownRow,
 }
 
 #[cfg(test)]

@@ -392,7 +392,7 @@ async fn r07_inactive_row_refuses_send_and_confirm() {
     assert_eq!(report.refused.len(), 1);
     assert_eq!(report.refused[0].0, "gone@example.org");
     assert!(
-        report.refused[0].1.contains("deactivated"),
+        report.refused[0].1.to_string().contains("deactivated"),
         "{:?}",
         report.refused
     );
@@ -439,7 +439,7 @@ async fn r01_rows_of_other_domains_are_refused_like_unknown_ones() {
     let report = w.send(&[foreign, 999_999]).await;
 
     assert_eq!(report.rows, 0);
-    let reasons: Vec<&str> = report.refused.iter().map(|(_, r)| r.as_str()).collect();
+    let reasons: Vec<String> = report.refused.iter().map(|(_, r)| r.to_string()).collect();
     assert_eq!(
         reasons[0], reasons[1],
         "no difference between foreign and unknown rows"

@@ -119,12 +119,10 @@ pub async fn send_challenges(
         )
         .await?
     };
-    refused.extend(
-        report
-            .refused
-            .into_iter()
-            .map(|(row, reason)| RefusedRow { row, reason }),
-    );
+    refused.extend(report.refused.into_iter().map(|(row, reason)| RefusedRow {
+        row,
+        reason: reason.to_string(),
+    }));
     Ok(Json(SendReport {
         rows: report.rows,
         challenges: report.challenges,

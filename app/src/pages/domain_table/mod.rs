@@ -36,6 +36,7 @@ use row_line::RowLine;
 #[component]
 pub fn DomainTablePage() -> impl IntoView {
     let t = use_texts();
+    let lang = crate::i18n::use_lang();
     let params = use_params_map();
     let domain = Memo::new(move |_| params.read().get("domain").unwrap_or_default());
     let query = RwSignal::new(RowQuery::default());
@@ -77,7 +78,7 @@ pub fn DomainTablePage() -> impl IntoView {
                 {move || ctx.sent.get().map(|r| view! {
                     <div class="ok" role="status">
                         {move || t.get().sent_report}" "{r.challenges}
-                        <ul>{r.refused.iter().map(|(p, why)| view! { <li><span class="mono">{p.clone()}</span>": "{why.clone()}</li> }).collect_view()}</ul>
+                        <ul>{r.refused.iter().map(|(p, why)| { let why = domain::message::Message::Send(*why); view! { <li><span class="mono">{p.clone()}</span>": "{move || crate::messages::say(lang.get(), &why)}</li> } }).collect_view()}</ul>
                     </div>
                 })}
                 {move || ctx.revoked.get().map(|n| view! {
