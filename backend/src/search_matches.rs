@@ -19,10 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::storage::rows::{
-    list_matching_row_ids, list_row_page, list_rows_by_ids, Anchor, PageStart, RowFilter, RowOrder,
+    list_matching_row_ids, list_row_page, list_rows_by_ids, Anchor, PageStart, RowFilter,
     RowPageRecords,
 };
 use crate::storage::Conn;
+use domain::table::SortKey;
 
 /// Ids kept in all, at most (8 bytes each): the oldest searches are forgotten first.
 const MAX_KEPT_IDS: usize = 1_000_000;
@@ -37,12 +38,12 @@ struct SearchKey {
     active: Option<bool>,
     mailbox_type: Option<String>,
     search: String,
-    order: RowOrder,
+    order: SortKey,
 }
 
 impl SearchKey {
     /// The key of a filter's matches, if they are kept: a search without an address state.
-    fn of(filter: &RowFilter<'_>, order: RowOrder) -> Option<SearchKey> {
+    fn of(filter: &RowFilter<'_>, order: SortKey) -> Option<SearchKey> {
         (!filter.search.is_empty() && filter.state.is_none()).then(|| SearchKey {
             domain_id: filter.domain_id,
             active: filter.active,
@@ -158,7 +159,7 @@ pub struct TablePages<'a> {
     /// Which rows.
     pub filter: &'a RowFilter<'a>,
     /// Sorted by.
-    pub order: RowOrder,
+    pub order: SortKey,
     /// Sorted downwards.
     pub descending: bool,
     /// Rows a page.

@@ -11,17 +11,14 @@ use sqlx::SqlitePool;
 
 use super::{
     AddressState, AddressStatus, Anchor, ContextFor, MailDelivery, RowContext, RowPage, RowQuery,
-    RowView, ServiceError, SortKey, StateFilter, MAX_PAGE_SIZE,
+    RowView, ServiceError, MAX_PAGE_SIZE,
 };
 use crate::clock;
 use crate::identity::display_name;
 use crate::roles::Viewer;
 use crate::search_matches::{SearchMatches, TablePages};
 use crate::storage::certificates::list_held_certificates_of_rows;
-use crate::storage::rows::{
-    self as store, AddressStateFilter, AddressStateRecord, PageStart, RowFilter, RowOrder,
-    RowRecord,
-};
+use crate::storage::rows::{self as store, AddressStateRecord, PageStart, RowFilter, RowRecord};
 use crate::storage::Conn;
 
 fn mail_delivery(record: &AddressStateRecord) -> Option<MailDelivery> {
@@ -234,21 +231,9 @@ pub async fn list_rows(
         domain_id,
         active: query.active,
         mailbox_type: query.mailbox_type.map(MailboxType::as_str),
-        state: query.state.map(|s| match s {
-            StateFilter::Confirmed => AddressStateFilter::Confirmed,
-            StateFilter::Pending => AddressStateFilter::Pending,
-            StateFilter::NeverSent => AddressStateFilter::NeverSent,
-        }),
+        state: query.state,
         search,
         now,
-    };
-    let order = match query.sort {
-        SortKey::Primary => RowOrder::Primary,
-        SortKey::LastName => RowOrder::LastName,
-        SortKey::FirstName => RowOrder::FirstName,
-        SortKey::Type => RowOrder::Type,
-        SortKey::Active => RowOrder::Active,
-        SortKey::Updated => RowOrder::Updated,
     };
     let limit = i64::from(page_size);
     let by_number = PageStart::Offset(i64::from(query.page) * limit);
@@ -257,7 +242,7 @@ pub async fn list_rows(
     let pages = TablePages {
         matches: search_matches,
         filter: &filter,
-        order,
+        order: query.sort,
         descending: query.descending,
         limit,
     };

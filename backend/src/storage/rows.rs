@@ -1,5 +1,6 @@
 //! The rows of the address tables, their addresses and the search index over them (SPEC §2).
 
+use domain::table::{SortKey, StateFilter};
 use sqlx::{FromRow, QueryBuilder, Sqlite};
 
 use super::Conn;
@@ -288,36 +289,17 @@ pub async fn put_row_search_text(
     Ok(())
 }
 
-/// The column a page of the table is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RowOrder {
-    /// Primary address.
-    Primary,
-    /// Last name, then first name.
-    LastName,
-    /// First name, then last name.
-    FirstName,
-    /// Mailbox type, then primary address.
-    Type,
-    /// Active flag, then primary address.
-    Active,
-    /// Last change.
-    Updated,
-}
-
-impl RowOrder {
-    /// The `ORDER BY` columns; each list is the start of an index led by `domain_id` (0004, 0005;
-    /// the filter columns follow), ending in the row id (or the unique primary address) so that ties
-    /// have a stable order.
-    fn columns(self) -> &'static [&'static str] {
-        match self {
-            RowOrder::Primary => &["primary_address"],
-            RowOrder::LastName => &["last_name", "first_name", "id"],
-            RowOrder::FirstName => &["first_name", "last_name", "id"],
-            RowOrder::Type => &["mailbox_type", "primary_address"],
-            RowOrder::Active => &["active", "primary_address"],
-            RowOrder::Updated => &["updated_at", "id"],
-        }
+/// The `ORDER BY` columns of a sort key; each list is the start of an index led by `domain_id`
+/// (0004, 0005; the filter columns follow), ending in the row id (or the unique primary address)
+/// so that ties have a stable order.
+fn sort_columns(order: SortKey) -> &'static [&'static str] {
+    match order {
+        SortKey::Primary => &["primary_address"],
+        SortKey::LastName => &["last_name", "first_name", "id"],
+        SortKey::FirstName => &["first_name", "last_name", "id"],
+        SortKey::Type => &["mailbox_type", "primary_address"],
+        SortKey::Active => &["active", "primary_address"],
+        SortKey::Updated => &["updated_at", "id"],
     }
 }
 
@@ -332,17 +314,6 @@ pub enum PageStart {
     Anchor(Anchor),
 }
 
-/// Rows having an address in a given state (the state an address shows, see the service).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressStateFilter {
-    /// An address is linked and has no pending challenge.
-    Confirmed,
-    /// An address has an unexpired pending challenge.
-    Pending,
-    /// An address never had a challenge in this row.
-    NeverSent,
-}
-
 /// Which rows of a domain a page shows.
 #[derive(Debug, Clone)]
 pub struct RowFilter<'a> {
@@ -353,7 +324,7 @@ pub struct RowFilter<'a> {
     /// Only rows of this mailbox type (`personal`/`functional`).
     pub mailbox_type: Option<&'a str>,
     /// Only rows with an address in this state.
-    pub state: Option<AddressStateFilter>,
+    pub state: Option<StateFilter>,
     /// Case-insensitive substring of a name or an address; empty for none.
     pub search: &'a str,
     /// The time that decides whether a pending challenge has expired.
@@ -368,7 +339,7 @@ impl RowFilter<'_> {
         !self.search.is_empty()
             || matches!(
                 self.state,
-                Some(AddressStateFilter::Pending | AddressStateFilter::Confirmed)
+                Some(StateFilter::Pending | StateFilter::Confirmed)
             )
     }
 }
@@ -391,10 +362,7 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
     let indexed_search = search.chars().count() >= MIN_INDEXED_SEARCH_CHARS;
     let drives = purpose == Purpose::Count
         && (!search.is_empty()
-            || matches!(
-                f.state,
-                Some(AddressStateFilter::Pending | AddressStateFilter::Confirmed)
-            ));
+            || matches!(f.state, Some(StateFilter::Pending | StateFilter::Confirmed)));
     // Unary plus keeps SQLite from reading the whole domain's index when a set of matching rows
     // is at hand to drive the count; it is a no-op in the result.
     q.push(if drives {
@@ -413,7 +381,7 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
         (None, _) => {}
         // A pending challenge is always the latest of its address: a new round supersedes the
         // pending one first (R9), and an alias edit supersedes every pending one of the row (R4).
-        (Some(AddressStateFilter::Pending), Purpose::Page) => {
+        (Some(StateFilter::Pending), Purpose::Page) => {
             q.push(
                 " AND EXISTS (SELECT 1 FROM challenges c WHERE c.row_id = r.id
                       AND c.state = 'pending' AND c.expires_at > ",
@@ -421,7 +389,7 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
             .push_bind(f.now)
             .push(")");
         }
-        (Some(AddressStateFilter::Pending), Purpose::Count) => {
+        (Some(StateFilter::Pending), Purpose::Count) => {
             q.push(
                 " AND r.id IN (SELECT c.row_id FROM challenges c
                       WHERE c.state = 'pending' AND c.expires_at > ",
@@ -430,7 +398,7 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
             .push(")");
         }
         // Linked, and no new round under way for that address.
-        (Some(AddressStateFilter::Confirmed), purpose) => {
+        (Some(StateFilter::Confirmed), purpose) => {
             q.push(if purpose == Purpose::Page {
                 " AND EXISTS (SELECT 1 FROM links l WHERE l.row_id = r.id AND NOT EXISTS ("
             } else {
@@ -443,7 +411,7 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
             .push_bind(f.now)
             .push("))");
         }
-        (Some(AddressStateFilter::NeverSent), _) => {
+        (Some(StateFilter::NeverSent), _) => {
             q.push(
                 " AND (r.challenged = 0 OR EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
                       AND NOT EXISTS (SELECT 1 FROM challenges c
@@ -544,15 +512,14 @@ pub(crate) fn row_from_tuple(t: RowTuple) -> RowRecord {
 pub async fn list_row_page(
     conn: &mut Conn,
     filter: &RowFilter<'_>,
-    order: RowOrder,
+    order: SortKey,
     descending: bool,
     limit: i64,
     start: PageStart,
 ) -> sqlx::Result<RowPageRecords> {
     let direction = if descending { " DESC" } else { "" };
     let order_by = |prefix: &str, direction: &str| {
-        order
-            .columns()
+        sort_columns(order)
             .iter()
             .map(|c| format!("{prefix}{c}{direction}"))
             .collect::<Vec<_>>()
@@ -567,14 +534,14 @@ pub async fn list_row_page(
         // index answers with a seek).
         q.push(format!(
             "anchor AS (SELECT {} FROM mailbox_rows WHERE id = ",
-            order.columns().join(", ")
+            sort_columns(order).join(", ")
         ))
         .push_bind(id)
         .push("), ");
     }
     let past_anchor = |q: &mut QueryBuilder<Sqlite>, prefix: &str| {
         if let PageStart::Anchor(_) = start {
-            let columns = order.columns();
+            let columns = sort_columns(order);
             let ours = columns
                 .iter()
                 .map(|c| format!("{prefix}{c}"))
@@ -590,7 +557,7 @@ pub async fn list_row_page(
     if filter.is_selective() {
         // The matching rows, once: their ids and what they are sorted by.
         q.push("m AS MATERIALIZED (SELECT r.id");
-        for column in order.columns().iter().filter(|c| **c != "id") {
+        for column in sort_columns(order).iter().filter(|c| **c != "id") {
             q.push(format!(", r.{column}"));
         }
         q.push(" FROM mailbox_rows r");
@@ -656,10 +623,10 @@ fn push_changes(q: &mut QueryBuilder<Sqlite>, domain_id: i64) {
 pub async fn list_matching_row_ids(
     conn: &mut Conn,
     filter: &RowFilter<'_>,
-    order: RowOrder,
+    order: SortKey,
 ) -> sqlx::Result<(i64, Vec<i64>)> {
     let mut q = QueryBuilder::new("WITH m AS MATERIALIZED (SELECT r.id");
-    for column in order.columns().iter().filter(|c| **c != "id") {
+    for column in sort_columns(order).iter().filter(|c| **c != "id") {
         q.push(format!(", r.{column}"));
     }
     q.push(" FROM mailbox_rows r");
@@ -668,7 +635,7 @@ pub async fn list_matching_row_ids(
     push_changes(&mut q, filter.domain_id);
     q.push(format!(
         "), (SELECT json_group_array(id ORDER BY {}) FROM m)",
-        order.columns().join(", ")
+        sort_columns(order).join(", ")
     ));
     let (changes, ids): (i64, String) = q.build_query_as().fetch_one(conn).await?;
     Ok((changes, from_json(&ids)?))

@@ -2342,8 +2342,7 @@ async fn p2_list_rows_timings_over_100_000_rows() {
 /// Where a list_rows call spends its time: p50 of the storage calls it makes (P2_BREAKDOWN=1).
 async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
     use backend::storage::rows::{
-        count_rows, list_address_states, list_row_page, AddressStateFilter, PageStart, RowFilter,
-        RowOrder,
+        count_rows, list_address_states, list_row_page, PageStart, RowFilter,
     };
     use std::time::Instant;
     let mut conn = pool.acquire().await.unwrap();
@@ -2351,21 +2350,9 @@ async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
         domain_id: 1,
         active: q.active,
         mailbox_type: q.mailbox_type.map(MailboxType::as_str),
-        state: q.state.map(|s| match s {
-            StateFilter::Pending => AddressStateFilter::Pending,
-            StateFilter::Confirmed => AddressStateFilter::Confirmed,
-            StateFilter::NeverSent => AddressStateFilter::NeverSent,
-        }),
+        state: q.state,
         search: &q.search,
         now: now(),
-    };
-    let order = match q.sort {
-        SortKey::Primary => RowOrder::Primary,
-        SortKey::LastName => RowOrder::LastName,
-        SortKey::FirstName => RowOrder::FirstName,
-        SortKey::Type => RowOrder::Type,
-        SortKey::Active => RowOrder::Active,
-        SortKey::Updated => RowOrder::Updated,
     };
     let (mut t_page, mut t_count, mut t_addr, mut t_ctx) = (vec![], vec![], vec![], vec![]);
     for _ in 0..50 {
@@ -2373,7 +2360,7 @@ async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
         let rows = list_row_page(
             &mut conn,
             &filter,
-            order,
+            q.sort,
             q.descending,
             50,
             PageStart::Offset(i64::from(q.page) * 50),
