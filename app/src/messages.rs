@@ -340,6 +340,13 @@ fn german(message: &Message) -> String {
             "{address} wird bereits von einem anderen Eintrag verwendet; eine Adresse kann nur zu \
              einem Eintrag gehören."
         ),
+        Message::TokenNameLength { max } => {
+            format!("Ungültiger Token-Name: ein Token-Name hat 1 bis {max} Zeichen.")
+        }
+        Message::TokenNameChar { found } => format!(
+            "Ungültiger Token-Name: {found:?} ist nicht erlaubt; verwenden Sie a-z, 0-9, '.', '_' \
+             und '-' (z. B. entra, okta-prod, idm-sync)."
+        ),
         // Not yet data: the server's English sentence, as it is.
         Message::English(text) => text.clone(),
     }

@@ -10,6 +10,7 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use domain::message::Message;
 
 use crate::error::ServiceError;
 
@@ -50,17 +51,15 @@ pub fn due_for_touch(last_used_at: Option<i64>, now: i64) -> bool {
 pub fn check_name(name: &str) -> Result<String, ServiceError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ServiceError::invalid(format!(
-            "invalid token name: a token name has 1 to {MAX_NAME_CHARS} characters"
-        )));
+        return Err(ServiceError::invalid(Message::TokenNameLength {
+            max: MAX_NAME_CHARS,
+        }));
     }
     if let Some(c) = name
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
     {
-        return Err(ServiceError::invalid(format!(
-            "invalid token name: {c:?} is not allowed; use a-z, 0-9, '.', '_' and '-' (e.g. entra, okta-prod, idm-sync)"
-        )));
+        return Err(ServiceError::invalid(Message::TokenNameChar { found: c }));
     }
     Ok(name.to_owned())
 }

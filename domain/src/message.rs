@@ -290,6 +290,18 @@ pub enum Message {
         /// The address.
         address: String,
     },
+    /// A token name (SCIM or API) that is empty or too long.
+    #[error("invalid token name: a token name has 1 to {max} characters")]
+    TokenNameLength {
+        /// The most characters a name may have.
+        max: usize,
+    },
+    /// A token name with a character outside a-z, 0-9, `.`, `_`, `-`.
+    #[error("invalid token name: {found:?} is not allowed; use a-z, 0-9, '.', '_' and '-' (e.g. entra, okta-prod, idm-sync)")]
+    TokenNameChar {
+        /// The first character not allowed.
+        found: char,
+    },
     /// A sentence the server still writes in English only.
     #[error("{0}")]
     English(String),
