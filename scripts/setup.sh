@@ -99,3 +99,9 @@ if [ -f "$here/end2end/package-lock.json" ]; then
     cp "$here/end2end/package-lock.json" "$stamp"
   fi
 fi
+
+# Old builds in the shared target dir outside the clone: cargo never removes them, and they once
+# filled the disk mid-CI (scripts/prune_target.py). Seconds.
+if command -v python3 >/dev/null; then
+  python3 "$here/scripts/prune_target.py" "${CARGO_TARGET_DIR:-$HOME/.cache/ra-portal/target}"
+fi
