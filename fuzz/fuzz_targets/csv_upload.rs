@@ -281,7 +281,7 @@ fn well_placed(e: &LineError, file: &ParsedFile) {
         let named: Vec<&CsvColumn> = file.columns.iter().map(|h| &h.at).collect();
         assert!(named.contains(&c), "{e}: not a column of the header");
     }
-    assert!(!e.message.is_empty());
+    assert!(!e.message.to_string().is_empty());
     assert!(!e.to_string().is_empty());
 }
 
