@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::i18n::Lang;
 
 /// A moment as a clock on the wall shows it in one time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WallTime {
     /// Year, e.g. 2026.
     pub year: i32,
@@ -48,26 +48,23 @@ impl WallTime {
     }
 }
 
-impl WallTime {
-    /// A moment as a clock in UTC shows it (for pages that write times in UTC).
-    pub fn utc(secs: i64) -> WallTime {
-        let (year, month, day, hour, minute) = domain::time::utc_parts(secs);
-        // Each part is in its range by construction (month 1–12, …); the year fits any real date.
-        let part = |v: i64| u8::try_from(v).unwrap_or(0);
-        WallTime {
-            year: i32::try_from(year).unwrap_or(0),
-            month: part(month),
-            day: part(day),
-            hour: part(hour),
-            minute: part(minute),
-        }
-    }
+/// Things each about one moment, with that moment as the viewer's clock shows it and the name
+/// of the clock's zone: what a server function sends for a list whose times the page writes (the
+/// server converts, see `time_zone::ViewerZone::timed`, so the hydrated page writes exactly what
+/// the server rendered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timed<T> {
+    /// Each thing with its moment.
+    pub items: Vec<(T, WallTime)>,
+    /// The IANA name of the zone (`Europe/Berlin`), written next to the times.
+    pub zone: String,
 }
 
-/// A moment in UTC written the way `lang` writes dates: EN "7 Dec 2026, 03:26 UTC",
-/// DE "07.12.2026, 03:26 UTC".
-pub fn utc_date_time(lang: Lang, secs: i64) -> String {
-    format!("{} UTC", WallTime::utc(secs).date_time(lang))
+impl<T> Timed<T> {
+    /// Nothing in the list.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -104,19 +101,6 @@ mod tests {
             "07.12.2026, 14:05"
         );
         assert_eq!(at(2027, 1, 31, 0, 0).date(Lang::De), "31.01.2027");
-    }
-
-    #[test]
-    fn r22_utc_times_are_written_the_languages_way() {
-        // 2026-12-07 03:26 UTC
-        assert_eq!(
-            utc_date_time(Lang::En, 1_796_613_960),
-            "7 Dec 2026, 03:26 UTC"
-        );
-        assert_eq!(
-            utc_date_time(Lang::De, 1_796_613_960),
-            "07.12.2026, 03:26 UTC"
-        );
     }
 
     #[test]

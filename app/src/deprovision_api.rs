@@ -10,6 +10,7 @@ pub use domain::deprovisioning::{
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
+use crate::dates::Timed;
 use crate::error::AppError;
 
 /// What `domain` does with a leaver's personal row (its NAPs and operators may read it).
@@ -35,14 +36,22 @@ pub async fn set_deprovision_setting(
         .map_err(crate::on_server::service_error)
 }
 
-/// The open proposals of `domain`'s worklist: "the IdM says X left".
+/// The open proposals of `domain`'s worklist: "the IdM says X left", each with when it was
+/// reported in the viewer's zone (R16).
 #[server(endpoint = "deprovision/proposals", input = Json)]
-pub async fn deprovision_proposals(domain: String) -> Result<Vec<DeprovisionProposal>, AppError> {
+pub async fn deprovision_proposals(domain: String) -> Result<Timed<DeprovisionProposal>, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    backend::deprovisioning::deprovision_proposals(&portal, &viewer, &domain, backend::clock::now())
-        .await
-        .map_err(crate::on_server::service_error)
+    let zone = crate::time_zone::ViewerZone::of_request();
+    let list = backend::deprovisioning::deprovision_proposals(
+        &portal,
+        &viewer,
+        &domain,
+        backend::clock::now(),
+    )
+    .await
+    .map_err(crate::on_server::service_error)?;
+    Ok(zone.timed(list, |p| p.reported_at))
 }
 
 /// Accepts a proposal: deactivates the row and revokes the leaver's certificates in one step
@@ -66,14 +75,17 @@ pub async fn dismiss_proposal(id: i64) -> Result<(), AppError> {
         .map_err(crate::on_server::service_error)
 }
 
-/// The deprovisionings the circuit breaker holds (operators only).
+/// The deprovisionings the circuit breaker holds (operators only), each with when it was
+/// reported in the viewer's zone (R16).
 #[server(endpoint = "deprovision/holds", input = Json)]
-pub async fn held_deprovisionings() -> Result<Vec<HeldDeprovisioning>, AppError> {
+pub async fn held_deprovisionings() -> Result<Timed<HeldDeprovisioning>, AppError> {
     let portal = expect_context::<backend::Portal>();
     crate::on_server::require_operator()?;
-    backend::deprovisioning::held_deprovisionings(&portal)
+    let zone = crate::time_zone::ViewerZone::of_request();
+    let list = backend::deprovisioning::held_deprovisionings(&portal)
         .await
-        .map_err(crate::on_server::service_error)
+        .map_err(crate::on_server::service_error)?;
+    Ok(zone.timed(list, |d| d.at))
 }
 
 /// Confirms held deprovisionings (all or none; operators only); answers how many.

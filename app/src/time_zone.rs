@@ -32,7 +32,7 @@ mod server {
     use jiff::Timestamp;
 
     use super::{plausible_zone_name, TZ_COOKIE};
-    use crate::dates::WallTime;
+    use crate::dates::{Timed, WallTime};
 
     /// The time zone the current viewer reads times in.
     #[derive(Debug, Clone)]
@@ -99,6 +99,21 @@ mod server {
                 minute: dt.minute() as u8,
             }
         }
+
+        /// `items` with the moment `at` gives for each, as this zone's clock shows it, and this
+        /// zone's name.
+        pub fn timed<T>(&self, items: Vec<T>, at: impl Fn(&T) -> i64) -> Timed<T> {
+            Timed {
+                items: items
+                    .into_iter()
+                    .map(|item| {
+                        let wall = self.wall(at(&item));
+                        (item, wall)
+                    })
+                    .collect(),
+                zone: self.name.clone(),
+            }
+        }
     }
 
     #[cfg(test)]
@@ -132,6 +147,20 @@ mod server {
             for bad in ["Mars/Olympus", "../../etc/passwd", "", "Europe/Berlin; x"] {
                 assert_eq!(ViewerZone::named(Some(bad)).name(), host.name(), "{bad}");
             }
+        }
+
+        #[test]
+        fn r22_a_list_carries_each_moment_as_the_viewers_clock_shows_it_and_names_the_zone() {
+            let berlin = ViewerZone::named(Some("Europe/Berlin"));
+            // 2026-12-07 13:05 UTC and 2026-07-01 12:00 UTC.
+            let list = berlin.timed(vec![("a", 1_796_648_700), ("b", 1_782_907_200)], |x| x.1);
+            assert_eq!(list.zone, "Europe/Berlin");
+            let walls: Vec<_> = list.items.iter().map(|(x, w)| (x.0, w.hour)).collect();
+            assert_eq!(walls, [("a", 14), ("b", 14)]);
+            assert_eq!(
+                list.items[0].1.date_time(crate::i18n::Lang::De),
+                "07.12.2026, 14:05"
+            );
         }
 
         #[test]

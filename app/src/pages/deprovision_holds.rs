@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::ErrorLine;
+use crate::dates::WallTime;
 use crate::deprovision_api::{
     confirm_holds, discard_holds, held_deprovisionings, HeldDeprovisioning, LeaverRowKind,
 };
@@ -116,12 +117,13 @@ pub fn DeprovisionHolds() -> impl IntoView {
                         <p class="muted">{move || h.get().none}</p>
                     }.into_any(),
                     Ok(list) => {
-                        let all: Vec<i64> = list.iter().map(|d| d.id).collect();
+                        let all: Vec<i64> = list.items.iter().map(|(d, _)| d.id).collect();
+                        let zone = list.zone;
                         let all_discard = all.clone();
                         view! {
                             <p class="muted">{move || h.get().intro}</p>
                             <ul>
-                                {list.into_iter().map(|d| held(d, h, decide)).collect_view()}
+                                {list.items.into_iter().map(|(d, at)| held(d, at, &zone, h, decide)).collect_view()}
                             </ul>
                             <p class="actions">
                                 <button type="button" class="danger" on:click=move |_| decide(all.clone(), true)>{move || h.get().confirm_all}</button>
@@ -141,8 +143,11 @@ pub fn DeprovisionHolds() -> impl IntoView {
     }
 }
 
+/// One held deprovisioning; `at` is when it was reported, on the clock of `zone` (named after it).
 fn held(
     d: HeldDeprovisioning,
+    at: WallTime,
+    zone: &str,
     h: Signal<&'static HoldTexts>,
     decide: impl Fn(Vec<i64>, bool) + Copy + 'static,
 ) -> impl IntoView {
@@ -172,7 +177,7 @@ fn held(
     view! {
         <li class="held-deprovisioning" data-user=d.user_id.clone()>
             <strong>{d.user_name}</strong>" (" <span class="mono">{d.user_id.clone()}</span> "), "
-            {let at = d.at; move || crate::dates::utc_date_time(lang.get(), at)}", "{move || h.get().reported}" "<span class="mono">{d.actor}</span>
+            {move || at.date_time(lang.get())}" "<span class="zone">{zone.to_owned()}</span>", "{move || h.get().reported}" "<span class="mono">{d.actor}</span>
             <ul>{rows}</ul>
             <button type="button" class="danger" on:click=move |_| decide(vec![id], true)>{move || h.get().confirm}</button>
             " "

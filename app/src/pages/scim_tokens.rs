@@ -7,22 +7,24 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::components::ErrorLine;
+use crate::dates::WallTime;
 use crate::error::AppError;
 use crate::i18n::{CurrentLang, Lang};
 
-/// A token as the list shows it (never its value).
+/// A token as the list shows it (never its value); its times as the viewer's clock shows them
+/// (R16: converted on the server, so the hydrated page writes what the server rendered).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ScimTokenInfo {
     /// The operator's name for the connection.
     pub name: String,
-    /// When it was made (Unix seconds).
-    pub created_at: i64,
+    /// When it was made.
+    pub created: WallTime,
     /// Who made it.
     pub created_by: String,
     /// Latest use, to the minute.
-    pub last_used_at: Option<i64>,
+    pub last_used: Option<WallTime>,
     /// When it was revoked.
-    pub revoked_at: Option<i64>,
+    pub revoked: Option<WallTime>,
     /// Who revoked it.
     pub revoked_by: Option<String>,
 }
@@ -34,6 +36,8 @@ pub struct ScimTokens {
     pub endpoint: String,
     /// Every token, those in force first.
     pub tokens: Vec<ScimTokenInfo>,
+    /// The IANA name of the viewer's zone (`Europe/Berlin`), named in the "Made" heading.
+    pub zone: String,
 }
 
 /// A token just made: the only time its value leaves the server.
@@ -50,23 +54,31 @@ pub struct MadeScimToken {
 pub async fn list_scim_tokens() -> Result<ScimTokens, AppError> {
     let portal = expect_context::<backend::Portal>();
     crate::on_server::require_operator()?;
+    let zone = crate::time_zone::ViewerZone::of_request();
     let tokens = backend::scim::tokens::list_tokens(&portal)
         .await
         .map_err(crate::on_server::service_error)?;
     Ok(ScimTokens {
         endpoint: format!("{}/scim/v2", portal.config.base_url()),
-        tokens: tokens
-            .into_iter()
-            .map(|t| ScimTokenInfo {
-                name: t.name,
-                created_at: t.created_at,
-                created_by: t.created_by,
-                last_used_at: t.last_used_at,
-                revoked_at: t.revoked_at,
-                revoked_by: t.revoked_by,
-            })
-            .collect(),
+        tokens: tokens.into_iter().map(|t| info(t, &zone)).collect(),
+        zone: zone.name().to_owned(),
     })
+}
+
+/// A stored token as the list shows it, its times in `zone`.
+#[cfg(feature = "ssr")]
+fn info(
+    t: backend::storage::scim::TokenRecord,
+    zone: &crate::time_zone::ViewerZone,
+) -> ScimTokenInfo {
+    ScimTokenInfo {
+        name: t.name,
+        created: zone.wall(t.created_at),
+        created_by: t.created_by,
+        last_used: t.last_used_at.map(|at| zone.wall(at)),
+        revoked: t.revoked_at.map(|at| zone.wall(at)),
+        revoked_by: t.revoked_by,
+    }
 }
 
 /// Makes a token called `name` and answers it, once (operators only).
@@ -161,7 +173,6 @@ const DE: Texts = Texts {
     shown_once: "Kopieren Sie dieses Token jetzt in das IdM: Es wird nur dieses eine Mal angezeigt (das Portal speichert nur einen Hash davon).",
 };
 
-
 /// R22: the SCIM endpoint's URL, the tokens with their last use, making and revoking them.
 #[component]
 pub fn ScimTokensPanel() -> impl IntoView {
@@ -186,13 +197,14 @@ pub fn ScimTokensPanel() -> impl IntoView {
                     Ok(list) => {
                         let endpoint = list.endpoint.clone();
                         let empty = list.tokens.is_empty();
+                        let zone = list.zone.clone();
                         view! {
                             <p>{move || t.get().endpoint}": "<code class="mono">{endpoint}</code></p>
                             <Show when=move || !empty fallback=move || view! { <p>{move || t.get().none}</p> }>
                                 <table class="data">
                                     <thead><tr>
                                         <th>{move || t.get().name}</th>
-                                        <th>{move || t.get().made}</th>
+                                        <th>{move || t.get().made}" "<span class="zone">"("{zone.clone()}")"</span></th>
                                         <th>{move || t.get().last_used}</th>
                                         <th>{move || t.get().state}</th>
                                         <th></th>
@@ -201,20 +213,20 @@ pub fn ScimTokensPanel() -> impl IntoView {
                                         <For each={let l = list.tokens.clone(); move || l.clone()} key=|k| k.clone() let:k>
                                             <tr>
                                                 <td class="mono">{k.name.clone()}</td>
-                                                <td>{let at = k.created_at; move || crate::dates::utc_date_time(lang.get(), at)}" "{move || t.get().by}" "{k.created_by.clone()}</td>
+                                                <td>{let at = k.created; move || at.date_time(lang.get())}" "{move || t.get().by}" "{k.created_by.clone()}</td>
                                                 <td>{
-                                                    let used = k.last_used_at;
-                                                    move || used.map(|at| crate::dates::utc_date_time(lang.get(), at)).unwrap_or_else(|| t.get().never.to_owned())
+                                                    let used = k.last_used;
+                                                    move || used.map(|at| at.date_time(lang.get())).unwrap_or_else(|| t.get().never.to_owned())
                                                 }</td>
                                                 <td>{
-                                                    let (at, by) = (k.revoked_at, k.revoked_by.clone());
+                                                    let (at, by) = (k.revoked, k.revoked_by.clone());
                                                     move || match at {
                                                         None => t.get().in_force.to_owned(),
-                                                        Some(at) => format!("{} {} {} {}", t.get().revoked, crate::dates::utc_date_time(lang.get(), at), t.get().by, by.clone().unwrap_or_default()),
+                                                        Some(at) => format!("{} {} {} {}", t.get().revoked, at.date_time(lang.get()), t.get().by, by.clone().unwrap_or_default()),
                                                     }
                                                 }</td>
                                                 <td>
-                                                    {k.revoked_at.is_none().then(|| {
+                                                    {k.revoked.is_none().then(|| {
                                                         let name = k.name.clone();
                                                         view! {
                                                             <ActionForm action=revoke attr:class="inline-form">
@@ -251,5 +263,33 @@ pub fn ScimTokensPanel() -> impl IntoView {
                 }.into_any(),
             })}
         </section>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+    use crate::time_zone::ViewerZone;
+
+    #[test]
+    fn r22_r16_scim_token_times_are_the_viewers_wall_times() {
+        let berlin = ViewerZone::named(Some("Europe/Berlin"));
+        // Made 2026-12-07 13:05 UTC, used 2026-07-01 12:00 UTC (summer time), never revoked.
+        let t = backend::storage::scim::TokenRecord {
+            id: 1,
+            name: "entra".into(),
+            created_at: 1_796_648_700,
+            created_by: "olga".into(),
+            last_used_at: Some(1_782_907_200),
+            revoked_at: None,
+            revoked_by: None,
+        };
+        let shown = info(t, &berlin);
+        assert_eq!(shown.created.date_time(Lang::En), "7 Dec 2026, 14:05");
+        assert_eq!(
+            shown.last_used.map(|w| w.date_time(Lang::De)).as_deref(),
+            Some("01.07.2026, 14:00")
+        );
+        assert_eq!(shown.revoked, None);
     }
 }

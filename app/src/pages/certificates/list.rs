@@ -2,16 +2,15 @@
 //! on "My client certificates", a row's on the NAP's table.
 
 use domain::certificate::RevocationReason;
-use domain::time::utc_date;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::certs_api::{
-    revoke_as_nap, revoke_own_certificate, CertificateView, CertificateStatus,
+    revoke_as_nap, revoke_own_certificate, CertificateItem, CertificateList, CertificateStatus,
 };
 use crate::components::ErrorLine;
 use crate::error::AppError;
-use crate::i18n::use_texts;
+use crate::i18n::{use_lang, use_texts};
 use crate::pages::domain_table::handover::EvidenceList;
 
 use super::reason_select::{reason_label, ReasonSelect};
@@ -28,15 +27,17 @@ pub enum Revoker {
     },
 }
 
-/// The certificates, newest first as given.
+/// The certificates, newest first as given; their dates are days of the viewer's zone, named in
+/// the validity heading (R16).
 #[component]
 pub fn CertificateTable(
-    certificates: Vec<CertificateView>,
+    list: CertificateList,
     revoker: Revoker,
     changed: Callback<()>,
 ) -> impl IntoView {
     let t = use_texts();
     let nap = matches!(revoker, Revoker::Nap { .. });
+    let zone = list.zone;
     view! {
         <table class="data certificates">
             <thead>
@@ -44,13 +45,13 @@ pub fn CertificateTable(
                     <th>{move || t.get().certs_col_serial}</th>
                     {nap.then(|| view! { <th>{move || t.get().certs_col_holder}</th> })}
                     <th>{move || t.get().certs_col_addresses}</th>
-                    <th>{move || t.get().certs_col_validity}</th>
+                    <th class="validity">{move || t.get().certs_col_validity}" "<span class="zone">"("{zone}")"</span></th>
                     <th>{move || t.get().certs_col_status}</th>
                     <th>{move || t.get().col_actions}</th>
                 </tr>
             </thead>
             <tbody>
-                {certificates.into_iter().map(|c| view! { <CertificateLine cert=c revoker=revoker changed=changed/> }).collect_view()}
+                {list.certificates.into_iter().map(|c| view! { <CertificateLine item=c revoker=revoker changed=changed/> }).collect_view()}
             </tbody>
         </table>
     }
@@ -59,11 +60,19 @@ pub fn CertificateTable(
 /// One certificate.
 #[component]
 fn CertificateLine(
-    cert: CertificateView,
+    item: CertificateItem,
     revoker: Revoker,
     changed: Callback<()>,
 ) -> impl IntoView {
     let t = use_texts();
+    let lang = use_lang();
+    let CertificateItem {
+        certificate: cert,
+        valid_from,
+        valid_until,
+        revoked,
+        evidence: evidence_times,
+    } = item;
     let asking = RwSignal::new(false);
     let reason = RwSignal::new(match revoker {
         Revoker::Owner => RevocationReason::Unspecified,
@@ -108,9 +117,9 @@ fn CertificateLine(
             CertificateStatus::Expired => {
                 view! { <span class="badge">{t.certs_status_expired}</span> }.into_any()
             }
-            CertificateStatus::Revoked { at, reason, .. } => view! {
+            CertificateStatus::Revoked { reason, .. } => view! {
                 <span class="badge inactive">{t.certs_status_revoked}</span>
-                <span class="muted">" "{utc_date(*at)}", "{reason_label(t, *reason)}</span>
+                <span class="muted">" "{revoked.map(|at| at.date(lang.get()))}", "{reason_label(t, *reason)}</span>
             }
             .into_any(),
         }
@@ -125,9 +134,12 @@ fn CertificateLine(
                 <td>{cert.user_name.clone()}" "<span class="mono muted">{cert.user_id.clone()}</span></td>
             })}
             <td class="mono">{cert.addresses.join(", ")}<br/><span class="muted">{cert.subject.clone()}</span>
-                {matches!(revoker, Revoker::Nap { .. }).then(|| view! { <EvidenceList evidence=cert.evidence.clone()/> })}
+                {matches!(revoker, Revoker::Nap { .. }).then(|| {
+                    let evidence = cert.evidence.iter().cloned().zip(evidence_times).map(|(e, (sent, confirmed))| (e, sent, confirmed)).collect::<Vec<_>>();
+                    view! { <EvidenceList evidence=evidence/> }
+                })}
             </td>
-            <td>{utc_date(cert.not_before)}" \u{2013} "{utc_date(cert.not_after)}</td>
+            <td class="validity">{move || format!("{} \u{2013} {}", valid_from.date(lang.get()), valid_until.date(lang.get()))}</td>
             <td class="status">{status_view}</td>
             <td class="actions">
                 {download("pem", "PEM")}" "{download("der", "DER")}" "

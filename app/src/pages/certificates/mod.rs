@@ -12,8 +12,7 @@ pub use reason_select::ReasonSelect;
 use leptos::prelude::*;
 
 use crate::auth::use_session;
-use crate::certs_api::{my_certificates, IssuedItem, RequestableRow};
-use domain::certificate_view::MyCertificates;
+use crate::certs_api::{my_certificates, IssuedItem, MyCertificatesItem, RequestableRow};
 use crate::components::{ErrorLine, RequireLogin};
 use crate::i18n::use_texts;
 
@@ -56,10 +55,10 @@ pub fn MyCertificatesPage() -> impl IntoView {
 
 /// The page's content once loaded.
 #[component]
-fn MyCertificates(mine: MyCertificates, changed: Callback<()>) -> impl IntoView {
+fn MyCertificates(mine: MyCertificatesItem, changed: Callback<()>) -> impl IntoView {
     let t = use_texts();
     let no_rows = mine.rows.is_empty();
-    let no_certificates = mine.certificates.is_empty();
+    let no_certificates = mine.list.certificates.is_empty();
     view! {
         <h2>{move || t.get().certs_mailboxes_heading}</h2>
         {no_rows.then(|| view! { <p class="notice">{move || t.get().certs_no_links}</p> })}
@@ -70,7 +69,7 @@ fn MyCertificates(mine: MyCertificates, changed: Callback<()>) -> impl IntoView 
         {if no_certificates {
             view! { <p class="muted">{move || t.get().certs_none_yet}</p> }.into_any()
         } else {
-            view! { <CertificateTable certificates=mine.certificates revoker=Revoker::Owner changed=changed/> }.into_any()
+            view! { <CertificateTable list=mine.list revoker=Revoker::Owner changed=changed/> }.into_any()
         }}
     }
 }

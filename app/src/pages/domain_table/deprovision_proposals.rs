@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::components::ErrorLine;
+use crate::dates::WallTime;
 use crate::deprovision_api::{
     accept_proposal, deprovision_proposals, dismiss_proposal, DeprovisionProposal,
 };
@@ -89,22 +90,28 @@ pub fn DeprovisionProposals(domain: Memo<String>) -> impl IntoView {
             {move || items.get().map(|result| match result {
                 Err(e) => view! { <ErrorLine error=e/> }.into_any(),
                 Ok(list) if list.is_empty() => ().into_any(),
-                Ok(list) => view! {
-                    <section class="worklist idm-proposals" aria-labelledby="idm-proposals-heading">
-                        <h2 id="idm-proposals-heading">{move || p.get().heading}</h2>
-                        <p class="muted">{move || p.get().intro}</p>
-                        <ul>
-                            {list.into_iter().map(|item| proposal(item, p, accept, dismiss)).collect_view()}
-                        </ul>
-                    </section>
-                }.into_any(),
+                Ok(list) => {
+                    let zone = list.zone;
+                    view! {
+                        <section class="worklist idm-proposals" aria-labelledby="idm-proposals-heading">
+                            <h2 id="idm-proposals-heading">{move || p.get().heading}</h2>
+                            <p class="muted">{move || p.get().intro}</p>
+                            <ul>
+                                {list.items.into_iter().map(|(item, at)| proposal(item, at, &zone, p, accept, dismiss)).collect_view()}
+                            </ul>
+                        </section>
+                    }.into_any()
+                }
             })}
         </Transition>
     }
 }
 
+/// One proposal; `at` is when it was reported, on the clock of `zone` (named after it).
 fn proposal(
     item: DeprovisionProposal,
+    at: WallTime,
+    zone: &str,
     p: Signal<&'static ProposalTexts>,
     accept: impl Fn(i64) + Copy + 'static,
     dismiss: impl Fn(i64) + Copy + 'static,
@@ -116,7 +123,7 @@ fn proposal(
             <span class="mono">{item.primary.clone()}</span>" "{item.name.clone()}
             " — "{move || p.get().reports}" "<strong>{item.user_name.clone()}</strong>
             " ("<span class="mono">{item.user_id.clone()}</span>") "{move || p.get().left}
-            " ("{let at = item.reported_at; move || crate::dates::utc_date_time(lang.get(), at)}", "<span class="mono">{item.reported_by.clone()}</span>")"
+            " ("{move || at.date_time(lang.get())}" "<span class="zone">{zone.to_owned()}</span>", "<span class="mono">{item.reported_by.clone()}</span>")"
             "; "{item.certificates}" "{move || p.get().certificates}" "
             <button type="button" class="danger" on:click=move |_| accept(id)>{move || p.get().accept}</button>
             " "

@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 
 use crate::certs_api::revoke_for_rows;
 use crate::components::ErrorLine;
+use crate::dates::WallTime;
 use crate::handover_api::leaver_worklist;
 use crate::i18n::{CurrentLang, Lang};
 use crate::pages::certificates::ReasonSelect;
@@ -250,10 +251,12 @@ fn worklist_item(item: LeaverItem, revoke_now: impl Fn(i64) + Copy + 'static) ->
 }
 
 /// R20: the confirmation behind each address of a certificate, for its NAPs: which challenge, sent
-/// to whom and when, confirmed by whom, when and from where.
+/// to whom and when, confirmed by whom, when and from where. Each comes with when it was sent and
+/// confirmed as the viewer's clock shows it (R16; the list's table names the zone).
 #[component]
-pub fn EvidenceList(evidence: Vec<ValidationEvidence>) -> impl IntoView {
+pub fn EvidenceList(evidence: Vec<(ValidationEvidence, WallTime, WallTime)>) -> impl IntoView {
     let h = use_handover_texts();
+    let lang = crate::i18n::use_lang();
     view! {
         <details class="evidence">
             <summary>{move || h.get().evidence_heading}</summary>
@@ -262,12 +265,12 @@ pub fn EvidenceList(evidence: Vec<ValidationEvidence>) -> impl IntoView {
             } else {
                 view! {
                     <ul>
-                        {evidence.into_iter().map(|e| view! {
+                        {evidence.into_iter().map(|(e, sent, confirmed)| view! {
                             <li data-address=e.address.clone()>
                                 <span class="mono">{e.address.clone()}</span>": "
                                 {move || h.get().evidence_challenge}" #"{e.challenge_id}", "
-                                {move || h.get().evidence_sent_to}" "<span class="mono">{e.recipient.clone()}</span>" "{utc_date_time(e.sent_at)}"; "
-                                {move || h.get().evidence_confirmed}" "{utc_date_time(e.confirmed_at)}" "{e.confirmed_by.clone()}
+                                {move || h.get().evidence_sent_to}" "<span class="mono">{e.recipient.clone()}</span>" "{move || sent.date_time(lang.get())}"; "
+                                {move || h.get().evidence_confirmed}" "{move || confirmed.date_time(lang.get())}" "{e.confirmed_by.clone()}
                                 {e.ip.clone().map(|ip| view! { ", "{move || h.get().evidence_from}" "<span class="mono">{ip}</span> })}
                                 {e.user_agent.clone().map(|ua| view! { " " <span class="muted ua">"("{ua}")"</span> })}
                             </li>

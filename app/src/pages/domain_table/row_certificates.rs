@@ -20,9 +20,9 @@ pub fn RowCertificates(row_id: i64, row_active: bool) -> impl IntoView {
             <Transition fallback=|| ()>
                 {move || list.get().map(|r| match r {
                     Err(e) => view! { <ErrorLine error=e/> }.into_any(),
-                    Ok(list) if list.is_empty() => view! { <p class="muted">{move || t.get().certs_row_none}</p> }.into_any(),
+                    Ok(list) if list.certificates.is_empty() => view! { <p class="muted">{move || t.get().certs_row_none}</p> }.into_any(),
                     Ok(list) => view! {
-                        <CertificateTable certificates=list revoker=Revoker::Nap { row_active } changed=changed/>
+                        <CertificateTable list=list revoker=Revoker::Nap { row_active } changed=changed/>
                     }.into_any(),
                 })}
             </Transition>
