@@ -347,6 +347,15 @@ fn german(message: &Message) -> String {
             "Ungültiger Token-Name: {found:?} ist nicht erlaubt; verwenden Sie a-z, 0-9, '.', '_' \
              und '-' (z. B. entra, okta-prod, idm-sync)."
         ),
+        Message::ContactGroupEmpty => "Ungültige Kontaktgruppe: Der Gruppenname ist leer.".into(),
+        Message::ContactGroupTooLong { len, max } => format!(
+            "Ungültige Kontaktgruppe: Der Gruppenname ist {len} Zeichen lang; erlaubt sind \
+             höchstens {max}."
+        ),
+        Message::ContactGroupWhitespace { shown } => format!(
+            "Ungültige Kontaktgruppe: Der Gruppenname „{shown}“ enthält Leerraum oder ein \
+             Steuerzeichen."
+        ),
         // Not yet data: the server's English sentence, as it is.
         Message::English(text) => text.clone(),
     }
@@ -760,6 +769,38 @@ mod tests {
         assert!(de.contains("„anna@@example.org“"), "{de}");
         assert!(de.contains("mehr als ein @"), "{de}");
         assert!(!de.contains("not an email address"), "{de}");
+    }
+
+    #[test]
+    fn q9_r01_a_refused_contact_group_reads_in_german_and_keeps_its_english() {
+        let cases = [
+            (
+                Message::ContactGroupEmpty,
+                "invalid contact group: the group name is empty",
+                "Der Gruppenname ist leer",
+            ),
+            (
+                Message::ContactGroupTooLong { len: 201, max: 200 },
+                "invalid contact group: the group name is 201 characters long; at most 200 are \
+                 allowed",
+                "201 Zeichen lang; erlaubt sind höchstens 200",
+            ),
+            (
+                Message::ContactGroupWhitespace {
+                    shown: "nap example".into(),
+                },
+                "invalid contact group: the group name \"nap example\" contains whitespace or a \
+                 control character",
+                "„nap example“ enthält Leerraum",
+            ),
+        ];
+        for (message, english, german) in cases {
+            assert_eq!(say(Lang::En, &message), english);
+            let de = say(Lang::De, &message);
+            assert!(de.starts_with("Ungültige Kontaktgruppe: "), "{de}");
+            assert!(de.contains(german), "{de}");
+            assert!(!de.contains("group name"), "{de}");
+        }
     }
 
     #[test]

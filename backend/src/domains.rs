@@ -8,15 +8,25 @@ use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::error::ServiceError;
-use domain::message::Message;
-use crate::identity::parse_group_name;
+use crate::identity::{parse_group_name, GroupNameError, MAX_GROUP_CHARS};
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::domains::{self as store, DomainRecord};
 use crate::storage::is_unique_violation;
+use domain::message::Message;
 
+/// The contact group as entered, or why not, as a message the operator page words in the
+/// reader's language (the English is the one the command line has always printed).
 fn parse_contact_group(input: &str) -> Result<String, ServiceError> {
-    parse_group_name(input)
-        .map_err(|e| ServiceError::invalid(format!("invalid contact group: {e}")))
+    parse_group_name(input).map_err(|e| {
+        ServiceError::Invalid(match e {
+            GroupNameError::Empty => Message::ContactGroupEmpty,
+            GroupNameError::TooLong { len } => Message::ContactGroupTooLong {
+                len,
+                max: MAX_GROUP_CHARS,
+            },
+            GroupNameError::Whitespace { shown } => Message::ContactGroupWhitespace { shown },
+        })
+    })
 }
 
 fn domain_json(domain: &DomainRecord) -> serde_json::Value {

@@ -302,6 +302,26 @@ pub enum Message {
         /// The first character not allowed.
         found: char,
     },
+    /// A domain's contact group that is empty.
+    #[error("invalid contact group: the group name is empty")]
+    ContactGroupEmpty,
+    /// A domain's contact group longer than the portal takes.
+    #[error(
+        "invalid contact group: the group name is {len} characters long; at most {max} are allowed"
+    )]
+    ContactGroupTooLong {
+        /// Its length in characters.
+        len: usize,
+        /// The most characters a group name may have.
+        max: usize,
+    },
+    /// A domain's contact group with whitespace or a control character, which no IdM group name
+    /// the portal matches holds.
+    #[error("invalid contact group: the group name {shown:?} contains whitespace or a control character")]
+    ContactGroupWhitespace {
+        /// The name as entered (cut after 100 characters).
+        shown: String,
+    },
     /// A sentence the server still writes in English only.
     #[error("{0}")]
     English(String),

@@ -168,3 +168,38 @@ async fn q6_internal_errors_show_no_details_but_keep_the_cause() {
     let cause = std::error::Error::source(&e).expect("cause kept for the log");
     assert!(!cause.to_string().is_empty());
 }
+
+#[tokio::test]
+async fn q9_a_refused_contact_group_is_data_the_operator_page_words_in_its_language() {
+    let db = fresh_db().await;
+    let e = register_domain(&db.pool, "cli:root", "example.org", "")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ServiceError::Invalid(Message::ContactGroupEmpty)),
+        "{e:?}"
+    );
+    register_domain(&db.pool, "cli:root", "example.org", "nap")
+        .await
+        .unwrap();
+    let e = set_contact_group(&db.pool, "olga", "example.org", "nap example")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ServiceError::Invalid(Message::ContactGroupWhitespace { ref shown }) if shown == "nap example"
+        ),
+        "{e:?}"
+    );
+    let e = set_contact_group(&db.pool, "olga", "example.org", &"g".repeat(201))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ServiceError::Invalid(Message::ContactGroupTooLong { len: 201, max: 200 })
+        ),
+        "{e:?}"
+    );
+}
