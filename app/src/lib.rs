@@ -11,7 +11,6 @@ pub mod audit_words;
 pub mod auth;
 pub mod certs_api;
 pub mod components;
-pub mod csv_api;
 pub mod dates;
 pub mod deprovision_api;
 pub mod error;

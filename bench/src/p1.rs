@@ -82,7 +82,7 @@ async fn post_file(
         .header("cookie", &portal.cookie)
         .header("origin", &portal.base_url);
     if let Some(fingerprint) = fingerprint {
-        request = request.header(::app::csv_api::FINGERPRINT_HEADER, fingerprint);
+        request = request.header(::domain::csv::FINGERPRINT_HEADER, fingerprint);
     }
     let started = Instant::now();
     let resp = request.body(file).send().await?;

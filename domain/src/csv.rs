@@ -319,3 +319,140 @@ fn cell_name(cell: usize, name: Option<&str>) -> String {
         None => format!("column {cell}"),
     }
 }
+
+/// Header that carries the preview's fingerprint to the upload page's apply request.
+pub const FINGERPRINT_HEADER: &str = "x-preview-fingerprint";
+
+/// How the file's text was encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextEncoding {
+    /// UTF-8 without a byte order mark.
+    Utf8,
+    /// UTF-8 with a byte order mark (what Excel writes as "CSV UTF-8").
+    Utf8WithBom,
+    /// Not valid UTF-8: read as Windows-1252 (Excel's "CSV" on a German Windows).
+    Windows1252,
+}
+
+/// What a line of the file does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    /// Creates a row.
+    New,
+    /// Changes a row.
+    Changed,
+    /// Equal to its row: writes nothing.
+    Unchanged,
+    /// Cannot be matched to a row: its primary address is missing, invalid or on an earlier line.
+    Invalid,
+}
+
+/// A field a line changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// Which field (its column: [`Column::of_field`]).
+    pub field: Field,
+    /// The stored value as the file would write it (empty for a new row).
+    pub before: String,
+    /// The value after saving.
+    pub after: String,
+}
+
+/// One data line of the preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinePreview {
+    /// Physical line (1-based) where the record starts.
+    pub line: usize,
+    /// The primary address (normalised when it parsed, else as written).
+    pub primary: String,
+    /// What the line does.
+    pub status: LineStatus,
+    /// For new and changed lines, the fields that differ from the row (a new row: from an empty
+    /// personal, active row).
+    pub changes: Vec<FieldChange>,
+    /// Sentences for the NAP, as the edit form's preview says them (R4–R7).
+    pub consequences: Vec<crate::edit::Consequence>,
+    /// How many pending challenges saving supersedes (R4, R5).
+    pub supersedes: usize,
+    /// The addresses whose link saving drops (R4, R5).
+    pub drops_links: Vec<String>,
+}
+
+impl LinePreview {
+    /// New and changed lines: the ones the upload page and the REST API list (the others are
+    /// only counted).
+    pub fn writes(&self) -> bool {
+        matches!(self.status, LineStatus::New | LineStatus::Changed)
+    }
+
+    /// The consequences the upload page shows: only a line that supersedes challenges or drops
+    /// links has any worth a word beside its changed fields.
+    pub fn shown_consequences(&self) -> &[crate::edit::Consequence] {
+        if self.supersedes == 0 && self.drops_links.is_empty() {
+            &[]
+        } else {
+            &self.consequences
+        }
+    }
+}
+
+/// What applying a file would do; nothing is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preview {
+    /// The domain whose table it is.
+    pub domain: String,
+    /// The file and the state of the rows it touches; apply refuses if either differs.
+    pub fingerprint: String,
+    /// The encoding the file was read in.
+    pub encoding: TextEncoding,
+    /// The delimiter found: `,`, `;` or a tab.
+    pub delimiter: String,
+    /// Lines that create a row.
+    pub new: usize,
+    /// Lines that change a row.
+    pub changed: usize,
+    /// Lines equal to their row.
+    pub unchanged: usize,
+    /// Lines that cannot be matched to a row.
+    pub invalid: usize,
+    /// Pending challenges superseded in all.
+    pub supersedes: usize,
+    /// Links dropped in all.
+    pub drops_links: usize,
+    /// Every data line, in file order (empty in apply's own plan, which needs only the counts;
+    /// only those that [write](LinePreview::writes) in the upload page's answer).
+    pub lines: Vec<LinePreview>,
+    /// Every error, by line and column. Apply needs none.
+    pub errors: Vec<LineError>,
+    /// Primary addresses of the table's rows that the file does not mention: left alone (nothing
+    /// is deleted by CSV).
+    pub missing: Vec<String>,
+}
+
+/// What the apply did (a replay answers the first apply's report).
+// Also the REST API's answer (`BulkReport` in its OpenAPI document, which shows this type's doc
+// comments), hence `u64` counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = BulkReport))]
+pub struct ApplyReport {
+    /// The domain.
+    pub domain: String,
+    /// Lines (rows) in the input.
+    pub lines: u64,
+    /// Rows created.
+    pub created: u64,
+    /// Rows changed (deactivated and reactivated ones included).
+    pub changed: u64,
+    /// Lines that changed nothing.
+    pub unchanged: u64,
+    /// Rows deactivated (R7).
+    pub deactivated: u64,
+    /// Rows reactivated (R7).
+    pub reactivated: u64,
+    /// Pending challenges superseded (R4, R5).
+    pub superseded_challenges: u64,
+    /// Links dropped (R4, R5).
+    pub dropped_links: u64,
+}

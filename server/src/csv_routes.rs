@@ -6,14 +6,14 @@
 //! `GET  /domains/{domain}/csv` → the table in the same format; `?format=excel-de` → the same
 //! table for Excel on a German Windows (semicolons, German header and values).
 
-use app::csv_api::{CsvApplyItem, CsvLineItem, CsvPreviewItem, FINGERPRINT_HEADER};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use backend::csv_upload::{self, Column, DownloadFormat, LineStatus, Preview};
+use backend::csv_upload::{self, DownloadFormat, LinePreview};
+use domain::csv::FINGERPRINT_HEADER;
 
 use crate::refusal::refuse;
 use backend::roles::Viewer;
@@ -21,37 +21,6 @@ use backend::Portal;
 
 /// Largest file accepted (SPEC §4: 20 MiB), with room for nothing else.
 pub const MAX_CSV_BYTES: usize = 20 * 1024 * 1024;
-
-fn preview_item(p: Preview) -> CsvPreviewItem {
-    CsvPreviewItem {
-        fingerprint: p.fingerprint,
-        new: p.new,
-        changed: p.changed,
-        unchanged: p.unchanged,
-        errors: p.errors,
-        lines: p
-            .lines
-            .into_iter()
-            .filter(|l| matches!(l.status, LineStatus::New | LineStatus::Changed))
-            .map(|l| CsvLineItem {
-                line: l.line,
-                primary: l.primary,
-                is_new: l.status == LineStatus::New,
-                changes: l
-                    .changes
-                    .into_iter()
-                    .map(|c| (Column::of_field(c.field), c.before, c.after))
-                    .collect(),
-                consequences: if l.supersedes == 0 && l.drops_links.is_empty() {
-                    Vec::new()
-                } else {
-                    l.consequences
-                },
-            })
-            .collect(),
-        missing: p.missing,
-    }
-}
 
 fn please_log_in() -> Response {
     (StatusCode::UNAUTHORIZED, "Please log in.").into_response()
@@ -71,7 +40,12 @@ pub async fn preview(
     // What earlier requests left (the last preview's answer, say) is free by now.
     crate::memory::give_back_freed();
     let response = match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
-        Ok(p) => Json(preview_item(p)).into_response(),
+        // The page lists only the lines that write; a 100 000-line file of unchanged rows answers
+        // the counts, not every line.
+        Ok(mut p) => {
+            p.lines.retain(LinePreview::writes);
+            Json(p).into_response()
+        }
         Err(e) => refuse(&headers, e),
     };
     // The plan is gone; only the answer is left. The apply that follows starts from here.
@@ -103,12 +77,7 @@ pub async fn apply(
     crate::memory::give_back_freed();
     let response = match csv_upload::apply(&portal.pool, &viewer, &domain, &body, fingerprint).await
     {
-        Ok(r) => Json(CsvApplyItem {
-            created: r.created,
-            changed: r.changed,
-            unchanged: r.unchanged,
-        })
-        .into_response(),
+        Ok(r) => Json(r).into_response(),
         Err(e) => refuse(&headers, e),
     };
     crate::memory::give_back_freed();

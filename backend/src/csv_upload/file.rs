@@ -14,20 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use domain::csv::{
     alias_number, header_name, Column, ColumnProblem, CsvColumn, FileError, LineError,
-    MAX_DATA_LINES, MAX_FILE_BYTES,
+    TextEncoding, MAX_DATA_LINES, MAX_FILE_BYTES,
 };
-
-/// How the file's text was encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TextEncoding {
-    /// UTF-8 without a byte order mark.
-    Utf8,
-    /// UTF-8 with a byte order mark (what Excel writes as "CSV UTF-8").
-    Utf8WithBom,
-    /// Not valid UTF-8: read as Windows-1252 (Excel's "CSV" on a German Windows).
-    Windows1252,
-}
 
 /// One data line of the file: the cells of the columns the header names, trimmed, with the
 /// formula guard of the download removed. `None` means the file has no such column (an existing

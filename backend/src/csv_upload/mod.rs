@@ -26,10 +26,10 @@ mod file;
 mod plan;
 mod store;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::SqlitePool;
 
+pub use domain::csv::{ApplyReport, FieldChange, LinePreview, LineStatus, Preview};
 pub use file::{
     active_text, cell_value, header_name, neutralise, parse, parse_active, write_file,
     write_file_as, Column, ColumnProblem, CsvColumn, CsvLine, DownloadFormat, FileError,
@@ -47,106 +47,6 @@ use domain::address::EmailAddress;
 use domain::edit::{Activation, RowEdit};
 use domain::message::Message;
 use domain::row::{Field, RowFields};
-
-/// What a line of the file does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LineStatus {
-    /// Creates a row.
-    New,
-    /// Changes a row.
-    Changed,
-    /// Equal to its row: writes nothing.
-    Unchanged,
-    /// Cannot be matched to a row: its primary address is missing, invalid or on an earlier line.
-    Invalid,
-}
-
-/// A field a line changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldChange {
-    /// Which field (its column: [`Column::of_field`]).
-    pub field: Field,
-    /// The stored value as the file would write it (empty for a new row).
-    pub before: String,
-    /// The value after saving.
-    pub after: String,
-}
-
-/// One data line of the preview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinePreview {
-    /// Physical line (1-based) where the record starts.
-    pub line: usize,
-    /// The primary address (normalised when it parsed, else as written).
-    pub primary: String,
-    /// What the line does.
-    pub status: LineStatus,
-    /// For new and changed lines, the fields that differ from the row (a new row: from an empty
-    /// personal, active row).
-    pub changes: Vec<FieldChange>,
-    /// Sentences for the NAP, as the edit form's preview says them (R4–R7).
-    pub consequences: Vec<domain::edit::Consequence>,
-    /// How many pending challenges saving supersedes (R4, R5).
-    pub supersedes: usize,
-    /// The addresses whose link saving drops (R4, R5).
-    pub drops_links: Vec<String>,
-}
-
-/// What applying a file would do; nothing is written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Preview {
-    /// The domain whose table it is.
-    pub domain: String,
-    /// The file and the state of the rows it touches; [`apply`] refuses if either differs.
-    pub fingerprint: String,
-    /// The encoding the file was read in.
-    pub encoding: TextEncoding,
-    /// The delimiter found: `,`, `;` or a tab.
-    pub delimiter: String,
-    /// Lines that create a row.
-    pub new: usize,
-    /// Lines that change a row.
-    pub changed: usize,
-    /// Lines equal to their row.
-    pub unchanged: usize,
-    /// Lines that cannot be matched to a row.
-    pub invalid: usize,
-    /// Pending challenges superseded in all.
-    pub supersedes: usize,
-    /// Links dropped in all.
-    pub drops_links: usize,
-    /// Every data line, in file order (empty in apply's own plan, which needs only the counts).
-    pub lines: Vec<LinePreview>,
-    /// Every error, by line and column. Apply needs none.
-    pub errors: Vec<LineError>,
-    /// Primary addresses of the table's rows that the file does not mention: left alone (nothing
-    /// is deleted by CSV).
-    pub missing: Vec<String>,
-}
-
-/// What applying a file did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApplyReport {
-    /// The domain.
-    pub domain: String,
-    /// Data lines in the file.
-    pub lines: usize,
-    /// Rows created.
-    pub created: usize,
-    /// Rows changed (including deactivated and reactivated ones).
-    pub changed: usize,
-    /// Lines that changed nothing.
-    pub unchanged: usize,
-    /// Rows deactivated (R7).
-    pub deactivated: usize,
-    /// Rows reactivated (R7).
-    pub reactivated: usize,
-    /// Pending challenges superseded (R4, R5).
-    pub superseded_challenges: usize,
-    /// Links dropped (R4, R5).
-    pub dropped_links: usize,
-}
 
 impl From<FileError> for ServiceError {
     fn from(e: FileError) -> Self {
@@ -274,8 +174,8 @@ pub async fn apply_in(
         let outcome = apply_edit(&mut *tx, &ctx, stored, stored.record.version, after, now)
             .await
             .map_err(plan_missed_a_rule)?;
-        superseded += outcome.superseded.len();
-        dropped += outcome.dropped_links.len();
+        superseded += outcome.superseded.len() as u64;
+        dropped += outcome.dropped_links.len() as u64;
     }
     for batch in plan.actions.plain_edits.chunks(store::MAX_EDITS_PER_BATCH) {
         save_plain_edits(&mut *tx, &ctx.actor, &plan.snapshot, batch, now).await?;
@@ -304,15 +204,13 @@ pub async fn apply_in(
         now,
     )
     .await?;
+    let p = &plan.preview;
     let report = ApplyReport {
         domain: domain.clone(),
-        lines: plan.preview.new
-            + plan.preview.changed
-            + plan.preview.unchanged
-            + plan.preview.invalid,
-        created: plan.actions.creates.len(),
-        changed: plan.actions.edits.len() + plan.actions.plain_edits.len(),
-        unchanged: plan.preview.unchanged,
+        lines: (p.new + p.changed + p.unchanged + p.invalid) as u64,
+        created: plan.actions.creates.len() as u64,
+        changed: (plan.actions.edits.len() + plan.actions.plain_edits.len()) as u64,
+        unchanged: p.unchanged as u64,
         deactivated,
         reactivated,
         superseded_challenges: superseded,

@@ -840,7 +840,7 @@ fn consequences(
 }
 
 /// Counts what the changes do, for the report.
-pub(crate) fn activation_counts(plan: &Plan) -> (usize, usize) {
+pub(crate) fn activation_counts(plan: &Plan) -> (u64, u64) {
     let mut deactivated = 0;
     let mut reactivated = 0;
     for (row, after) in plan.actions.edits.iter().chain(&plan.actions.plain_edits) {

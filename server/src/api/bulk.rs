@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use backend::api_idempotency::{self, BulkOutcome, KeyedRequest};
 use backend::bulk_rows::{self, RowsError, RowsFile};
-use backend::csv_upload::{self, ApplyReport, FileError, LineError, LineStatus, Preview};
+use backend::csv_upload::{
+    self, ApplyReport, FileError, LineError, LinePreview, LineStatus, Preview,
+};
 use backend::ServiceError;
 use domain::message::Message;
 use serde::{Deserialize, Serialize};
@@ -138,29 +140,6 @@ pub struct BulkPreview {
     pub missing: Vec<String>,
 }
 
-/// What the apply did (a replay answers the first apply's report).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BulkReport {
-    /// The domain.
-    pub domain: String,
-    /// Lines (rows) in the input.
-    pub lines: u64,
-    /// Rows created.
-    pub created: u64,
-    /// Rows changed (deactivated and reactivated ones included).
-    pub changed: u64,
-    /// Lines that changed nothing.
-    pub unchanged: u64,
-    /// Rows deactivated (R7).
-    pub deactivated: u64,
-    /// Rows reactivated (R7).
-    pub reactivated: u64,
-    /// Pending challenges superseded (R4, R5).
-    pub superseded_challenges: u64,
-    /// Links dropped (R4, R5).
-    pub dropped_links: u64,
-}
-
 /// The answer: a preview for a dry run, else the apply's report.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
@@ -168,7 +147,7 @@ pub enum BulkAnswer {
     /// `?dry_run=true`.
     Preview(BulkPreview),
     /// Applied (or replayed).
-    Applied(BulkReport),
+    Applied(ApplyReport),
 }
 
 /// Upsert many rows at once: a CSV file or a JSON array of rows.
@@ -299,11 +278,9 @@ async fn run(
     };
     crate::memory::give_back_freed();
     match answer {
-        BulkOutcome::Applied(report) => {
-            Ok(Json(BulkAnswer::Applied(report_answer(report))).into_response())
-        }
+        BulkOutcome::Applied(report) => Ok(Json(BulkAnswer::Applied(report)).into_response()),
         BulkOutcome::Replayed(report) => {
-            let mut response = Json(BulkAnswer::Applied(report_answer(report))).into_response();
+            let mut response = Json(BulkAnswer::Applied(report)).into_response();
             response
                 .headers_mut()
                 .insert(IDEMPOTENCY_REPLAYED, HeaderValue::from_static("true"));
@@ -486,7 +463,7 @@ fn preview_answer(p: Preview, input: &Input) -> BulkPreview {
         lines: p
             .lines
             .into_iter()
-            .filter(|l| matches!(l.status, LineStatus::New | LineStatus::Changed))
+            .filter(LinePreview::writes)
             .map(|l| BulkLine {
                 line: line_of(l.line),
                 primary_address: l.primary,
@@ -511,19 +488,5 @@ fn preview_answer(p: Preview, input: &Input) -> BulkPreview {
             .collect(),
         missing: p.missing,
         domain: p.domain,
-    }
-}
-
-fn report_answer(r: ApplyReport) -> BulkReport {
-    BulkReport {
-        domain: r.domain,
-        lines: r.lines as u64,
-        created: r.created as u64,
-        changed: r.changed as u64,
-        unchanged: r.unchanged as u64,
-        deactivated: r.deactivated as u64,
-        reactivated: r.reactivated as u64,
-        superseded_challenges: r.superseded_challenges as u64,
-        dropped_links: r.dropped_links as u64,
     }
 }

@@ -7,8 +7,8 @@ use leptos::wasm_bindgen::closure::Closure;
 use leptos::wasm_bindgen::JsCast;
 use web_sys::{DragEvent, File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
-use crate::csv_api::{CsvApplyItem, CsvPreviewItem, FINGERPRINT_HEADER};
 use crate::i18n::{use_texts, Lang};
+use domain::csv::{ApplyReport, Column, LineStatus, Preview, FINGERPRINT_HEADER};
 
 use super::TableContext;
 
@@ -32,8 +32,8 @@ enum Stage {
     /// Percent sent (0–99; 100 means the server is checking it).
     Uploading(u32),
     Checking,
-    Preview(CsvPreviewItem),
-    Applied(CsvApplyItem),
+    Preview(Preview),
+    Applied(ApplyReport),
     Failed(String),
 }
 
@@ -108,16 +108,14 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                 })
             },
             move |status, body| {
-                stage.set(
-                    match (status, serde_json::from_str::<CsvPreviewItem>(&body)) {
-                        (200, Ok(p)) => Stage::Preview(p),
-                        _ => Stage::Failed(if body.is_empty() {
-                            format!("HTTP {status}")
-                        } else {
-                            body
-                        }),
-                    },
-                )
+                stage.set(match (status, serde_json::from_str::<Preview>(&body)) {
+                    (200, Ok(p)) => Stage::Preview(p),
+                    _ => Stage::Failed(if body.is_empty() {
+                        format!("HTTP {status}")
+                    } else {
+                        body
+                    }),
+                })
             },
         );
         file.set_value(Some(Picked(f)));
@@ -139,7 +137,7 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                     Stage::Uploading(p)
                 })
             },
-            move |status, body| match (status, serde_json::from_str::<CsvApplyItem>(&body)) {
+            move |status, body| match (status, serde_json::from_str::<ApplyReport>(&body)) {
                 (200, Ok(r)) => {
                     stage.set(Stage::Applied(r));
                     ctx.reload.update(|n| *n += 1);
@@ -204,7 +202,7 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
 }
 
 fn preview_view(
-    p: CsvPreviewItem,
+    p: Preview,
     page: RwSignal<usize>,
     apply: impl Fn(String) + Copy + 'static,
     discard: impl Fn() + Copy + 'static,
@@ -259,16 +257,16 @@ fn preview_view(
                     {move || lines.with_value(|all| {
                         let start = page.get() * PREVIEW_PAGE;
                         all.iter().skip(start).take(PREVIEW_PAGE).map(|l| view! {
-                            <tr class:new=l.is_new>
+                            <tr class:new={l.status == LineStatus::New}>
                                 <td>{l.line}</td>
                                 <td class="mono">{l.primary.clone()}</td>
                                 <td>
-                                    {if l.is_new { Some(view! { <span class="badge confirmed">{move || t.get().csv_new}</span> }) } else { None }}
+                                    {if l.status == LineStatus::New { Some(view! { <span class="badge confirmed">{move || t.get().csv_new}</span> }) } else { None }}
                                     <ul class="changes">
-                                        {l.changes.iter().map(|(f, before, after)| view! {
-                                            <li><span class="muted">{if lang.get() == Lang::De { f.german() } else { f.english() }}": "</span><del>{before.clone()}</del>" \u{2192} "<ins>{after.clone()}</ins></li>
+                                        {l.changes.iter().map(|c| view! {
+                                            <li><span class="muted">{let f = Column::of_field(c.field); if lang.get() == Lang::De { f.german() } else { f.english() }}": "</span><del>{c.before.clone()}</del>" \u{2192} "<ins>{c.after.clone()}</ins></li>
                                         }).collect_view()}
-                                        {l.consequences.iter().map(|c| view! { <li class="consequence">{crate::messages::say_consequence(lang.get(), c)}</li> }).collect_view()}
+                                        {l.shown_consequences().iter().map(|c| view! { <li class="consequence">{crate::messages::say_consequence(lang.get(), c)}</li> }).collect_view()}
                                     </ul>
                                 </td>
                             </tr>
