@@ -65,5 +65,15 @@ test('q9 r13 a refused certificate request reads in German, with the date writte
   await expect(refusal).toContainText('Sie haben bereits ein gültiges Zertifikat für dieses Postfach, gültig bis');
   await expect(refusal).toHaveText(/gültig bis \d\d\.\d\d\.\d{4}; ein neues können Sie ab dem \d\d\.\d\d\.\d{4} beantragen/);
   await expectGermanOnly(refusal);
+
+  // R16: the certificate's validity is written the German way, as days of the browser's zone,
+  // which the heading names; the server rendered the very same text (hydration changes nothing).
+  const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const certificates = page.locator('table.certificates');
+  await expect(certificates.locator('th.validity .zone')).toHaveText(`(${zone})`);
+  const validity = certificates.locator('td.validity').first();
+  await expect(validity).toHaveText(/^\d\d\.\d\d\.\d{4} – \d\d\.\d\d\.\d{4}$/);
+  const served = await (await page.request.get(`${oidcPortalURL}/certificates`)).text();
+  expect(served).toContain(await validity.innerText());
   await screenshot(page, 'german-certificate-refusal');
 });
