@@ -81,6 +81,9 @@ pub struct ApiTokens {
     pub expiry_max: String,
     /// The base URL scripts call: `https://portal/api/v1`.
     pub endpoint: String,
+    /// The IANA name of the viewer's zone (`Europe/Berlin`), which the token times are in: named
+    /// in the lists' "Made" heading (R16).
+    pub zone: String,
 }
 
 /// A token just made: the only time its secret leaves the server. `Debug` does not show the
@@ -199,6 +202,7 @@ pub async fn list_api_tokens() -> Result<ApiTokens, AppError> {
         expiry_default: day(&zone, now, DEFAULT_DAYS),
         expiry_max: day(&zone, now, MAX_DAYS),
         endpoint: format!("{}/api/v1", portal.config.base_url().trim_end_matches('/')),
+        zone: zone.name().to_owned(),
     })
 }
 

@@ -47,6 +47,9 @@ test('r21 a NAP makes an API token, sees it once, uses it, and revokes it', asyn
   await expect(row).toContainText('read and write');
   await expect(row).toContainText('in force');
   await expect(row).toContainText('never');
+  // R16: the token's times are written in the browser's zone, which the list's heading names.
+  const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  await expect(page.locator('table.api-token-list th .zone').first()).toHaveText(`(${zone})`);
   await screenshot(page, 'api-tokens');
 
   // Shown once: after a reload the list still has it, the page no longer has its secret.

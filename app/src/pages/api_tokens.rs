@@ -183,6 +183,7 @@ fn Tokens(
         expiry_default,
         expiry_max,
         endpoint,
+        zone,
     } = page;
     let name = RwSignal::new(String::new());
     // One domain is chosen from the start when there is only one.
@@ -249,10 +250,11 @@ fn Tokens(
             </form>
         }.into_any()
     };
+    let mine_zone = zone.clone();
     let all_list = all.map(|all| {
         view! {
             <h2>{move || t.get().all}</h2>
-            <TokenTable tokens=all revoke with_creator=true/>
+            <TokenTable tokens=all revoke with_creator=true zone=zone.clone()/>
         }
     });
     view! {
@@ -271,7 +273,7 @@ fn Tokens(
             Ok(()) => view! { <p class="notice" role="status">{move || t.get().revoked_done}</p> }.into_any(),
         })}
         <h2>{move || t.get().mine}</h2>
-        <TokenTable tokens=mine revoke with_creator=false/>
+        <TokenTable tokens=mine revoke with_creator=false zone=mine_zone/>
         {all_list}
     }
 }
@@ -306,12 +308,14 @@ fn MadeToken(made: MadeApiToken) -> impl IntoView {
     }
 }
 
-/// A list of tokens with their revoke buttons.
+/// A list of tokens with their revoke buttons; their times are in `zone`, named in the "Made"
+/// heading (R16).
 #[component]
 fn TokenTable(
     tokens: Vec<ApiTokenInfo>,
     revoke: ServerAction<RevokeApiToken>,
     with_creator: bool,
+    zone: String,
 ) -> impl IntoView {
     let CurrentLang(lang) = expect_context::<CurrentLang>();
     let t = Signal::derive(move || texts(lang.get()));
@@ -327,7 +331,7 @@ fn TokenTable(
                 {with_creator.then(|| view! { <th>{move || t.get().creator}</th> })}
                 <th>{move || t.get().domains}</th>
                 <th>{move || t.get().access}</th>
-                <th>{move || t.get().created}</th>
+                <th>{move || t.get().created}" "<span class="zone">"("{zone}")"</span></th>
                 <th>{move || t.get().expires}</th>
                 <th>{move || t.get().last_used}</th>
                 <th>{move || t.get().state}</th>
