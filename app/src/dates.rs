@@ -48,6 +48,43 @@ impl WallTime {
     }
 }
 
+/// The viewer's clock for a page whose data holds moments in many places (the domain table): each
+/// moment of the data as the server converted it in the viewer's zone, and that zone's offset at
+/// the time of the answer. The page looks moments up here, so the hydrated page writes what the
+/// server rendered; a moment the server did not send (none should reach the page) is written with
+/// that offset, right for anything recent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    /// The IANA name of the zone (`Europe/Berlin`).
+    pub zone: String,
+    /// The zone's offset from UTC at the time of the answer, in seconds.
+    pub offset_secs: i32,
+    /// Each moment of the data (Unix seconds), sorted, with its wall time.
+    pub known: Vec<(i64, WallTime)>,
+}
+
+impl Clock {
+    /// What the viewer's clock showed at Unix time `secs`.
+    pub fn wall(&self, secs: i64) -> WallTime {
+        match self.known.binary_search_by_key(&secs, |(at, _)| *at) {
+            Ok(i) => self.known[i].1,
+            Err(_) => {
+                let (year, month, day, hour, minute) =
+                    domain::time::utc_parts(secs.saturating_add(i64::from(self.offset_secs)));
+                // Each part is in its range by construction (month 1–12, …).
+                let part = |v: i64| u8::try_from(v).unwrap_or(0);
+                WallTime {
+                    year: i32::try_from(year).unwrap_or(0),
+                    month: part(month),
+                    day: part(day),
+                    hour: part(hour),
+                    minute: part(minute),
+                }
+            }
+        }
+    }
+}
+
 /// Things each about one moment, with that moment as the viewer's clock shows it and the name
 /// of the clock's zone: what a server function sends for a list whose times the page writes (the
 /// server converts, see `time_zone::ViewerZone::timed`, so the hydrated page writes exactly what
@@ -101,6 +138,19 @@ mod tests {
             "07.12.2026, 14:05"
         );
         assert_eq!(at(2027, 1, 31, 0, 0).date(Lang::De), "31.01.2027");
+    }
+
+    #[test]
+    fn r16_a_clock_answers_the_servers_wall_times_and_falls_back_to_its_offset() {
+        let clock = Clock {
+            zone: "Europe/Berlin".into(),
+            offset_secs: 3600,
+            known: vec![(1_782_907_200, at(2026, 7, 1, 14, 0))],
+        };
+        // Sent by the server (summer time: two hours ahead).
+        assert_eq!(clock.wall(1_782_907_200), at(2026, 7, 1, 14, 0));
+        // Not sent: the offset of the answer (2026-12-07 13:05 UTC → 14:05).
+        assert_eq!(clock.wall(1_796_648_700), at(2026, 12, 7, 14, 5));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub use domain::handover::{LeaverItem, Urgency};
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
+use crate::dates::Clock;
 use crate::error::AppError;
 use crate::rows_api::{RowInput, RowSaveError, RowView};
 pub use domain::challenge::SendReport;
@@ -54,12 +55,34 @@ pub async fn edit_row_for_new_person(
         .map_err(crate::rows_api::service::save_error)
 }
 
-/// R19: the domain's deactivated rows that still have valid certificates, most urgent first.
+/// The worklist with the viewer's clock for its moments (R16).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Worklist {
+    /// Most urgent first.
+    pub items: Vec<LeaverItem>,
+    /// The wall time of every moment the items hold, in the viewer's zone.
+    pub clock: Clock,
+}
+
+/// R19: the domain's deactivated rows that still have valid certificates, most urgent first, with
+/// their moments as the viewer's clock shows them (R16).
 #[server(endpoint = "handover/worklist", input = Json)]
-pub async fn leaver_worklist(domain: String) -> Result<Vec<LeaverItem>, AppError> {
+pub async fn leaver_worklist(domain: String) -> Result<Worklist, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    backend::handover::leaver_worklist(&portal, &viewer, &domain, backend::clock::now())
+    let zone = crate::time_zone::ViewerZone::of_request();
+    let now = backend::clock::now();
+    let items = backend::handover::leaver_worklist(&portal, &viewer, &domain, now)
         .await
-        .map_err(crate::on_server::service_error)
+        .map_err(crate::on_server::service_error)?;
+    let moments: Vec<i64> = items
+        .iter()
+        .flat_map(|i| {
+            [i.deactivated_at, i.deadline]
+                .into_iter()
+                .chain(i.certificates.iter().map(|c| c.not_after))
+        })
+        .collect();
+    let clock = zone.clock(moments, now);
+    Ok(Worklist { items, clock })
 }

@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
+use crate::dates::Clock;
 use crate::error::AppError;
 
 /// Why a row could not be saved: errors at cells, or a whole-request error.
@@ -55,12 +56,25 @@ impl RowSaveError {
     }
 }
 
-/// One page of a domain's table (NAPs of the domain only).
+/// A page of the table with the viewer's clock for its moments (R16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TablePage {
+    /// The rows; flattened, so the answer keeps the shape it had before the clock (`rows`,
+    /// `total`, …), which scripts and the P2 benchmark read.
+    #[serde(flatten)]
+    pub page: RowPage,
+    /// The wall time of every moment the rows hold, in the viewer's zone.
+    pub clock: Clock,
+}
+
+/// One page of a domain's table (NAPs of the domain only), with its moments as the viewer's
+/// clock shows them (R16).
 #[server(endpoint = "rows/list", input = Json)]
-pub async fn list_rows(domain: String, query: RowQuery) -> Result<RowPage, AppError> {
+pub async fn list_rows(domain: String, query: RowQuery) -> Result<TablePage, AppError> {
     let portal = expect_context::<backend::Portal>();
     let viewer = crate::on_server::require_viewer()?;
-    backend::rows::list_rows(
+    let zone = crate::time_zone::ViewerZone::of_request();
+    let page = backend::rows::list_rows(
         &portal.pool,
         &portal.search_matches,
         &viewer,
@@ -68,7 +82,26 @@ pub async fn list_rows(domain: String, query: RowQuery) -> Result<RowPage, AppEr
         &query,
     )
     .await
-    .map_err(crate::on_server::service_error)
+    .map_err(crate::on_server::service_error)?;
+    let clock = zone.clock(moments_of(&page.rows), backend::clock::now());
+    Ok(TablePage { page, clock })
+}
+
+/// Every moment the table writes for `rows`: the addresses' challenge states and the ends of the
+/// valid certificates.
+pub fn moments_of(rows: &[RowView]) -> Vec<i64> {
+    rows.iter()
+        .flat_map(|r| {
+            let states = r.addresses.iter().filter_map(|a| match a.state {
+                AddressState::NeverSent => None,
+                AddressState::Pending { since } => Some(since),
+                AddressState::Confirmed { at, .. }
+                | AddressState::Superseded { at }
+                | AddressState::Expired { at } => Some(at),
+            });
+            states.chain(r.certificates.iter().map(|c| c.not_after))
+        })
+        .collect()
 }
 
 /// Adds a row (R1, R2: the primary address is fixed from now on).
@@ -202,5 +235,96 @@ pub(crate) mod service {
             }
             e => RowSaveError::Other(service_error(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::handover::HeldCertificate;
+    use domain::mailbox::MailboxType;
+
+    use super::*;
+    use crate::dates::WallTime;
+
+    fn row() -> RowView {
+        let status = |address: &str, is_primary, state| AddressStatus {
+            address: address.into(),
+            is_primary,
+            state,
+            delivery: None,
+            link: None,
+        };
+        RowView {
+            id: 1,
+            domain: "example.org".into(),
+            primary: "anna@example.org".into(),
+            first_name: "Anna".into(),
+            last_name: "Schmidt".into(),
+            aliases: vec!["a@example.org".into(), "b@example.org".into()],
+            mailbox_type: MailboxType::Personal,
+            applicant: None,
+            comment: String::new(),
+            active: true,
+            version: 1,
+            challenged: true,
+            addresses: vec![
+                status(
+                    "anna@example.org",
+                    true,
+                    AddressState::Confirmed {
+                        user_id: "anna".into(),
+                        user_name: "Anna Schmidt".into(),
+                        at: 30,
+                    },
+                ),
+                status("a@example.org", false, AddressState::Pending { since: 20 }),
+                status("b@example.org", false, AddressState::NeverSent),
+            ],
+            certificates: vec![HeldCertificate {
+                id: 9,
+                serial: "0a".into(),
+                user_id: "anna".into(),
+                user_name: "Anna Schmidt".into(),
+                not_after: 40,
+                expiring_soon: false,
+            }],
+            updated_at: 50,
+        }
+    }
+
+    #[test]
+    fn r16_the_table_sends_the_wall_time_of_every_moment_it_writes() {
+        assert_eq!(moments_of(&[row()]), [30, 20, 40]);
+    }
+
+    #[test]
+    fn r16_the_tables_answer_keeps_its_shape_with_the_clock_beside_it() {
+        let answer = TablePage {
+            page: RowPage {
+                rows: vec![row()],
+                total: 1,
+                page: 0,
+                page_size: 50,
+            },
+            clock: Clock {
+                zone: "Europe/Berlin".into(),
+                offset_secs: 3600,
+                known: vec![(
+                    30,
+                    WallTime {
+                        year: 1970,
+                        month: 1,
+                        day: 1,
+                        hour: 1,
+                        minute: 0,
+                    },
+                )],
+            },
+        };
+        let json = serde_json::to_value(&answer).unwrap();
+        assert_eq!(json["total"], 1);
+        assert_eq!(json["rows"][0]["id"], 1);
+        assert_eq!(json["clock"]["zone"], "Europe/Berlin");
+        assert_eq!(serde_json::from_value::<TablePage>(json).unwrap(), answer);
     }
 }

@@ -32,7 +32,7 @@ mod server {
     use jiff::Timestamp;
 
     use super::{plausible_zone_name, TZ_COOKIE};
-    use crate::dates::{Timed, WallTime};
+    use crate::dates::{Clock, Timed, WallTime};
 
     /// The time zone the current viewer reads times in.
     #[derive(Debug, Clone)]
@@ -100,6 +100,22 @@ mod server {
             }
         }
 
+        /// This zone's clock for `moments` (in any order, repeats allowed), with its offset at
+        /// `now`.
+        pub fn clock(&self, moments: impl IntoIterator<Item = i64>, now: i64) -> Clock {
+            let mut known: Vec<(i64, WallTime)> =
+                moments.into_iter().map(|at| (at, self.wall(at))).collect();
+            known.sort_unstable_by_key(|(at, _)| *at);
+            known.dedup_by_key(|(at, _)| *at);
+            let offset_secs =
+                Timestamp::from_second(now).map_or(0, |ts| self.zone.to_offset(ts).seconds());
+            Clock {
+                zone: self.name.clone(),
+                offset_secs,
+                known,
+            }
+        }
+
         /// `items` with the moment `at` gives for each, as this zone's clock shows it, and this
         /// zone's name.
         pub fn timed<T>(&self, items: Vec<T>, at: impl Fn(&T) -> i64) -> Timed<T> {
@@ -161,6 +177,19 @@ mod server {
                 list.items[0].1.date_time(crate::i18n::Lang::De),
                 "07.12.2026, 14:05"
             );
+        }
+
+        #[test]
+        fn r16_a_clock_holds_each_moment_once_in_order_and_the_offset_now() {
+            let berlin = ViewerZone::named(Some("Europe/Berlin"));
+            // 2026-12-07 13:05 UTC (winter), 2026-07-01 12:00 UTC (summer), the first again.
+            let clock = berlin.clock([1_796_648_700, 1_782_907_200, 1_796_648_700], 1_796_648_700);
+            assert_eq!(clock.zone, "Europe/Berlin");
+            assert_eq!(clock.offset_secs, 3600);
+            let order: Vec<_> = clock.known.iter().map(|(at, w)| (*at, w.hour)).collect();
+            assert_eq!(order, [(1_782_907_200, 14), (1_796_648_700, 14)]);
+            // A moment not in the list is written with the offset now.
+            assert_eq!(clock.wall(1_796_648_700 + 60).minute, 6);
         }
 
         #[test]

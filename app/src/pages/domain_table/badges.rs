@@ -1,31 +1,40 @@
 //! The challenge/link state of an address, as a small badge.
 
-use domain::time::utc_date_time;
 use leptos::prelude::*;
 
-use crate::i18n::use_texts;
+use crate::i18n::{use_lang, use_texts};
 use crate::rows_api::{AddressState, AddressStatus, MailDelivery};
 
 use super::handover::LinkBadge;
 
-/// A badge like "confirmed by anna (Anna Schmidt) at …" or "pending since …".
+/// A badge like "confirmed by anna (Anna Schmidt), 7 Dec 2026, 14:05 Europe/Berlin" or "pending
+/// since …": the time on the viewer's clock, its zone named (R16).
 #[component]
 pub fn StateBadge(address: AddressStatus) -> impl IntoView {
     let t = use_texts();
-    let (class, text) = match &address.state {
-        AddressState::NeverSent => ("badge never", None),
-        AddressState::Pending { since } => ("badge pending", Some(utc_date_time(*since))),
+    let lang = use_lang();
+    let clock = super::context::use_clock();
+    let (class, who, at) = match &address.state {
+        AddressState::NeverSent => ("badge never", None, None),
+        AddressState::Pending { since } => ("badge pending", None, Some(*since)),
         AddressState::Confirmed {
             user_id,
             user_name,
             at,
         } => (
             "badge confirmed",
-            Some(format!("{user_id} ({user_name}), {}", utc_date_time(*at))),
+            Some(format!("{user_id} ({user_name}), ")),
+            Some(*at),
         ),
-        AddressState::Superseded { at } => ("badge superseded", Some(utc_date_time(*at))),
-        AddressState::Expired { at } => ("badge expired", Some(utc_date_time(*at))),
+        AddressState::Superseded { at } => ("badge superseded", None, Some(*at)),
+        AddressState::Expired { at } => ("badge expired", None, Some(*at)),
     };
+    let text = at.map(|at| {
+        let wall = clock.wall(at);
+        let zone = clock.zone.clone();
+        let who = who.unwrap_or_default();
+        move || format!("{who}{} {zone}", wall.date_time(lang.get()))
+    });
     let state = address.state.clone();
     let label = move || {
         let t = t.get();

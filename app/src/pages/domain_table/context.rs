@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use domain::challenge::SendReport;
+use domain::handover::HeldCertificate;
 use domain::table::RowInput;
 use leptos::prelude::*;
 
+use crate::dates::{Clock, WallTime};
 use crate::error::AppError;
 
 /// What the rows of the table share: the selection, a way to reload, and the message line.
@@ -14,9 +16,9 @@ use crate::error::AppError;
 pub struct TableContext {
     /// Selected rows: id → version.
     pub selected: RwSignal<BTreeMap<i64, i64>>,
-    /// R19: the valid certificates of the selected rows as the table showed them, for the
-    /// deactivation dialog: id → certificates.
-    pub selected_certificates: RwSignal<BTreeMap<i64, Vec<domain::handover::HeldCertificate>>>,
+    /// R19: the valid certificates of the selected rows as the table showed them (with their
+    /// end on the viewer's clock), for the deactivation dialog: id → certificates.
+    pub selected_certificates: RwSignal<BTreeMap<i64, Vec<(HeldCertificate, WallTime)>>>,
     /// Bumped to reload the page from the server.
     pub reload: RwSignal<u32>,
     /// The last outcome to show above the table.
@@ -58,4 +60,21 @@ pub enum Confirming {
     Send,
     /// R18: reactivate and send a new challenge round in one step.
     ReactivateAndSend,
+}
+
+/// The viewer's clock for what the table shows (R16): provided by the table and the worklist for
+/// their rows, from the server's answer. Empty (every moment written in UTC) where none is.
+pub fn use_clock() -> Clock {
+    use_context::<Clock>().unwrap_or_default()
+}
+
+/// `certificates` with their end on `clock`.
+pub fn with_ends(
+    certificates: &[HeldCertificate],
+    clock: &Clock,
+) -> Vec<(HeldCertificate, WallTime)> {
+    certificates
+        .iter()
+        .map(|c| (c.clone(), clock.wall(c.not_after)))
+        .collect()
 }

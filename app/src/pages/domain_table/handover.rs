@@ -3,13 +3,12 @@
 
 use domain::certificate::RevocationReason;
 use domain::handover::{AddressLink, HeldCertificate, LeaverItem, Urgency, ValidationEvidence};
-use domain::time::{utc_date, utc_date_time};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::certs_api::revoke_for_rows;
 use crate::components::ErrorLine;
-use crate::dates::WallTime;
+use crate::dates::{Clock, WallTime};
 use crate::handover_api::leaver_worklist;
 use crate::i18n::{CurrentLang, Lang};
 use crate::pages::certificates::ReasonSelect;
@@ -134,17 +133,19 @@ pub fn LinkBadge(link: AddressLink) -> impl IntoView {
     }
 }
 
-/// R17: a row's valid certificates: holder and expiry, "expiring soon" marked.
+/// R17: a row's valid certificates: holder and expiry (the day on the viewer's clock, R16),
+/// "expiring soon" marked.
 #[component]
-pub fn HeldCertificates(certificates: Vec<HeldCertificate>) -> impl IntoView {
+pub fn HeldCertificates(certificates: Vec<(HeldCertificate, WallTime)>) -> impl IntoView {
     let h = use_handover_texts();
+    let lang = crate::i18n::use_lang();
     (!certificates.is_empty()).then(|| {
         view! {
             <ul class="held-certificates">
-                {certificates.into_iter().map(|c| view! {
+                {certificates.into_iter().map(|(c, until)| view! {
                     <li class="held" class:expiring=c.expiring_soon data-serial=c.serial.clone()>
                         {move || h.get().valid_certificate}" "{c.user_id.clone()}" ("{c.user_name.clone()}"), "
-                        {move || h.get().until}" "{utc_date(c.not_after)}
+                        {move || h.get().until}" "{move || until.date(lang.get())}
                         {c.expiring_soon.then(|| view! { " " <span class="badge expiring">{move || h.get().expiring_soon}</span> })}
                     </li>
                 }).collect_view()}
@@ -157,7 +158,7 @@ pub fn HeldCertificates(certificates: Vec<HeldCertificate>) -> impl IntoView {
 /// same step (checked by default) with a reason (affiliation changed by default).
 #[component]
 pub fn DeactivateChoice(
-    certificates: Vec<HeldCertificate>,
+    certificates: Vec<(HeldCertificate, WallTime)>,
     revoke: RwSignal<bool>,
     reason: RwSignal<RevocationReason>,
 ) -> impl IntoView {
@@ -210,23 +211,35 @@ pub fn Worklist(domain: Memo<String>) -> impl IntoView {
         <Transition fallback=|| ()>
             {move || items.get().map(|result| match result {
                 Err(e) => view! { <ErrorLine error=e/> }.into_any(),
-                Ok(list) if list.is_empty() => ().into_any(),
-                Ok(list) => view! {
-                    <section class="worklist" aria-labelledby="worklist-heading">
-                        <h2 id="worklist-heading">{move || h.get().worklist_heading}</h2>
-                        <p class="muted">{move || h.get().worklist_intro}</p>
-                        <ul>
-                            {list.into_iter().map(|item| worklist_item(item, revoke_now)).collect_view()}
-                        </ul>
-                    </section>
-                }.into_any(),
+                Ok(list) if list.items.is_empty() => ().into_any(),
+                Ok(list) => {
+                    let clock = list.clock;
+                    view! {
+                        <section class="worklist" aria-labelledby="worklist-heading">
+                            <h2 id="worklist-heading">{move || h.get().worklist_heading}</h2>
+                            <p class="muted">{move || h.get().worklist_intro}</p>
+                            <ul>
+                                {list.items.into_iter().map(|item| worklist_item(item, &clock, revoke_now)).collect_view()}
+                            </ul>
+                        </section>
+                    }.into_any()
+                }
             })}
         </Transition>
     }
 }
 
-fn worklist_item(item: LeaverItem, revoke_now: impl Fn(i64) + Copy + 'static) -> impl IntoView {
+/// One leaver; its times on `clock`, the zone named after them (R16).
+fn worklist_item(
+    item: LeaverItem,
+    clock: &Clock,
+    revoke_now: impl Fn(i64) + Copy + 'static,
+) -> impl IntoView {
     let h = use_handover_texts();
+    let lang = crate::i18n::use_lang();
+    let (deactivated, deadline) = (clock.wall(item.deactivated_at), clock.wall(item.deadline));
+    let zone = clock.zone.clone();
+    let held = super::context::with_ends(&item.certificates, clock);
     let row_id = item.row_id;
     let class = match item.urgency {
         Urgency::Overdue => "leaver overdue",
@@ -237,14 +250,14 @@ fn worklist_item(item: LeaverItem, revoke_now: impl Fn(i64) + Copy + 'static) ->
     view! {
         <li class=class data-primary=item.primary.clone()>
             <span class="mono">{item.primary.clone()}</span>" "{item.name.clone()}
-            " — "{move || h.get().worklist_deactivated}" "{utc_date_time(item.deactivated_at)}
-            ", "{move || h.get().worklist_deadline}" "<strong>{utc_date_time(item.deadline)}</strong>
+            " — "{move || h.get().worklist_deactivated}" "{move || deactivated.date_time(lang.get())}
+            ", "{move || h.get().worklist_deadline}" "<strong>{move || deadline.date_time(lang.get())}</strong>" "<span class="zone">{zone}</span>
             {match urgency {
                 Urgency::Overdue => Some(view! { " " <span class="badge overdue">{move || h.get().worklist_overdue}</span> }.into_any()),
                 Urgency::Urgent => Some(view! { " " <span class="badge urgent">{move || h.get().worklist_less_than_a_day}</span> }.into_any()),
                 Urgency::Due => None,
             }}
-            <HeldCertificates certificates=item.certificates/>
+            <HeldCertificates certificates=held/>
             <button type="button" class="danger" on:click=move |_| revoke_now(row_id)>{move || h.get().worklist_revoke_now}</button>
         </li>
     }

@@ -25,7 +25,7 @@ use crate::i18n::use_texts;
 use crate::pages::certificates::ReasonSelect;
 use crate::rows_api::{
     create_row, list_rows, send_challenges, send_to_unconfirmed, set_active, Anchor, RowQuery,
-    SortKey, StateFilter,
+    SortKey, StateFilter, TablePage,
 };
 
 pub use context::TableContext;
@@ -90,7 +90,9 @@ pub fn DomainTablePage() -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || page.get().map(|result| match result {
                         Err(e) => view! { <ErrorLine error=e/> }.into_any(),
-                        Ok(p) => {
+                        Ok(TablePage { page: p, clock }) => {
+                            // The rows' moments on the viewer's clock, for the badges (R16).
+                            provide_context(clock);
                             let total = p.total;
                             let empty = p.rows.is_empty();
                             let first = p.rows.first().map(|r| r.id);

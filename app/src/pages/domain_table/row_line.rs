@@ -226,6 +226,9 @@ pub fn RowLine(row: RowView) -> impl IntoView {
     };
 
     let r = row.get_value();
+    // The valid certificates with their end on the viewer's clock (R16).
+    let held = super::context::with_ends(&r.certificates, &super::context::use_clock());
+    let held_for_dialog = held.clone();
     let inactive = !r.active;
     let primary_state = r.addresses.iter().find(|a| a.is_primary).cloned();
     let alias_states = r
@@ -240,7 +243,7 @@ pub fn RowLine(row: RowView) -> impl IntoView {
     };
     let is_selected = move || ctx.selected.with(|s| s.contains_key(&id));
     let toggle_selected = move |_| {
-        let certificates = row.with_value(|r| r.certificates.clone());
+        let certificates = held_for_dialog.clone();
         ctx.selected.update(|s| {
             if s.remove(&id).is_none() {
                 s.insert(id, version);
@@ -262,7 +265,7 @@ pub fn RowLine(row: RowView) -> impl IntoView {
                 <span class="mono">{r.primary.clone()}</span>
                 {inactive.then(|| view! { <span class="badge inactive">{move || t.get().inactive_badge}</span> })}
                 {primary_state.map(|a| view! { <div><StateBadge address=a/></div> })}
-                <HeldCertificates certificates=r.certificates.clone()/>
+                <HeldCertificates certificates=held.clone()/>
             </td>
             {text_cell(Field::FirstName, r.first_name.clone(), "name")}
             {text_cell(Field::LastName, r.last_name.clone(), "name")}
@@ -451,7 +454,7 @@ pub fn RowLine(row: RowView) -> impl IntoView {
                                 <ul>{consequences.into_iter().map(|s| view! { <li>{s}</li> }).collect_view()}</ul>
                             })}
                             {deactivating.then(|| view! {
-                                <DeactivateChoice certificates=row.with_value(|r| r.certificates.clone()) revoke=revoke reason=revoke_reason/>
+                                <DeactivateChoice certificates=held.clone() revoke=revoke reason=revoke_reason/>
                             })}
                             {reactivating.then(|| view! { <p class="muted">{move || h.get().reactivate_hint}</p> })}
                             <button type="button" class="primary" disabled=move || busy.get() on:click=go>
