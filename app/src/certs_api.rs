@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 use serde::{Deserialize, Serialize};
 
-use crate::dates::WallTime;
+use crate::dates::{Clock, WallTime};
 use crate::error::AppError;
 
 pub use domain::certificate_view::{CertificateStatus, CertificateView, KeySource, RequestableRow};
@@ -67,6 +67,8 @@ pub struct MyCertificatesItem {
     pub rows: Vec<RequestableRow>,
     /// The certificates the user requested, revoked and expired ones included.
     pub list: CertificateList,
+    /// The moments in the rows' refusals ("valid until …") on the viewer's clock (R16).
+    pub clock: Clock,
 }
 
 /// The signed-in user's rows and certificates (R12, R13), times in the viewer's zone (R16).
@@ -78,7 +80,20 @@ pub async fn my_certificates() -> Result<MyCertificatesItem, AppError> {
     let mine = backend::certificates::my_certificates(&portal, &viewer)
         .await
         .map_err(crate::on_server::service_error)?;
+    let moments: Vec<i64> = mine
+        .rows
+        .iter()
+        .filter_map(|r| match r.refusal {
+            Some(domain::certificate::RequestRefusal::StillValid {
+                not_after,
+                renewable_from,
+            }) => Some([not_after, renewable_from]),
+            _ => None,
+        })
+        .flatten()
+        .collect();
     Ok(MyCertificatesItem {
+        clock: zone.clock(moments, backend::clock::now()),
         rows: mine.rows,
         list: service::in_zone(mine.certificates, &zone),
     })

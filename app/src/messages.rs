@@ -17,6 +17,7 @@ use domain::row::{AliasesError, Field, FieldError, RowProblem, MAX_ALIASES};
 use domain::shown_char;
 use domain::text::TextError;
 
+use crate::dates::Clock;
 use crate::error::AppError;
 use crate::i18n::Lang;
 
@@ -710,18 +711,44 @@ fn csr_de(e: &CsrError) -> String {
     }
 }
 
+/// A refused certificate request as "My client certificates" words it: its dates are days of the
+/// viewer's `clock` (R16), written the way `lang` writes them. (The message's own wording, which the
+/// REST API and the command line answer, writes them as UTC days.)
+pub fn say_refusal_on(lang: Lang, refusal: &RequestRefusal, clock: &Clock) -> String {
+    match refusal {
+        RequestRefusal::StillValid {
+            not_after,
+            renewable_from,
+        } => {
+            let until = clock.wall(*not_after).date(lang);
+            let from = clock.wall(*renewable_from).date(lang);
+            match lang {
+                Lang::En => format!(
+                    "you already hold a valid certificate for this mailbox, valid until {until}; a \
+                     new one can be requested from {from} on, or at once after revoking the \
+                     current one"
+                ),
+                Lang::De => still_valid_de(&until, &from),
+            }
+        }
+        other => say(lang, &Message::Request(other.clone())),
+    }
+}
+
+fn still_valid_de(until: &str, from: &str) -> String {
+    format!(
+        "Sie haben bereits ein gültiges Zertifikat für dieses Postfach, gültig bis {until}; ein \
+         neues können Sie ab dem {from} beantragen, oder sofort, nachdem Sie das aktuelle \
+         widerrufen haben."
+    )
+}
+
 fn request_de(r: &RequestRefusal) -> String {
     match r {
         RequestRefusal::StillValid {
             not_after,
             renewable_from,
-        } => format!(
-            "Sie haben bereits ein gültiges Zertifikat für dieses Postfach, gültig bis {}; ein \
-             neues können Sie ab dem {} beantragen, oder sofort, nachdem Sie das aktuelle \
-             widerrufen haben.",
-            german_date(*not_after),
-            german_date(*renewable_from)
-        ),
+        } => still_valid_de(&german_date(*not_after), &german_date(*renewable_from)),
         RequestRefusal::RowInactive => "Dieses Postfach ist deaktiviert; bis es wieder aktiviert \
             ist, kann kein Zertifikat dafür beantragt werden."
             .into(),
@@ -801,6 +828,49 @@ mod tests {
             assert!(de.contains(german), "{de}");
             assert!(!de.contains("group name"), "{de}");
         }
+    }
+
+    #[test]
+    fn r16_q9_the_certificate_page_words_a_refusals_dates_as_days_of_the_viewers_zone() {
+        use crate::dates::WallTime;
+        let day = |year, month, day| WallTime {
+            year,
+            month,
+            day,
+            hour: 0,
+            minute: 30,
+        };
+        // 2027-12-06 23:30 UTC and 2027-11-08 23:30 UTC: the next days in Berlin.
+        let clock = Clock {
+            zone: "Europe/Berlin".into(),
+            offset_secs: 3600,
+            known: vec![
+                (1_825_716_600, day(2027, 11, 9)),
+                (1_828_135_800, day(2027, 12, 7)),
+            ],
+        };
+        let r = RequestRefusal::StillValid {
+            not_after: 1_828_135_800,
+            renewable_from: 1_825_716_600,
+        };
+        let en = say_refusal_on(Lang::En, &r, &clock);
+        assert_eq!(
+            en,
+            "you already hold a valid certificate for this mailbox, valid until 7 Dec 2027; a new \
+             one can be requested from 9 Nov 2027 on, or at once after revoking the current one"
+        );
+        let de = say_refusal_on(Lang::De, &r, &clock);
+        assert!(
+            de.contains("gültig bis 07.12.2027; ein neues können Sie ab dem 09.11.2027"),
+            "{de}"
+        );
+        // The message's own wording (REST API, command line) keeps its UTC days.
+        assert!(r.to_string().contains("valid until 2027-12-06"), "{r}");
+        // Other refusals read as the message does.
+        assert_eq!(
+            say_refusal_on(Lang::De, &RequestRefusal::RowInactive, &clock),
+            say(Lang::De, &Message::Request(RequestRefusal::RowInactive))
+        );
     }
 
     #[test]

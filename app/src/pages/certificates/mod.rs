@@ -59,6 +59,8 @@ fn MyCertificates(mine: MyCertificatesItem, changed: Callback<()>) -> impl IntoV
     let t = use_texts();
     let no_rows = mine.rows.is_empty();
     let no_certificates = mine.list.certificates.is_empty();
+    // The refusals' dates on the viewer's clock, for the mailbox cards (R16).
+    provide_context(mine.clock);
     view! {
         <h2>{move || t.get().certs_mailboxes_heading}</h2>
         {no_rows.then(|| view! { <p class="notice">{move || t.get().certs_no_links}</p> })}
@@ -98,8 +100,8 @@ fn MailboxCard(row: RequestableRow, changed: Callback<()>) -> impl IntoView {
                 <dd class="mono">{row.with_value(|r| r.subject_preview.clone())}</dd>
             </dl>
             {refusal.map(|why| {
-                let why = domain::message::Message::Request(why);
-                view! { <p class="muted refusal">{move || crate::messages::say(lang.get(), &why)}</p> }
+                let clock = use_context::<crate::dates::Clock>().unwrap_or_default();
+                view! { <p class="muted refusal">{move || crate::messages::say_refusal_on(lang.get(), &why, &clock)}</p> }
             })}
             {may_request.then(|| view! {
                 <Show
