@@ -7,8 +7,8 @@ use domain::address::DomainName;
 use domain::message::Message;
 
 use crate::certificates::{view_of, CertificateView};
-use crate::error::ServiceError;
 use crate::clock;
+use crate::error::ServiceError;
 use crate::roles::Viewer;
 use crate::storage::certificates::{self as store, DomainCertificates};
 use crate::storage::domains::find_domain_by_name;

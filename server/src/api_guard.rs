@@ -125,7 +125,9 @@ fn server_functions() -> [ServerFunction; 42] {
 pub async fn guard_server_functions(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     // The REST API under /api/v1 reads and checks its own bodies (server/src/api/body.rs).
-    if !path.starts_with(API_PREFIX) || req.method() != Method::POST || crate::api::is_api_path(path)
+    if !path.starts_with(API_PREFIX)
+        || req.method() != Method::POST
+        || crate::api::is_api_path(path)
     {
         // Other methods find no server function and are refused by the router (405).
         return next.run(req).await;

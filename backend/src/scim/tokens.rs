@@ -6,12 +6,12 @@
 pub use crate::bearer_token::{check_name, NewToken, MAX_NAME_CHARS};
 use crate::bearer_token::{due_for_touch, make_secret, well_formed};
 use crate::error::ServiceError;
-use domain::message::Message;
 use crate::portal::Portal;
 use crate::secret::storage_key;
 use crate::storage::audit::{insert_audit_record, AuditKind, NewAuditRecord};
 use crate::storage::is_unique_violation;
 use crate::storage::scim::{self as store, TokenRecord};
+use domain::message::Message;
 
 /// Every token starts with this, so a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "rascim_";

@@ -270,7 +270,10 @@ async fn an_unknown_account_cannot_be_changed() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(e, ServiceError::NotFound(Message::AccountNotFound { .. })), "{e:?}");
+    assert!(
+        matches!(e, ServiceError::NotFound(Message::AccountNotFound { .. })),
+        "{e:?}"
+    );
     assert_eq!(e.to_string(), "there is no account ghost");
     let e = set_groups(&db.pool, "ghost", &[], "cli:root")
         .await
