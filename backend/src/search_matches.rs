@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::storage::rows::{
-    list_matching_row_ids, list_row_page, list_rows_by_ids, Anchor, PageStart, RowFilter,
-    RowPageRecords,
+    list_matching_row_ids, list_row_page, list_rows_by_ids, sort_values, Anchor, PageStart,
+    RowFilter, RowPageRecords,
 };
 use crate::storage::Conn;
 use domain::table::SortKey;
@@ -123,7 +123,7 @@ impl SearchMatches {
 
 /// The ids of a page, in the order shown, from all matches in ascending sort order; as
 /// [`list_row_page`] reads them (a missing anchor gives an empty page; before an anchor, the
-/// rows right before it).
+/// rows right before it). After a row's values ([`Anchor::AfterValues`]), as after the row.
 fn page_ids(ids: &[i64], descending: bool, limit: i64, start: PageStart) -> Vec<i64> {
     let limit = usize::try_from(limit).unwrap_or(0);
     let shown = |i: usize| {
@@ -139,10 +139,12 @@ fn page_ids(ids: &[i64], descending: bool, limit: i64, start: PageStart) -> Vec<
             let from = usize::try_from(offset).unwrap_or(0).min(ids.len());
             from..(from.saturating_add(limit)).min(ids.len())
         }
-        PageStart::Anchor(Anchor::After(id)) => match position(id) {
-            Some(at) => at + 1..(at + 1 + limit).min(ids.len()),
-            None => 0..0,
-        },
+        PageStart::Anchor(Anchor::After(id) | Anchor::AfterValues { id, .. }) => {
+            match position(id) {
+                Some(at) => at + 1..(at + 1 + limit).min(ids.len()),
+                None => 0..0,
+            }
+        }
         PageStart::Anchor(Anchor::Before(id)) => match position(id) {
             Some(at) => at.saturating_sub(limit)..at,
             None => 0..0,
@@ -188,9 +190,33 @@ impl TablePages<'_> {
                     (changes, ids)
                 }
             };
-            let shown = page_ids(&ids, self.descending, self.limit, start);
+            // After a row's values, the page is cut from the matches after that row only while
+            // the row is among them and still has those values (it may have been deleted or
+            // edited since the cursor was made): it is read along with the page to see.
+            // Otherwise where the values lie among the matches is for the database to find.
+            let values_of = match &start {
+                PageStart::Anchor(Anchor::AfterValues { key, id }) if ids.contains(id) => {
+                    Some((key, *id))
+                }
+                PageStart::Anchor(Anchor::AfterValues { .. }) => {
+                    return self.read_plainly(conn, start).await;
+                }
+                _ => None,
+            };
+            let mut shown = page_ids(&ids, self.descending, self.limit, start.clone());
+            shown.extend(values_of.map(|(_, id)| id));
             let (now, mut page) = list_rows_by_ids(conn, self.filter.domain_id, &shown).await?;
             if now == changes {
+                if let Some((key, id)) = values_of {
+                    let at = page.rows.iter().position(|r| r.id == id);
+                    match at {
+                        Some(at) if sort_values(self.order, &page.rows[at]) == *key => {
+                            page.rows.remove(at);
+                            page.addresses.retain(|a| a.row_id != id);
+                        }
+                        _ => return self.read_plainly(conn, start).await,
+                    }
+                }
                 page.total = ids.len() as i64;
                 return Ok(page);
             }

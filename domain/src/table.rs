@@ -297,7 +297,8 @@ pub struct RowQuery {
     pub page_size: u32,
     /// When the NAP stepped here from the next or previous page: the row next to which this page
     /// lies. The page is then found from that row instead of by counting `page` pages from the
-    /// start, which is as fast for page 1 000 as for page 1; if the row is gone, `page` counts.
+    /// start, which is as fast for page 1 000 as for page 1; if the row is gone, `page` counts
+    /// (but not for [`Anchor::AfterValues`], which does not need the row).
     pub anchor: Option<Anchor>,
 }
 
@@ -342,12 +343,62 @@ pub struct RowPage {
 /// row, or right before the first row, of the page they see (keyset paging). Found by a seek in
 /// the sort index, such a page costs what the first page costs, however deep it lies, where an
 /// `OFFSET` steps over every row before it (SPEC P2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Anchor {
     /// The rows that follow this row in the sort order.
     After(i64),
     /// The rows that precede this row in the sort order.
     Before(i64),
+    /// The rows that follow a row with these sort values ([`SortKey::values_of`]) and this id in
+    /// the sort order, whether that row still exists or not. The REST API's cursor carries it:
+    /// a script's next page must go on where its last page ended even when someone deleted or
+    /// edited that last row meanwhile (an id alone then no longer says where that was).
+    AfterValues {
+        /// The row's values of the sort columns, the id aside.
+        key: Vec<SortValue>,
+        /// The row's id, the last tie-breaker.
+        id: i64,
+    },
+}
+
+/// One value a row is sorted by, as an [`Anchor::AfterValues`] holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    /// A number: a time, or a yes/no as 1/0.
+    Int(i64),
+    /// A text: an address, a name, a mailbox type.
+    Text(String),
+}
+
+impl SortKey {
+    /// What `row` is sorted by under this key, in order, the row id aside (it breaks the ties
+    /// that are left): the columns the storage sorts by, with the values it holds.
+    pub fn values_of(self, row: &RowView) -> Vec<SortValue> {
+        let text = |s: &str| SortValue::Text(s.to_owned());
+        match self {
+            SortKey::Primary => vec![text(&row.primary)],
+            SortKey::LastName => vec![text(&row.last_name), text(&row.first_name)],
+            SortKey::FirstName => vec![text(&row.first_name), text(&row.last_name)],
+            SortKey::Type => vec![text(row.mailbox_type.as_str()), text(&row.primary)],
+            SortKey::Active => vec![SortValue::Int(i64::from(row.active)), text(&row.primary)],
+            SortKey::Updated => vec![SortValue::Int(row.updated_at)],
+        }
+    }
+
+    /// Whether `key` has the shape of [`SortKey::values_of`] for this key (a cursor read back
+    /// from a client may have been changed).
+    pub fn fits(self, key: &[SortValue]) -> bool {
+        use SortValue::{Int, Text};
+        match self {
+            SortKey::Primary => matches!(key, [Text(_)]),
+            SortKey::LastName | SortKey::FirstName | SortKey::Type => {
+                matches!(key, [Text(_), Text(_)])
+            }
+            SortKey::Active => matches!(key, [Int(0 | 1), Text(_)]),
+            SortKey::Updated => matches!(key, [Int(_)]),
+        }
+    }
 }
 
 /// What a one-step deactivation did (R19).
@@ -362,6 +413,59 @@ pub struct Deactivation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r21_a_rows_sort_values_fit_their_sort_key_and_no_other_shape() {
+        let row = RowView {
+            id: 7,
+            domain: "example.org".into(),
+            primary: "ada@example.org".into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            aliases: vec![],
+            mailbox_type: MailboxType::Personal,
+            applicant: None,
+            comment: String::new(),
+            active: true,
+            version: 1,
+            challenged: false,
+            addresses: vec![],
+            certificates: vec![],
+            updated_at: 1_700_000_000,
+        };
+        let keys = [
+            SortKey::Primary,
+            SortKey::LastName,
+            SortKey::FirstName,
+            SortKey::Type,
+            SortKey::Active,
+            SortKey::Updated,
+        ];
+        for key in keys {
+            assert!(key.fits(&key.values_of(&row)), "{key:?}");
+        }
+        assert_eq!(
+            SortKey::Type.values_of(&row),
+            [
+                SortValue::Text("personal".into()),
+                SortValue::Text("ada@example.org".into())
+            ]
+        );
+        assert!(!SortKey::Primary.fits(&[]));
+        assert!(!SortKey::Updated.fits(&[SortValue::Text("1".into())]));
+        assert!(!SortKey::Active.fits(&[SortValue::Int(2), SortValue::Text("a".into())]));
+        // In a cursor the values are plain JSON: numbers and strings.
+        let anchor = Anchor::AfterValues {
+            key: SortKey::Active.values_of(&row),
+            id: 7,
+        };
+        let json = serde_json::to_string(&anchor).unwrap();
+        assert_eq!(
+            json,
+            r#"{"AfterValues":{"key":[1,"ada@example.org"],"id":7}}"#
+        );
+        assert_eq!(serde_json::from_str::<Anchor>(&json).unwrap(), anchor);
+    }
 
     #[test]
     fn unparsable_type_hides_the_rules_that_depend_on_it() {

@@ -1096,6 +1096,204 @@ async fn r21_the_row_list_pages_with_a_cursor_through_every_row_once_and_keeps_i
     assert_eq!(seen, want);
 }
 
+/// A change made to a row of example.org between two pages: the method, the path under
+/// `/domains/example.org/rows/` and the body, with the row's version as `If-Match`.
+type Change = (Method, String, Option<Value>, i64);
+
+/// The primary addresses of every row `first` lists, page by page, following `next_cursor`;
+/// after each page, the change `then` gives for that page's rows is made.
+async fn list_pages(
+    app: &TestApp,
+    token: &str,
+    first: &str,
+    mut then: impl FnMut(&[Value]) -> Option<Change>,
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut next = first.to_owned();
+    for _ in 0..50 {
+        let page = get(app, token, &next).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}: {}", page.body);
+        let rows = page.body["rows"].as_array().unwrap();
+        for r in rows {
+            seen.push(r["primary_address"].as_str().unwrap().to_owned());
+        }
+        if let Some((method, path, body, version)) = then(rows) {
+            let tag = format!("\"{version}\"");
+            let path = format!("/domains/example.org/rows/{path}");
+            let changed = send(app, Some(token), method, &path, body, &[("if-match", &tag)]).await;
+            assert!(changed.status.is_success(), "{path}: {}", changed.body);
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => next = format!("/domains/example.org/rows?cursor={c}"),
+            None => return seen,
+        }
+    }
+    panic!("{first}: the cursor never ends");
+}
+
+#[tokio::test]
+async fn r21_the_row_cursor_goes_on_after_its_row_was_deleted() {
+    // A script pages while someone deletes exactly the row its cursor continues after: the next
+    // page starts after that row's place all the same, so every row is listed once, in order.
+    // Plain, with a search (read from the kept matches), with a sort whose values repeat (every
+    // example row's last name is "Example"; the id decides), downwards, and by time of change.
+    let mut wrong = Vec::new();
+    for (limit, query) in [
+        (3, "sort=primary_address"),
+        (3, "search=p"),
+        (3, "sort=last_name"),
+        (3, "sort=last_name&search=p&order=desc"),
+        (2, "sort=mailbox_type&order=desc"),
+        (3, "sort=updated_at&search=example"),
+    ] {
+        let app = portal().await;
+        for i in 0..8 {
+            app.example_row(&format!("p{i}@example.org")).await;
+        }
+        let token = noras_token(&app).await;
+        let rows = format!("/domains/example.org/rows?{query}");
+        // The whole list, read before anything is deleted.
+        let all = list_pages(&app, &token, &format!("{rows}&limit=200"), |_| None).await;
+        assert!(all.len() >= 8, "{query}: {all:?}");
+        // Delete the last row of every page right after reading it.
+        let seen = list_pages(&app, &token, &format!("{rows}&limit={limit}"), |rows| {
+            let last = rows.last()?;
+            let id = last["id"].as_i64()?;
+            Some((
+                Method::DELETE,
+                id.to_string(),
+                None,
+                last["version"].as_i64()?,
+            ))
+        })
+        .await;
+        if seen != all {
+            wrong.push(format!("{query}: {seen:?}, not {all:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn r21_the_row_cursor_goes_on_where_its_row_was_when_that_row_moved() {
+    // Someone renames the row the cursor continues after, so that it sorts last: the next page
+    // still starts where the row was (the rows that stayed put are listed once, in order), and
+    // the moved row comes again at its new place. Read plainly and from the kept matches.
+    for query in ["sort=last_name", "sort=last_name&search=p"] {
+        let app = portal().await;
+        for i in 0..8 {
+            app.example_row(&format!("p{i}@example.org")).await;
+        }
+        let token = noras_token(&app).await;
+        let rows = format!("/domains/example.org/rows?{query}");
+        let all = list_pages(&app, &token, &format!("{rows}&limit=200"), |_| None).await;
+        let mut moved = None;
+        let seen = list_pages(&app, &token, &format!("{rows}&limit=3"), |rows| {
+            if moved.is_some() {
+                return None;
+            }
+            let last = rows.last()?;
+            moved = Some(last["primary_address"].as_str()?.to_owned());
+            let body = json!({"last_name": "Zed"});
+            let id = last["id"].as_i64()?;
+            Some((
+                Method::PUT,
+                id.to_string(),
+                Some(body),
+                last["version"].as_i64()?,
+            ))
+        })
+        .await;
+        let moved = moved.unwrap();
+        let mut want = all.clone();
+        want.push(moved.clone());
+        assert_eq!(all[2], moved, "{query}");
+        assert_eq!(seen, want, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn r21_a_row_cursor_stays_within_2048_characters_with_the_longest_names_and_search() {
+    // Names of 200 four-byte letters and a search as long: the sort values would not fit in a
+    // cursor beside the search, so the cursor holds the row's id instead; the list still works.
+    let app = portal().await;
+    let token = noras_token(&app).await;
+    let name = "\u{1D504}".repeat(200);
+    for i in 0..3 {
+        let body = json!({"primary_address": format!("l{i}@example.org"), "first_name": name, "last_name": name});
+        let made = send(
+            &app,
+            Some(&token),
+            Method::POST,
+            "/domains/example.org/rows",
+            Some(body),
+            &[],
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    }
+    let mut cursors = Vec::new();
+    let mut seen = Vec::new();
+    let mut next = format!("/domains/example.org/rows?limit=1&sort=last_name&search={name}");
+    loop {
+        let page = get(&app, &token, &next).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for r in page.body["rows"].as_array().unwrap() {
+            seen.push(r["primary_address"].as_str().unwrap().to_owned());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(c) => {
+                cursors.push(c.chars().count());
+                next = format!("/domains/example.org/rows?cursor={c}");
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["l0@example.org", "l1@example.org", "l2@example.org"]);
+    assert!(cursors.iter().all(|n| *n <= 2048), "{cursors:?}");
+}
+
+#[tokio::test]
+async fn r21_a_cursor_whose_sort_values_do_not_fit_its_sort_is_a_400() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    let app = portal().await;
+    for i in 0..3 {
+        app.example_row(&format!("p{i}@example.org")).await;
+    }
+    let token = noras_token(&app).await;
+    let page = get(
+        &app,
+        &token,
+        "/domains/example.org/rows?limit=1&sort=last_name",
+    )
+    .await;
+    let cursor = page.body["next_cursor"].as_str().unwrap();
+    let json = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).unwrap()).unwrap();
+    // The same values under another sort: two names where a time belongs.
+    let changed = json.replace("\"LastName\"", "\"Updated\"");
+    assert_ne!(changed, json);
+    let changed = URL_SAFE_NO_PAD.encode(changed);
+    assert_problem(
+        &get(
+            &app,
+            &token,
+            &format!("/domains/example.org/rows?cursor={changed}"),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    );
+    let next = get(
+        &app,
+        &token,
+        &format!("/domains/example.org/rows?cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.body);
+    assert_eq!(next.body["rows"][0]["primary_address"], "p1@example.org");
+}
+
 #[tokio::test]
 async fn r21_the_openapi_document_is_3_1_generated_from_the_routes_with_bearer_security() {
     let app = portal().await;

@@ -237,7 +237,10 @@ pub async fn list_rows(
     };
     let limit = i64::from(page_size);
     let by_number = PageStart::Offset(i64::from(query.page) * limit);
-    let start = query.anchor.map_or(by_number, PageStart::Anchor);
+    let start = query
+        .anchor
+        .clone()
+        .map_or_else(|| by_number.clone(), PageStart::Anchor);
     // A search's matches are kept for its next pages (`search_matches`).
     let pages = TablePages {
         matches: search_matches,
@@ -249,10 +252,11 @@ pub async fn list_rows(
     let mut page = pages.read(&mut conn, start).await?;
     // From an anchor, the page can come out wrong when the table changed meanwhile: nothing after
     // a deleted anchor row (then the page is read by its number), or less than a page before the
-    // anchor when rows before it went away (then it is the first page).
+    // anchor when rows before it went away (then it is the first page). After a row's values
+    // nothing is wrong: an empty page is the end of the list.
     let mut page_number = query.page;
-    let again = match query.anchor {
-        Some(_) if page.rows.is_empty() => Some(by_number),
+    let again = match &query.anchor {
+        Some(Anchor::After(_) | Anchor::Before(_)) if page.rows.is_empty() => Some(by_number),
         Some(Anchor::Before(_)) if (page.rows.len() as i64) < limit => {
             page_number = 0;
             Some(PageStart::Offset(0))

@@ -303,10 +303,28 @@ fn sort_columns(order: SortKey) -> &'static [&'static str] {
     }
 }
 
-pub use domain::table::Anchor;
+pub use domain::table::{Anchor, SortValue};
+
+/// A stored row's values of the columns [`sort_columns`] names, the id aside, in order: what
+/// [`SortKey::values_of`] gives for the row's view (so the two are equal while the row is as a
+/// cursor saw it).
+pub fn sort_values(order: SortKey, row: &RowRecord) -> Vec<SortValue> {
+    let text = |s: &str| SortValue::Text(s.to_owned());
+    match order {
+        SortKey::Primary => vec![text(&row.primary_address)],
+        SortKey::LastName => vec![text(&row.last_name), text(&row.first_name)],
+        SortKey::FirstName => vec![text(&row.first_name), text(&row.last_name)],
+        SortKey::Type => vec![text(&row.mailbox_type), text(&row.primary_address)],
+        SortKey::Active => vec![
+            SortValue::Int(i64::from(row.active)),
+            text(&row.primary_address),
+        ],
+        SortKey::Updated => vec![SortValue::Int(row.updated_at)],
+    }
+}
 
 /// Which rows of the sorted, filtered table a page holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageStart {
     /// After skipping this many rows (the first page, or a page the NAP did not step to).
     Offset(i64),
@@ -508,7 +526,8 @@ pub(crate) fn row_from_tuple(t: RowTuple) -> RowRecord {
 ///
 /// From an anchor, either plan starts at the anchor row's sort values (a seek in the index, or a
 /// range of the temporary table) instead of skipping rows; a page before the anchor is read
-/// backwards. A missing anchor row gives an empty page.
+/// backwards. A missing anchor row gives an empty page; [`Anchor::AfterValues`] brings the values
+/// along, so its row need not exist. Its key must fit `order` ([`SortKey::fits`]).
 pub async fn list_row_page(
     conn: &mut Conn,
     filter: &RowFilter<'_>,
@@ -529,7 +548,7 @@ pub async fn list_row_page(
     let backwards = matches!(start, PageStart::Anchor(Anchor::Before(_)));
     let scan_direction = if descending != backwards { " DESC" } else { "" };
     let mut q = QueryBuilder::new("WITH ");
-    if let PageStart::Anchor(Anchor::After(id) | Anchor::Before(id)) = start {
+    if let PageStart::Anchor(Anchor::After(id) | Anchor::Before(id)) = &start {
         // The anchor row's sort values, compared as one row value with the rows' (which the sort
         // index answers with a seek).
         q.push(format!(
@@ -540,19 +559,38 @@ pub async fn list_row_page(
         .push("), ");
     }
     let past_anchor = |q: &mut QueryBuilder<Sqlite>, prefix: &str| {
-        if let PageStart::Anchor(_) = start {
-            let columns = sort_columns(order);
-            let ours = columns
-                .iter()
-                .map(|c| format!("{prefix}{c}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let comparison = if scan_direction.is_empty() { ">" } else { "<" };
-            q.push(format!(
-                " AND ({ours}) {comparison} (SELECT {} FROM anchor)",
-                columns.join(", ")
-            ));
+        let PageStart::Anchor(anchor) = &start else {
+            return;
+        };
+        let columns = sort_columns(order);
+        let ours = columns
+            .iter()
+            .map(|c| format!("{prefix}{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let comparison = if scan_direction.is_empty() { ">" } else { "<" };
+        q.push(format!(" AND ({ours}) {comparison} ("));
+        match anchor {
+            Anchor::After(_) | Anchor::Before(_) => {
+                q.push(format!("SELECT {} FROM anchor", columns.join(", ")));
+            }
+            // The given values, bound (the index seeks to them just the same).
+            Anchor::AfterValues { key, id } => {
+                let mut values = key.iter();
+                let mut separated = q.separated(", ");
+                for column in columns {
+                    match (*column, values.next()) {
+                        ("id", _) => separated.push_bind(*id),
+                        (_, Some(SortValue::Int(n))) => separated.push_bind(*n),
+                        (_, Some(SortValue::Text(t))) => separated.push_bind(t.clone()),
+                        // A key too short for `order`, which the service refuses: NULL keeps
+                        // the statement valid (and only compares as unknown).
+                        (_, None) => separated.push("NULL"),
+                    };
+                }
+            }
         }
+        q.push(")");
     };
     if filter.is_selective() {
         // The matching rows, once: their ids and what they are sorted by.

@@ -10,6 +10,9 @@ use serde::Serialize;
 
 use super::problem::Problem;
 
+/// The longest cursor a list takes back (its parameter's `maxLength`): lists make none longer.
+pub const MAX_CHARS: usize = 2048;
+
 /// The cursor for `position`.
 pub fn encode<T: Serialize>(position: &T) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(position).expect("a cursor serialises"))
@@ -21,9 +24,12 @@ pub fn decode<T: DeserializeOwned>(cursor: &str) -> Result<T, Problem> {
         .decode(cursor.trim())
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            Problem::bad_request(
-                "cursor is not one this list gave: pass a page's next_cursor back unchanged",
-            )
-        })
+        .ok_or_else(unreadable)
+}
+
+/// The refusal of a cursor that cannot be read, or that no list gave (400).
+pub fn unreadable() -> Problem {
+    Problem::bad_request(
+        "cursor is not one this list gave: pass a page's next_cursor back unchanged",
+    )
 }

@@ -483,9 +483,14 @@ fn limit_of(limit: Option<u32>) -> Result<Option<u32>, Problem> {
 fn query_of(p: RowListParams) -> Result<RowQuery, Problem> {
     let limit = limit_of(p.limit)?;
     bounded("search", p.search.as_deref(), 254)?;
-    bounded("cursor", p.cursor.as_deref(), 2048)?;
+    bounded("cursor", p.cursor.as_deref(), cursor::MAX_CHARS)?;
     if let Some(c) = p.cursor.as_deref() {
         let mut query: RowQuery = cursor::decode(c)?;
+        if let Some(service::Anchor::AfterValues { key, .. }) = &query.anchor {
+            if !query.sort.fits(key) {
+                return Err(cursor::unreadable());
+            }
+        }
         if let Some(n) = limit {
             query.page_size = n;
         }
@@ -550,12 +555,28 @@ pub async fn list_rows(
     // before the cursor would otherwise end the list early. At worst the last page is empty.
     let next_cursor = match page.rows.last() {
         Some(last) if page.rows.len() == page.page_size as usize => {
-            Some(cursor::encode(&RowQuery {
-                page: page.page + 1,
-                page_size: page.page_size,
-                anchor: Some(service::Anchor::After(last.id)),
-                ..query
-            }))
+            let next = |anchor| {
+                cursor::encode(&RowQuery {
+                    page: page.page + 1,
+                    page_size: page.page_size,
+                    anchor: Some(anchor),
+                    ..query.clone()
+                })
+            };
+            // The next page goes on after the last row's sort values, not after the row: a
+            // script's next page must not skip or repeat rows when someone deletes or edits that
+            // row meanwhile. Only names too long for a cursor (up to 2 x 200 characters of
+            // four-byte letters beside a long search) fall back to the row's id, which is as
+            // good unless that very row changes in between.
+            let by_values = next(service::Anchor::AfterValues {
+                key: query.sort.values_of(last),
+                id: last.id,
+            });
+            Some(if by_values.len() <= cursor::MAX_CHARS {
+                by_values
+            } else {
+                next(service::Anchor::After(last.id))
+            })
         }
         _ => None,
     };
