@@ -13,7 +13,6 @@ use super::handover::LinkBadge;
 pub fn StateBadge(address: AddressStatus) -> impl IntoView {
     let t = use_texts();
     let lang = use_lang();
-    let clock = super::context::use_clock();
     let (class, who, at) = match &address.state {
         AddressState::NeverSent => ("badge never", None, None),
         AddressState::Pending { since } => ("badge pending", None, Some(*since)),
@@ -30,8 +29,7 @@ pub fn StateBadge(address: AddressStatus) -> impl IntoView {
         AddressState::Expired { at } => ("badge expired", None, Some(*at)),
     };
     let text = at.map(|at| {
-        let wall = clock.wall(at);
-        let zone = clock.zone.clone();
+        let (wall, zone) = super::context::on_clock(|clock| (clock.wall(at), clock.zone.clone()));
         let who = who.unwrap_or_default();
         move || format!("{who}{} {zone}", wall.date_time(lang.get()))
     });

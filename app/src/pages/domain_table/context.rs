@@ -62,10 +62,12 @@ pub enum Confirming {
     ReactivateAndSend,
 }
 
-/// The viewer's clock for what the table shows (R16): provided by the table and the worklist for
-/// their rows, from the server's answer. Empty (every moment written in UTC) where none is.
-pub fn use_clock() -> Clock {
-    use_context::<Clock>().unwrap_or_default()
+/// `read` of the viewer's clock for what the table shows (R16): provided by the table and the
+/// worklist for their rows, from the server's answer; empty (every moment written in UTC) where
+/// none is. Read in place, not cloned: every badge reads it, and the clock holds every moment of
+/// the page.
+pub fn on_clock<R>(read: impl Fn(&Clock) -> R) -> R {
+    with_context::<Clock, _>(|clock| read(clock)).unwrap_or_else(|| read(&Clock::default()))
 }
 
 /// `certificates` with their end on `clock`.

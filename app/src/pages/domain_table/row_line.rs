@@ -227,7 +227,7 @@ pub fn RowLine(row: RowView) -> impl IntoView {
 
     let r = row.get_value();
     // The valid certificates with their end on the viewer's clock (R16).
-    let held = super::context::with_ends(&r.certificates, &super::context::use_clock());
+    let held = super::context::on_clock(|clock| super::context::with_ends(&r.certificates, clock));
     let held_for_dialog = held.clone();
     let inactive = !r.active;
     let primary_state = r.addresses.iter().find(|a| a.is_primary).cloned();
