@@ -354,7 +354,9 @@ pub enum LineStatus {
 pub struct FieldChange {
     /// Which field (its column: [`Column::of_field`]).
     pub field: Field,
-    /// The stored value as the file would write it (empty for a new row).
+    /// The stored value as the file would write it (empty for a new row: then left out of the
+    /// JSON, as a 200 000-line preview carries one per field).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub before: String,
     /// The value after saving.
     pub after: String,
@@ -372,12 +374,20 @@ pub struct LinePreview {
     /// For new and changed lines, the fields that differ from the row (a new row: from an empty
     /// personal, active row).
     pub changes: Vec<FieldChange>,
+    // What is empty is left out of the JSON: the page's preview lists up to 200 000 lines.
     /// Sentences for the NAP, as the edit form's preview says them (R4–R7).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub consequences: Vec<crate::edit::Consequence>,
     /// How many pending challenges saving supersedes (R4, R5).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub supersedes: usize,
     /// The addresses whose link saving drops (R4, R5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drops_links: Vec<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl LinePreview {

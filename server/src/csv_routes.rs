@@ -40,10 +40,15 @@ pub async fn preview(
     // What earlier requests left (the last preview's answer, say) is free by now.
     crate::memory::give_back_freed();
     let response = match csv_upload::preview(&portal.pool, &viewer, &domain, &body).await {
-        // The page lists only the lines that write; a 100 000-line file of unchanged rows answers
-        // the counts, not every line.
+        // The page lists only the lines that write (a 100 000-line file of unchanged rows answers
+        // the counts, not every line), each with only the consequences it shows.
         Ok(mut p) => {
             p.lines.retain(LinePreview::writes);
+            for line in &mut p.lines {
+                if line.shown_consequences().is_empty() {
+                    line.consequences.clear();
+                }
+            }
             Json(p).into_response()
         }
         Err(e) => refuse(&headers, e),
