@@ -224,6 +224,15 @@ pub async fn list_rows(
     let mut conn = pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     let (domain_id, domain_name) = ctx.readable_domain(domain)?;
+    // Values a client sent back (a REST cursor) must have the sort's shape, else they would
+    // compare as NULL and give a wrong page.
+    if let Some(Anchor::AfterValues { key, .. }) = &query.anchor {
+        if !query.sort.fits(key) {
+            return Err(ServiceError::invalid(
+                "the position to continue from does not fit the sort order",
+            ));
+        }
+    }
     let now = clock::now();
     let page_size = query.page_size.clamp(1, MAX_PAGE_SIZE);
     let search = query.search.trim();

@@ -583,8 +583,8 @@ pub async fn list_row_page(
                         ("id", _) => separated.push_bind(*id),
                         (_, Some(SortValue::Int(n))) => separated.push_bind(*n),
                         (_, Some(SortValue::Text(t))) => separated.push_bind(t.clone()),
-                        // A key too short for `order`, which the service refuses: NULL keeps
-                        // the statement valid (and only compares as unknown).
+                        // A key too short for `order`, which the service refuses
+                        // (rows::read::list_rows): NULL keeps the statement valid.
                         (_, None) => separated.push("NULL"),
                     };
                 }

@@ -1701,6 +1701,37 @@ fn query(f: impl FnOnce(&mut RowQuery)) -> RowQuery {
 }
 
 #[tokio::test]
+async fn q9_r21_a_position_whose_values_do_not_fit_the_sort_is_refused_not_read_as_null() {
+    use domain::table::{Anchor, SortValue};
+    let w = world().await;
+    table(&w).await;
+    // A REST cursor read back from a client: a last-name sort needs two texts.
+    for key in [
+        vec![SortValue::Text("Adler".into())],
+        vec![SortValue::Int(1), SortValue::Text("Anna".into())],
+        vec![],
+    ] {
+        let q = query(|q| {
+            q.sort = SortKey::LastName;
+            q.anchor = Some(Anchor::AfterValues { key, id: 1 });
+        });
+        let refused = list_rows(w.pool(), &w.db.search_matches, &w.nora, "example.org", &q)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, ServiceError::Invalid(_)), "{refused:?}");
+    }
+    // The fitting shape is read.
+    let q = query(|q| {
+        q.sort = SortKey::LastName;
+        q.anchor = Some(Anchor::AfterValues {
+            key: vec![SortValue::Text("A".into()), SortValue::Text("A".into())],
+            id: 0,
+        });
+    });
+    assert!(!primaries(&w, q).await.is_empty());
+}
+
+#[tokio::test]
 async fn list_rows_sorts_by_every_column_in_both_directions() {
     let w = world().await;
     table(&w).await;
