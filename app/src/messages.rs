@@ -353,9 +353,11 @@ fn german(message: &Message) -> String {
             "Ungültige Kontaktgruppe: Der Gruppenname ist {len} Zeichen lang; erlaubt sind \
              höchstens {max}."
         ),
+        // Escaped as in English (`\t`, `\u{a0}`): the character at fault stays visible.
         Message::ContactGroupWhitespace { shown } => format!(
-            "Ungültige Kontaktgruppe: Der Gruppenname „{shown}“ enthält Leerraum oder ein \
-             Steuerzeichen."
+            "Ungültige Kontaktgruppe: Der Gruppenname „{}“ enthält Leerraum oder ein \
+             Steuerzeichen.",
+            shown.escape_debug()
         ),
         // Not yet data: the server's English sentence, as it is.
         Message::English(text) => text.clone(),
