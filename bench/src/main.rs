@@ -22,6 +22,7 @@
 mod app;
 mod p1;
 mod p1_api;
+mod p1_sql;
 mod p2;
 mod p3;
 mod p4;

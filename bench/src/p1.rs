@@ -1,13 +1,15 @@
 //! P1: a 100 000-line CSV file (aliases, functional and inactive rows) previewed and applied in
-//! ≤ 3 s in all, at most 5× the time `sqlite3 .import` needs for the same file into a bare table;
-//! server RSS ≤ 150 MB.
+//! ≤ 3 s in all, at most 1.5× the time Debian's `sqlite3` needs to execute the portal's own writes
+//! for the file as one SQL script (`p1_sql`); server RSS ≤ 150 MB. `sqlite3 .import` of the file
+//! into a bare table is printed beside it for information (SPEC §9).
 //!
 //! Measured on the deployed server, a real `ra-portal serve` process ([`PortalProcess`]), the way
 //! the NAP's browser does it: `POST /domains/example.org/csv/preview` with the file, then
 //! `POST …/csv/apply` with the preview's fingerprint; each time from sending the file to the
 //! complete answer. The server's memory is read from `/proc/<pid>/status` every few milliseconds
-//! meanwhile. Then Debian's `sqlite3` imports the same file into a bare table of a new database
-//! file, three times (the median counts).
+//! meanwhile. Then `sqlite3` executes the writes the apply made, read back from the portal's
+//! database, on copies of the database as it was before the upload, and imports the same file into
+//! a bare table of a new database file; three times each (the median counts).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,7 +23,8 @@ use crate::report::{Figure, Report};
 /// Data lines of the file (SPEC P1); `RA_BENCH_CSV_LINES` overrides it for a quick trial.
 pub const LINES: usize = 100_000;
 const TOTAL_TARGET_S: f64 = 3.0;
-const RATIO_TARGET: f64 = 5.0;
+/// Preview + apply against `sqlite3` executing the portal's writes (SPEC §9).
+const RATIO_TARGET: f64 = 1.5;
 const RSS_TARGET_MB: f64 = 150.0;
 /// How often the server's memory is read while it works.
 const SAMPLE_EVERY: Duration = Duration::from_millis(5);
@@ -111,6 +114,8 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
     let size_mib = file.len() as f64 / 1_048_576.0;
     let before = Memory::of(portal.pid()).context("the portal process is gone")?;
 
+    // The database as it was before the upload, for the yardstick: nothing is written meanwhile.
+    let baseline = crate::p1_sql::Baseline::take(&portal.database_file());
     let sampling = Sampling::start(portal.pid());
     let (status, preview_body, preview_s) =
         post_file(portal, "preview", file.clone(), None).await?;
@@ -171,27 +176,56 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
         format!("≤ {TOTAL_TARGET_S} s"),
         total_s <= TOTAL_TARGET_S,
     ));
-    match sqlite3_import(&file) {
-        Ok(import_s) => {
-            let ratio = total_s / import_s;
+    let yardstick = baseline.and_then(|b| b.run_script(&portal.database_file()));
+    match yardstick {
+        Ok(script) => {
             report.push(Figure::info(
                 "P1",
-                format!("sqlite3 .import of the same file into a bare table (Debian's sqlite3, median of {IMPORT_RUNS})"),
-                format!("{import_s:.3} s"),
+                format!(
+                    "sqlite3 executing the portal's own writes for the file: every row the apply added or changed, \
+                     read back from the portal's database ({} INSERT statements into {} tables, {:.1} MiB of SQL; \
+                     the triggers fill the row counts and the search index), one transaction, on a copy of the \
+                     database before the upload (Debian's sqlite3, median of {})",
+                    script.statements,
+                    script.tables,
+                    script.bytes as f64 / 1_048_576.0,
+                    crate::p1_sql::RUNS
+                ),
+                format!("{:.3} s", script.seconds),
             ));
             report.push(Figure::checked(
                 "P1",
-                "preview + apply / sqlite3 .import",
-                format!("{ratio:.1}×"),
+                "preview + apply / sqlite3 executing the portal's writes",
+                format!("{:.2}×", total_s / script.seconds),
                 format!("≤ {RATIO_TARGET}×"),
-                ratio <= RATIO_TARGET,
+                total_s / script.seconds <= RATIO_TARGET,
+            ));
+            report.push(Figure::info(
+                "P1",
+                "apply alone / sqlite3 executing the portal's writes",
+                format!("{:.2}×", apply_s / script.seconds),
             ));
         }
         Err(e) => report.push(Figure::not_measured(
             "P1",
-            "preview + apply / sqlite3 .import",
+            "preview + apply / sqlite3 executing the portal's writes",
             format!("{e:#}"),
             format!("≤ {RATIO_TARGET}×"),
+        )),
+    }
+    match sqlite3_import(&file) {
+        Ok(import_s) => report.push(Figure::info(
+            "P1",
+            format!(
+                "sqlite3 .import of the same file into a bare table (Debian's sqlite3, median of {IMPORT_RUNS}); \
+                 preview + apply against it"
+            ),
+            format!("{import_s:.3} s; {:.1}×", total_s / import_s),
+        )),
+        Err(e) => report.push(Figure::info(
+            "P1",
+            "sqlite3 .import of the same file into a bare table",
+            format!("not measured: {e:#}"),
         )),
     }
     report.push(Figure::checked(

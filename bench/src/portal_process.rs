@@ -94,8 +94,8 @@ pub struct PortalProcess {
     pub cookie: String,
     /// The binary, for command-line calls on the same data folder.
     binary: PathBuf,
-    /// Keeps the data folder until the process is gone.
-    _data: TempDir,
+    /// The data folder (removed when this is dropped).
+    data: TempDir,
 }
 
 impl PortalProcess {
@@ -167,11 +167,16 @@ impl PortalProcess {
             base_url,
             cookie: String::new(),
             binary: build.binary.clone(),
-            _data: data,
+            data,
         };
         process.wait_until_healthy().await?;
         process.cookie = process.log_in().await?;
         Ok(process)
+    }
+
+    /// The portal's SQLite database file (`portal.sqlite3` in the data folder, the default).
+    pub fn database_file(&self) -> PathBuf {
+        self.data.path().join("portal.sqlite3")
     }
 
     /// The server's process id.
@@ -197,7 +202,7 @@ impl PortalProcess {
                 "--days",
                 "1",
             ])
-            .env("RA_PORTAL_DATA_DIR", self._data.path())
+            .env("RA_PORTAL_DATA_DIR", self.data.path())
             .env("RA_PORTAL_BASE_URL", &self.base_url)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
