@@ -16,6 +16,7 @@ pub mod deprovision_api;
 pub mod error;
 pub mod handover_api;
 pub mod i18n;
+pub mod lazy_pages;
 pub mod messages;
 #[cfg(feature = "ssr")]
 pub mod on_server;

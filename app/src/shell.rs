@@ -3,19 +3,16 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
 use crate::auth::{provide_session, use_session};
 use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
-use crate::pages::api_tokens::ApiTokensPage;
-use crate::pages::audit::AuditPage;
-use crate::pages::certificates::MyCertificatesPage;
-use crate::pages::confirm::ConfirmPage;
+use crate::lazy_pages::{
+    ApiTokensRoute, AuditRoute, CertificatesRoute, ConfirmRoute, LoginRoute, OperatorRoute,
+};
 use crate::pages::domain_table::DomainTablePage;
 use crate::pages::home::HomePage;
-use crate::pages::login::LoginPage;
 use crate::pages::my_domains::MyDomainsPage;
-use crate::pages::operator::OperatorPage;
 
 /// The whole document, rendered on the server for every page request. `stylesheet` is the URL of
 /// the CSS of the server's own build (its name holds a hash; server/src/site_files.rs). The link is
@@ -66,7 +63,6 @@ pub fn App() -> impl IntoView {
     let CurrentLang(lang) = provide_lang(initial_lang());
     provide_session();
     let t = use_texts();
-    mark_hydrated();
     // leptos_meta may render the <title> after this component's reactive owner is gone (seen
     // as rare SSR panics, "disposed" and "no Arena is active", under concurrent requests), so the
     // title is a plain string of the first language, not a reactive read.
@@ -81,16 +77,18 @@ pub fn App() -> impl IntoView {
                 <LanguageSwitch/>
             </header>
             <main>
-                <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("") view=HomePage/>
-                    <Route path=path!("login") view=LoginPage/>
-                    <Route path=path!("domains") view=MyDomainsPage/>
-                    <Route path=path!("domains/:domain") view=DomainTablePage/>
-                    <Route path=path!("domains/:domain/audit") view=AuditPage/>
-                    <Route path=path!("certificates") view=MyCertificatesPage/>
-                    <Route path=path!("operator") view=OperatorPage/>
-                    <Route path=path!("api-tokens") view=ApiTokensPage/>
-                    <Route path=path!("confirm/:token") view=ConfirmPage/>
+                // Each page marks the body hydrated itself: a lazy page (crate::lazy_pages)
+                // hydrates only after its module has arrived, later than this component.
+                <Routes fallback=|| { mark_hydrated(); view! { <NotFound/> } }>
+                    <Route path=path!("") view=|| { mark_hydrated(); view! { <HomePage/> } }/>
+                    <Route path=path!("login") view={Lazy::<LoginRoute>::new()}/>
+                    <Route path=path!("domains") view=|| { mark_hydrated(); view! { <MyDomainsPage/> } }/>
+                    <Route path=path!("domains/:domain") view=|| { mark_hydrated(); view! { <DomainTablePage/> } }/>
+                    <Route path=path!("domains/:domain/audit") view={Lazy::<AuditRoute>::new()}/>
+                    <Route path=path!("certificates") view={Lazy::<CertificatesRoute>::new()}/>
+                    <Route path=path!("operator") view={Lazy::<OperatorRoute>::new()}/>
+                    <Route path=path!("api-tokens") view={Lazy::<ApiTokensRoute>::new()}/>
+                    <Route path=path!("confirm/:token") view={Lazy::<ConfirmRoute>::new()}/>
                 </Routes>
             </main>
         </Router>
@@ -129,10 +127,11 @@ fn MainNav() -> impl IntoView {
     }
 }
 
-/// Marks `<body data-hydrated>` once the WASM client has taken over, so browser tests (and people
-/// reading the DOM) know clicks will be handled. Effects run only in the browser. Also keeps the
-/// browser's time zone in a cookie for the next requests (see `time_zone`).
-fn mark_hydrated() {
+/// Marks `<body data-hydrated>` once the WASM client has taken over the page, so browser tests
+/// (and people reading the DOM) know clicks will be handled: called by each routed page, as its
+/// effects run after it is hydrated. Effects run only in the browser. Also keeps the browser's
+/// time zone in a cookie for the next requests (see `time_zone`).
+pub(crate) fn mark_hydrated() {
     Effect::new(move |_| {
         #[cfg(feature = "hydrate")]
         crate::time_zone::remember_browser_zone();

@@ -88,6 +88,22 @@ fn client_files(html: &str) -> Vec<String> {
     files
 }
 
+/// The client files a JS module imports statically (`from "./ra-portal.….js"`).
+fn imported_client_files(js: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    let after = |quote: &'static str| js.split(quote).skip(1);
+    for rest in after("from \"./").chain(after("from './")) {
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+            .collect();
+        if name.starts_with("ra-portal.") && name.ends_with(".js") && !files.contains(&name) {
+            files.push(name);
+        }
+    }
+    files
+}
+
 /// Bytes of the body the portal sends for `url` when the browser accepts `encoding`, and the
 /// `Content-Encoding` it chose. The client does not decompress: these are the bytes on the wire.
 async fn body_on_the_wire(
@@ -141,7 +157,22 @@ pub async fn run_client(
         .await?;
     let mut parts = Vec::new();
     let (mut raw_total, mut gzip_total, mut br_total) = (0, 0, 0);
-    for file in client_files(&html) {
+    let mut files = client_files(&html);
+    // The JS glue imports the split client's loader: part of every first load too.
+    for js in files.clone().iter().filter(|f| f.ends_with(".js")) {
+        let glue = client
+            .get(format!("{}/pkg/{js}", portal.base_url))
+            .send()
+            .await?
+            .text()
+            .await?;
+        for imported in imported_client_files(&glue) {
+            if !files.contains(&imported) {
+                files.push(imported);
+            }
+        }
+    }
+    for file in files {
         let url = format!("{}/pkg/{file}", portal.base_url);
         let (raw, _) = body_on_the_wire(&client, &url, "identity").await?;
         let (gzip, gzip_chosen) = body_on_the_wire(&client, &url, "gzip").await?;

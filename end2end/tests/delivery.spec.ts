@@ -38,8 +38,22 @@ function installBuild(dir: string, js: string, css: string): Build {
   return { dir, stem: `ra-portal.${js}`, css: `ra-portal.${css}.css` };
 }
 
-function filesOf(b: Build): string[] {
-  return [`${b.stem}.js`, `${b.stem}.wasm`, b.css];
+/** Every client file of a build in `pkg` (the split client's loader and lazy modules too), and its CSS. */
+function filesOf(b: Build, pkg: string): string[] {
+  const client = fs
+    .readdirSync(pkg)
+    .filter((f) => f.startsWith(`${b.stem}.`) && !f.endsWith('.br') && !f.endsWith('.gz'));
+  return [...client, b.css];
+}
+
+/** `bytes` with every `from` replaced by `to` (as long: a name inside WASM). */
+function replaceBytes(bytes: Buffer, from: string, to: string): Buffer {
+  const out = Buffer.from(bytes);
+  const needle = Buffer.from(from);
+  for (let at = out.indexOf(needle); at >= 0; at = out.indexOf(needle, at + needle.length)) {
+    Buffer.from(to).copy(out, at);
+  }
+  return out;
 }
 
 async function startPortal(b: Build, site: string): Promise<ChildProcess> {
@@ -102,31 +116,41 @@ test('p5 a new build is never mixed with the client of an old one', async ({ pag
       if (f !== 'pkg') fs.cpSync(path.join(siteA, f), path.join(site, f), { recursive: true });
     }
     const buildA = installBuild(path.join(work, 'a'), a.js, a.css);
-    for (const f of filesOf(buildA)) {
+    const filesA = filesOf(buildA, path.join(siteA, 'pkg'));
+    expect(filesA.some((f) => f.endsWith('.split.js'))).toBe(true);
+    for (const f of filesA) {
       for (const ext of ['', '.br', '.gz']) {
         fs.copyFileSync(path.join(siteA, 'pkg', f + ext), path.join(site, 'pkg', f + ext));
       }
     }
 
-    // Build B: the same WASM with a different JS glue, named as build-site names it (one hash of
-    // glue and WASM; 128 bits of SHA-256 in base64url). The glue's own name for its WASM follows.
+    // Build B: A's client with a different JS glue, under a hash of its own. Every file of A is
+    // there again under B's hash, with the names inside it (the glue's import of the loader, the
+    // loader's of the glue and the lazy modules, the loader's name inside the WASM) B's.
     const jsA = fs.readFileSync(path.join(siteA, 'pkg', `${buildA.stem}.js`), 'utf8');
-    const wasm = fs.readFileSync(path.join(siteA, 'pkg', `${buildA.stem}.wasm`));
-    const glueB = jsA.replaceAll(`${buildA.stem}.wasm`, 'ra-portal_bg.wasm') + '\n// build B\n';
-    const hashB = createHash('sha256').update(glueB).update(wasm).digest().subarray(0, 16).toString('base64url');
+    const hashB = createHash('sha256').update(jsA).update('build B').digest().subarray(0, 16).toString('base64url');
     expect(hashB).not.toBe(a.js);
     const buildB = installBuild(path.join(work, 'b'), hashB, a.css);
-    fs.writeFileSync(path.join(site, 'pkg', `${buildB.stem}.js`), glueB.replaceAll('ra-portal_bg.wasm', `${buildB.stem}.wasm`));
-    fs.copyFileSync(path.join(siteA, 'pkg', `${buildA.stem}.wasm`), path.join(site, 'pkg', `${buildB.stem}.wasm`));
+    for (const f of filesA.filter((f) => f !== buildA.css)) {
+      const to = path.join(site, 'pkg', f.replace(a.js, hashB));
+      const bytes = fs.readFileSync(path.join(siteA, 'pkg', f));
+      if (f.endsWith('.wasm')) {
+        fs.writeFileSync(to, replaceBytes(bytes, a.js, hashB));
+      } else {
+        const marker = f === `${buildA.stem}.js` ? '\n// build B\n' : '';
+        fs.writeFileSync(to, bytes.toString('utf8').replaceAll(a.js, hashB) + marker);
+      }
+    }
+    const pkg = path.join(site, 'pkg');
 
     // Build A serves: the page names A's files only, and the browser fetches A's files only.
     let portal = await startPortal(buildA, site);
     try {
       const first = await visit(page, 'goto');
       expect(first.named.length).toBeGreaterThan(0);
-      for (const f of first.named) expect(filesOf(buildA)).toContain(f);
+      for (const f of first.named) expect(filesOf(buildA, pkg)).toContain(f);
       expect(first.fetched.length).toBeGreaterThan(0);
-      for (const f of first.fetched) expect(filesOf(buildA)).toContain(f);
+      for (const f of first.fetched) expect(filesOf(buildA, pkg)).toContain(f);
     } finally {
       await stopPortal(portal);
     }
@@ -138,8 +162,9 @@ test('p5 a new build is never mixed with the client of an old one', async ({ pag
       const second = await visit(page, 'reload');
       expect(second.named).toContain(`${buildB.stem}.js`);
       expect(second.named).toContain(`${buildB.stem}.wasm`);
-      for (const f of second.named) expect(filesOf(buildB)).toContain(f);
-      for (const f of second.fetched) expect(filesOf(buildB)).toContain(f);
+      for (const f of second.named) expect(filesOf(buildB, pkg)).toContain(f);
+      for (const f of second.fetched) expect(filesOf(buildB, pkg)).toContain(f);
+      expect(second.fetched).toContain(`${buildB.stem}.split.js`);
       const loaded = await page.evaluate(() =>
         performance.getEntriesByType('resource').map((r) => new URL(r.name).pathname),
       );

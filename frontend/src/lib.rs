@@ -7,5 +7,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 pub fn hydrate() {
     // A panic in the browser shows up in the console with its message instead of "unreachable".
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // `hydrate_lazy`, not `hydrate_body`: some routes come in modules of their own
+    // (app/src/lazy_pages.rs), which the router loads before it hydrates their page.
+    leptos::mount::hydrate_lazy(app::App);
 }

@@ -164,10 +164,12 @@ fn is_hash(s: &str) -> bool {
 
 /// `ra-portal.<hash>.<ext>`: a name that holds its content's hash.
 fn is_hashed_name(file: &str) -> bool {
+    // `ra-portal.<hash>.js`, and the split client's `ra-portal.<hash>.split.js` and
+    // `ra-portal.<hash>.<module>.wasm` (site_build/src/site.rs).
     file.strip_prefix(OUTPUT_NAME)
         .and_then(|rest| rest.strip_prefix('.'))
-        .and_then(|rest| rest.rsplit_once('.'))
-        .is_some_and(|(hash, _ext)| is_hash(hash))
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(hash, _rest)| is_hash(hash))
 }
 
 /// Serves `/pkg/…`: the brotli or gzip copy when the browser accepts it (`Accept-Encoding`), the

@@ -12,6 +12,10 @@ use crate::Options;
 /// nodes (Cargo.toml, `always-erase-components`); any other RUSTFLAGS would also rebuild everything.
 const RUSTFLAGS: &str = "--cfg erase_components";
 
+/// The client is linked with its relocations kept: wasm-split needs them to cut it apart
+/// (`cargo leptos build --split` adds the same). Only the client's own target dir sees it.
+const CLIENT_RUSTFLAGS: &str = "--cfg erase_components -Clink-args=--emit-relocs";
+
 /// The profile of the WASM client in release builds (Cargo.toml: small beats fast for a download).
 const CLIENT_RELEASE_PROFILE: &str = "wasm-release";
 
@@ -68,6 +72,7 @@ pub fn build_client(opts: &Options) -> anyhow::Result<PathBuf> {
     };
     let front = opts.target_dir.join("front");
     let mut cmd = cargo(opts);
+    cmd.env("RUSTFLAGS", CLIENT_RUSTFLAGS);
     cmd.args(["build", "--package=frontend", "--lib"])
         .arg(format!("--target-dir={}", front.display()))
         .args([

@@ -3,7 +3,8 @@
 //!
 //!   cargo run -p site_build -- [--release] [--server-profile NAME]
 //!
-//! Builds the WASM client (`-p frontend`, profile `wasm-release` with `--release`, else dev), runs
+//! Builds the WASM client (`-p frontend`, profile `wasm-release` with `--release`, else dev), splits
+//! it at its lazy functions and routes (leptos' wasm-split, as `cargo leptos build --split`), runs
 //! wasm-bindgen through its library crate and, for release, wasm-opt from npm's binaryen; copies
 //! the CSS and `public/`; names the client files by their content hash and writes brotli and gzip
 //! copies beside them into `target/site`; builds the server (`-p server`, the dev profile, or
@@ -79,7 +80,11 @@ fn main() -> anyhow::Result<()> {
     report("client (cargo, wasm32)", step);
 
     let step = Instant::now();
-    let bundle = client::bindgen(&wasm)?;
+    let split = client::split(&opts, &wasm)?;
+    report("wasm-split", step);
+
+    let step = Instant::now();
+    let bundle = client::bindgen(split)?;
     report("wasm-bindgen", step);
 
     let bundle = if opts.release {

@@ -11,7 +11,7 @@ use anyhow::Context;
 use base64ct::{Base64UrlUnpadded, Encoding};
 use sha2::{Digest, Sha256};
 
-use crate::client::Bundle;
+use crate::client::{self, Bundle};
 use crate::Options;
 
 /// The stem of the client files (`LEPTOS_OUTPUT_NAME`).
@@ -40,7 +40,9 @@ impl Names {
         format!("{OUTPUT_NAME}.{}.css", self.css)
     }
 
-    /// Every file of this build in `pkg/`, compressed copies included.
+    /// The files of this build every page loads, compressed copies included (not the loader
+    /// and the lazy modules, whose names depend on the split).
+    #[cfg(test)]
     fn files(&self) -> BTreeSet<String> {
         let stem = self.client_stem();
         [
@@ -75,31 +77,79 @@ fn content_hash(parts: &[&[u8]]) -> String {
 }
 
 /// Writes the client, the CSS and the assets into the site root and returns their names.
+///
+/// Every client file carries one hash, of all of them together (the glue, the main module, the
+/// loader and the lazy modules only work with each other): `ra-portal.<hash>.js` and `.wasm`,
+/// the loader `ra-portal.<hash>.split.js`, the lazy modules `ra-portal.<hash>.<stem>.wasm`. The
+/// names inside the files are rewritten to match: the loader's in the glue and the WASM (the
+/// placeholder has the hash's length), the glue's and the lazy modules' in the loader.
 pub fn write(opts: &Options, bundle: Bundle) -> anyhow::Result<Names> {
     let pkg = opts.site_root.join("pkg");
     std::fs::create_dir_all(&pkg).with_context(|| format!("cannot create {}", pkg.display()))?;
     let css = std::fs::read(opts.root.join("style/main.css")).context("style/main.css")?;
+    let mut parts: Vec<&[u8]> = vec![bundle.js.as_bytes(), &bundle.wasm, bundle.loader.as_bytes()];
+    for (stem, module) in &bundle.lazy {
+        parts.push(stem.as_bytes());
+        parts.push(module);
+    }
     let names = Names {
-        client: content_hash(&[bundle.js.as_bytes(), &bundle.wasm]),
+        client: content_hash(&parts),
         css: content_hash(&[&css]),
     };
     let stem = names.client_stem();
+    let placeholder_loader = client::loader_file(client::HASH_PLACEHOLDER);
+    let loader_file = client::loader_file(&names.client);
     // The glue's default WASM URL; leptos' hydration script passes the URL itself, but the glue
     // should not name a file that is not there.
     let js = bundle
         .js
-        .replace(&format!("{OUTPUT_NAME}_bg.wasm"), &format!("{stem}.wasm"));
+        .replace(&format!("{OUTPUT_NAME}_bg.wasm"), &format!("{stem}.wasm"))
+        .replace(&placeholder_loader, &loader_file);
+    let mut loader = bundle.loader.replace(
+        &format!("\"./{OUTPUT_NAME}.js\""),
+        &format!("\"./{stem}.js\""),
+    );
+    for (lazy_stem, _) in &bundle.lazy {
+        loader = loader.replace(
+            &format!("\"./{lazy_stem}.wasm\""),
+            &format!("\"./{stem}.{lazy_stem}.wasm\""),
+        );
+    }
     let quality = if opts.release {
         Quality::Best
     } else {
         Quality::Quick
     };
-    write_with_copies(&pkg.join(format!("{stem}.wasm")), &bundle.wasm, quality)?;
+    let wasm = replace_bytes(&bundle.wasm, &placeholder_loader, &loader_file);
+    write_with_copies(&pkg.join(format!("{stem}.wasm")), &wasm, quality)?;
+    for (lazy_stem, module) in &bundle.lazy {
+        let module = replace_bytes(module, &placeholder_loader, &loader_file);
+        write_with_copies(
+            &pkg.join(format!("{stem}.{lazy_stem}.wasm")),
+            &module,
+            quality,
+        )?;
+    }
+    write_with_copies(&pkg.join(&loader_file), loader.as_bytes(), quality)?;
     write_with_copies(&pkg.join(format!("{stem}.js")), js.as_bytes(), quality)?;
     write_with_copies(&pkg.join(names.css_file()), &css, quality)?;
     copy_dir(&opts.root.join("public"), &opts.site_root)?;
     copy_api_docs(opts)?;
     Ok(names)
+}
+
+/// `bytes` with every `from` replaced by `to`, which must be as long (names inside a WASM module).
+fn replace_bytes(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len(), "a name inside WASM keeps its length");
+    let (from, to) = (from.as_bytes(), to.as_bytes());
+    let mut out = bytes.to_vec();
+    let mut at = 0;
+    while let Some(found) = out[at..].windows(from.len()).position(|w| w == from) {
+        let start = at + found;
+        out[start..start + to.len()].copy_from_slice(to);
+        at = start + to.len();
+    }
+    out
 }
 
 /// Swagger UI's files from npm's `swagger-ui-dist` (end2end/package.json), which the REST API's
@@ -213,7 +263,8 @@ pub fn prune(opts: &Options) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(&opts.target_dir)?.flatten() {
         if let Ok(text) = std::fs::read_to_string(entry.path().join(HASH_FILE)) {
             if let Some(names) = Names::parse(&text) {
-                keep.extend(names.files());
+                keep.insert(names.client);
+                keep.insert(names.css);
             }
         }
     }
@@ -226,7 +277,8 @@ pub fn prune(opts: &Options) -> anyhow::Result<()> {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_none_or(|age| age < PRUNE_GRACE);
-        if is_hashed_client_file(&name) && !keep.contains(&name) && !young {
+        let kept = hash_of_client_file(&name).is_some_and(|hash| keep.contains(hash));
+        if hash_of_client_file(&name).is_some() && !kept && !young {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove {}", entry.path().display()))?;
         }
@@ -234,24 +286,31 @@ pub fn prune(opts: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ra-portal.<22 characters>.(js|wasm|css)`, optionally with `.br`/`.gz`.
-fn is_hashed_client_file(name: &str) -> bool {
+/// The hash in a client file's name: `ra-portal.<22 characters>.(js|wasm|css)` or
+/// `ra-portal.<22 characters>.<part>.(js|wasm)` (the split's loader and lazy modules), optionally
+/// with `.br`/`.gz`. `None` for anything else.
+fn hash_of_client_file(name: &str) -> Option<&str> {
     let name = name
         .strip_suffix(".br")
         .or_else(|| name.strip_suffix(".gz"))
         .unwrap_or(name);
-    let Some(rest) = name.strip_prefix(&format!("{OUTPUT_NAME}.")) else {
-        return false;
+    let rest = name.strip_prefix(OUTPUT_NAME)?.strip_prefix('.')?;
+    let (hash, tail) = rest.split_once('.')?;
+    let (part, ext) = match tail.rsplit_once('.') {
+        Some((part, ext)) => (Some(part), ext),
+        None => (None, tail),
     };
-    match rest.rsplit_once('.') {
-        Some((hash, "js" | "wasm" | "css")) => {
-            hash.len() == 22
-                && hash
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        }
-        _ => false,
-    }
+    let ok_part = part
+        .is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    let ok_ext = matches!(
+        (part, ext),
+        (None, "js" | "wasm" | "css") | (Some(_), "js" | "wasm")
+    );
+    let ok_hash = hash.len() == 22
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (ok_part && ok_ext && ok_hash).then_some(hash)
 }
 
 #[cfg(test)]
@@ -272,17 +331,45 @@ mod tests {
         assert_eq!(Names::parse(&text), Some(names.clone()));
         let files = names.files();
         assert_eq!(files.len(), 9);
-        assert!(files.iter().all(|f| is_hashed_client_file(f)), "{files:?}");
+        assert!(
+            files.iter().all(|f| hash_of_client_file(f).is_some()),
+            "{files:?}"
+        );
     }
 
     #[test]
     fn p5_only_hashed_client_files_are_pruned() {
-        assert!(is_hashed_client_file(
-            "ra-portal.AAAAAAAAAAAAAAAAAAAA-_.wasm.br"
-        ));
-        assert!(!is_hashed_client_file("ra-portal.wasm"));
-        assert!(!is_hashed_client_file("ra-portal.css"));
-        assert!(!is_hashed_client_file("favicon.svg"));
-        assert!(!is_hashed_client_file("ra-portal.short.js"));
+        let hash = "AAAAAAAAAAAAAAAAAAAA-_";
+        for name in [
+            format!("ra-portal.{hash}.wasm.br"),
+            format!("ra-portal.{hash}.split.js"),
+            format!("ra-portal.{hash}.split_certificates.wasm.gz"),
+            format!("ra-portal.{hash}.chunk_0_a_b.wasm"),
+        ] {
+            assert_eq!(hash_of_client_file(&name), Some(hash), "{name}");
+        }
+        for name in [
+            "ra-portal.wasm",
+            "ra-portal.css",
+            "favicon.svg",
+            "ra-portal.short.js",
+            "ra-portal.AAAAAAAAAAAAAAAAAAAA-_.x.css",
+            "ra-portal.AAAAAAAAAAAAAAAAAAAA-_..wasm",
+        ] {
+            assert_eq!(hash_of_client_file(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn p4_a_name_inside_wasm_is_replaced_in_place() {
+        let bytes = b"\0\x01./ra-portal.______________________.split.js\0tail";
+        let out = replace_bytes(
+            bytes,
+            "ra-portal.______________________.split.js",
+            "ra-portal.AAAAAAAAAAAAAAAAAAAA-_.split.js",
+        );
+        assert_eq!(out.len(), bytes.len());
+        assert!(out.windows(8).any(|w| w == b"AAAAAAAA"));
+        assert!(!out.windows(4).any(|w| w == b"____"));
     }
 }
