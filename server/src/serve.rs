@@ -78,6 +78,12 @@ async fn serve_connection<S>(
     S::Future: Send + 'static,
     S::Error: std::error::Error + Send + Sync + 'static,
 {
+    // Nagle's algorithm off, as `axum::serve` has it: a page is streamed in several writes, and
+    // with Nagle each write after the first waits for the browser's delayed ACK (about 40 ms on
+    // Linux) — the table page took 35–40 ms to render instead of 6 ms (P4, bench/results.md).
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    }
     let mut builder = http1::Builder::new();
     builder
         .max_buf_size(MAX_HEADER_BYTES)
