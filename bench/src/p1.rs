@@ -183,11 +183,12 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
                 "P1",
                 format!(
                     "sqlite3 executing the portal's own writes for the file: every row the apply added or changed, \
-                     read back from the portal's database ({} INSERT statements into {} tables, {:.1} MiB of SQL; \
-                     the triggers fill the row counts and the search index), one transaction, on a copy of the \
-                     database before the upload (Debian's sqlite3, median of {})",
-                    script.statements,
-                    script.tables,
+                     read back from the portal's database ({} rows into {} tables in {} INSERT statements of up to 500 \
+                     rows, {:.1} MiB of SQL; the triggers fill the row counts and the search index), one transaction, \
+                     on a copy of the database before the upload (Debian's sqlite3, median of {})",
+                    script.counts.rows,
+                    script.counts.tables,
+                    script.counts.statements,
                     script.bytes as f64 / 1_048_576.0,
                     crate::p1_sql::RUNS
                 ),
