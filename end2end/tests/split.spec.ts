@@ -28,16 +28,25 @@ function errorsOf(page: Page): string[] {
 
 const lazy = (files: string[], route: string) => files.filter((f) => f.includes(`split___${route}_route_view`));
 
-test('p4 the table page loads the main module only; a lazy page loads its own when reached by a click', async ({ page }) => {
+test('p4 the table page loads the main module first, then preloads its lazy parts; a lazy page loads its own when reached by a click', async ({ page }) => {
   const errors = errorsOf(page);
   await localLogin(page, 'nora');
   const fetched = wasmFetched(page);
   await page.goto('/domains/example.org');
   await waitForHydration(page);
   await expect(page.getByRole('heading', { level: 1, name: 'example.org' })).toBeVisible();
-  // Only the main module: no route's module, no chunk shared by lazy parts.
-  expect(fetched).toHaveLength(1);
+  // The main module first; once hydrated, the table preloads the modules of its lazy parts (the CSV
+  // preview, a row's certificates) — and no page's module.
   expect(fetched[0]).toMatch(/^ra-portal\.[A-Za-z0-9_-]{22}\.wasm$/);
+  await expect.poll(() => fetched.filter((f) => f.includes('.split_preview_of_')).length).toBe(1);
+  await expect.poll(() => fetched.filter((f) => f.includes('.split_row_certificates_panel_')).length).toBe(1);
+  expect(fetched.filter((f) => f.includes('_route_view_'))).toEqual([]);
+
+  // A row's certificates open without fetching anything more.
+  const before = fetched.length;
+  await page.getByRole('button', { name: 'Certificates' }).first().click();
+  await expect(page.locator('.row-certificates')).toBeVisible();
+  expect(fetched.length).toBe(before);
 
   // A click on "My client certificates" loads that page's module, and the page works.
   await page.locator('header.top').getByRole('link', { name: 'My client certificates' }).click();

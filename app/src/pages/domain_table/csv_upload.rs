@@ -32,7 +32,8 @@ enum Stage {
     /// Percent sent (0–99; 100 means the server is checking it).
     Uploading(u32),
     Checking,
-    Preview(Preview),
+    /// The server's preview, as JSON: read and shown by [`preview_of`].
+    Preview(String),
     Applied(ApplyReport),
     Failed(String),
 }
@@ -108,8 +109,8 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                 })
             },
             move |status, body| {
-                stage.set(match (status, serde_json::from_str::<Preview>(&body)) {
-                    (200, Ok(p)) => Stage::Preview(p),
+                stage.set(match status {
+                    200 => Stage::Preview(body),
                     _ => Stage::Failed(if body.is_empty() {
                         format!("HTTP {status}")
                     } else {
@@ -195,17 +196,41 @@ pub fn CsvUpload(domain: Memo<String>) -> impl IntoView {
                         {r.changed}" "{move || t.get().csv_changed}", "{r.unchanged}" "{move || t.get().csv_unchanged}
                     </p>
                 }.into_any(),
-                Stage::Preview(p) => preview_view(p, page, apply, move || stage.set(Stage::Idle)).into_any(),
+                Stage::Preview(body) => {
+                    let apply = Callback::new(apply);
+                    let discard = Callback::new(move |()| stage.set(Stage::Idle));
+                    view! {
+                        <Suspense fallback=move || view! { <p>{move || t.get().csv_checking}</p> }>
+                            {move || Suspend::new(preview_of(body.clone(), page, apply, discard))}
+                        </Suspense>
+                    }.into_any()
+                }
             }}
         </details>
+    }
+}
+
+/// The preview of a checked file: the server's JSON read and shown by code in a module of its own
+/// (SPEC P4: the table page's first load carries none of it). The table preloads that module once
+/// it is hydrated (`preload_lazy_parts`), so the first preview does not wait for it.
+#[lazy]
+pub fn preview_of(
+    body: String,
+    page: RwSignal<usize>,
+    apply: Callback<String>,
+    discard: Callback<()>,
+) -> AnyView {
+    match serde_json::from_str::<Preview>(&body) {
+        Ok(p) => preview_view(p, page, apply, discard).into_any(),
+        Err(_) => view! { <p class="error" role="alert">{body}</p> }.into_any(),
     }
 }
 
 fn preview_view(
     p: Preview,
     page: RwSignal<usize>,
-    apply: impl Fn(String) + Copy + 'static,
-    discard: impl Fn() + Copy + 'static,
+    apply: Callback<String>,
+    discard: Callback<()>,
 ) -> impl IntoView {
     let t = use_texts();
     let lang = crate::i18n::use_lang();
@@ -280,10 +305,10 @@ fn preview_view(
                 <button type="button" disabled=move || { page.get() + 1 >= pages } on:click=move |_| page.update(|p| *p += 1)>{move || t.get().next}</button>
             </nav>
             <div class="buttons">
-                <button type="button" class="primary" disabled=has_errors on:click=move |_| apply(fingerprint.clone())>
+                <button type="button" class="primary" disabled=has_errors on:click=move |_| apply.run(fingerprint.clone())>
                     {move || t.get().csv_apply}
                 </button>
-                <button type="button" on:click=move |_| discard()>{move || t.get().csv_discard}</button>
+                <button type="button" on:click=move |_| discard.run(())>{move || t.get().csv_discard}</button>
             </div>
         </div>
     }

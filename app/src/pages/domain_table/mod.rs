@@ -32,6 +32,19 @@ pub use context::TableContext;
 use row_form::{check_in_browser, RowFormFields, RowFormState};
 use row_line::RowLine;
 
+/// Loads the modules of the table's lazy parts (the CSV preview, a row's certificates) once the
+/// page is hydrated, while the NAP reads it: the first load stays small (SPEC P4), and the first
+/// preview or certificates panel does not wait for its code. Effects run only in the browser.
+fn preload_lazy_parts() {
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        spawn_local(async {
+            csv_upload::__preload_preview_of().await;
+            row_certificates::__preload_row_certificates_panel().await;
+        });
+    });
+}
+
 /// `/domains/:domain`
 #[component]
 pub fn DomainTablePage() -> impl IntoView {
@@ -50,6 +63,7 @@ pub fn DomainTablePage() -> impl IntoView {
         confirming: RwSignal::new(None),
     };
     provide_context(ctx);
+    preload_lazy_parts();
     let page = Resource::new(
         move || (domain.get(), query.get(), ctx.reload.get()),
         |(domain, query, _)| list_rows(domain, query),

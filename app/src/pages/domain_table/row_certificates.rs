@@ -8,6 +8,14 @@ use crate::components::ErrorLine;
 use crate::i18n::use_texts;
 use crate::pages::certificates::{CertificateTable, Revoker};
 
+/// The panel under a row, with its code in a module of its own (SPEC P4: the table page's first
+/// load carries none of the certificate list's code). The table preloads that module once it is
+/// hydrated (`preload_lazy_parts`), so opening a row's certificates does not wait for it.
+#[lazy]
+pub fn row_certificates_panel(row_id: i64, row_active: bool) -> AnyView {
+    view! { <RowCertificates row_id row_active/> }.into_any()
+}
+
 /// The panel under a row.
 #[component]
 pub fn RowCertificates(row_id: i64, row_active: bool) -> impl IntoView {

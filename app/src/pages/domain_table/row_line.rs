@@ -21,7 +21,7 @@ use super::badges::StateBadge;
 use super::context::{Confirming, TableContext};
 use super::handover::{use_handover_texts, DeactivateChoice, HeldCertificates};
 use super::precheck::precheck;
-use super::row_certificates::RowCertificates;
+use super::row_certificates::row_certificates_panel;
 use super::row_form::{check_in_browser, RowFormFields, RowFormState};
 
 /// A row with its cells and actions.
@@ -353,7 +353,11 @@ pub fn RowLine(row: RowView) -> impl IntoView {
             view! {
                 <tr class="row-certs">
                     <td></td>
-                    <td colspan="8"><RowCertificates row_id=id row_active=active/></td>
+                    <td colspan="8">
+                        <Suspense fallback=|| ()>
+                            {move || Suspend::new(row_certificates_panel(id, active))}
+                        </Suspense>
+                    </td>
                 </tr>
             }
         })}
