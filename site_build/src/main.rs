@@ -34,7 +34,14 @@ pub struct Options {
 }
 
 fn parse_args() -> anyhow::Result<Options> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // `cargo run` names the package's folder at run time: the checkout being built. The folder it
+    // was compiled in may be another checkout of this workspace, whose binary cargo reuses when
+    // nothing it knows of changed (CI's clean clone beside a developer's checkout, sharing
+    // ~/.cache/ra-portal/target): then the compile-time path would build the other checkout.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let root = manifest_dir
         .parent()
         .context("site_build lies inside the workspace")?
         .to_path_buf();
