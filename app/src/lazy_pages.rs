@@ -7,13 +7,13 @@
 use leptos::prelude::*;
 use leptos_router::{lazy_route, LazyRoute};
 
+use crate::hydrated::mark_hydrated;
 use crate::pages::api_tokens::ApiTokensPage;
 use crate::pages::audit::AuditPage;
 use crate::pages::certificates::MyCertificatesPage;
 use crate::pages::confirm::ConfirmPage;
 use crate::pages::login::LoginPage;
 use crate::pages::operator::OperatorPage;
-use crate::shell::mark_hydrated;
 
 /// A route whose page component is loaded with its own module. The page loads its data itself
 /// (resources in the component), so the route has none to start beforehand.

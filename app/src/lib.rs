@@ -15,6 +15,7 @@ pub mod dates;
 pub mod deprovision_api;
 pub mod error;
 pub mod handover_api;
+pub mod hydrated;
 pub mod i18n;
 pub mod lazy_pages;
 pub mod messages;

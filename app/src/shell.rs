@@ -6,6 +6,7 @@ use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{path, Lazy};
 
 use crate::auth::{provide_session, use_session};
+use crate::hydrated::mark_hydrated;
 use crate::i18n::{provide_lang, use_texts, CurrentLang, Lang};
 use crate::lazy_pages::{
     ApiTokensRoute, AuditRoute, CertificatesRoute, ConfirmRoute, LoginRoute, OperatorRoute,
@@ -125,20 +126,6 @@ fn MainNav() -> impl IntoView {
                 }
             }
     }
-}
-
-/// Marks `<body data-hydrated>` once the WASM client has taken over the page, so browser tests
-/// (and people reading the DOM) know clicks will be handled: called by each routed page, as its
-/// effects run after it is hydrated. Effects run only in the browser. Also keeps the browser's
-/// time zone in a cookie for the next requests (see `time_zone`).
-pub(crate) fn mark_hydrated() {
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        crate::time_zone::remember_browser_zone();
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 }
 
 /// Switches the interface language at once and remembers the choice in a cookie.
