@@ -9,10 +9,16 @@ use leptos::prelude::*;
 /// the next requests (see `time_zone`).
 pub fn mark_hydrated() {
     Effect::new(move |_| {
+        // Every routed page calls this; only the first after the page load has anything to do
+        // (a navigation inside the client finds the body marked and the zone remembered).
+        let Some(body) = document().body() else {
+            return;
+        };
+        if body.get_attribute("data-hydrated").as_deref() == Some("true") {
+            return;
+        }
         #[cfg(feature = "hydrate")]
         crate::time_zone::remember_browser_zone();
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
+        let _ = body.set_attribute("data-hydrated", "true");
     });
 }

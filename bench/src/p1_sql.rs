@@ -130,26 +130,13 @@ impl Baseline {
     /// the copy, as a script of `INSERT OR REPLACE` statements in one transaction, with the
     /// portal's connection settings.
     fn script(&self, db: &Path) -> anyhow::Result<(String, Counts)> {
+        // One sqlite3 run dumps every table's new and changed rows; a table without any adds nothing.
         let mut dump = format!("ATTACH {} AS b;\n", string(&self.before));
-        let mut written = 0;
         for table in tables(db)? {
             if KEPT_BY_TRIGGERS.contains(&table.as_str()) {
                 continue;
             }
             let t = quoted(&table);
-            let changed: i64 = sqlite3(
-                db,
-                &format!(
-                    "ATTACH {} AS b; SELECT count(*) FROM (SELECT * FROM main.{t} EXCEPT SELECT * FROM b.{t});",
-                    string(&self.before)
-                ),
-            )?
-            .trim()
-            .parse()?;
-            if changed == 0 {
-                continue;
-            }
-            written += 1;
             dump.push_str(&format!(
                 ".mode insert {t}\nSELECT * FROM main.{t} EXCEPT SELECT * FROM b.{t};\n"
             ));
@@ -166,6 +153,7 @@ impl Baseline {
         // `char(10)`). The rows of one table go into INSERTs of up to ROWS_PER_INSERT rows each.
         let mut rows = 0;
         let mut statements = 0;
+        let mut written = 0;
         let mut batch: Vec<&str> = Vec::new();
         let mut batch_table = "";
         let mut flush = |script: &mut String, table: &str, batch: &mut Vec<&str>| {
@@ -185,6 +173,10 @@ impl Baseline {
                 .with_context(|| format!("not an INSERT of sqlite3's .mode insert: {line:.80}"))?;
             if table != batch_table || batch.len() == ROWS_PER_INSERT {
                 flush(&mut script, batch_table, &mut batch);
+                // The dump holds each table's rows together.
+                if table != batch_table {
+                    written += 1;
+                }
                 batch_table = table;
             }
             batch.push(tuple);

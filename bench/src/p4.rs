@@ -73,14 +73,18 @@ const REPEAT_VISIT_TARGET_MS: f64 = 130.0;
 /// Rounds of first and repeat visit measured in the browser (after one that warms the machine up).
 const LOADS: usize = 10;
 
+/// The file name `text` starts with (letters, digits, `.`, `-`, `_`).
+fn file_name_at(text: &str) -> String {
+    text.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        .collect()
+}
+
 /// The `/pkg/` files a page names (its client: JS glue, WASM, CSS), in order of appearance.
 fn client_files(html: &str) -> Vec<String> {
     let mut files: Vec<String> = Vec::new();
     for rest in html.split("/pkg/").skip(1) {
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            .collect();
+        let name = file_name_at(rest);
         if !name.is_empty() && !files.contains(&name) {
             files.push(name);
         }
@@ -93,10 +97,7 @@ fn imported_client_files(js: &str) -> Vec<String> {
     let mut files: Vec<String> = Vec::new();
     let after = |quote: &'static str| js.split(quote).skip(1);
     for rest in after("from \"./").chain(after("from './")) {
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            .collect();
+        let name = file_name_at(rest);
         if name.starts_with("ra-portal.") && name.ends_with(".js") && !files.contains(&name) {
             files.push(name);
         }
