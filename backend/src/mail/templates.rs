@@ -507,6 +507,15 @@ pub struct DigestMail<'a> {
     pub link: &'a str,
 }
 
+/// A paragraph of the digest: its heading, then a line per item.
+fn list<T>(heading: &str, items: &[T], line: impl Fn(&T) -> String) -> String {
+    let lines = items.iter().map(line);
+    std::iter::once(heading.to_owned())
+        .chain(lines)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The subject of a digest; the domain is the only input in it, and it is a registered domain
 /// name (letters, digits, dots and hyphens), so it cannot forge a header.
 pub fn digest_subject(domain: &str) -> String {
@@ -532,116 +541,77 @@ pub fn digest_mail(mail: &DigestMail<'_>) -> RenderedMail {
         ),
     ];
     if !mail.leavers.is_empty() {
-        let lines = |l: &DigestLeaver| {
-            (
-                l.primary.clone(),
-                l.name.clone(),
-                l.certificates,
-                utc_date_time(l.deadline),
+        let line = |l: &DigestLeaver, certificates: &str, deadline: &str| {
+            let d = utc_date_time(l.deadline);
+            format!(
+                "- {} ({}): {} {certificates}, {deadline} {d}",
+                l.primary, l.name, l.certificates
             )
         };
-        de.push(
-            std::iter::once(
-                "Deaktivierte Zeilen mit gültigen Zertifikaten (nach den S/MIME Baseline \
-             Requirements bis zur Frist zu sperren):"
-                    .to_owned(),
-            )
-            .chain(
-                mail.leavers
-                    .iter()
-                    .map(lines)
-                    .map(|(p, n, c, d)| format!("- {p} ({n}): {c} Zertifikat(e), Frist {d}")),
-            )
-            .collect::<Vec<_>>()
-            .join("\n"),
-        );
-        en.push(
-            std::iter::once(
-                "Deactivated rows with valid certificates (to be revoked by the S/MIME Baseline \
-             Requirements' deadline):"
-                    .to_owned(),
-            )
-            .chain(
-                mail.leavers
-                    .iter()
-                    .map(lines)
-                    .map(|(p, n, c, d)| format!("- {p} ({n}): {c} certificate(s), deadline {d}")),
-            )
-            .collect::<Vec<_>>()
-            .join("\n"),
-        );
+        de.push(list(
+            "Deaktivierte Zeilen mit gültigen Zertifikaten (nach den S/MIME Baseline \
+             Requirements bis zur Frist zu sperren):",
+            mail.leavers,
+            |l| line(l, "Zertifikat(e)", "Frist"),
+        ));
+        en.push(list(
+            "Deactivated rows with valid certificates (to be revoked by the S/MIME Baseline \
+             Requirements' deadline):",
+            mail.leavers,
+            |l| line(l, "certificate(s)", "deadline"),
+        ));
     }
     if !mail.expiring.is_empty() {
         let line = |e: &DigestExpiring, until: &str| {
+            let day = utc_date(e.not_after);
             format!(
-                "- {} ({}), {} {}, {}",
-                e.primary,
-                e.holder,
-                until,
-                utc_date(e.not_after),
-                e.serial
+                "- {} ({}), {until} {day}, {}",
+                e.primary, e.holder, e.serial
             )
         };
-        de.push(
-            std::iter::once("Zertifikate, die in den nächsten 30 Tagen ablaufen:".to_owned())
-                .chain(mail.expiring.iter().map(|e| line(e, "bis")))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
-        en.push(
-            std::iter::once("Certificates that expire within 30 days:".to_owned())
-                .chain(mail.expiring.iter().map(|e| line(e, "until")))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
+        de.push(list(
+            "Zertifikate, die in den nächsten 30 Tagen ablaufen:",
+            mail.expiring,
+            |e| line(e, "bis"),
+        ));
+        en.push(list(
+            "Certificates that expire within 30 days:",
+            mail.expiring,
+            |e| line(e, "until"),
+        ));
     }
     if !mail.failed.is_empty() {
         let line = |c: &DigestChallenge| {
-            format!(
-                "- {} → {}, {}: {}",
-                c.address,
-                c.recipient,
-                utc_date_time(c.at),
-                c.error.as_deref().unwrap_or("-")
-            )
+            let error = c.error.as_deref().unwrap_or("-");
+            let at = utc_date_time(c.at);
+            format!("- {} → {}, {at}: {error}", c.address, c.recipient)
         };
-        de.push(
-            std::iter::once(format!(
-                "Challenge-Mails, die seit {since} nicht zugestellt werden konnten:"
-            ))
-            .chain(mail.failed.iter().map(line))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        );
-        en.push(
-            std::iter::once(format!(
-                "Challenge mails that could not be delivered since {since}:"
-            ))
-            .chain(mail.failed.iter().map(line))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        );
+        de.push(list(
+            &format!("Challenge-Mails, die seit {since} nicht zugestellt werden konnten:"),
+            mail.failed,
+            line,
+        ));
+        en.push(list(
+            &format!("Challenge mails that could not be delivered since {since}:"),
+            mail.failed,
+            line,
+        ));
     }
     if !mail.expired.is_empty() {
         let line = |c: &DigestChallenge| {
-            format!("- {} → {}, {}", c.address, c.recipient, utc_date_time(c.at))
+            let at = utc_date_time(c.at);
+            format!("- {} → {}, {at}", c.address, c.recipient)
         };
-        de.push(
-            std::iter::once(format!(
-                "Challenges, die seit {since} unbestätigt abgelaufen sind:"
-            ))
-            .chain(mail.expired.iter().map(line))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        );
-        en.push(
-            std::iter::once(format!(
-                "Challenges that expired unconfirmed since {since}:"
-            ))
-            .chain(mail.expired.iter().map(line))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        );
+        de.push(list(
+            &format!("Challenges, die seit {since} unbestätigt abgelaufen sind:"),
+            mail.expired,
+            line,
+        ));
+        en.push(list(
+            &format!("Challenges that expired unconfirmed since {since}:"),
+            mail.expired,
+            line,
+        ));
     }
     de.push(
         "Die Tabelle der Domain im RA-Portal (dort können Sie diese Übersicht auch abbestellen):"
