@@ -10,6 +10,7 @@ use super::auth::Caller;
 use super::body::{bounded, ApiPath, ApiQuery};
 use super::cursor;
 use super::problem::Problem;
+use super::refusals::{DomainNotFound, ReadRefusals};
 use crate::app_state::AppState;
 
 /// Largest page.
@@ -118,9 +119,7 @@ fn kind_of(name: Option<&str>) -> Result<Option<AuditKind>, Problem> {
     responses(
         (status = 200, description = "A page of the trail, newest first", body = AuditPage),
         (status = 400, description = "A parameter or the cursor cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals, DomainNotFound,
     )
 )]
 pub async fn list_audit(

@@ -32,6 +32,7 @@ use utoipa_axum::routes;
 use super::auth::Caller;
 use super::body::ApiPath;
 use super::problem::{FieldProblem, Problem, ProblemKind};
+use super::refusals::DomainNotFound;
 use crate::app_state::AppState;
 use crate::csv_routes::MAX_CSV_BYTES;
 
@@ -179,12 +180,12 @@ pub enum BulkAnswer {
         (status = 400, description = "Unreadable request (query, Idempotency-Key, JSON)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A read-only token applying", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Rows changed while planning", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Larger than 20 MiB or 200 000 rows", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Neither text/csv nor application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rows that break the rules (each with line and column), or an Idempotency-Key used before with another request", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The rate limit of the token's creator (all their tokens share it)", body = Problem, content_type = "application/problem+json"),
+        DomainNotFound,
     ),
 )]
 pub async fn bulk(

@@ -13,6 +13,7 @@ use super::auth::Caller;
 use super::body::{bounded, ApiJson, ApiPath, ApiQuery};
 use super::cursor;
 use super::problem::Problem;
+use super::refusals::{DomainNotFound, JsonBodyRefusals, ReadRefusals, WriteRefusals};
 use super::rows::ReasonName;
 use crate::app_state::AppState;
 
@@ -159,9 +160,7 @@ pub struct CertificateList {
     responses(
         (status = 200, description = "A page of certificates, newest first", body = CertificateList),
         (status = 400, description = "A parameter or the cursor cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals, DomainNotFound,
     )
 )]
 pub async fn list_certificates(
@@ -245,14 +244,10 @@ pub struct RevokeRequest {
     responses(
         (status = 200, description = "The certificate, revoked", body = Certificate),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such certificate in the domain", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Its row is active, or it is no longer valid (R15)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a reason the portal writes", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, JsonBodyRefusals,
     )
 )]
 pub async fn revoke_certificate(

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::auth::Caller;
 use super::body::{ApiJson, ApiPath};
 use super::problem::{Problem, ProblemKind};
+use super::refusals::{DomainNotFound, JsonBodyRefusals, ReadRefusals, RowNotFound, WriteRefusals};
 use super::rows::{Address, Row};
 use crate::app_state::AppState;
 
@@ -65,13 +66,8 @@ pub struct SendReport {
     responses(
         (status = 200, description = "What was sent and what was refused", body = SendReport),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No rows, or too many", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, JsonBodyRefusals, DomainNotFound,
     )
 )]
 pub async fn send_challenges(
@@ -150,9 +146,7 @@ pub struct RowChallenges {
     responses(
         (status = 200, description = "Each address's state", body = RowChallenges),
         (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals, RowNotFound,
     )
 )]
 pub async fn row_challenges(

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::auth::Caller;
-use super::problem::Problem;
+use super::refusals::ReadRefusals;
 
 /// A domain the token reaches.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -40,8 +40,7 @@ pub enum Scope {
     get, path = "/domains", tag = "domains",
     responses(
         (status = 200, description = "The token's domains", body = DomainList),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals,
     )
 )]
 pub async fn list_domains(caller: Caller) -> Json<DomainList> {

@@ -28,6 +28,7 @@ pub mod openapi;
 pub mod paths;
 pub mod problem;
 pub mod rate_limit;
+pub mod refusals;
 pub mod rows;
 
 use std::sync::Arc;

@@ -21,6 +21,9 @@ use super::body::{
 };
 use super::cursor;
 use super::problem::{Problem, ProblemKind};
+use super::refusals::{
+    DomainNotFound, IfMatchRefusals, JsonBodyRefusals, ReadRefusals, RowNotFound, WriteRefusals,
+};
 use crate::app_state::AppState;
 
 /// Personal or functional (SPEC §2).
@@ -244,120 +247,80 @@ impl From<RowView> for Row {
     }
 }
 
-/// A new row: its primary address and fields.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewRow {
-    /// The primary (sender) address, in a domain the token covers; fixed for good (R2).
-    pub primary_address: String,
-    /// First name (leave empty on functional rows).
-    #[serde(default)]
-    pub first_name: String,
-    /// Last name, or the functional mailbox's name.
-    #[serde(default)]
-    pub last_name: String,
-    /// Further addresses of the mailbox (at most 50).
-    #[serde(default)]
-    #[schema(max_items = 50)]
-    pub aliases: Vec<String>,
-    /// Personal (the default) or functional.
-    #[serde(default)]
-    pub mailbox_type: Option<MailboxKind>,
-    /// A functional row's applicant (required there, forbidden on personal rows).
-    #[serde(default)]
-    pub applicant_address: Option<String>,
-    /// The NAP's note.
-    #[serde(default)]
-    pub comment: String,
+/// Declares a request body that carries all of a row's editable fields (what is left out is
+/// emptied; the primary address is never editable, R2) and some fields of its own. One list of
+/// fields for the three bodies, not `#[serde(flatten)]`: serde cannot refuse unknown fields of a
+/// flattened struct, and a misspelt field must be a 422, not silently dropped.
+macro_rules! row_body {
+    ($(#[$doc:meta])* $name:ident { $($(#[$own_doc:meta])* $own:ident: $own_type:ty,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$own_doc])* pub $own: $own_type,)*
+            /// First name (leave empty on functional rows).
+            #[serde(default)]
+            pub first_name: String,
+            /// Last name, or the functional mailbox's name.
+            #[serde(default)]
+            pub last_name: String,
+            /// Further addresses of the mailbox (at most 50).
+            #[serde(default)]
+            #[schema(max_items = 50)]
+            pub aliases: Vec<String>,
+            /// Personal (the default) or functional.
+            #[serde(default)]
+            pub mailbox_type: Option<MailboxKind>,
+            /// A functional row's applicant (required there, forbidden on personal rows).
+            #[serde(default)]
+            pub applicant_address: Option<String>,
+            /// The NAP's note.
+            #[serde(default)]
+            pub comment: String,
+        }
+
+        impl $name {
+            /// The fields as the services read them.
+            fn input(&self) -> RowInput {
+                RowInput {
+                    first_name: self.first_name.clone(),
+                    last_name: self.last_name.clone(),
+                    // The services read aliases as the form has them: separated by spaces.
+                    aliases: self.aliases.join(" "),
+                    mailbox_type: self
+                        .mailbox_type
+                        .map(|k| MailboxType::from(k).as_str().to_owned())
+                        .unwrap_or_default(),
+                    applicant: self.applicant_address.clone().unwrap_or_default(),
+                    comment: self.comment.clone(),
+                }
+            }
+        }
+    };
 }
 
-/// A row's editable fields, all of them (what is left out is emptied); the primary address
-/// is never editable (R2).
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RowFields {
-    /// First name (leave empty on functional rows).
-    #[serde(default)]
-    pub first_name: String,
-    /// Last name, or the functional mailbox's name.
-    #[serde(default)]
-    pub last_name: String,
-    /// Further addresses of the mailbox (at most 50).
-    #[serde(default)]
-    #[schema(max_items = 50)]
-    pub aliases: Vec<String>,
-    /// Personal (the default) or functional.
-    #[serde(default)]
-    pub mailbox_type: Option<MailboxKind>,
-    /// A functional row's applicant (required there, forbidden on personal rows).
-    #[serde(default)]
-    pub applicant_address: Option<String>,
-    /// The NAP's note.
-    #[serde(default)]
-    pub comment: String,
-}
-
-/// The upsert's body: the editable fields and, optionally, whether the row is active.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpsertRow {
-    /// First name (leave empty on functional rows).
-    #[serde(default)]
-    pub first_name: String,
-    /// Last name, or the functional mailbox's name.
-    #[serde(default)]
-    pub last_name: String,
-    /// Further addresses of the mailbox (at most 50).
-    #[serde(default)]
-    #[schema(max_items = 50)]
-    pub aliases: Vec<String>,
-    /// Personal (the default) or functional.
-    #[serde(default)]
-    pub mailbox_type: Option<MailboxKind>,
-    /// A functional row's applicant (required there, forbidden on personal rows).
-    #[serde(default)]
-    pub applicant_address: Option<String>,
-    /// The NAP's note.
-    #[serde(default)]
-    pub comment: String,
-    /// Active or not; left out, a new row is active and an existing one keeps its state. Setting
-    /// it false deactivates like a CSV line with `Active` no (R8): certificates are not revoked,
-    /// the row goes on the leaver worklist; `POST …/deactivate` is the one-step leaver (R19).
-    #[serde(default)]
-    pub active: Option<bool>,
-}
-
-fn row_input(
-    first_name: String,
-    last_name: String,
-    aliases: Vec<String>,
-    mailbox_type: Option<MailboxKind>,
-    applicant: Option<String>,
-    comment: String,
-) -> RowInput {
-    RowInput {
-        first_name,
-        last_name,
-        // The services read aliases as the form has them: separated by spaces.
-        aliases: aliases.join(" "),
-        mailbox_type: mailbox_type
-            .map(|k| MailboxType::from(k).as_str().to_owned())
-            .unwrap_or_default(),
-        applicant: applicant.unwrap_or_default(),
-        comment,
+row_body! {
+    /// A new row: its primary address and fields.
+    NewRow {
+        /// The primary (sender) address, in a domain the token covers; fixed for good (R2).
+        primary_address: String,
     }
 }
 
-impl RowFields {
-    fn input(self) -> RowInput {
-        row_input(
-            self.first_name,
-            self.last_name,
-            self.aliases,
-            self.mailbox_type,
-            self.applicant_address,
-            self.comment,
-        )
+row_body! {
+    /// A row's editable fields, all of them (what is left out is emptied); the primary address
+    /// is never editable (R2).
+    RowFields {}
+}
+
+row_body! {
+    /// The upsert's body: the editable fields and, optionally, whether the row is active.
+    UpsertRow {
+        /// Active or not; left out, a new row is active and an existing one keeps its state. Setting
+        /// it false deactivates like a CSV line with `Active` no (R8): certificates are not revoked,
+        /// the row goes on the leaver worklist; `POST …/deactivate` is the one-step leaver (R19).
+        #[serde(default)]
+        active: Option<bool>,
     }
 }
 
@@ -530,9 +493,7 @@ fn query_of(p: RowListParams) -> Result<RowQuery, Problem> {
     responses(
         (status = 200, description = "A page of rows", body = RowList),
         (status = 400, description = "A parameter or the cursor cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals, DomainNotFound,
     )
 )]
 pub async fn list_rows(
@@ -599,9 +560,7 @@ pub async fn list_rows(
         (status = 200, description = "The row; `ETag` is its version", body = Row,
             headers(("ETag" = String, description = "The row's version, for If-Match"))),
         (status = 400, description = "The id is not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals, RowNotFound,
     )
 )]
 pub async fn get_row(
@@ -625,13 +584,8 @@ pub async fn get_row(
         (status = 201, description = "Created; `Location` names it", body = Row,
             headers(("ETag" = String), ("Location" = String))),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The row breaks rules; `errors` names the fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, JsonBodyRefusals, DomainNotFound,
     )
 )]
 pub async fn create_row(
@@ -642,20 +596,12 @@ pub async fn create_row(
 ) -> Result<Response, Problem> {
     let viewer = caller.writer()?;
     let dom = caller.domain(&domain)?;
-    let input = row_input(
-        body.first_name,
-        body.last_name,
-        body.aliases,
-        body.mailbox_type,
-        body.applicant_address,
-        body.comment,
-    );
     let view = service::create_row(
         &state.portal.pool,
         viewer,
         &dom.name,
         &body.primary_address,
-        &input,
+        &body.input(),
     )
     .await?;
     // A primary address of a more specific registered domain lands in that table (SPEC §2).
@@ -688,15 +634,8 @@ pub async fn create_row(
     responses(
         (status = 200, description = "Saved", body = Row, headers(("ETag" = String))),
         (status = 400, description = "The body or If-Match cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The row changed since that version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The fields break rules", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, JsonBodyRefusals, IfMatchRefusals, RowNotFound,
     )
 )]
 pub async fn update_row(
@@ -725,13 +664,8 @@ pub async fn update_row(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "If-Match cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The row had a challenge (R3)", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The row changed since that version", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, IfMatchRefusals, RowNotFound,
     )
 )]
 pub async fn delete_row(
@@ -762,10 +696,8 @@ pub async fn delete_row(
     responses(
         (status = 200, description = "The row", body = Row, headers(("ETag" = String))),
         (status = 400, description = "The address cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        ReadRefusals, RowNotFound,
     )
 )]
 pub async fn get_row_by_address(
@@ -804,14 +736,9 @@ pub async fn get_row_by_address(
         (status = 200, description = "Updated (or unchanged)", body = Row, headers(("ETag" = String))),
         (status = 201, description = "Created", body = Row, headers(("ETag" = String), ("Location" = String))),
         (status = 400, description = "The body or If-Match cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such domain among the token's", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The row changed since that version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The row breaks rules", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, JsonBodyRefusals, DomainNotFound,
     )
 )]
 pub async fn upsert_row(
@@ -826,14 +753,7 @@ pub async fn upsert_row(
     let expected = if_match(&headers)?;
     let pool = &state.portal.pool;
     let active = body.active;
-    let input = row_input(
-        body.first_name,
-        body.last_name,
-        body.aliases,
-        body.mailbox_type,
-        body.applicant_address,
-        body.comment,
-    );
+    let input = body.input();
     // One write transaction (backend::rows::upsert_row): If-Match is judged against the version
     // the change is made on, and a refusal of any part (fields, active) writes nothing.
     let (upserted, view) = service::upsert_row(
@@ -889,11 +809,8 @@ pub async fn upsert_row(
     responses(
         (status = 200, description = "The row, active", body = Row, headers(("ETag" = String))),
         (status = 400, description = "If-Match cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The row changed since that version", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, RowNotFound,
     )
 )]
 pub async fn activate_row(
@@ -993,15 +910,10 @@ pub struct Deactivated {
         (status = 200, description = "The row, inactive, and how many certificates were revoked", body = Deactivated,
             headers(("ETag" = String))),
         (status = 400, description = "The body or If-Match cannot be read", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such row in the domain", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A certificate of the row cannot be revoked now", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "The row changed since that version", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body does not fit", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Rate limit", body = Problem, content_type = "application/problem+json"),
+        WriteRefusals, JsonBodyRefusals, RowNotFound,
     )
 )]
 pub async fn deactivate_row(
