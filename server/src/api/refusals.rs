@@ -8,94 +8,53 @@ use utoipa::IntoResponses;
 
 use super::problem::Problem;
 
-/// What any operation answers without a valid token, or over the rate limit.
-#[derive(IntoResponses)]
-pub enum ReadRefusals {
-    #[response(
-        status = 401,
-        description = "No valid token",
-        content_type = "application/problem+json"
-    )]
-    NoToken(Problem),
-    #[response(
-        status = 429,
-        description = "Rate limit",
-        content_type = "application/problem+json"
-    )]
-    RateLimit(Problem),
+/// Declares a response set: a variant per status, each a problem with its description.
+macro_rules! refusals {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $status:tt $description:tt,)+ }) => {
+        $(#[$doc])*
+        #[derive(IntoResponses)]
+        pub enum $name {
+            $(
+                #[response(status = $status, description = $description, content_type = "application/problem+json")]
+                $variant(Problem),
+            )+
+        }
+    };
 }
 
-/// [`ReadRefusals`] and a read-only token's write.
-#[derive(IntoResponses)]
-pub enum WriteRefusals {
-    #[response(
-        status = 401,
-        description = "No valid token",
-        content_type = "application/problem+json"
-    )]
-    NoToken(Problem),
-    #[response(
-        status = 403,
-        description = "A read-only token",
-        content_type = "application/problem+json"
-    )]
-    ReadOnly(Problem),
-    #[response(
-        status = 429,
-        description = "Rate limit",
-        content_type = "application/problem+json"
-    )]
-    RateLimit(Problem),
+refusals! {
+    /// What any operation answers without a valid token, or over the rate limit.
+    ReadRefusals { NoToken = 401 "No valid token", RateLimit = 429 "Rate limit", }
 }
 
-/// A JSON body the API does not read.
-#[derive(IntoResponses)]
-pub enum JsonBodyRefusals {
-    #[response(
-        status = 413,
-        description = "Body too large",
-        content_type = "application/problem+json"
-    )]
-    TooLarge(Problem),
-    #[response(
-        status = 415,
-        description = "Not JSON",
-        content_type = "application/problem+json"
-    )]
-    NotJson(Problem),
+refusals! {
+    /// [`ReadRefusals`] and a read-only token's write.
+    WriteRefusals {
+        NoToken = 401 "No valid token",
+        ReadOnly = 403 "A read-only token",
+        RateLimit = 429 "Rate limit",
+    }
 }
 
-/// A write on a row that changed meanwhile, or without saying which version it changes.
-#[derive(IntoResponses)]
-pub enum IfMatchRefusals {
-    #[response(
-        status = 412,
-        description = "The row changed since that version",
-        content_type = "application/problem+json"
-    )]
-    Changed(Problem),
-    #[response(
-        status = 428,
-        description = "No If-Match",
-        content_type = "application/problem+json"
-    )]
-    NoIfMatch(Problem),
+refusals! {
+    /// A JSON body the API does not read.
+    JsonBodyRefusals { TooLarge = 413 "Body too large", NotJson = 415 "Not JSON", }
 }
 
-/// A domain the token does not cover (or that does not exist: the two are not told apart).
-#[derive(IntoResponses)]
-#[response(
-    status = 404,
-    description = "No such domain among the token's",
-    content_type = "application/problem+json"
-)]
-pub struct DomainNotFound(Problem);
+refusals! {
+    /// A write on a row that changed meanwhile, or without saying which version it changes.
+    IfMatchRefusals {
+        Changed = 412 "The row changed since that version",
+        NoIfMatch = 428 "No If-Match",
+    }
+}
 
-/// A row id or address that is no row of the domain.
-#[derive(IntoResponses)]
-#[response(
-    status = 404,
-    description = "No such row in the domain",
-    content_type = "application/problem+json"
-)]
-pub struct RowNotFound(Problem);
+refusals! {
+    /// A domain the token does not cover (or that does not exist: the two are not told apart).
+    DomainNotFound { NotFound = 404 "No such domain among the token's", }
+}
+
+refusals! {
+    /// A row id or address that is no row of the domain.
+    RowNotFound { NotFound = 404 "No such row in the domain", }
+}
