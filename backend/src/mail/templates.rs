@@ -168,46 +168,11 @@ fn link_after(p: &[String]) -> usize {
 
 /// The challenge mail in German and English, as plain text with an HTML alternative.
 pub fn challenge_mail(mail: &ChallengeMail<'_>) -> RenderedMail {
-    let p = paragraphs(mail);
-    let mut text = String::new();
-    for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
-        if i == 1 {
-            text.push_str("----------------------------------------------------------------\n\n");
-        }
-        for (j, para) in lang.iter().enumerate() {
-            text.push_str(para);
-            text.push_str("\n\n");
-            if j == link_after(lang) {
-                let _ = write!(text, "    {}\n\n", mail.link);
-            }
-        }
-    }
-    text.push_str("-- \nRA-Portal / RA portal\n");
-
-    let link = escape_html(mail.link);
-    let mut html = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    html.push_str(&escape_html(CHALLENGE_SUBJECT));
-    html.push_str("</title></head>\n<body style=\"font-family: sans-serif\">\n");
-    for (i, (lang, code)) in [(&p.de, "de"), (&p.en, "en")].into_iter().enumerate() {
-        if i == 1 {
-            html.push_str("<hr>\n");
-        }
-        let _ = writeln!(html, "<div lang=\"{code}\">");
-        for (j, para) in lang.iter().enumerate() {
-            let _ = writeln!(html, "<p>{}</p>", escape_html(para));
-            if j == link_after(lang) {
-                let _ = writeln!(html, "<p><a href=\"{link}\">{link}</a></p>");
-            }
-        }
-        html.push_str("</div>\n");
-    }
-    html.push_str("<p>-- <br>RA-Portal / RA portal</p>\n</body></html>\n");
-
-    RenderedMail {
-        subject: CHALLENGE_SUBJECT.to_owned(),
-        text,
-        html,
-    }
+    render(
+        CHALLENGE_SUBJECT,
+        &paragraphs(mail),
+        Some((mail.link, link_after)),
+    )
 }
 
 /// The subject of every revocation mail: fixed text, no input in it.
@@ -311,40 +276,7 @@ fn revocation_paragraphs(mail: &RevocationMail<'_>) -> Paragraphs {
 /// The mail confirming a revocation to the certificate's owner, German then English, as plain
 /// text with an HTML alternative.
 pub fn revocation_mail(mail: &RevocationMail<'_>) -> RenderedMail {
-    let p = revocation_paragraphs(mail);
-    let mut text = String::new();
-    for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
-        if i == 1 {
-            text.push_str("----------------------------------------------------------------\n\n");
-        }
-        for para in lang {
-            text.push_str(para);
-            text.push_str("\n\n");
-        }
-    }
-    text.push_str("-- \nRA-Portal / RA portal\n");
-
-    let mut html = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-    html.push_str(&escape_html(REVOCATION_SUBJECT));
-    html.push_str("</title></head>\n<body style=\"font-family: sans-serif\">\n");
-    for (i, (lang, code)) in [(&p.de, "de"), (&p.en, "en")].into_iter().enumerate() {
-        if i == 1 {
-            html.push_str("<hr>\n");
-        }
-        let _ = writeln!(html, "<div lang=\"{code}\">");
-        for para in lang {
-            let lines: Vec<String> = para.split('\n').map(escape_html).collect();
-            let _ = writeln!(html, "<p>{}</p>", lines.join("<br>"));
-        }
-        html.push_str("</div>\n");
-    }
-    html.push_str("<p>-- <br>RA-Portal / RA portal</p>\n</body></html>\n");
-
-    RenderedMail {
-        subject: REVOCATION_SUBJECT.to_owned(),
-        text,
-        html,
-    }
+    render(REVOCATION_SUBJECT, &revocation_paragraphs(mail), None)
 }
 
 /// The subject of every expiry reminder: fixed text, no input in it.
@@ -378,20 +310,32 @@ fn days_left_text(secs: i64) -> (String, String) {
 
 /// A mail of paragraphs in German, then English, with `link` after each language's paragraphs.
 pub(crate) fn bilingual_mail(subject: &str, p: &Paragraphs, link: &str) -> RenderedMail {
+    render(subject, p, Some((link, |lang| lang.len() - 1)))
+}
+
+/// A mail of paragraphs in German, then English, as plain text with an HTML alternative; a
+/// link, if any, stands in each language after the paragraph its function picks.
+fn render(
+    subject: &str,
+    p: &Paragraphs,
+    link: Option<(&str, fn(&[String]) -> usize)>,
+) -> RenderedMail {
+    let link_here = |lang: &[String], j| link.filter(|(_, after)| after(lang) == j);
     let mut text = String::new();
     for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
         if i == 1 {
             text.push_str("----------------------------------------------------------------\n\n");
         }
-        for para in lang {
+        for (j, para) in lang.iter().enumerate() {
             text.push_str(para);
             text.push_str("\n\n");
+            if let Some((link, _)) = link_here(lang, j) {
+                let _ = write!(text, "    {link}\n\n");
+            }
         }
-        let _ = write!(text, "    {link}\n\n");
     }
     text.push_str("-- \nRA-Portal / RA portal\n");
 
-    let href = escape_html(link);
     let mut html = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
     html.push_str(&escape_html(subject));
     html.push_str("</title></head>\n<body style=\"font-family: sans-serif\">\n");
@@ -400,11 +344,14 @@ pub(crate) fn bilingual_mail(subject: &str, p: &Paragraphs, link: &str) -> Rende
             html.push_str("<hr>\n");
         }
         let _ = writeln!(html, "<div lang=\"{code}\">");
-        for para in lang {
+        for (j, para) in lang.iter().enumerate() {
             let lines: Vec<String> = para.split('\n').map(escape_html).collect();
             let _ = writeln!(html, "<p>{}</p>", lines.join("<br>"));
+            if let Some((link, _)) = link_here(lang, j) {
+                let href = escape_html(link);
+                let _ = writeln!(html, "<p><a href=\"{href}\">{href}</a></p>");
+            }
         }
-        let _ = writeln!(html, "<p><a href=\"{href}\">{href}</a></p>");
         html.push_str("</div>\n");
     }
     html.push_str("<p>-- <br>RA-Portal / RA portal</p>\n</body></html>\n");
