@@ -575,6 +575,15 @@ fn shown(value: &str) -> String {
 pub fn field_text(fields: &RowFields, field: Field, primary: &EmailAddress) -> String {
     match field {
         Field::PrimaryAddress => primary.to_string(),
+        Field::Active => active_text(fields.active).to_owned(),
+        _ => editable_text(fields, field),
+    }
+}
+
+/// The text of one of a row's editable fields as the file holds it; empty for the primary
+/// address and `Active`, which are not.
+pub fn editable_text(fields: &RowFields, field: Field) -> String {
+    match field {
         Field::FirstName => fields.first_name.to_string(),
         Field::LastName => fields.last_name.to_string(),
         Field::Aliases => fields
@@ -590,7 +599,7 @@ pub fn field_text(fields: &RowFields, field: Field, primary: &EmailAddress) -> S
             .map(ToString::to_string)
             .unwrap_or_default(),
         Field::Comment => fields.comment.to_string(),
-        Field::Active => active_text(fields.active).to_owned(),
+        Field::PrimaryAddress | Field::Active => String::new(),
     }
 }
 

@@ -17,7 +17,9 @@ use domain::table::ParsedInput;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::file::{field_text, Column, CsvLine, HeaderColumn, LineError, ParsedFile};
+use super::file::{
+    editable_text, field_text, Column, CsvLine, HeaderColumn, LineError, ParsedFile,
+};
 use super::store;
 use super::{FieldChange, LinePreview, LineStatus, Preview};
 use crate::blocking;
@@ -665,7 +667,7 @@ fn sort_errors(errors: &mut [LineError]) {
 fn row_input(csv: CsvLine, stored: Option<&RowFields>) -> RowInput {
     let keep = |cell: Option<String>, field: Field| match (cell, stored) {
         (Some(v), _) => v,
-        (None, Some(s)) => stored_text(s, field),
+        (None, Some(s)) => editable_text(s, field),
         (None, None) => String::new(),
     };
     RowInput {
@@ -675,27 +677,6 @@ fn row_input(csv: CsvLine, stored: Option<&RowFields>) -> RowInput {
         mailbox_type: keep(csv.mailbox_type, Field::MailboxType),
         applicant: keep(csv.applicant, Field::Applicant),
         comment: keep(csv.comment, Field::Comment),
-    }
-}
-
-fn stored_text(fields: &RowFields, field: Field) -> String {
-    match field {
-        Field::FirstName => fields.first_name.to_string(),
-        Field::LastName => fields.last_name.to_string(),
-        Field::Aliases => fields
-            .aliases
-            .iter()
-            .map(EmailAddress::as_str)
-            .collect::<Vec<_>>()
-            .join(" "),
-        Field::MailboxType => fields.mailbox_type.to_string(),
-        Field::Applicant => fields
-            .applicant
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
-        Field::Comment => fields.comment.to_string(),
-        Field::PrimaryAddress | Field::Active => String::new(),
     }
 }
 
