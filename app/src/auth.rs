@@ -71,14 +71,11 @@ pub fn session_info() -> SessionInfo {
     }
 }
 
-/// The session of this page load, shared by every component through context.
-///
-/// The server knows the session before it renders (its session layer found it), writes it into the
-/// page as `<body data-session>`, and the browser reads it back when it hydrates. So there is no
-/// resource to wait for and both sides render the same navigation. Logging in or out reloads the
-/// page, which is when the session changes.
-#[derive(Debug, Clone)]
-pub struct CurrentSession(pub SessionInfo);
+// The session of this page load is shared by every component through context (as the
+// `SessionInfo` itself). The server knows it before it renders (its session layer found it),
+// writes it into the page as `<body data-session>`, and the browser reads it back when it
+// hydrates. So there is no resource to wait for and both sides render the same navigation.
+// Logging in or out reloads the page, which is when the session changes.
 
 /// The attribute of `<body>` that carries the session to the browser.
 pub const SESSION_ATTRIBUTE: &str = "data-session";
@@ -104,12 +101,12 @@ pub fn initial_session() -> SessionInfo {
 
 /// Puts the session into context; call once at the root.
 pub fn provide_session() {
-    provide_context(CurrentSession(initial_session()));
+    provide_context(initial_session());
 }
 
 /// The session of this page.
 pub fn use_session() -> SessionInfo {
-    expect_context::<CurrentSession>().0
+    expect_context::<SessionInfo>()
 }
 
 /// Keeps a `return_to` only if it is a path on this site (no open redirect to another host).

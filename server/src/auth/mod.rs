@@ -3,9 +3,10 @@
 
 pub mod oidc;
 
+use app::on_server::cookie_in as cookie;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -32,18 +33,6 @@ const OIDC_STATE_COOKIE: &str = "ra_oidc_state";
 const OIDC_LOGIN_MAX_AGE_SECS: i64 = 600;
 /// The login page's `error` for someone the IdM deactivated or deleted (R22).
 const IDM_INACTIVE_ERROR: &str = "deactivated";
-
-/// Reads one cookie from request headers.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
 
 /// Finds the session of the request's cookie and puts the signed-in `Viewer` (user and roles) into
 /// the request's extensions, where pages and server functions read it without waiting. Roles are
