@@ -7,6 +7,7 @@ use sqlx::SqlitePool;
 use super::{AuditKind, ContextFor, RowContext, ServiceError};
 use crate::roles::Viewer;
 use crate::storage::audit as audit_store;
+pub use crate::storage::audit::AuditEntry;
 
 /// Most audit records one call returns (the CSV download asks for this many).
 pub const MAX_AUDIT_RECORDS: u32 = 100_000;
@@ -33,26 +34,6 @@ pub struct AuditFilter {
     pub before_id: Option<i64>,
     /// At most this many records, newest first: 0 means 100, more than 100 000 means 100 000.
     pub limit: u32,
-}
-
-/// One record of the audit trail.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// The record's number: later records have larger ones.
-    #[serde(default)]
-    pub id: i64,
-    /// When (Unix seconds).
-    pub at: i64,
-    /// Who: a user ID, or `cli:<verb>` / `system…`.
-    pub actor: String,
-    /// What: an [`AuditKind`] spelling.
-    pub kind: String,
-    /// About which address (or serial, account).
-    pub subject: Option<String>,
-    /// State before, as JSON.
-    pub before: Option<String>,
-    /// State after, as JSON.
-    pub after: Option<String>,
 }
 
 /// A domain's audit trail, newest first, filtered (its NAPs and operators, R16).
@@ -94,18 +75,7 @@ pub async fn list_audit(
         },
     )
     .await?;
-    Ok(records
-        .into_iter()
-        .map(|r| AuditEntry {
-            id: r.id,
-            at: r.at,
-            actor: r.actor,
-            kind: r.kind,
-            subject: r.subject,
-            before: r.before,
-            after: r.after,
-        })
-        .collect())
+    Ok(records)
 }
 
 /// The audit trail as a CSV file (RFC 4180: comma, CRLF, quotes where needed): a header line and

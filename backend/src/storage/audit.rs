@@ -190,6 +190,26 @@ pub struct AuditRecord {
     pub after: Option<String>,
 }
 
+/// One record of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow)]
+pub struct AuditEntry {
+    /// The record's number: later records have larger ones.
+    #[serde(default)]
+    pub id: i64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Who: a user ID, or `cli:<verb>` / `system…`.
+    pub actor: String,
+    /// What: an [`AuditKind`] spelling.
+    pub kind: String,
+    /// About which address (or serial, account).
+    pub subject: Option<String>,
+    /// State before, as JSON.
+    pub before: Option<String>,
+    /// State after, as JSON.
+    pub after: Option<String>,
+}
+
 /// Appends one record. Call it inside the transaction of the change it describes.
 pub async fn insert_audit_record(
     conn: &mut Conn,
@@ -255,9 +275,9 @@ pub struct AuditQuery<'a> {
 pub async fn list_audit_records(
     conn: &mut Conn,
     query: &AuditQuery<'_>,
-) -> sqlx::Result<Vec<AuditRecord>> {
+) -> sqlx::Result<Vec<AuditEntry>> {
     let mut q = sqlx::QueryBuilder::new(
-        "SELECT id, at, actor, domain_id, row_id, kind, subject, before, after FROM audit_records
+        "SELECT id, at, actor, kind, subject, before, after FROM audit_records
          WHERE domain_id = ",
     );
     q.push_bind(query.domain_id);
