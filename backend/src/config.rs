@@ -111,6 +111,10 @@ pub struct MailConfig {
     pub smtp: Option<SmtpConfig>,
     /// Folder for `.eml` files when no SMTP relay is configured; default `<data_dir>/mail`.
     pub folder: Option<PathBuf>,
+    /// With several portal instances on one database: after this many seconds without a sign of
+    /// life, an instance counts as gone and the mail it had claimed is sent by another (default
+    /// 60). Each instance shows one four times as often.
+    pub instance_timeout_secs: u64,
 }
 
 impl Default for MailConfig {
@@ -119,6 +123,7 @@ impl Default for MailConfig {
             from: "RA Portal <ra-portal@localhost>".into(),
             smtp: None,
             folder: None,
+            instance_timeout_secs: 60,
         }
     }
 }

@@ -100,8 +100,10 @@ impl Application {
     /// sessions) runs beside it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tokio::spawn(housekeeping(self.portal.clone()));
-        // Mail queued by the use cases is delivered by one worker; on shutdown it finishes the
-        // mail in flight, and anything still queued is sent after the next start.
+        // Mail queued by the use cases is delivered by this instance's worker (beside those of other
+        // instances on the same database); on shutdown it finishes the mail in flight and gives
+        // up its claims, and anything still queued is sent by another instance or after the
+        // next start.
         let transport = Arc::new(MailTransport::from_config(&self.portal.config)?);
         tracing::info!("mail is delivered {}", transport.describe());
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
@@ -135,6 +137,9 @@ impl Application {
             transport,
             WorkerSettings {
                 heartbeat: Some(self.portal.outbox_heartbeat.clone()),
+                instance_timeout: std::time::Duration::from_secs(
+                    self.portal.config.mail.instance_timeout_secs.max(1),
+                ),
                 ..WorkerSettings::default()
             },
             self.portal.outbox.clone(),

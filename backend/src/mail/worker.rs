@@ -1,10 +1,14 @@
 //! The outbox worker: delivers queued mail and records the outcome (SPEC §3).
 //!
-//! Mail is queued in the transaction of what caused it; this worker picks due mail in batches
-//! (oldest first), sends a few at once, and records each outcome. Delivery is at-least-once: if
-//! the process dies between the relay's "250 OK" and the record, the mail is sent again after
-//! the restart — with the same Message-ID and Date, so a duplicate is recognisable. One worker
-//! runs per database; it does not claim rows, so do not start two.
+//! Mail is queued in the transaction of what caused it; this worker claims due mail in batches
+//! (oldest first), sends a few at once, and records each outcome as soon as the relay answered.
+//!
+//! Several portal instances may run on one database, each with its worker: a claim gives a mail
+//! to one instance, and an instance that shows no sign of life for `instance_timeout` (killed,
+//! its machine gone) leaves its claimed mail to the others. Delivery is at-least-once: if a
+//! process dies between the relay's "250 OK" and the record (a millisecond), the mail is sent
+//! again — with the same Message-ID and Date, so a duplicate is recognisable. No SMTP client can
+//! do better: the relay's answer and the record cannot be one atomic step.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -16,6 +20,7 @@ use tokio::task::JoinSet;
 
 use crate::clock;
 use crate::mail::transport::{DeliverMail, DeliveryError};
+use crate::storage::instances;
 use crate::storage::outbox::{self as store, OutboxMail};
 
 /// During a burst of full batches, cleared mail bodies are erased from the files (Q8) at least
@@ -40,6 +45,25 @@ pub struct WorkerSettings {
     /// Beaten by the running worker at least every `poll_interval`, so `/health` can tell it is
     /// alive; `None` where nobody asks (tests of the worker itself).
     pub heartbeat: Option<Arc<WorkerHeartbeat>>,
+    /// This process among the instances on the database: the holder of its claims.
+    pub instance: String,
+    /// After this long without a sign of life in the database, an instance counts as gone and its
+    /// claimed mail is sent by another one. Its signs of life come four times as often.
+    pub instance_timeout: Duration,
+}
+
+/// A fresh instance id: 128 random bits as 32 hex digits.
+pub fn new_instance_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without the system's randomness, time and process id still tell two processes apart.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let fallback = (u128::from(std::process::id()) << 64) ^ nanos;
+        bytes = fallback.to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Default for WorkerSettings {
@@ -52,6 +76,8 @@ impl Default for WorkerSettings {
             retry_cap_secs: 3600,
             max_attempts: 10,
             heartbeat: None,
+            instance: new_instance_id(),
+            instance_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -111,9 +137,9 @@ pub struct RoundOutcome {
     pub failed: usize,
 }
 
-/// Delivers up to one batch of the mail due at `now` and records the outcomes. Once `stop`
-/// reads `true`, no further mail of the batch is started; those in flight are finished and
-/// recorded, the rest stays queued.
+/// Claims up to one batch of the mail due at `now`, delivers it and records each outcome as soon
+/// as the relay answered. Once `stop` reads `true`, no further mail of the batch is started; those
+/// in flight are finished and recorded, the claims on the rest are given up.
 pub async fn deliver_due_mails<T: DeliverMail>(
     pool: &SqlitePool,
     transport: &Arc<T>,
@@ -121,9 +147,17 @@ pub async fn deliver_due_mails<T: DeliverMail>(
     now: i64,
     stop: Option<&watch::Receiver<bool>>,
 ) -> Result<RoundOutcome, sqlx::Error> {
+    let alive_since = now.saturating_sub(timeout_secs(settings));
     let due = {
         let mut conn = pool.acquire().await?;
-        store::list_due_outbox_mails(&mut conn, now, settings.batch).await?
+        store::claim_due_outbox_mails(
+            &mut conn,
+            &settings.instance,
+            now,
+            alive_since,
+            settings.batch,
+        )
+        .await?
     };
     let mut outcome = RoundOutcome {
         picked: due.len(),
@@ -133,7 +167,6 @@ pub async fn deliver_due_mails<T: DeliverMail>(
         return Ok(outcome);
     }
 
-    let mut results: Vec<(OutboxMail, Result<(), DeliveryError>)> = Vec::with_capacity(due.len());
     let mut in_flight = JoinSet::new();
     let mut waiting = due.into_iter();
     loop {
@@ -146,16 +179,46 @@ pub async fn deliver_due_mails<T: DeliverMail>(
                 (mail, result)
             });
         }
-        match in_flight.join_next().await {
-            Some(Ok(done)) => results.push(done),
-            // A panicking delivery leaves its mail queued; it is tried again next round.
-            Some(Err(e)) => tracing::error!(error = %e, "a mail delivery task failed"),
-            None => break,
+        let Some(first) = in_flight.join_next().await else {
+            break;
+        };
+        // Each outcome is recorded at once (with any others that are ready), so a process that
+        // dies leaves as few sent mails unrecorded as it can: those would be sent again.
+        let mut done = Vec::with_capacity(settings.concurrency);
+        for joined in std::iter::once(first).chain(std::iter::from_fn(|| in_flight.try_join_next()))
+        {
+            match joined {
+                Ok(delivered) => done.push(delivered),
+                // A panicking delivery leaves its mail claimed; the next round takes it again.
+                Err(e) => tracing::error!(error = %e, "a mail delivery task failed"),
+            }
         }
+        record_outcomes(pool, settings, now, &done, &mut outcome).await?;
     }
+    if waiting.len() > 0 {
+        let mut conn = pool.acquire().await?;
+        store::release_outbox_claims(&mut conn, &settings.instance).await?;
+    }
+    Ok(outcome)
+}
 
+/// [`WorkerSettings::instance_timeout`] in whole seconds, at least one.
+fn timeout_secs(settings: &WorkerSettings) -> i64 {
+    i64::try_from(settings.instance_timeout.as_secs())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// Records the relay's answers to `done` in one transaction, counting them into `outcome`.
+async fn record_outcomes(
+    pool: &SqlitePool,
+    settings: &WorkerSettings,
+    now: i64,
+    done: &[(OutboxMail, Result<(), DeliveryError>)],
+    outcome: &mut RoundOutcome,
+) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    for (mail, result) in &results {
+    for (mail, result) in done {
         match result {
             Ok(()) => {
                 store::mark_outbox_mail_sent(&mut tx, mail.id, now).await?;
@@ -182,8 +245,55 @@ pub async fn deliver_due_mails<T: DeliverMail>(
             }
         }
     }
-    tx.commit().await?;
-    Ok(outcome)
+    tx.commit().await
+}
+
+/// This process as `portal_instances.host` shows it: host name and process id.
+fn host_and_pid() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
+}
+
+/// Records one sign of life of this instance; a failure is logged (the next one may succeed).
+async fn beat_in_database(pool: &SqlitePool, settings: &WorkerSettings, host: &str) {
+    let beat = async {
+        let mut conn = pool.acquire().await?;
+        instances::beat_instance(&mut conn, &settings.instance, host, clock::now()).await
+    };
+    if let Err(e) = beat.await {
+        tracing::warn!(error = %e, "could not record this instance's sign of life");
+    }
+}
+
+/// Shows in the database that this instance is alive, four times per `instance_timeout`, until
+/// `shutdown` reads `true`; then removes it, with the records of instances long gone.
+async fn show_signs_of_life(
+    pool: SqlitePool,
+    settings: WorkerSettings,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let host = host_and_pid();
+    let every = (settings.instance_timeout / 4).max(Duration::from_millis(250));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stop = tokio::select! {
+            _ = ticks.tick() => false,
+            _ = shutdown.wait_for(|stopped| *stopped) => true,
+        };
+        if stop {
+            break;
+        }
+        beat_in_database(&pool, &settings, &host).await;
+    }
+    let gone_before = clock::now().saturating_sub(timeout_secs(&settings).saturating_mul(10));
+    let removed = async {
+        let mut conn = pool.acquire().await?;
+        instances::remove_instances(&mut conn, &settings.instance, gone_before).await
+    };
+    if let Err(e) = removed.await {
+        tracing::warn!(error = %e, "could not remove this instance's record");
+    }
 }
 
 /// Runs until `shutdown` reads `true`: delivers due mail, then waits to be woken by `notify`
@@ -196,7 +306,15 @@ pub async fn run_outbox_worker<T: DeliverMail>(
     notify: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    tracing::info!("outbox worker started");
+    tracing::info!(instance = %settings.instance, "outbox worker started");
+    // Its claims count while the process lives, however slow the relay (see the module's text);
+    // the first sign of life comes before the first claim.
+    beat_in_database(&pool, &settings, &host_and_pid()).await;
+    let signs_of_life = tokio::spawn(show_signs_of_life(
+        pool.clone(),
+        settings.clone(),
+        shutdown.clone(),
+    ));
     // Bodies cleared since the WAL was last emptied (Q8); owed until the erase succeeds.
     let mut erase_owed = false;
     let mut last_erase = tokio::time::Instant::now();
@@ -257,5 +375,6 @@ pub async fn run_outbox_worker<T: DeliverMail>(
             changed = shutdown.changed() => if changed.is_err() { break },
         }
     }
+    let _ = signs_of_life.await;
     tracing::info!("outbox worker stopped");
 }

@@ -15,6 +15,7 @@ pub mod confirmations;
 pub mod deprovisionings;
 pub(crate) mod direct;
 pub mod domains;
+pub mod instances;
 pub mod links;
 pub mod oidc_logins;
 pub mod outbox;

@@ -75,25 +75,56 @@ pub struct OutboxMail {
     pub message_id: String,
     /// Delivery attempts so far.
     pub attempts: i64,
+    /// When it became due (the claim's order).
+    pub next_attempt_at: i64,
 }
 
-/// Up to `limit` queued mails due at `now`, the longest-waiting first.
-pub async fn list_due_outbox_mails(
+/// Claims up to `limit` queued mails due at `now` for `instance`, the longest-waiting first, and
+/// returns them. A mail is free to claim when nobody holds it, when `instance` itself does (left
+/// over from a round that stopped early), or when its holder has shown no sign of life since
+/// `alive_since` (see `storage::instances`). One statement, so SQLite's write lock serialises two
+/// instances claiming at once: each mail goes to one of them. (PostgreSQL: the subquery picks
+/// `FOR UPDATE SKIP LOCKED`.)
+pub async fn claim_due_outbox_mails(
     conn: &mut Conn,
+    instance: &str,
     now: i64,
+    alive_since: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxMail>> {
-    sqlx::query_as(
-        "SELECT id, created_at, recipient, subject, COALESCE(body_text, '') AS body_text,
-                COALESCE(body_html, '') AS body_html, message_id, attempts
-         FROM mail_outbox
-         WHERE state = 'queued' AND next_attempt_at <= ?
-         ORDER BY next_attempt_at, id LIMIT ?",
+    let mut mails: Vec<OutboxMail> = sqlx::query_as(
+        "UPDATE mail_outbox SET claimed_by = $1
+         WHERE id IN (
+             SELECT o.id FROM mail_outbox o
+             WHERE o.state = 'queued' AND o.next_attempt_at <= $2
+               AND (o.claimed_by IS NULL OR o.claimed_by = $1 OR NOT EXISTS (
+                   SELECT 1 FROM portal_instances i
+                   WHERE i.id = o.claimed_by AND i.beat_at >= $3))
+             ORDER BY o.next_attempt_at, o.id LIMIT $4)
+         RETURNING id, created_at, recipient, subject, COALESCE(body_text, '') AS body_text,
+                   COALESCE(body_html, '') AS body_html, message_id, attempts, next_attempt_at",
     )
+    .bind(instance)
     .bind(now)
+    .bind(alive_since)
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?;
+    // RETURNING names no order.
+    mails.sort_by_key(|m| (m.next_attempt_at, m.id));
+    Ok(mails)
+}
+
+/// Gives up `instance`'s claims on mail still queued (a round that stopped before sending them),
+/// so that any instance may send them at once.
+pub async fn release_outbox_claims(conn: &mut Conn, instance: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE mail_outbox SET claimed_by = NULL WHERE claimed_by = $1 AND state = 'queued'",
+    )
+    .bind(instance)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// When the next queued mail is due, if any (the worker sleeps until then at most).
@@ -108,7 +139,7 @@ pub async fn next_outbox_attempt_at(conn: &mut Conn) -> sqlx::Result<Option<i64>
 pub async fn mark_outbox_mail_sent(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE mail_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,
-             last_error = NULL, body_text = NULL, body_html = NULL
+             last_error = NULL, body_text = NULL, body_html = NULL, claimed_by = NULL
          WHERE id = ? AND state = 'queued'",
     )
     .bind(now)
@@ -126,7 +157,8 @@ pub async fn mark_outbox_mail_retry(
     next_attempt_at: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+        "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+             claimed_by = NULL
          WHERE id = ? AND state = 'queued'",
     )
     .bind(error)
@@ -142,7 +174,7 @@ pub async fn mark_outbox_mail_retry(
 pub async fn mark_outbox_mail_failed(conn: &mut Conn, id: i64, error: &str) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE mail_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,
-             body_text = NULL, body_html = NULL
+             body_text = NULL, body_html = NULL, claimed_by = NULL
          WHERE id = ? AND state = 'queued'",
     )
     .bind(error)

@@ -42,6 +42,7 @@ pub fn test_config(mail_folder: std::path::PathBuf) -> Config {
             from: "RA Portal <ra-portal@example.org>".into(),
             smtp: None,
             folder: Some(mail_folder),
+            ..MailConfig::default()
         },
         ..Config::default()
     }

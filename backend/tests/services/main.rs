@@ -13,6 +13,7 @@ mod digest;
 mod domains;
 mod handover;
 mod idm_bar;
+mod instances;
 mod mail;
 mod reminders;
 mod roles;

@@ -1,0 +1,180 @@
+//! Several portal instances on one database (issue 22): each mail of the outbox is claimed by one
+//! instance before it is sent; an instance that shows no sign of life leaves its claimed mail to
+//! the others once its timeout has passed; a round that stops early gives its claims up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backend::mail::{deliver_due_mails, DeliverMail, DeliveryError, OutboxMail, WorkerSettings};
+use backend::storage::instances::beat_instance;
+use backend::storage::outbox::claim_due_outbox_mails;
+use tokio::sync::watch;
+
+use super::challenges::{add_row, mails, World};
+
+/// Counts each Message-ID it is handed, taking a little while per mail so that two workers'
+/// rounds overlap.
+#[derive(Default)]
+struct CountingRelay {
+    seen: Mutex<HashMap<String, usize>>,
+}
+
+impl DeliverMail for CountingRelay {
+    async fn deliver(&self, mail: &OutboxMail) -> Result<(), DeliveryError> {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        *self
+            .seen
+            .lock()
+            .unwrap()
+            .entry(mail.message_id.clone())
+            .or_default() += 1;
+        Ok(())
+    }
+}
+
+fn instance(id: &str) -> WorkerSettings {
+    WorkerSettings {
+        instance: id.to_owned(),
+        batch: 40,
+        ..WorkerSettings::default()
+    }
+}
+
+/// Queues one challenge mail to each of `n` new rows.
+async fn queue(w: &World, n: usize) {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let primary = format!("person{i}@example.org");
+        ids.push(add_row(&w.db.pool, w.domain.id, &primary, &[], None, true).await);
+    }
+    assert_eq!(w.send(&ids).await.challenges, n);
+}
+
+#[tokio::test]
+async fn two_instances_on_one_database_deliver_each_mail_once() {
+    let w = super::challenges::world().await;
+    queue(&w, 300).await;
+    let relay = Arc::new(CountingRelay::default());
+    let now = backend::clock::now();
+    // Both alive (a running worker says so itself, see `mail::worker`).
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    for id in ["a", "b"] {
+        beat_instance(&mut conn, id, "host:1", now).await.unwrap();
+    }
+    drop(conn);
+
+    let worker = |settings: WorkerSettings| {
+        let (pool, relay) = (w.db.pool.clone(), Arc::clone(&relay));
+        tokio::spawn(async move {
+            let mut rounds = 0;
+            while deliver_due_mails(&pool, &relay, &settings, now, None)
+                .await
+                .unwrap()
+                .picked
+                > 0
+            {
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let (a, b) = (worker(instance("a")), worker(instance("b")));
+    let (rounds_a, rounds_b) = (a.await.unwrap(), b.await.unwrap());
+
+    let seen = relay.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 300, "every mail delivered");
+    assert!(seen.values().all(|&n| n == 1), "none twice");
+    assert!(
+        rounds_a > 0 && rounds_b > 0,
+        "both instances worked: {rounds_a} and {rounds_b} rounds"
+    );
+    let all = mails(&w.db.pool).await;
+    assert!(all.iter().all(|m| m.state == "sent" && m.attempts == 1));
+}
+
+#[tokio::test]
+async fn mail_claimed_by_an_instance_that_went_silent_is_sent_by_another_after_its_timeout() {
+    let w = super::challenges::world().await;
+    queue(&w, 3).await;
+    let t0 = 1_800_000_000;
+    // Instance "gone" claims the mail and dies before sending it.
+    {
+        let mut conn = w.db.pool.acquire().await.unwrap();
+        beat_instance(&mut conn, "gone", "host-a:1", t0)
+            .await
+            .unwrap();
+        let claimed = claim_due_outbox_mails(&mut conn, "gone", t0, t0 - 60, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 3);
+    }
+    let relay = Arc::new(CountingRelay::default());
+    let other = instance("other"); // timeout: 60 s
+
+    let while_alive = deliver_due_mails(&w.db.pool, &relay, &other, t0 + 59, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        while_alive.picked, 0,
+        "its claims hold for 60 s after its last sign of life"
+    );
+
+    let after = deliver_due_mails(&w.db.pool, &relay, &other, t0 + 61, None)
+        .await
+        .unwrap();
+    assert_eq!((after.picked, after.sent), (3, 3));
+    assert_eq!(relay.seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn an_instance_that_keeps_showing_signs_of_life_keeps_its_claims_however_long_it_sends() {
+    let w = super::challenges::world().await;
+    queue(&w, 2).await;
+    let t0 = 1_800_000_000;
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    beat_instance(&mut conn, "slow", "host-a:1", t0)
+        .await
+        .unwrap();
+    claim_due_outbox_mails(&mut conn, "slow", t0, t0 - 60, 10)
+        .await
+        .unwrap();
+    // Its relay is slow (SMTP timeouts), but the process is alive and says so.
+    beat_instance(&mut conn, "slow", "host-a:1", t0 + 3000)
+        .await
+        .unwrap();
+    drop(conn);
+
+    let relay = Arc::new(CountingRelay::default());
+    let other = deliver_due_mails(&w.db.pool, &relay, &instance("other"), t0 + 3030, None)
+        .await
+        .unwrap();
+
+    assert_eq!(other.picked, 0);
+    assert!(relay.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_round_that_stops_early_gives_up_its_claims_at_once() {
+    let w = super::challenges::world().await;
+    queue(&w, 5).await;
+    let relay = Arc::new(CountingRelay::default());
+    let now = backend::clock::now();
+    let (_stop, stopped) = watch::channel(true);
+
+    let stopping = deliver_due_mails(&w.db.pool, &relay, &instance("a"), now, Some(&stopped))
+        .await
+        .unwrap();
+    assert_eq!((stopping.picked, stopping.sent), (5, 0));
+
+    // The other instance need not wait for a timeout: "a" is alive but gave the mail up.
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    beat_instance(&mut conn, "a", "host-a:1", now)
+        .await
+        .unwrap();
+    drop(conn);
+    let other = deliver_due_mails(&w.db.pool, &relay, &instance("b"), now, None)
+        .await
+        .unwrap();
+    assert_eq!(other.sent, 5);
+}
