@@ -13,3 +13,4 @@ CREATE TABLE portal_instances (
 ) WITHOUT ROWID;
 
 ALTER TABLE mail_outbox ADD COLUMN claimed_by TEXT; -- the instance delivering it now (`portal_instances.id`, not a foreign key: a claim outlives its instance until another takes it); NULL: nobody
+ALTER TABLE mail_outbox ADD COLUMN claimed_from TEXT; -- the holder before `claimed_by` when a mail was taken over from a silent instance: then the delivery journals (backend/src/mail/journal.rs) are asked whether the relay accepted it already

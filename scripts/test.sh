@@ -34,6 +34,12 @@ step "REST API (schemathesis against the debug portal, R21)"
 # bounded number of cases (about a thousand requests, some 15 s).
 bash scripts/api-check.sh 2>&1 | tee -a "$log"
 
+step "several instances on one database (real processes, issue 22)"
+# Three debug portals on one data folder start together, deliver 5 000 challenge mails to the Node
+# SMTP test server while one is killed (SIGKILL) every half second, and a bulk apply is killed
+# halfway; some 15 s.
+python3 scripts/instances_check.py 2>&1 | tee -a "$log"
+
 step "fuzz the CSV parser (${FUZZ_SECONDS:-60} s)"
 bash scripts/fuzz.sh
 

@@ -39,8 +39,16 @@ impl Portal {
                 config.data_dir.display()
             )
         })?;
+        // Instances starting together on one data folder (issue 22) take turns here: the first
+        // migrates the database and makes the CA, the others find both done. (sqlx does not lock
+        // SQLite migrations, and two processes making a CA would each keep another key.)
+        let turn = config.data_dir.join("startup.lock");
+        let turn =
+            tokio::task::spawn_blocking(move || crate::private_files::lock_exclusively(&turn))
+                .await??;
         let pool = crate::db::open(&config.database_path()).await?;
         let ca = EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url())?;
+        drop(turn);
         Ok(Portal {
             pool,
             config: Arc::new(config),

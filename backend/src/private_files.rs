@@ -57,3 +57,12 @@ pub fn create_private_file(path: &Path) -> io::Result<()> {
     options.open(path)?;
     tighten(path)
 }
+
+/// Waits for the exclusive lock on the private file `path` (made if missing) and holds it until
+/// the returned file is dropped: processes starting on one data folder take turns with it.
+pub fn lock_exclusively(path: &Path) -> io::Result<fs::File> {
+    create_private_file(path)?;
+    let file = fs::OpenOptions::new().write(true).open(path)?;
+    file.lock()?;
+    Ok(file)
+}

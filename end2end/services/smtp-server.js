@@ -18,6 +18,7 @@ const user = env.SMTP_USER || '';
 const pass = env.SMTP_PASS || '';
 const authRequired = Boolean(user || pass);
 const maildir = env.SMTP_MAILDIR || '';
+const delayMs = Number(env.SMTP_DELAY_MS || 0);
 const addrList = (v) => new Set(String(v || '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 
 // Recipient rules; start from env, can be changed at run time with PUT /api/rules.
@@ -124,6 +125,9 @@ const server = new SMTPServer({
           secure: Boolean(session.secure),
           raw: raw.toString('utf8'),
         };
+        // A relay that takes its time to accept (writing its queue file), as real ones do; the
+        // mail counts as received once that is done, right before the answer.
+        if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
         mails.push(mail);
         if (maildir) writeFileSync(join(maildir, `${id}.eml`), raw);
         console.log(`smtp-server: mail #${id} from ${mail.envelopeFrom} to ${mail.to.join(',')}${mail.secure ? ' (TLS)' : ''}`);
@@ -176,6 +180,12 @@ const api = createServer(async (req, res) => {
       const to = (url.searchParams.get('to') || '').toLowerCase();
       const list = to ? mails.filter((m) => m.to.includes(to) || m.headerTo.includes(to)) : mails;
       return json(res, 200, list.map(publicMail));
+    }
+    // How often each Message-ID arrived (the several-instances check counts thousands of mails).
+    if (path === '/api/message-ids' && req.method === 'GET') {
+      const counts = {};
+      for (const m of mails) counts[m.messageId] = (counts[m.messageId] || 0) + 1;
+      return json(res, 200, counts);
     }
     if (path === '/api/mails' && req.method === 'DELETE') {
       const n = mails.length;

@@ -132,14 +132,21 @@ impl Application {
                 let _ = deprovisioning_stopped.wait_for(|stopped| *stopped).await;
             },
         ));
+        let instance = backend::mail::worker::new_instance_id();
+        let journal = backend::mail::journal::DeliveryJournal::open(
+            &self.portal.config.data_dir.join("outbox-journal"),
+            &instance,
+        )?;
         let worker = tokio::spawn(run_outbox_worker(
             self.portal.pool.clone(),
             transport,
             WorkerSettings {
                 heartbeat: Some(self.portal.outbox_heartbeat.clone()),
+                instance,
                 instance_timeout: std::time::Duration::from_secs(
                     self.portal.config.mail.instance_timeout_secs.max(1),
                 ),
+                journal: Some(Arc::new(journal)),
                 ..WorkerSettings::default()
             },
             self.portal.outbox.clone(),

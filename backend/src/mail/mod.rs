@@ -5,6 +5,7 @@
 //! (so a crash loses none) and wake the worker.
 
 pub mod deprovisioning_mail;
+pub mod journal;
 pub mod message_id;
 pub mod templates;
 pub mod transport;

@@ -5,10 +5,11 @@
 //!
 //! Several portal instances may run on one database, each with its worker: a claim gives a mail
 //! to one instance, and an instance that shows no sign of life for `instance_timeout` (killed,
-//! its machine gone) leaves its claimed mail to the others. Delivery is at-least-once: if a
-//! process dies between the relay's "250 OK" and the record (a millisecond), the mail is sent
-//! again — with the same Message-ID and Date, so a duplicate is recognisable. No SMTP client can
-//! do better: the relay's answer and the record cannot be one atomic step.
+//! its machine gone) leaves its claimed mail to the others, which first ask the delivery journals
+//! (`mail::journal`) whether the relay accepted it already. Delivery is still at-least-once where
+//! nobody can know: a relay that accepted a mail after its sender died before the answer, or a
+//! lost machine with its journal. Such a mail is sent again with the same Message-ID and Date, so
+//! a duplicate is recognisable.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::clock;
+use crate::mail::journal::DeliveryJournal;
 use crate::mail::transport::{DeliverMail, DeliveryError};
 use crate::storage::instances;
 use crate::storage::outbox::{self as store, OutboxMail};
@@ -50,6 +52,9 @@ pub struct WorkerSettings {
     /// After this long without a sign of life in the database, an instance counts as gone and its
     /// claimed mail is sent by another one. Its signs of life come four times as often.
     pub instance_timeout: Duration,
+    /// This instance's delivery journal (see `mail::journal`); `None`: mail taken over from a
+    /// silent instance is sent again without asking its journal.
+    pub journal: Option<Arc<DeliveryJournal>>,
 }
 
 /// A fresh instance id: 128 random bits as 32 hex digits.
@@ -78,6 +83,7 @@ impl Default for WorkerSettings {
             heartbeat: None,
             instance: new_instance_id(),
             instance_timeout: Duration::from_secs(60),
+            journal: None,
         }
     }
 }
@@ -166,6 +172,17 @@ pub async fn deliver_due_mails<T: DeliverMail>(
     if due.is_empty() {
         return Ok(outcome);
     }
+    // Mail taken over from a silent instance that the relay accepted already (its journal says
+    // so) is recorded as sent, not sent again.
+    let (accepted, due) = accepted_before(settings, due);
+    if !accepted.is_empty() {
+        tracing::info!(
+            mails = accepted.len(),
+            "mail taken over was sent already (journal)"
+        );
+        let accepted: Vec<_> = accepted.into_iter().map(|m| (m, Ok(()))).collect();
+        record_outcomes(pool, settings, now, &accepted, &mut outcome).await?;
+    }
 
     let mut in_flight = JoinSet::new();
     let mut waiting = due.into_iter();
@@ -174,8 +191,15 @@ pub async fn deliver_due_mails<T: DeliverMail>(
         while !stopping && in_flight.len() < settings.concurrency.max(1) {
             let Some(mail) = waiting.next() else { break };
             let transport = Arc::clone(transport);
+            let journal = settings.journal.clone();
             in_flight.spawn(async move {
                 let result = transport.deliver(&mail).await;
+                // At once, before anything else can happen to this process (see mail::journal).
+                if let (Ok(()), Some(journal)) = (&result, journal) {
+                    if let Err(e) = journal.note_sent(mail.id) {
+                        tracing::warn!(error = %e, "could not note a delivery in the journal");
+                    }
+                }
                 (mail, result)
             });
         }
@@ -200,6 +224,26 @@ pub async fn deliver_due_mails<T: DeliverMail>(
         store::release_outbox_claims(&mut conn, &settings.instance).await?;
     }
     Ok(outcome)
+}
+
+/// Splits mail taken over from other instances into what the journals name as accepted by the
+/// relay and the rest, to send. Without a journal (or one that cannot be read) everything is sent.
+fn accepted_before(
+    settings: &WorkerSettings,
+    due: Vec<OutboxMail>,
+) -> (Vec<OutboxMail>, Vec<OutboxMail>) {
+    let Some(journal) = &settings.journal else {
+        return (Vec::new(), due);
+    };
+    if due.iter().all(|m| m.claimed_from.is_none()) {
+        return (Vec::new(), due);
+    }
+    let sent = journal.all_sent().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read the delivery journals");
+        Default::default()
+    });
+    due.into_iter()
+        .partition(|mail| mail.claimed_from.is_some() && sent.contains(&mail.id))
 }
 
 /// [`WorkerSettings::instance_timeout`] in whole seconds, at least one.
@@ -376,5 +420,20 @@ pub async fn run_outbox_worker<T: DeliverMail>(
         }
     }
     let _ = signs_of_life.await;
+    // Every outcome is recorded: the journal is not needed any more (unless claims were left,
+    // whose mail another instance may take over and must not send twice).
+    let left = async {
+        let mut conn = pool.acquire().await?;
+        store::release_outbox_claims(&mut conn, &settings.instance).await
+    };
+    match (left.await, &settings.journal) {
+        (Ok(0), Some(journal)) => {
+            if let Err(e) = journal.remove() {
+                tracing::warn!(error = %e, "could not remove the delivery journal");
+            }
+        }
+        (Ok(_), _) => {}
+        (Err(e), _) => tracing::warn!(error = %e, "could not give up this instance's claims"),
+    }
     tracing::info!("outbox worker stopped");
 }

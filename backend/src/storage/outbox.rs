@@ -77,6 +77,9 @@ pub struct OutboxMail {
     pub attempts: i64,
     /// When it became due (the claim's order).
     pub next_attempt_at: i64,
+    /// The instance that held it before this one claimed it, if any: one that went silent, whose
+    /// delivery journal tells whether the relay had accepted it already.
+    pub claimed_from: Option<String>,
 }
 
 /// Claims up to `limit` queued mails due at `now` for `instance`, the longest-waiting first, and
@@ -93,7 +96,7 @@ pub async fn claim_due_outbox_mails(
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxMail>> {
     let mut mails: Vec<OutboxMail> = sqlx::query_as(
-        "UPDATE mail_outbox SET claimed_by = $1
+        "UPDATE mail_outbox SET claimed_from = claimed_by, claimed_by = $1
          WHERE id IN (
              SELECT o.id FROM mail_outbox o
              WHERE o.state = 'queued' AND o.next_attempt_at <= $2
@@ -102,7 +105,8 @@ pub async fn claim_due_outbox_mails(
                    WHERE i.id = o.claimed_by AND i.beat_at >= $3))
              ORDER BY o.next_attempt_at, o.id LIMIT $4)
          RETURNING id, created_at, recipient, subject, COALESCE(body_text, '') AS body_text,
-                   COALESCE(body_html, '') AS body_html, message_id, attempts, next_attempt_at",
+                   COALESCE(body_html, '') AS body_html, message_id, attempts, next_attempt_at,
+                   claimed_from",
     )
     .bind(instance)
     .bind(now)

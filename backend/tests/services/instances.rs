@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use backend::mail::journal::DeliveryJournal;
 use backend::mail::{deliver_due_mails, DeliverMail, DeliveryError, OutboxMail, WorkerSettings};
 use backend::storage::instances::beat_instance;
 use backend::storage::outbox::claim_due_outbox_mails;
@@ -177,4 +178,45 @@ async fn a_round_that_stops_early_gives_up_its_claims_at_once() {
         .await
         .unwrap();
     assert_eq!(other.sent, 5);
+}
+
+#[tokio::test]
+async fn mail_a_killed_instance_had_sent_is_recorded_from_its_journal_not_sent_again() {
+    let w = super::challenges::world().await;
+    queue(&w, 2).await;
+    let t0 = 1_800_000_000;
+    let folder = w.db.dir.path().join("outbox-journal");
+    // "gone" claims both mails; the relay accepts the first, "gone" notes it in its journal and
+    // is killed before it records anything in the database.
+    let first = {
+        let mut conn = w.db.pool.acquire().await.unwrap();
+        beat_instance(&mut conn, "gone", "host-a:1", t0)
+            .await
+            .unwrap();
+        let claimed = claim_due_outbox_mails(&mut conn, "gone", t0, t0 - 60, 10)
+            .await
+            .unwrap();
+        let gone = DeliveryJournal::open(&folder, "gone").unwrap();
+        gone.note_sent(claimed[0].id).unwrap();
+        claimed[0].clone()
+    };
+    let relay = Arc::new(CountingRelay::default());
+    let other = WorkerSettings {
+        journal: Some(Arc::new(DeliveryJournal::open(&folder, "other").unwrap())),
+        ..instance("other")
+    };
+
+    let outcome = deliver_due_mails(&w.db.pool, &relay, &other, t0 + 61, None)
+        .await
+        .unwrap();
+
+    assert_eq!((outcome.picked, outcome.sent), (2, 2));
+    let seen = relay.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        1,
+        "only the mail the relay had not accepted is sent"
+    );
+    assert!(!seen.contains_key(&first.message_id));
+    assert!(mails(&w.db.pool).await.iter().all(|m| m.state == "sent"));
 }
