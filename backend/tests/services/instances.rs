@@ -220,3 +220,67 @@ async fn mail_a_killed_instance_had_sent_is_recorded_from_its_journal_not_sent_a
     assert!(!seen.contains_key(&first.message_id));
     assert!(mails(&w.db.pool).await.iter().all(|m| m.state == "sent"));
 }
+
+/// A second portal instance on `c`'s data folder: its own pool (its own connections to the
+/// SQLite file, as another process has) and the same CA, opened from the folder.
+async fn second_instance(c: &super::certificates::CertWorld) -> backend::Portal {
+    let config = c.portal.config.clone();
+    let pool = backend::db::open(&config.database_path()).await.unwrap();
+    let ca =
+        backend::ca::EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url()).unwrap();
+    backend::Portal {
+        pool,
+        config,
+        outbox: Arc::new(tokio::sync::Notify::new()),
+        outbox_heartbeat: Arc::new(backend::mail::worker::WorkerHeartbeat::new(
+            backend::clock::now(),
+        )),
+        ca: Arc::new(ca),
+        search_matches: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn r15_revocations_on_two_instances_at_the_same_moment_are_both_in_the_next_crl() {
+    use super::certificates::{cert_world, crl_serials, person, user};
+    use backend::certificates::{current_crl, revoke_own_certificate};
+    use domain::certificate::RevocationReason;
+
+    let c = cert_world().await;
+    let mut serials = Vec::new();
+    let mut ids = Vec::new();
+    for (who, name) in [("anna", "Anna"), ("ben", "Ben")] {
+        person(c.pool(), who, name, "Tester", None).await;
+        let primary = format!("{who}@example.org");
+        let row = c.row(&primary, &[]).await;
+        c.link(row, &[primary.as_str()], who).await;
+        let cert = c
+            .request(&user(who), row, &[primary.as_str()])
+            .await
+            .unwrap();
+        serials.push(cert.serial);
+        ids.push(cert.id);
+    }
+    let before = current_crl(&c.portal).await.unwrap();
+    let other = second_instance(&c).await;
+    let (anna, ben) = (user("anna"), user("ben"));
+
+    let (a, b) = tokio::join!(
+        revoke_own_certificate(&c.portal, &anna, ids[0], RevocationReason::KeyCompromise),
+        revoke_own_certificate(&other, &ben, ids[1], RevocationReason::KeyCompromise),
+    );
+
+    a.unwrap();
+    b.unwrap();
+    // Each revocation signed a CRL in its own transaction, one after the other (the write lock):
+    // two numbers, strictly rising, and the later one lists both.
+    for portal in [&c.portal, &other] {
+        let crl = current_crl(portal).await.unwrap();
+        assert_eq!(crl.number, before.number + 2);
+        let mut listed: Vec<String> = crl_serials(&crl.der).into_iter().map(|(s, _)| s).collect();
+        listed.sort();
+        let mut expected = serials.clone();
+        expected.sort();
+        assert_eq!(listed, expected);
+    }
+}
