@@ -313,13 +313,13 @@ pub(crate) fn bilingual_mail(subject: &str, p: &Paragraphs, link: &str) -> Rende
     render(subject, p, Some((link, |lang| lang.len() - 1)))
 }
 
-/// A mail of paragraphs in German, then English, as plain text with an HTML alternative; a
-/// link, if any, stands in each language after the paragraph its function picks.
-fn render(
-    subject: &str,
-    p: &Paragraphs,
-    link: Option<(&str, fn(&[String]) -> usize)>,
-) -> RenderedMail {
+/// A mail's link and where it stands: after the paragraph (index) the function picks from each
+/// language's paragraphs.
+type PlacedLink<'a> = (&'a str, fn(&[String]) -> usize);
+
+/// A mail of paragraphs in German, then English, as plain text with an HTML alternative, with
+/// its link, if any.
+fn render(subject: &str, p: &Paragraphs, link: Option<PlacedLink<'_>>) -> RenderedMail {
     let link_here = |lang: &[String], j| link.filter(|(_, after)| after(lang) == j);
     let mut text = String::new();
     for (i, lang) in [&p.de, &p.en].into_iter().enumerate() {
