@@ -25,6 +25,11 @@ step "schema check (SQLite and PostgreSQL migrations alike, issue 22)"
 # catalogs compared, one script of writes and the audit trail's refusals on both; a few seconds.
 bash scripts/schema-check.sh 2>&1 | tee -a "$log"
 
+step "copy-to PostgreSQL (a demo portal copied into a throwaway PostgreSQL, issue 22)"
+# The debug ra-portal with data of every kind, stopped, copied with `ra-portal copy-to`; values
+# compared byte for byte; a few seconds.
+bash scripts/postgres.sh python3 scripts/copy_to_check.py 2>&1 | tee -a "$log"
+
 step "SCIM compliance (scim2-tester against the debug portal, R22)"
 # The debug ra-portal the server tests just built, on a fresh data folder; a few seconds.
 bash scripts/scim-check.sh 2>&1 | tee -a "$log"

@@ -16,6 +16,7 @@ pub mod certificates;
 pub mod challenges;
 pub mod clock;
 pub mod config;
+pub mod copy_to_postgres;
 pub mod csv_upload;
 pub mod db;
 pub mod demo;

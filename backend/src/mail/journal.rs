@@ -39,6 +39,9 @@ impl DeliveryJournal {
         let path = journal_path(folder, instance);
         crate::private_files::create_private_file(&path)?;
         let file = OpenOptions::new().append(true).open(&path)?;
+        // Held while the process lives: the kernel lets go of it when the process dies, however
+        // it dies, which tells the other instances here that it is gone (see `gone_instances`).
+        file.lock()?;
         Ok(DeliveryJournal {
             folder: folder.to_owned(),
             path,
@@ -56,6 +59,28 @@ impl DeliveryJournal {
     /// Removes the journal (the instance stops with every outcome recorded).
     pub fn remove(&self) -> io::Result<()> {
         fs::remove_file(&self.path)
+    }
+
+    /// The instances on this machine whose process has ended: their journal is here, but nobody
+    /// holds its lock any more. A killed instance is known to be gone at once, not only after its
+    /// timeout, so the instance started after it sends its mail without waiting.
+    pub fn gone_instances(&self) -> io::Result<Vec<String>> {
+        let mut gone = Vec::new();
+        for entry in fs::read_dir(&self.folder)? {
+            let path = entry?.path();
+            if path == self.path || path.extension().is_none_or(|e| e != "sent") {
+                continue;
+            }
+            let Ok(file) = File::open(&path) else {
+                continue; // removed meanwhile: stopped cleanly
+            };
+            if file.try_lock().is_ok() {
+                if let Some(id) = path.file_stem().and_then(|s| s.to_str()) {
+                    gone.push(id.to_owned());
+                }
+            }
+        }
+        Ok(gone)
     }
 
     /// The ids of the mails that any journal in this one's folder names as accepted by the relay:
@@ -129,10 +154,17 @@ mod tests {
 
         let other = DeliveryJournal::open(dir.path(), "other").unwrap();
         other.note_sent(40).unwrap();
+        assert!(
+            other.gone_instances().unwrap().is_empty(),
+            "abc's lock is held"
+        );
 
         assert_eq!(journal.all_sent().unwrap(), HashSet::from([7, 12, 40]));
-        journal.remove().unwrap();
-        assert_eq!(other.all_sent().unwrap(), HashSet::from([40]));
+        drop(journal); // the process of "abc" ends: its lock goes, its journal stays
+        assert_eq!(other.gone_instances().unwrap(), ["abc"]);
+        assert_eq!(other.all_sent().unwrap(), HashSet::from([7, 12, 40]));
+        other.remove().unwrap();
+        assert!(!dir.path().join("other.sent").exists());
     }
 
     #[test]

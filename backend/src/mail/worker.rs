@@ -206,8 +206,9 @@ pub async fn deliver_due_mails<T: DeliverMail>(
         let Some(first) = in_flight.join_next().await else {
             break;
         };
-        // Each outcome is recorded at once (with any others that are ready), so a process that
-        // dies leaves as few sent mails unrecorded as it can: those would be sent again.
+        // Each outcome is recorded at once (with any others that are ready): a process that dies
+        // leaves few outcomes unrecorded, and the journal names its sent ones to whoever takes
+        // its mail over.
         let mut done = Vec::with_capacity(settings.concurrency);
         for joined in std::iter::once(first).chain(std::iter::from_fn(|| in_flight.try_join_next()))
         {
@@ -244,6 +245,42 @@ fn accepted_before(
     });
     due.into_iter()
         .partition(|mail| mail.claimed_from.is_some() && sent.contains(&mail.id))
+}
+
+/// Forgets the instances on this machine whose process has ended (their journal's lock is free,
+/// see `mail::journal`), so their claimed mail need not wait for their timeout; `forgotten`
+/// remembers them across rounds.
+async fn forget_gone_instances(
+    pool: &SqlitePool,
+    settings: &WorkerSettings,
+    forgotten: &mut std::collections::HashSet<String>,
+) {
+    let Some(journal) = &settings.journal else {
+        return;
+    };
+    let gone = match journal.gone_instances() {
+        Ok(gone) => gone,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for instances gone");
+            return;
+        }
+    };
+    for instance in gone {
+        if forgotten.contains(&instance) {
+            continue;
+        }
+        let forget = async {
+            let mut conn = pool.acquire().await?;
+            instances::forget_instance(&mut conn, &instance).await
+        };
+        match forget.await {
+            Ok(()) => {
+                tracing::info!(%instance, "an instance on this machine has ended; its mail is free");
+                forgotten.insert(instance);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not forget an instance gone"),
+        }
+    }
 }
 
 /// [`WorkerSettings::instance_timeout`] in whole seconds, at least one.
@@ -367,11 +404,13 @@ pub async fn run_outbox_worker<T: DeliverMail>(
             heartbeat.beat(clock::now());
         }
     };
+    let mut forgotten = std::collections::HashSet::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
         beat();
+        forget_gone_instances(&pool, &settings, &mut forgotten).await;
         // A round against a slow relay may take minutes (SMTP timeouts); the worker is alive all
         // the while, so it keeps beating instead of looking dead to the health check.
         let result = {

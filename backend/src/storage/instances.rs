@@ -36,3 +36,12 @@ pub async fn remove_instances(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Forgets `instance` (its process is known to have ended): its claimed mail is free at once.
+pub async fn forget_instance(conn: &mut Conn, instance: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM portal_instances WHERE id = $1")
+        .bind(instance)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

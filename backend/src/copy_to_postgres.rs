@@ -1,0 +1,377 @@
+//! `ra-portal copy-to postgres://…` (issue 22, "moving up"): copies every table of this SQLite
+//! portal into an empty PostgreSQL database and checks the copy, row counts table by table.
+//!
+//! The target is migrated with `migrations/postgres` first (the same schema: scripts/schema-check.sh
+//! compares the two), then filled in one transaction, so a failure leaves it empty. Values keep
+//! their ids: the audit trail goes on with its numbers, foreign keys point where they pointed, and
+//! the identity sequences continue after the largest id. What triggers derive on PostgreSQL (row
+//! counts, the table's change counters, the login groups) is copied as SQLite derived it, with the
+//! tables' triggers off during the copy. The CA stays in `<data_dir>/ca` (it is not in the
+//! database): point the new portal at the same data folder, or copy the folder with it.
+//!
+//! Stop the portal before the copy: what it writes afterwards is not in the copy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use futures_util::TryStreamExt;
+use sqlx::postgres::PgConnection;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Connection, Row, SqlitePool, TypeInfo, ValueRef};
+
+/// The PostgreSQL migrations (`migrations/postgres`), compiled into the binary.
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// SQLite's full-text index of the table's search (virtual table and its shadow tables): kept by
+/// triggers from `row_search_text`; PostgreSQL searches that table with `pg_trgm` instead.
+const SQLITE_ONLY_TABLES: &[&str] = &[
+    "row_search",
+    "row_search_data",
+    "row_search_idx",
+    "row_search_content",
+    "row_search_docsize",
+    "row_search_config",
+];
+
+/// COPY data is sent in pieces of about this size.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
+
+/// What was copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyReport {
+    /// Each table with its rows, in the order they were copied (referenced tables first).
+    pub tables: Vec<(String, u64)>,
+    /// The largest audit record id, the same on both sides (0: none).
+    pub last_audit_id: i64,
+    /// How long the copy took, in milliseconds.
+    pub millis: u128,
+}
+
+/// Copies the portal's database `source` into the empty PostgreSQL database at `url` and checks
+/// that every table holds as many rows there as here. Refused, changing nothing, when the target
+/// holds portal data already or when its schema differs from this one's.
+pub async fn copy_to_postgres(source: &SqlitePool, url: &str) -> anyhow::Result<CopyReport> {
+    let started = Instant::now();
+    let mut pg = PgConnection::connect(url)
+        .await
+        .context("cannot connect to the PostgreSQL database")?;
+    POSTGRES_MIGRATOR
+        .run(&mut pg)
+        .await
+        .context("cannot migrate the PostgreSQL database")?;
+
+    let mut reader = source.begin().await?;
+    let sqlite_tables = sqlite_tables(&mut reader).await?;
+    let pg_tables = postgres_tables(&mut pg).await?;
+    let names: BTreeSet<&String> = sqlite_tables.keys().chain(pg_tables.keys()).collect();
+    for name in names {
+        match (sqlite_tables.get(name), pg_tables.get(name)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => bail!(
+                "table {name} has other columns on PostgreSQL ({}) than here ({}): \
+                 is the portal newer than the target's migrations?",
+                b.join(", "),
+                a.join(", ")
+            ),
+            (Some(_), None) => bail!("table {name} is missing on PostgreSQL"),
+            (None, _) => bail!("table {name} is on PostgreSQL but not here"),
+        }
+    }
+    for name in pg_tables.keys() {
+        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            ident(name)
+        )))
+        .fetch_one(&mut pg)
+        .await?;
+        if rows > 0 {
+            bail!("the target holds data already ({rows} rows in {name}): copy into an empty database");
+        }
+    }
+    let order = referenced_first(&mut pg, pg_tables.keys()).await?;
+
+    let mut tx = pg.begin().await?;
+    for name in &order {
+        sqlx::query(AssertSqlSafe(format!(
+            "ALTER TABLE {} DISABLE TRIGGER USER",
+            ident(name)
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut tables = Vec::with_capacity(order.len());
+    for name in &order {
+        let copied = copy_table(&mut reader, &mut tx, name, &pg_tables[name]).await?;
+        tables.push((name.clone(), copied));
+    }
+    for name in &order {
+        sqlx::query(AssertSqlSafe(format!(
+            "ALTER TABLE {} ENABLE TRIGGER USER",
+            ident(name)
+        )))
+        .execute(&mut *tx)
+        .await?;
+    }
+    continue_identities(&mut tx).await?;
+
+    // The check: as many rows there as here, table by table, and the trail's last number.
+    for (name, copied) in &tables {
+        let there: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            ident(name)
+        )))
+        .fetch_one(&mut *tx)
+        .await?;
+        let here: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            ident(name)
+        )))
+        .fetch_one(&mut *reader)
+        .await?;
+        if there != here || u64::try_from(here).ok() != Some(*copied) {
+            bail!("{name}: {here} rows here, {copied} copied, {there} on PostgreSQL");
+        }
+    }
+    let last_here: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_records")
+        .fetch_one(&mut *reader)
+        .await?;
+    let last_there: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_records")
+        .fetch_one(&mut *tx)
+        .await?;
+    if last_here != last_there {
+        bail!("the audit trail ends at {last_here:?} here but at {last_there:?} on PostgreSQL");
+    }
+    tx.commit().await?;
+    reader.rollback().await?;
+    Ok(CopyReport {
+        tables,
+        last_audit_id: last_here.unwrap_or(0),
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+/// A table or column name as an SQL identifier (the names come from the catalogs).
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The portal's tables here and their columns (sorted), without SQLite's own and the search
+/// index only SQLite has.
+async fn sqlite_tables(
+    conn: &mut sqlx::SqliteConnection,
+) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_schema WHERE type = 'table'
+           AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> '_sqlx_migrations'",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tables = BTreeMap::new();
+    for name in names {
+        if SQLITE_ONLY_TABLES.contains(&name.as_str()) {
+            continue;
+        }
+        let mut columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info($1)")
+            .bind(&name)
+            .fetch_all(&mut *conn)
+            .await?;
+        columns.sort();
+        tables.insert(name, columns);
+    }
+    Ok(tables)
+}
+
+/// The portal's tables on PostgreSQL and their columns (sorted).
+async fn postgres_tables(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text FROM information_schema.columns c
+         JOIN information_schema.tables t USING (table_schema, table_name)
+         WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+           AND c.table_name <> '_sqlx_migrations'
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (table, column) in columns {
+        tables.entry(table).or_default().push(column);
+    }
+    Ok(tables)
+}
+
+/// The tables in an order in which every table comes after the tables it references.
+async fn referenced_first(
+    conn: &mut PgConnection,
+    names: impl Iterator<Item = &String>,
+) -> anyhow::Result<Vec<String>> {
+    let references: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c
+         WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut pending: BTreeSet<String> = names.cloned().collect();
+    let mut order = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let ready: Vec<String> = pending
+            .iter()
+            .filter(|t| {
+                references
+                    .iter()
+                    .all(|(from, to)| from != *t || to == *t || !pending.contains(to))
+            })
+            .cloned()
+            .collect();
+        if ready.is_empty() {
+            bail!("the tables' foreign keys form a cycle: {pending:?}");
+        }
+        for t in ready {
+            pending.remove(&t);
+            order.push(t);
+        }
+    }
+    Ok(order)
+}
+
+/// Copies one table with `COPY … FROM STDIN` (text format); returns its rows.
+async fn copy_table(
+    reader: &mut sqlx::SqliteConnection,
+    target: &mut PgConnection,
+    name: &str,
+    columns: &[String],
+) -> anyhow::Result<u64> {
+    let list = columns
+        .iter()
+        .map(|c| ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut copy = target
+        .copy_in_raw(&format!("COPY {} ({list}) FROM STDIN", ident(name)))
+        .await?;
+    let mut rows =
+        sqlx::query(AssertSqlSafe(format!("SELECT {list} FROM {}", ident(name)))).fetch(reader);
+    let mut buffer = String::with_capacity(COPY_CHUNK_BYTES + 4096);
+    let mut copied = 0u64;
+    let result: anyhow::Result<()> = async {
+        while let Some(row) = rows.try_next().await? {
+            copy_line(&row, &mut buffer).with_context(|| format!("table {name}"))?;
+            copied += 1;
+            if buffer.len() >= COPY_CHUNK_BYTES {
+                copy.send(buffer.as_bytes()).await?;
+                buffer.clear();
+            }
+        }
+        if !buffer.is_empty() {
+            copy.send(buffer.as_bytes()).await?;
+        }
+        Ok(())
+    }
+    .await;
+    drop(rows);
+    match result {
+        Ok(()) => {
+            copy.finish()
+                .await
+                .with_context(|| format!("PostgreSQL refused the rows of {name}"))?;
+            Ok(copied)
+        }
+        Err(e) => {
+            let _ = copy.abort(e.to_string()).await;
+            Err(e)
+        }
+    }
+}
+
+/// One row as a line of COPY's text format: tab between values, `\N` for NULL, backslash
+/// escapes in text, `\\x` and hex digits for bytes.
+fn copy_line(row: &SqliteRow, line: &mut String) -> anyhow::Result<()> {
+    for i in 0..row.len() {
+        if i > 0 {
+            line.push('\t');
+        }
+        let raw = row.try_get_raw(i)?;
+        if raw.is_null() {
+            line.push_str("\\N");
+            continue;
+        }
+        // SQLite types each value, not each column: the value's own type says how to read it.
+        match raw.type_info().name() {
+            "INTEGER" => {
+                let v: i64 = row.try_get(i)?;
+                let _ = write!(line, "{v}");
+            }
+            "REAL" => {
+                let v: f64 = row.try_get(i)?;
+                let _ = write!(line, "{v:?}");
+            }
+            "BLOB" => {
+                let v: Vec<u8> = row.try_get(i)?;
+                line.push_str("\\\\x");
+                for b in v {
+                    let _ = write!(line, "{b:02x}");
+                }
+            }
+            _ => {
+                let v: String = row.try_get(i)?;
+                escape_text(&v, line);
+            }
+        }
+    }
+    line.push('\n');
+    Ok(())
+}
+
+/// Text as COPY's text format reads it back unchanged.
+fn escape_text(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Each identity column's sequence goes on after the largest id copied.
+async fn continue_identities(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let identities: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_name::text, column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND is_identity = 'YES'",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (table, column) in identities {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence($1, $2), COALESCE(MAX({c}), 0) + 1, false) FROM {t}",
+            c = ident(&column),
+            t = ident(&table),
+        )))
+        .bind(&table)
+        .bind(&column)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_the_way_copy_reads_it() {
+        let mut out = String::new();
+        escape_text("a\\b\tc\nd\re ä", &mut out);
+        assert_eq!(out, "a\\\\b\\tc\\nd\\re ä");
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(ident("rows"), "\"rows\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+    }
+}
