@@ -571,6 +571,18 @@ impl Config {
                 "session timeouts must be at least 1 minute / 1 hour".into(),
             ));
         }
+        // A URL here would otherwise become a file of that name: say what works instead.
+        if let Some(database) = self.database.as_deref().and_then(Path::to_str) {
+            if database.contains("://") {
+                // Only the scheme is repeated: the URL may hold a password.
+                return Err(ConfigError(format!(
+                    "database must be a SQLite file, not a {}:// URL. The portal does not run on \
+                     PostgreSQL yet (issue 22); `ra-portal copy-to <url>` copies a portal's data \
+                     there to try the schema",
+                    database.split("://").next().unwrap_or_default()
+                )));
+            }
+        }
         self.ca.validate()?;
         self.reminders.validate()?;
         self.digest.validate()?;
@@ -647,6 +659,23 @@ mod tests {
             assert!(
                 !printed.contains("hunter2"),
                 "secret leaked into Debug: {printed}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_database_url_is_refused_without_repeating_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RA_PORTAL_DATABASE", "postgres://portal:s3cret@db/ra");
+            let err = Config::load(None)
+                .expect_err("not a SQLite file")
+                .to_string();
+            assert!(err.contains("not a postgres:// URL"), "{err}");
+            assert!(err.contains("copy-to"), "{err}");
+            assert!(
+                !err.contains("s3cret"),
+                "the password is not repeated: {err}"
             );
             Ok(())
         });
