@@ -46,4 +46,9 @@ cargo run --locked --quiet -p site_build -- --release --server-profile "$profile
 cargo build --locked --profile "$profile" -p bench
 dir="$profile"; [ "$profile" = dev ] && dir=debug
 export RA_BENCH_PORTAL_BIN="$CARGO_TARGET_DIR/$dir/ra-portal"
+# P1 beside PostgreSQL (issue 22) needs a throwaway cluster: scripts/postgres.sh starts one for the
+# run (PG_URL) when PostgreSQL is installed, and removes it after.
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    exec bash scripts/postgres.sh "$CARGO_TARGET_DIR/$dir/ra-bench" "$@"
+fi
 exec "$CARGO_TARGET_DIR/$dir/ra-bench" "$@"

@@ -22,6 +22,7 @@
 mod app;
 mod p1;
 mod p1_api;
+mod p1_postgres;
 mod p1_sql;
 mod p2;
 mod p3;
@@ -142,6 +143,7 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
         match &process {
             Some((build, portal)) => {
                 let upload = p1::run(portal, &mut report).await?;
+                p1_postgres::run(portal, &mut report).await?;
                 p1_api::run(build, upload, &mut report).await?;
             }
             None => report.push(Figure::not_measured(

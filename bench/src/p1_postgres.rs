@@ -1,0 +1,54 @@
+//! P1 beside PostgreSQL (issue 22), while the portal does not run on it yet: how long PostgreSQL
+//! takes the portal's whole database after the P1 upload through its fastest bulk path (`COPY`,
+//! `ra-portal copy-to`: one transaction, the tables' triggers off), on the throwaway cluster of
+//! scripts/postgres.sh (fsync off, as the tests run it). A floor for what a PostgreSQL apply of a
+//! file that size can cost: it writes at least those pages and index entries.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use sqlx::{Connection, PgConnection};
+
+use crate::portal_process::PortalProcess;
+use crate::report::{Figure, Report};
+
+/// With `PG_URL` (scripts/bench.sh runs the benchmark under scripts/postgres.sh when PostgreSQL is
+/// installed): copies the portal's database into a new database there and reports the time.
+pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
+    let Ok(base) = std::env::var("PG_URL") else {
+        report.push(Figure::info(
+            "P1",
+            "PostgreSQL taking the portal's database by COPY",
+            "not measured: no PG_URL (PostgreSQL not installed)",
+        ));
+        return Ok(());
+    };
+    let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
+    sqlx::query("DROP DATABASE IF EXISTS p1_copy").execute(&mut admin).await?;
+    sqlx::query("CREATE DATABASE p1_copy").execute(&mut admin).await?;
+    let target = format!("{}/p1_copy", base.rsplit_once('/').map_or(&*base, |(b, _)| b));
+    // A second pool on the running portal's file, as another instance would open it.
+    let source = backend::db::open(&portal.database_file()).await?;
+    let started = Instant::now();
+    let copied = backend::copy_to_postgres::copy_to_postgres(&source, &target).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
+    let biggest: Vec<String> = {
+        let mut tables = copied.tables.clone();
+        tables.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        tables.iter().take(4).map(|(t, n)| format!("{t} {n}")).collect()
+    };
+    report.push(Figure::info(
+        "P1",
+        format!(
+            "PostgreSQL (throwaway cluster, fsync off) taking the portal's whole database after the upload by COPY \
+             (ra-portal copy-to: {rows} rows of {} tables, largest {}; one transaction, triggers off, counts checked)",
+            copied.tables.len(),
+            biggest.join(", ")
+        ),
+        format!("{seconds:.2} s"),
+    ));
+    source.close().await;
+    sqlx::query("DROP DATABASE p1_copy WITH (FORCE)").execute(&mut admin).await?;
+    Ok(())
+}
