@@ -24,9 +24,16 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
         return Ok(());
     };
     let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
-    sqlx::query("DROP DATABASE IF EXISTS p1_copy").execute(&mut admin).await?;
-    sqlx::query("CREATE DATABASE p1_copy").execute(&mut admin).await?;
-    let target = format!("{}/p1_copy", base.rsplit_once('/').map_or(&*base, |(b, _)| b));
+    sqlx::query("DROP DATABASE IF EXISTS p1_copy")
+        .execute(&mut admin)
+        .await?;
+    sqlx::query("CREATE DATABASE p1_copy")
+        .execute(&mut admin)
+        .await?;
+    let target = format!(
+        "{}/p1_copy",
+        base.rsplit_once('/').map_or(&*base, |(b, _)| b)
+    );
     // A second pool on the running portal's file, as another instance would open it.
     let source = backend::db::open(&portal.database_file()).await?;
     let started = Instant::now();
@@ -36,7 +43,11 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
     let biggest: Vec<String> = {
         let mut tables = copied.tables.clone();
         tables.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-        tables.iter().take(4).map(|(t, n)| format!("{t} {n}")).collect()
+        tables
+            .iter()
+            .take(4)
+            .map(|(t, n)| format!("{t} {n}"))
+            .collect()
     };
     report.push(Figure::info(
         "P1",
@@ -49,6 +60,8 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
         format!("{seconds:.2} s"),
     ));
     source.close().await;
-    sqlx::query("DROP DATABASE p1_copy WITH (FORCE)").execute(&mut admin).await?;
+    sqlx::query("DROP DATABASE p1_copy WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
     Ok(())
 }
