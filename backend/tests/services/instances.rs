@@ -284,3 +284,73 @@ async fn r15_revocations_on_two_instances_at_the_same_moment_are_both_in_the_nex
         assert_eq!(listed, expected);
     }
 }
+
+#[tokio::test]
+async fn p2_a_search_kept_by_one_instance_sees_what_another_instance_wrote() {
+    use backend::rows::{create_row, list_rows, RowInput, RowQuery};
+
+    let c = super::certificates::cert_world().await;
+    let nap = c.w.nap.clone();
+    for i in 0..30 {
+        let input = RowInput {
+            last_name: format!("Keller {i:02}"),
+            ..RowInput::default()
+        };
+        create_row(
+            c.pool(),
+            &nap,
+            "example.org",
+            &format!("k{i:02}@example.org"),
+            &input,
+        )
+        .await
+        .unwrap();
+    }
+    let query = RowQuery {
+        search: "keller".into(),
+        page_size: 10,
+        ..RowQuery::default()
+    };
+    // This instance reads the search's first page and keeps its matches for the next pages.
+    let first = list_rows(
+        c.pool(),
+        &c.portal.search_matches,
+        &nap,
+        "example.org",
+        &query,
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.total, 30);
+
+    // Another instance (its own pool on the same file) adds a match that sorts first.
+    let other = second_instance(&c).await;
+    let input = RowInput {
+        last_name: "Keller 00a".into(),
+        ..RowInput::default()
+    };
+    create_row(
+        &other.pool,
+        &nap,
+        "example.org",
+        "a-keller@example.org",
+        &input,
+    )
+    .await
+    .unwrap();
+
+    let again = list_rows(
+        c.pool(),
+        &c.portal.search_matches,
+        &nap,
+        "example.org",
+        &query,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.total, 31,
+        "the kept matches are not taken as they were"
+    );
+    assert_eq!(again.rows[0].primary, "a-keller@example.org");
+}
