@@ -5,7 +5,8 @@ Three `ra-portal serve` processes share one data folder (one SQLite file, one CA
 mail to the Node SMTP test server (end2end/services/smtp-server.js):
 
 1. They start at the same moment on an empty folder: all three come up, the migrations ran once,
-   there is one CA.
+   there is one CA, and their CRL refreshers signed the first CRL once (number 1, still 1 after
+   every restart of step 2).
 2. MAILS challenge mails are queued through the REST API; while they are delivered, one instance
    after the other is killed with SIGKILL every KILL_EVERY seconds and started again. Every mail
    of the outbox must reach the SMTP server (counted by Message-ID) and end `sent`. A mail can
@@ -202,6 +203,21 @@ def main():
         live = db_query(db, "SELECT COUNT(*) FROM portal_instances")[0][0]
         if live != INSTANCES:
             fail(f"{live} instances show signs of life, not {INSTANCES}")
+        # One CA: every instance serves the same CA certificate (two made at once would differ).
+        certificates = set()
+        for p in portals:
+            with urllib.request.urlopen(f"{p.url}/pki/ca.crt", timeout=10) as resp:
+                certificates.add(resp.read())
+        if len(certificates) != 1:
+            fail(f"the instances serve {len(certificates)} different CA certificates")
+        # Each instance's CRL refresher signs the first CRL at start when there is none: once.
+        for _ in range(100):
+            crl = db_query(db, "SELECT crl_number FROM crl")
+            if crl:
+                break
+            time.sleep(0.05)
+        if crl != [(1,)]:
+            fail(f"three refreshers starting together left CRL {crl}, not number 1")
         start_secs = time.monotonic() - started
 
         token = subprocess.run(
@@ -348,6 +364,10 @@ def main():
         after = db_query(db, "SELECT COUNT(*) FROM mailbox_rows")[0][0]
         landed = db_query(db, "SELECT COUNT(*) FROM addresses WHERE address LIKE 'bulk%'")[0][0]
         integrity = db_query(db, "PRAGMA integrity_check")[0][0]
+        # Started 3 + (kills) times, nothing revoked: the refreshers never signed a second CRL.
+        crl = db_query(db, "SELECT crl_number FROM crl")
+        if crl != [(1,)]:
+            fail(f"after {len(kills)} restarts the CRL is {crl}, not still number 1")
         if after != before or landed:
             fail(f"the killed apply left rows: {before} before, {after} after, {landed} addresses")
         if integrity != "ok":
@@ -355,7 +375,7 @@ def main():
         victim.start()
         victim.wait_healthy()
 
-        print(f"instances-check: {INSTANCES} instances started together (migrated once, {start_secs:.1f} s); "
+        print(f"instances-check: {INSTANCES} instances started together (migrated once, one CRL, {start_secs:.1f} s); "
               f"{len(expected)} mails queued in {queued_secs:.1f} s and delivered in {delivery_secs:.1f} s "
               f"with {len(kills)} kills: 0 missing, {duplicates} twice (accepted by the relay after the "
               f"sender was killed, before its answer; 0 known to a journal); a {BULK_ROWS}-row apply killed "
