@@ -203,6 +203,11 @@ def main():
         live = db_query(db, "SELECT COUNT(*) FROM portal_instances")[0][0]
         if live != INSTANCES:
             fail(f"{live} instances show signs of life, not {INSTANCES}")
+        # The operators' view of it: each instance's /metrics counts the live ones.
+        with urllib.request.urlopen(f"{portals[1].url}/metrics", timeout=10) as resp:
+            metrics = resp.read().decode()
+        if f"ra_portal_instances_alive {INSTANCES}" not in metrics.splitlines():
+            fail(f"/metrics does not count {INSTANCES} live instances")
         # One CA: every instance serves the same CA certificate (two made at once would differ).
         certificates = set()
         for p in portals:

@@ -265,20 +265,23 @@ pub async fn set_digest_enabled(
     enabled: bool,
 ) -> Result<(), ServiceError> {
     let domain = nap_domain(viewer, domain)?;
+    let user = &viewer.user.user_id;
+    // Each statement with its own parameters: SQLite ignores one bound too many, PostgreSQL
+    // refuses it.
     let query = if enabled {
-        sqlx::query("DELETE FROM digest_opt_outs WHERE user_id = ? AND domain_id = ?")
+        sqlx::query("DELETE FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2")
+            .bind(user)
+            .bind(domain.id)
     } else {
         sqlx::query(
-            "INSERT INTO digest_opt_outs (user_id, domain_id, at) VALUES (?, ?, ?)
+            "INSERT INTO digest_opt_outs (user_id, domain_id, at) VALUES ($1, $2, $3)
              ON CONFLICT (user_id, domain_id) DO NOTHING",
         )
-    };
-    query
-        .bind(&viewer.user.user_id)
+        .bind(user)
         .bind(domain.id)
         .bind(crate::clock::now())
-        .execute(&portal.pool)
-        .await?;
+    };
+    query.execute(&portal.pool).await?;
     tracing::info!(domain = %domain.name, enabled, "NAP digest setting changed");
     Ok(())
 }

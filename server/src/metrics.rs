@@ -205,6 +205,7 @@ struct PortalCounts {
     certificates_issued: i64,
     certificates_revoked: i64,
     sessions_active: i64,
+    instances_alive: i64,
 }
 
 async fn read_portal_counts(portal: &Portal, now: i64) -> sqlx::Result<PortalCounts> {
@@ -234,7 +235,15 @@ async fn read_portal_counts(portal: &Portal, now: i64) -> sqlx::Result<PortalCou
     .bind(now - i64::from(session.absolute_hours) * 3600)
     .fetch_one(&mut *conn)
     .await?;
+    // As the outbox worker judges them: a sign of life within the instance timeout.
+    let timeout = i64::try_from(portal.config.mail.instance_timeout_secs).unwrap_or(i64::MAX);
+    let instances_alive: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM portal_instances WHERE beat_at >= ?")
+            .bind(now.saturating_sub(timeout))
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(PortalCounts {
+        instances_alive,
         mails_queued: mail("queued"),
         mails_sent: mail("sent"),
         mails_failed: mail("failed"),
@@ -336,6 +345,13 @@ pub async fn metrics(
                 "gauge",
                 "Login sessions neither expired nor idle too long.",
                 c.sessions_active,
+            );
+            single(
+                &mut out,
+                "ra_portal_instances_alive",
+                "gauge",
+                "Portal instances on this database that showed a sign of life within mail.instance_timeout_secs.",
+                c.instances_alive,
             );
         }
         Err(e) => {
