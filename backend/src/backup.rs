@@ -46,7 +46,7 @@ pub async fn backup_database(
             return Err(BackupError::NoFolder(shown));
         }
     }
-    sqlx::query("VACUUM INTO ?")
+    sqlx::query("VACUUM INTO $1")
         .bind(target.to_string_lossy().into_owned())
         .execute(pool)
         .await?;

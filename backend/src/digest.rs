@@ -249,7 +249,7 @@ pub async fn digest_enabled(
 ) -> Result<bool, ServiceError> {
     let domain = nap_domain(viewer, domain)?;
     let off: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM digest_opt_outs WHERE user_id = ? AND domain_id = ?")
+        sqlx::query_scalar("SELECT 1 FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2")
             .bind(&viewer.user.user_id)
             .bind(domain.id)
             .fetch_optional(&portal.pool)
@@ -313,7 +313,7 @@ async fn list_recent_login_groups(conn: &mut Conn, since: i64) -> sqlx::Result<V
     sqlx::query_as(
         "SELECT g.user_id, g.groups, u.email FROM last_login_groups g
          JOIN users u ON u.id = g.user_id
-         WHERE g.logged_in_at >= ? AND u.source = 'oidc'",
+         WHERE g.logged_in_at >= $1 AND u.source = 'oidc'",
     )
     .bind(since)
     .fetch_all(conn)
@@ -344,7 +344,7 @@ async fn list_digests_of_period(
     period: i64,
 ) -> sqlx::Result<HashSet<(String, i64)>> {
     let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT user_id, domain_id FROM nap_digests WHERE period = ?")
+        sqlx::query_as("SELECT user_id, domain_id FROM nap_digests WHERE period = $1")
             .bind(period)
             .fetch_all(conn)
             .await?;
@@ -356,7 +356,7 @@ async fn latest_digest_at(
     user_id: &str,
     domain_id: i64,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MAX(at) FROM nap_digests WHERE user_id = ? AND domain_id = ?")
+    sqlx::query_scalar("SELECT MAX(at) FROM nap_digests WHERE user_id = $1 AND domain_id = $2")
         .bind(user_id)
         .bind(domain_id)
         .fetch_one(conn)
@@ -373,7 +373,7 @@ async fn claim_digest(
     mailed: bool,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO nap_digests (user_id, domain_id, period, at, mailed) VALUES (?, ?, ?, ?, ?)
+        "INSERT INTO nap_digests (user_id, domain_id, period, at, mailed) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id, domain_id, period) DO NOTHING",
     )
     .bind(user_id)
@@ -409,14 +409,14 @@ async fn list_expiring_certificates(
          JOIN mailbox_rows m ON m.id = c.row_id
          JOIN users u ON u.id = c.user_id
          LEFT JOIN revocations v ON v.certificate_id = c.id
-         WHERE m.domain_id = ? AND m.active = 1 AND v.certificate_id IS NULL
-           AND c.not_after > ? AND c.not_after <= ?
+         WHERE m.domain_id = $1 AND m.active = 1 AND v.certificate_id IS NULL
+           AND c.not_after > $2 AND c.not_after <= $3
            AND NOT EXISTS (
                SELECT 1 FROM certificates n
                LEFT JOIN revocations nv ON nv.certificate_id = n.id
                WHERE n.row_id = c.row_id AND n.user_id = c.user_id AND n.id <> c.id
                  AND n.not_after > c.not_after AND nv.certificate_id IS NULL)
-         ORDER BY c.not_after, c.id LIMIT ?",
+         ORDER BY c.not_after, c.id LIMIT $4",
     )
     .bind(domain_id)
     .bind(now)
@@ -472,9 +472,9 @@ async fn list_failed_challenge_mails(
          FROM mail_outbox o
          JOIN challenges c ON c.id = o.challenge_id
          JOIN mailbox_rows m ON m.id = c.row_id
-         WHERE m.domain_id = ? AND o.state = 'failed'
-           AND o.next_attempt_at >= ? AND o.next_attempt_at < ?
-         ORDER BY o.next_attempt_at, o.id LIMIT ?",
+         WHERE m.domain_id = $1 AND o.state = 'failed'
+           AND o.next_attempt_at >= $2 AND o.next_attempt_at < $3
+         ORDER BY o.next_attempt_at, o.id LIMIT $4",
     )
     .bind(domain_id)
     .bind(since)
@@ -497,9 +497,9 @@ async fn list_expired_challenges(
         "SELECT c.address, c.recipient, c.expires_at AS at, NULL AS error
          FROM challenges c
          JOIN mailbox_rows m ON m.id = c.row_id
-         WHERE m.domain_id = ? AND c.state IN ('pending', 'expired')
-           AND c.expires_at >= ? AND c.expires_at < ?
-         ORDER BY c.expires_at, c.id LIMIT ?",
+         WHERE m.domain_id = $1 AND c.state IN ('pending', 'expired')
+           AND c.expires_at >= $2 AND c.expires_at < $3
+         ORDER BY c.expires_at, c.id LIMIT $4",
     )
     .bind(domain_id)
     .bind(since)

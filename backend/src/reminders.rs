@@ -161,7 +161,7 @@ async fn list_reminder_candidates(
          JOIN users u ON u.id = c.user_id
          JOIN mailbox_rows m ON m.id = c.row_id
          LEFT JOIN revocations v ON v.certificate_id = c.id
-         WHERE v.certificate_id IS NULL AND c.not_after > ? AND c.not_after <= ? AND m.active = 1
+         WHERE v.certificate_id IS NULL AND c.not_after > $1 AND c.not_after <= $2 AND m.active = 1
            AND NOT EXISTS (
                SELECT 1 FROM certificates n
                LEFT JOIN revocations nv ON nv.certificate_id = n.id
@@ -183,7 +183,7 @@ async fn claim_reminder_step(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO certificate_reminders (certificate_id, days_before, sent_at) VALUES (?, ?, ?)
+        "INSERT INTO certificate_reminders (certificate_id, days_before, sent_at) VALUES ($1, $2, $3)
          ON CONFLICT (certificate_id, days_before) DO NOTHING",
     )
     .bind(certificate_id)

@@ -139,7 +139,7 @@ pub async fn fill_domain(
              resolved_at, confirmed_by)
          SELECT id, primary_address, primary_address, randomblob(32),
                 CASE WHEN id % 5 = 0 THEN 'confirmed' ELSE 'pending' END,
-                ?1 - 3600, ?1 + 86400, CASE WHEN id % 5 = 0 THEN ?1 - 3000 END,
+                $1 - 3600, $1 + 86400, CASE WHEN id % 5 = 0 THEN $1 - 3000 END,
                 CASE WHEN id % 5 = 0 THEN 'bench-user' END
          FROM mailbox_rows WHERE id % 5 = 0 OR id % 10 = 1",
     )

@@ -442,7 +442,7 @@ async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
     let done = sqlx::query(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at)
          SELECT r.id, r.primary_address, COALESCE(r.applicant_address, r.primary_address),
-                randomblob(32), 'pending', ?, ? + 7 * 86400
+                randomblob(32), 'pending', $1, $2 + 7 * 86400
          FROM mailbox_rows r
          WHERE r.id >= (SELECT MIN(id) FROM mailbox_rows) + 20000 AND r.id % 50 = 0 AND r.active = 1",
     )

@@ -228,7 +228,7 @@ async fn read_portal_counts(portal: &Portal, now: i64) -> sqlx::Result<PortalCou
     // Active as the session check sees it: neither idle too long nor past either end (Q2).
     let session = &portal.config.session;
     let sessions_active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sessions WHERE expires_at > ? AND last_seen_at > ? AND created_at > ?",
+        "SELECT COUNT(*) FROM sessions WHERE expires_at > $1 AND last_seen_at > $2 AND created_at > $3",
     )
     .bind(now)
     .bind(now - i64::from(session.idle_minutes) * 60)
@@ -238,7 +238,7 @@ async fn read_portal_counts(portal: &Portal, now: i64) -> sqlx::Result<PortalCou
     // As the outbox worker judges them: a sign of life within the instance timeout.
     let timeout = i64::try_from(portal.config.mail.instance_timeout_secs).unwrap_or(i64::MAX);
     let instances_alive: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM portal_instances WHERE beat_at >= ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM portal_instances WHERE beat_at >= $1")
             .bind(now.saturating_sub(timeout))
             .fetch_one(&mut *conn)
             .await?;

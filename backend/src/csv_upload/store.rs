@@ -26,7 +26,7 @@ pub(crate) async fn list_rows_of_domain(
         "SELECT json_group_array(json_array(id, domain_id, primary_address, first_name, last_name,
                     mailbox_type, applicant_address, comment, active, version, challenged,
                     created_at, updated_at) ORDER BY primary_address)
-         FROM mailbox_rows WHERE domain_id = ?",
+         FROM mailbox_rows WHERE domain_id = $1",
     )
     .bind(domain_id)
     .fetch_one(conn)
@@ -44,7 +44,7 @@ pub(crate) async fn list_addresses_of_domain(
         "SELECT json_group_array(json_array(a.row_id, a.address, a.kind, a.position)
                     ORDER BY a.row_id, a.position, a.address)
          FROM addresses a JOIN mailbox_rows r ON r.id = a.row_id
-         WHERE r.domain_id = ?",
+         WHERE r.domain_id = $1",
     )
     .bind(domain_id)
     .fetch_one(conn)
@@ -75,7 +75,7 @@ pub(crate) async fn count_pending_challenges_of_domain(
         "SELECT json_group_array(json_array(row_id, n)) FROM (
              SELECT c.row_id, COUNT(*) AS n
              FROM challenges c JOIN mailbox_rows r ON r.id = c.row_id
-             WHERE r.domain_id = ? AND c.state = 'pending'
+             WHERE r.domain_id = $1 AND c.state = 'pending'
              GROUP BY c.row_id)",
     )
     .bind(domain_id)
@@ -95,7 +95,7 @@ pub(crate) async fn list_links_of_domain(
          FROM links l
          JOIN mailbox_rows r ON r.id = l.row_id
          JOIN users u ON u.id = l.user_id
-         WHERE r.domain_id = ?",
+         WHERE r.domain_id = $1",
     )
     .bind(domain_id)
     .fetch_one(conn)
@@ -349,8 +349,8 @@ pub(crate) async fn update_rows(
         "UPDATE mailbox_rows AS r SET first_name = j.value ->> 2, last_name = j.value ->> 3,
              mailbox_type = j.value ->> 4, applicant_address = j.value ->> 5,
              comment = j.value ->> 6, active = j.value ->> 7, version = r.version + 1,
-             updated_at = ?1
-         FROM json_each(?2) AS j
+             updated_at = $1
+         FROM json_each($2) AS j
          WHERE r.id = j.value ->> 0 AND r.version = j.value ->> 1",
     )
     .bind(now)
@@ -402,8 +402,8 @@ pub(crate) async fn insert_row_audit_records(
         .collect();
     sqlx::query(
         "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
-         SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
-         FROM json_each(?) ORDER BY key",
+         SELECT $1, $2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
+         FROM json_each($3) ORDER BY key",
     )
     .bind(now)
     .bind(actor)
@@ -425,7 +425,7 @@ pub(crate) async fn put_row_search_texts(
     // `WHERE true` keeps SQLite from reading the upsert's ON as a join constraint.
     sqlx::query(
         "INSERT INTO row_search_text (row_id, domain_id, text)
-         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true ORDER BY key
+         SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1) WHERE true ORDER BY key
          ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text",
     )
     .bind(to_json(&texts))

@@ -41,7 +41,7 @@ pub async fn insert_account(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO local_accounts (id, password_hash, given_name, family_name, email, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&account.id)
     .bind(password_hash)
@@ -59,7 +59,7 @@ pub async fn insert_account(
 pub async fn find_account(conn: &mut Conn, id: &str) -> sqlx::Result<Option<AccountRecord>> {
     sqlx::query_as(
         "SELECT id, given_name, family_name, email, created_at, updated_at
-         FROM local_accounts WHERE id = ?",
+         FROM local_accounts WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -78,7 +78,7 @@ pub async fn list_accounts(conn: &mut Conn) -> sqlx::Result<Vec<AccountRecord>> 
 
 /// The stored argon2id PHC string of an account, for checking a password at login.
 pub async fn find_password_hash(conn: &mut Conn, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT password_hash FROM local_accounts WHERE id = ?")
+    sqlx::query_scalar("SELECT password_hash FROM local_accounts WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -92,7 +92,7 @@ pub async fn update_account_password_hash(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done =
-        sqlx::query("UPDATE local_accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE local_accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now)
             .bind(id)
@@ -103,7 +103,7 @@ pub async fn update_account_password_hash(
 
 /// Marks an account as changed (e.g. its groups); false if there is no such account.
 pub async fn touch_account(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE local_accounts SET updated_at = ? WHERE id = ?")
+    let done = sqlx::query("UPDATE local_accounts SET updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(conn)
@@ -114,7 +114,7 @@ pub async fn touch_account(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<
 /// The groups of one account, by name.
 pub async fn list_account_groups(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>> {
     sqlx::query_scalar(
-        "SELECT group_name FROM local_account_groups WHERE account_id = ? ORDER BY group_name",
+        "SELECT group_name FROM local_account_groups WHERE account_id = $1 ORDER BY group_name",
     )
     .bind(id)
     .fetch_all(conn)
@@ -136,12 +136,12 @@ pub async fn replace_account_groups(
     id: &str,
     groups: &[String],
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM local_account_groups WHERE account_id = ?")
+    sqlx::query("DELETE FROM local_account_groups WHERE account_id = $1")
         .bind(id)
         .execute(&mut *conn)
         .await?;
     for group in groups {
-        sqlx::query("INSERT INTO local_account_groups (account_id, group_name) VALUES (?, ?)")
+        sqlx::query("INSERT INTO local_account_groups (account_id, group_name) VALUES ($1, $2)")
             .bind(id)
             .bind(group)
             .execute(&mut *conn)

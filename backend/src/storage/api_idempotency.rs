@@ -15,7 +15,7 @@ pub struct StoredKey {
 
 /// Deletes the keys that expired by `now`; returns how many.
 pub async fn delete_expired_keys(conn: &mut Conn, now: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM api_idempotency_keys WHERE expires_at <= ?")
+    let done = sqlx::query("DELETE FROM api_idempotency_keys WHERE expires_at <= $1")
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -31,7 +31,7 @@ pub async fn find_key(
 ) -> sqlx::Result<Option<StoredKey>> {
     sqlx::query_as(
         "SELECT request_hash, response_status, response_body FROM api_idempotency_keys \
-         WHERE token_id = ? AND idempotency_key = ? AND expires_at > ?",
+         WHERE token_id = $1 AND idempotency_key = $2 AND expires_at > $3",
     )
     .bind(token_id)
     .bind(key)
@@ -55,7 +55,7 @@ pub struct NewKey<'a> {
 pub async fn insert_key(conn: &mut Conn, key: &NewKey<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO api_idempotency_keys (token_id, idempotency_key, request_hash, \
-         response_status, response_body, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+         response_status, response_body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(key.token_id)
     .bind(key.key)

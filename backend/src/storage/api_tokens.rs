@@ -68,7 +68,7 @@ pub async fn insert_token(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO api_tokens
              (name, secret_key, creator_id, creator_name, scope, created_at, created_by, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(token.name)
     .bind(token.secret_key)
@@ -81,7 +81,7 @@ pub async fn insert_token(
     .fetch_one(&mut *conn)
     .await?;
     for domain_id in domain_ids {
-        sqlx::query("INSERT INTO api_token_domains (token_id, domain_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO api_token_domains (token_id, domain_id) VALUES ($1, $2)")
             .bind(id)
             .bind(domain_id)
             .execute(&mut *conn)
@@ -96,7 +96,7 @@ pub async fn find_token_by_key(
     secret_key: &[u8],
 ) -> sqlx::Result<Option<TokenRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_key = ?"
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_key = $1"
     )))
     .bind(secret_key)
     .fetch_optional(conn)
@@ -106,7 +106,7 @@ pub async fn find_token_by_key(
 /// The token with this id, whatever its state.
 pub async fn find_token(conn: &mut Conn, id: i64) -> sqlx::Result<Option<TokenRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?"
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -134,7 +134,7 @@ pub async fn current_groups_of(
     user_id: &str,
     fresh_since: i64,
 ) -> sqlx::Result<Vec<String>> {
-    let groups = current_groups_sql("?1", "?2");
+    let groups = current_groups_sql("$1", "$2");
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT group_name FROM ({groups}) ORDER BY 1"
     )))
@@ -152,11 +152,11 @@ pub async fn reachable_domains(
     creator_id: &str,
     fresh_since: i64,
 ) -> sqlx::Result<Vec<DomainRecord>> {
-    let groups = current_groups_sql("?1", "?3");
+    let groups = current_groups_sql("$1", "$3");
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
-         WHERE t.token_id = ?2 AND d.contact_group IN ({groups})
+         WHERE t.token_id = $2 AND d.contact_group IN ({groups})
          ORDER BY d.name"
     )))
     .bind(creator_id)
@@ -171,7 +171,7 @@ pub async fn reachable_domains(
 pub async fn oidc_login_of(conn: &mut Conn, user_id: &str) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT l.logged_in_at FROM last_login_groups l
-         WHERE l.user_id = ?1 AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = ?1)",
+         WHERE l.user_id = $1 AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = $1)",
     )
     .bind(user_id)
     .fetch_optional(conn)
@@ -183,7 +183,7 @@ pub async fn domains_of_token(conn: &mut Conn, token_id: i64) -> sqlx::Result<Ve
     sqlx::query_as(
         "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
-         WHERE t.token_id = ? ORDER BY d.name",
+         WHERE t.token_id = $1 ORDER BY d.name",
     )
     .bind(token_id)
     .fetch_all(conn)
@@ -196,9 +196,9 @@ pub async fn names_of_user(
     user_id: &str,
 ) -> sqlx::Result<Option<(String, String)>> {
     sqlx::query_as(
-        "SELECT given_name, family_name FROM users WHERE id = ?1
+        "SELECT given_name, family_name FROM users WHERE id = $1
          UNION ALL
-         SELECT given_name, family_name FROM local_accounts WHERE id = ?1
+         SELECT given_name, family_name FROM local_accounts WHERE id = $1
          LIMIT 1",
     )
     .bind(user_id)
@@ -233,7 +233,7 @@ pub async fn touch_token_unless_busy(
     )))
     .execute(&mut **conn)
     .await?;
-    let touched = sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ?")
+    let touched = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(&mut **conn)
@@ -277,7 +277,7 @@ pub async fn list_tokens(
     creator_id: Option<&str>,
 ) -> sqlx::Result<Vec<ListedToken>> {
     let tokens: Vec<TokenRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ?1 IS NULL OR creator_id = ?1
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE $1 IS NULL OR creator_id = $1
          ORDER BY revoked_at IS NOT NULL, created_at DESC, id DESC"
     )))
     .bind(creator_id)
@@ -287,7 +287,7 @@ pub async fn list_tokens(
         "SELECT t.token_id, d.name
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
          JOIN api_tokens k ON k.id = t.token_id
-         WHERE ?1 IS NULL OR k.creator_id = ?1
+         WHERE $1 IS NULL OR k.creator_id = $1
          ORDER BY d.name",
     )
     .bind(creator_id)
@@ -316,8 +316,8 @@ pub async fn revoke_token(
     now: i64,
 ) -> sqlx::Result<Option<TokenRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE api_tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
-         WHERE id = ? AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+        "UPDATE api_tokens SET revoked_at = $1, revoked_by = $2, revoke_reason = $3
+         WHERE id = $4 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
     )))
     .bind(now)
     .bind(by)
@@ -336,8 +336,8 @@ pub async fn revoke_tokens_of_creator(
     now: i64,
 ) -> sqlx::Result<Vec<TokenRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE api_tokens SET revoked_at = ?, revoked_by = ?, revoke_reason = ?
-         WHERE creator_id = ? AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+        "UPDATE api_tokens SET revoked_at = $1, revoked_by = $2, revoke_reason = $3
+         WHERE creator_id = $4 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
     )))
     .bind(now)
     .bind(by)

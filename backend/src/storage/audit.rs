@@ -218,7 +218,7 @@ pub async fn insert_audit_record(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(now)
     .bind(record.actor)
@@ -241,7 +241,7 @@ pub async fn list_audit_records_of_domain(
 ) -> sqlx::Result<Vec<AuditRecord>> {
     sqlx::query_as(
         "SELECT id, at, actor, domain_id, row_id, kind, subject, before, after FROM audit_records
-         WHERE domain_id = ? ORDER BY id DESC LIMIT ?",
+         WHERE domain_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(domain_id)
     .bind(limit)
@@ -319,7 +319,7 @@ pub async fn list_issue_records_of_row(
 ) -> sqlx::Result<Vec<(String, Option<String>)>> {
     sqlx::query_as(
         "SELECT subject, after FROM audit_records
-         WHERE row_id = ? AND kind = 'certificate_issued' AND subject IS NOT NULL",
+         WHERE row_id = $1 AND kind = 'certificate_issued' AND subject IS NOT NULL",
     )
     .bind(row_id)
     .fetch_all(conn)

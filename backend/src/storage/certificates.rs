@@ -99,7 +99,7 @@ pub async fn insert_certificate(
     sqlx::query_scalar(
         "INSERT INTO certificates (serial, row_id, user_id, subject, addresses, key_source,
              not_before, not_after, der, issued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(cert.serial)
     .bind(cert.row_id)
@@ -118,7 +118,7 @@ pub async fn insert_certificate(
 /// One certificate by id.
 pub async fn find_certificate(conn: &mut Conn, id: i64) -> sqlx::Result<Option<CertificateRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CERTIFICATE_COLUMNS} WHERE c.id = ?"
+        "SELECT {CERTIFICATE_COLUMNS} WHERE c.id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -127,7 +127,7 @@ pub async fn find_certificate(conn: &mut Conn, id: i64) -> sqlx::Result<Option<C
 
 /// The DER of one certificate.
 pub async fn find_certificate_der(conn: &mut Conn, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
-    sqlx::query_scalar("SELECT der FROM certificates WHERE id = ?")
+    sqlx::query_scalar("SELECT der FROM certificates WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -139,7 +139,7 @@ pub async fn list_certificates_of_user(
     user_id: &str,
 ) -> sqlx::Result<Vec<CertificateRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CERTIFICATE_COLUMNS} WHERE c.user_id = ? ORDER BY c.issued_at DESC, c.id DESC"
+        "SELECT {CERTIFICATE_COLUMNS} WHERE c.user_id = $1 ORDER BY c.issued_at DESC, c.id DESC"
     )))
     .bind(user_id)
     .fetch_all(conn)
@@ -178,11 +178,11 @@ pub async fn list_certificates_of_domain(
     // One statement for every filter: the flags switch its conditions on, so it is prepared once.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS}
-         WHERE r.domain_id = ?1 AND (?2 IS NULL OR c.id < ?2)
-             AND (NOT ?3 OR (v.certificate_id IS NULL AND c.not_after > ?4))
-             AND (?5 IS NULL OR c.not_after <= ?5)
-             AND (NOT ?6 OR r.active = 0)
-         ORDER BY c.id DESC LIMIT ?7"
+         WHERE r.domain_id = $1 AND ($2 IS NULL OR c.id < $2)
+             AND (NOT $3 OR (v.certificate_id IS NULL AND c.not_after > $4))
+             AND ($5 IS NULL OR c.not_after <= $5)
+             AND (NOT $6 OR r.active = 0)
+         ORDER BY c.id DESC LIMIT $7"
     )))
     .bind(domain_id)
     .bind(before_id)
@@ -201,7 +201,7 @@ pub async fn list_certificates_of_row(
     row_id: i64,
 ) -> sqlx::Result<Vec<CertificateRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {CERTIFICATE_COLUMNS} WHERE c.row_id = ? ORDER BY c.issued_at DESC, c.id DESC"
+        "SELECT {CERTIFICATE_COLUMNS} WHERE c.row_id = $1 ORDER BY c.issued_at DESC, c.id DESC"
     )))
     .bind(row_id)
     .fetch_all(conn)
@@ -219,8 +219,8 @@ pub async fn list_valid_certificates_of_rows(
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS}
-         WHERE c.row_id IN (SELECT value FROM json_each(?)) AND v.certificate_id IS NULL
-             AND c.not_after > ?
+         WHERE c.row_id IN (SELECT value FROM json_each($1)) AND v.certificate_id IS NULL
+             AND c.not_after > $2
          ORDER BY c.id"
     )))
     .bind(ids)
@@ -240,8 +240,8 @@ pub async fn list_valid_certificates_of_user(
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS}
-         WHERE c.user_id = ? AND c.row_id IN (SELECT value FROM json_each(?))
-             AND v.certificate_id IS NULL AND c.not_after > ?
+         WHERE c.user_id = $1 AND c.row_id IN (SELECT value FROM json_each($2))
+             AND v.certificate_id IS NULL AND c.not_after > $3
          ORDER BY c.id"
     )))
     .bind(user_id)
@@ -269,7 +269,7 @@ pub async fn list_held_certificates(
     sqlx::query_as(
         "SELECT c.not_after, v.certificate_id IS NOT NULL AS revoked
          FROM certificates c LEFT JOIN revocations v ON v.certificate_id = c.id
-         WHERE c.user_id = ? AND c.row_id = ?",
+         WHERE c.user_id = $1 AND c.row_id = $2",
     )
     .bind(user_id)
     .bind(row_id)
@@ -289,7 +289,7 @@ pub async fn insert_revocation(
     // ON CONFLICT … DO NOTHING is spelled the same in PostgreSQL.
     let done = sqlx::query(
         "INSERT INTO revocations (certificate_id, revoked_at, reason, revoked_by)
-         VALUES (?, ?, ?, ?) ON CONFLICT (certificate_id) DO NOTHING",
+         VALUES ($1, $2, $3, $4) ON CONFLICT (certificate_id) DO NOTHING",
     )
     .bind(certificate_id)
     .bind(now)
@@ -317,7 +317,7 @@ pub async fn list_revoked_unexpired(conn: &mut Conn, now: i64) -> sqlx::Result<V
     sqlx::query_as(
         "SELECT c.serial, v.revoked_at, v.reason
          FROM revocations v JOIN certificates c ON c.id = v.certificate_id
-         WHERE c.not_after > ?
+         WHERE c.not_after > $1
          ORDER BY v.revoked_at, c.id",
     )
     .bind(now)
@@ -349,7 +349,7 @@ pub async fn find_crl(conn: &mut Conn) -> sqlx::Result<Option<CrlRecord>> {
 pub async fn put_crl(conn: &mut Conn, crl: &CrlRecord) -> sqlx::Result<()> {
     // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
     sqlx::query(
-        "INSERT INTO crl (id, crl_number, this_update, next_update, der) VALUES (1, ?, ?, ?, ?)
+        "INSERT INTO crl (id, crl_number, this_update, next_update, der) VALUES (1, $1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET
              crl_number = excluded.crl_number,
              this_update = excluded.this_update,
@@ -396,7 +396,7 @@ pub async fn find_certificate_row(
 ) -> sqlx::Result<Option<CertificateRowRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_ROW_COLUMNS}
-         FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id WHERE r.id = ?"
+         FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id WHERE r.id = $1"
     )))
     .bind(row_id)
     .fetch_optional(conn)
@@ -412,7 +412,7 @@ pub async fn list_certificate_rows(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_ROW_COLUMNS}
          FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id
-         WHERE r.id IN (SELECT value FROM json_each(?)) ORDER BY r.id"
+         WHERE r.id IN (SELECT value FROM json_each($1)) ORDER BY r.id"
     )))
     .bind(ids)
     .fetch_all(conn)
@@ -449,7 +449,7 @@ pub async fn list_linked_addresses_of_user(
          JOIN addresses a ON a.address = l.address AND a.row_id = l.row_id
          JOIN mailbox_rows r ON r.id = l.row_id
          JOIN domains d ON d.id = r.domain_id
-         WHERE l.user_id = ?
+         WHERE l.user_id = $1
          ORDER BY d.name, r.primary_address, r.id, a.position"
     )))
     .bind(user_id)
@@ -467,7 +467,7 @@ pub async fn list_linked_addresses_of_row(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT l.address, {LINK_SUSPENDED}
          FROM links l JOIN addresses a ON a.address = l.address AND a.row_id = l.row_id
-         WHERE l.user_id = ? AND l.row_id = ?
+         WHERE l.user_id = $1 AND l.row_id = $2
          ORDER BY a.position"
     )))
     .bind(user_id)
@@ -511,8 +511,8 @@ pub async fn list_held_certificates_of_rows(
          FROM certificates c
          JOIN users u ON u.id = c.user_id
          LEFT JOIN revocations r ON r.certificate_id = c.id
-         WHERE c.row_id IN (SELECT value FROM json_each(?))
-           AND r.certificate_id IS NULL AND c.not_after > ?
+         WHERE c.row_id IN (SELECT value FROM json_each($1))
+           AND r.certificate_id IS NULL AND c.not_after > $2
          ORDER BY c.row_id, c.not_after",
     )
     .bind(ids)

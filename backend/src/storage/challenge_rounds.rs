@@ -48,7 +48,7 @@ pub async fn list_rows_for_round(conn: &mut Conn, row_ids: &[i64]) -> sqlx::Resu
     sqlx::query_as(
         "SELECT id, domain_id, primary_address, first_name, last_name, mailbox_type,
                 applicant_address, active
-         FROM mailbox_rows WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+         FROM mailbox_rows WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
     )
     .bind(json_ids(row_ids))
     .fetch_all(conn)
@@ -65,7 +65,7 @@ pub async fn list_aliases_of_rows(
     }
     sqlx::query_as(
         "SELECT row_id, address FROM addresses
-         WHERE row_id IN (SELECT value FROM json_each(?)) AND kind = 'alias'
+         WHERE row_id IN (SELECT value FROM json_each($1)) AND kind = 'alias'
          ORDER BY row_id, position, address",
     )
     .bind(json_ids(row_ids))
@@ -82,7 +82,7 @@ pub async fn list_links_of_rows(
         return Ok(Vec::new());
     }
     sqlx::query_as(
-        "SELECT address, user_id FROM links WHERE row_id IN (SELECT value FROM json_each(?))",
+        "SELECT address, user_id FROM links WHERE row_id IN (SELECT value FROM json_each($1))",
     )
     .bind(json_ids(row_ids))
     .fetch_all(conn)
@@ -97,7 +97,7 @@ pub async fn list_unconfirmed_row_ids_of_domain(
 ) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(
         "SELECT r.id FROM mailbox_rows r
-         WHERE r.domain_id = ? AND r.active = 1
+         WHERE r.domain_id = $1 AND r.active = 1
            AND EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
                        AND NOT EXISTS (SELECT 1 FROM links l WHERE l.address = a.address))
          ORDER BY r.id",
@@ -135,8 +135,8 @@ pub async fn supersede_pending_challenges_of_rows(
         return Ok(Vec::new());
     }
     let mut superseded: Vec<SupersededOfRow> = sqlx::query_as(
-        "UPDATE challenges SET state = 'superseded', resolved_at = ?
-         WHERE row_id IN (SELECT value FROM json_each(?)) AND state = 'pending'
+        "UPDATE challenges SET state = 'superseded', resolved_at = $1
+         WHERE row_id IN (SELECT value FROM json_each($2)) AND state = 'pending'
          RETURNING id, row_id, address, recipient, created_at",
     )
     .bind(now)
@@ -203,7 +203,7 @@ pub async fn mark_rows_challenged(conn: &mut Conn, row_ids: &[i64]) -> sqlx::Res
     }
     sqlx::query(
         "UPDATE mailbox_rows SET challenged = 1
-         WHERE id IN (SELECT value FROM json_each(?)) AND challenged = 0",
+         WHERE id IN (SELECT value FROM json_each($1)) AND challenged = 0",
     )
     .bind(json_ids(row_ids))
     .execute(conn)

@@ -49,7 +49,7 @@ pub async fn find_challenge_by_token_hash(
                 c.expires_at, c.confirmed_by, r.primary_address, r.first_name, r.last_name,
                 r.mailbox_type, r.active
          FROM challenges c JOIN mailbox_rows r ON r.id = c.row_id
-         WHERE c.token_hash = ?",
+         WHERE c.token_hash = $1",
     )
     .bind(&token_hash[..])
     .fetch_optional(conn)
@@ -68,9 +68,9 @@ pub async fn confirm_pending_challenge(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE challenges SET state = 'confirmed', confirmed_by = ?, resolved_at = ?,
-                confirmed_ip = ?, confirmed_user_agent = ?
-         WHERE id = ? AND state = 'pending'",
+        "UPDATE challenges SET state = 'confirmed', confirmed_by = $1, resolved_at = $2,
+                confirmed_ip = $3, confirmed_user_agent = $4
+         WHERE id = $5 AND state = 'pending'",
     )
     .bind(user_id)
     .bind(now)
@@ -84,7 +84,7 @@ pub async fn confirm_pending_challenge(
 
 /// The user ID an address is linked to, if any.
 pub async fn find_link_user(conn: &mut Conn, address: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT user_id FROM links WHERE address = ?")
+    sqlx::query_scalar("SELECT user_id FROM links WHERE address = $1")
         .bind(address)
         .fetch_optional(conn)
         .await
@@ -102,7 +102,7 @@ pub async fn put_link(
     // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
     sqlx::query(
         "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at)
-         VALUES (?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (address) DO UPDATE SET
              row_id = excluded.row_id,
              user_id = excluded.user_id,
@@ -131,7 +131,7 @@ pub async fn list_link_evidence(
                 c.resolved_at AS confirmed_at, c.confirmed_by, c.confirmed_ip AS ip,
                 c.confirmed_user_agent AS user_agent
          FROM links l JOIN challenges c ON c.id = l.challenge_id
-         WHERE l.row_id = ? AND l.user_id = ?
+         WHERE l.row_id = $1 AND l.user_id = $2
          ORDER BY l.address",
     )
     .bind(row_id)

@@ -41,25 +41,25 @@ pub async fn list_leaver_rows(
 ) -> sqlx::Result<Vec<LeaverRowRecord>> {
     sqlx::query_as(
         "SELECT r.id, r.domain_id, r.primary_address, r.mailbox_type, r.active, r.version,
-                (SELECT COUNT(*) FROM links l WHERE l.row_id = r.id AND l.user_id = ?1)
+                (SELECT COUNT(*) FROM links l WHERE l.row_id = r.id AND l.user_id = $1)
                     AS leaver_links,
-                (SELECT COUNT(*) FROM links l WHERE l.row_id = r.id AND l.user_id <> ?1)
+                (SELECT COUNT(*) FROM links l WHERE l.row_id = r.id AND l.user_id <> $1)
                     AS other_links,
                 (SELECT COUNT(*) FROM certificates c
                  LEFT JOIN revocations v ON v.certificate_id = c.id
-                 WHERE c.row_id = r.id AND c.user_id = ?1 AND v.certificate_id IS NULL
-                   AND c.not_after > ?2) AS valid_certificates,
+                 WHERE c.row_id = r.id AND c.user_id = $1 AND v.certificate_id IS NULL
+                   AND c.not_after > $2) AS valid_certificates,
                 d.deprovision_mode
          FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id
-         WHERE r.id IN (SELECT l.row_id FROM links l WHERE l.user_id = ?1
+         WHERE r.id IN (SELECT l.row_id FROM links l WHERE l.user_id = $1
                         UNION
                         SELECT c.row_id FROM certificates c
                         LEFT JOIN revocations v ON v.certificate_id = c.id
-                        WHERE c.user_id = ?1 AND v.certificate_id IS NULL AND c.not_after > ?2)
+                        WHERE c.user_id = $1 AND v.certificate_id IS NULL AND c.not_after > $2)
            AND NOT EXISTS (
                SELECT 1 FROM deprovision_items i
                JOIN deprovisionings p ON p.id = i.deprovisioning_id
-               WHERE i.row_id = r.id AND p.user_id = ?1
+               WHERE i.row_id = r.id AND p.user_id = $1
                  AND i.state IN ('proposed', 'held', 'dismissed', 'discarded'))
          ORDER BY r.id",
     )
@@ -71,7 +71,7 @@ pub async fn list_leaver_rows(
 
 /// How many deprovisionings were recorded at `since` or later (the breaker's window).
 pub async fn count_deprovisionings_since(conn: &mut Conn, since: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM deprovisionings WHERE at >= ?")
+    sqlx::query_scalar("SELECT COUNT(*) FROM deprovisionings WHERE at >= $1")
         .bind(since)
         .fetch_one(conn)
         .await
@@ -116,7 +116,7 @@ pub async fn insert_deprovisioning(
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO deprovisionings (user_id, actor, at, sessions_ended, held)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(d.user_id)
     .bind(d.actor)
@@ -157,7 +157,7 @@ pub async fn insert_item(conn: &mut Conn, item: &NewItem<'_>) -> sqlx::Result<i6
     sqlx::query_scalar(
         "INSERT INTO deprovision_items (deprovisioning_id, domain_id, row_id, primary_address,
              kind, state, deactivated, links_dropped, revoked, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(item.deprovisioning_id)
     .bind(item.domain_id)
@@ -224,7 +224,7 @@ const ITEM_COLUMNS: &str = "i.id, i.deprovisioning_id, p.user_id, u.given_name, 
 /// One item by id.
 pub async fn find_item(conn: &mut Conn, id: i64) -> sqlx::Result<Option<ItemRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} WHERE i.id = ?"
+        "SELECT {ITEM_COLUMNS} WHERE i.id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -238,7 +238,7 @@ pub async fn list_items_of_domain(
     state: &str,
 ) -> sqlx::Result<Vec<ItemRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} WHERE i.domain_id = ? AND i.state = ? ORDER BY i.id"
+        "SELECT {ITEM_COLUMNS} WHERE i.domain_id = $1 AND i.state = $2 ORDER BY i.id"
     )))
     .bind(domain_id)
     .bind(state)
@@ -253,7 +253,7 @@ pub async fn list_items_of_deprovisionings(
 ) -> sqlx::Result<Vec<ItemRecord>> {
     let ids = serde_json::to_string(ids).expect("numbers serialise");
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} WHERE i.deprovisioning_id IN (SELECT value FROM json_each(?))
+        "SELECT {ITEM_COLUMNS} WHERE i.deprovisioning_id IN (SELECT value FROM json_each($1))
          ORDER BY i.deprovisioning_id, i.id"
     )))
     .bind(ids)
@@ -274,8 +274,8 @@ pub async fn list_unreported_items(conn: &mut Conn) -> sqlx::Result<Vec<ItemReco
 pub async fn mark_items_reported(conn: &mut Conn, ids: &[i64], now: i64) -> sqlx::Result<u64> {
     let ids = serde_json::to_string(ids).expect("numbers serialise");
     let done = sqlx::query(
-        "UPDATE deprovision_items SET reported_at = ?
-         WHERE reported_at IS NULL AND id IN (SELECT value FROM json_each(?))",
+        "UPDATE deprovision_items SET reported_at = $1
+         WHERE reported_at IS NULL AND id IN (SELECT value FROM json_each($2))",
     )
     .bind(now)
     .bind(ids)
@@ -295,8 +295,8 @@ pub async fn decide_item(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE deprovision_items SET state = ?, decided_by = ?, decided_at = ?
-         WHERE id = ? AND state = ?",
+        "UPDATE deprovision_items SET state = $1, decided_by = $2, decided_at = $3
+         WHERE id = $4 AND state = $5",
     )
     .bind(to)
     .bind(by)
@@ -349,7 +349,7 @@ pub async fn find_deprovisioning(
     id: i64,
 ) -> sqlx::Result<Option<DeprovisioningRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {DEPROVISIONING_COLUMNS} WHERE p.id = ?"
+        "SELECT {DEPROVISIONING_COLUMNS} WHERE p.id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -374,8 +374,8 @@ pub async fn decide_hold(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE deprovisionings SET decision = ?, decided_by = ?, decided_at = ?
-         WHERE id = ? AND held = 1 AND decision IS NULL",
+        "UPDATE deprovisionings SET decision = $1, decided_by = $2, decided_at = $3
+         WHERE id = $4 AND held = 1 AND decision IS NULL",
     )
     .bind(decision)
     .bind(by)
@@ -388,7 +388,7 @@ pub async fn decide_hold(
 
 /// A domain's setting, `revoke` or `propose`.
 pub async fn find_deprovision_mode(conn: &mut Conn, domain_id: i64) -> sqlx::Result<String> {
-    sqlx::query_scalar("SELECT deprovision_mode FROM domains WHERE id = ?")
+    sqlx::query_scalar("SELECT deprovision_mode FROM domains WHERE id = $1")
         .bind(domain_id)
         .fetch_one(conn)
         .await
@@ -400,7 +400,7 @@ pub async fn update_deprovision_mode(
     domain_id: i64,
     mode: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE domains SET deprovision_mode = ? WHERE id = ?")
+    sqlx::query("UPDATE domains SET deprovision_mode = $1 WHERE id = $2")
         .bind(mode)
         .bind(domain_id)
         .execute(conn)

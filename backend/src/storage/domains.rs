@@ -28,7 +28,7 @@ pub async fn insert_domain(
     now: i64,
 ) -> sqlx::Result<DomainRecord> {
     sqlx::query_as(
-        "INSERT INTO domains (name, contact_group, created_at, updated_at) VALUES (?, ?, ?, ?)
+        "INSERT INTO domains (name, contact_group, created_at, updated_at) VALUES ($1, $2, $3, $4)
          RETURNING id, name, contact_group, created_at, updated_at",
     )
     .bind(name.as_str())
@@ -54,7 +54,7 @@ pub async fn find_domain_by_name(
     name: &DomainName,
 ) -> sqlx::Result<Option<DomainRecord>> {
     sqlx::query_as(
-        "SELECT id, name, contact_group, created_at, updated_at FROM domains WHERE name = ?",
+        "SELECT id, name, contact_group, created_at, updated_at FROM domains WHERE name = $1",
     )
     .bind(name.as_str())
     .fetch_optional(conn)
@@ -70,7 +70,7 @@ pub async fn list_domains_of_groups(
     let groups = serde_json::to_string(groups).expect("strings serialise");
     sqlx::query_as(
         "SELECT id, name, contact_group, created_at, updated_at FROM domains
-         WHERE contact_group IN (SELECT value FROM json_each(?)) ORDER BY name",
+         WHERE contact_group IN (SELECT value FROM json_each($1)) ORDER BY name",
     )
     .bind(groups)
     .fetch_all(conn)
@@ -84,7 +84,7 @@ pub async fn update_domain_contact_group(
     contact_group: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE domains SET contact_group = ?, updated_at = ? WHERE id = ?")
+    sqlx::query("UPDATE domains SET contact_group = $1, updated_at = $2 WHERE id = $3")
         .bind(contact_group)
         .bind(now)
         .bind(id)

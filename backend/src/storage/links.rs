@@ -26,7 +26,7 @@ pub async fn list_links_of_row(conn: &mut Conn, row_id: i64) -> sqlx::Result<Vec
     sqlx::query_as(
         "SELECT l.address, l.user_id, l.challenge_id, l.linked_at, u.given_name, u.family_name
          FROM links l JOIN users u ON u.id = l.user_id
-         WHERE l.row_id = ? ORDER BY l.address",
+         WHERE l.row_id = $1 ORDER BY l.address",
     )
     .bind(row_id)
     .fetch_all(conn)
@@ -35,7 +35,7 @@ pub async fn list_links_of_row(conn: &mut Conn, row_id: i64) -> sqlx::Result<Vec
 
 /// Drops the link of one address of a row, if it has one.
 pub async fn delete_link(conn: &mut Conn, row_id: i64, address: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM links WHERE row_id = ? AND address = ?")
+    let done = sqlx::query("DELETE FROM links WHERE row_id = $1 AND address = $2")
         .bind(row_id)
         .bind(address)
         .execute(conn)

@@ -24,7 +24,7 @@ pub struct OidcLogin {
 pub async fn insert_oidc_login(conn: &mut Conn, login: &OidcLogin) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO oidc_logins (state, nonce, pkce_verifier, return_to, created_at)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&login.state)
     .bind(&login.nonce)
@@ -39,7 +39,7 @@ pub async fn insert_oidc_login(conn: &mut Conn, login: &OidcLogin) -> sqlx::Resu
 /// Takes (reads and deletes) the login with this state, so a callback can be used only once.
 pub async fn take_oidc_login(conn: &mut Conn, state: &str) -> sqlx::Result<Option<OidcLogin>> {
     sqlx::query_as(
-        "DELETE FROM oidc_logins WHERE state = ?
+        "DELETE FROM oidc_logins WHERE state = $1
          RETURNING state, nonce, pkce_verifier, return_to, created_at",
     )
     .bind(state)
@@ -49,7 +49,7 @@ pub async fn take_oidc_login(conn: &mut Conn, state: &str) -> sqlx::Result<Optio
 
 /// Removes logins started before `cutoff` that never came back.
 pub async fn delete_stale_oidc_logins(conn: &mut Conn, cutoff: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM oidc_logins WHERE created_at < ?")
+    let done = sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
         .bind(cutoff)
         .execute(conn)
         .await?;

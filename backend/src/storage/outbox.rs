@@ -142,9 +142,9 @@ pub async fn next_outbox_attempt_at(conn: &mut Conn) -> sqlx::Result<Option<i64>
 /// the database only while its mail is undelivered (Q6).
 pub async fn mark_outbox_mail_sent(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE mail_outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,
+        "UPDATE mail_outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1,
              last_error = NULL, body_text = NULL, body_html = NULL, claimed_by = NULL
-         WHERE id = ? AND state = 'queued'",
+         WHERE id = $2 AND state = 'queued'",
     )
     .bind(now)
     .bind(id)
@@ -161,9 +161,9 @@ pub async fn mark_outbox_mail_retry(
     next_attempt_at: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+        "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
              claimed_by = NULL
-         WHERE id = ? AND state = 'queued'",
+         WHERE id = $3 AND state = 'queued'",
     )
     .bind(error)
     .bind(next_attempt_at)
@@ -177,9 +177,9 @@ pub async fn mark_outbox_mail_retry(
 /// bodies are cleared like a sent mail's.
 pub async fn mark_outbox_mail_failed(conn: &mut Conn, id: i64, error: &str) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE mail_outbox SET state = 'failed', attempts = attempts + 1, last_error = ?,
+        "UPDATE mail_outbox SET state = 'failed', attempts = attempts + 1, last_error = $1,
              body_text = NULL, body_html = NULL, claimed_by = NULL
-         WHERE id = ? AND state = 'queued'",
+         WHERE id = $2 AND state = 'queued'",
     )
     .bind(error)
     .bind(id)
@@ -233,7 +233,7 @@ pub async fn delivery_of_challenges(
     let ids = serde_json::to_string(challenge_ids).expect("numbers serialise");
     let records: Vec<DeliveryRecord> = sqlx::query_as(
         "SELECT challenge_id, state, attempts, last_error, sent_at FROM mail_outbox
-         WHERE challenge_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+         WHERE challenge_id IN (SELECT value FROM json_each($1)) ORDER BY id",
     )
     .bind(ids)
     .fetch_all(conn)

@@ -79,7 +79,7 @@ pub async fn insert_row(
         "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
              mailbox_type, applicant_address, comment, active, version, challenged, created_at,
              updated_at)
-         VALUES (({NEXT_ROW_ID}), ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?, ?) RETURNING id"
+         VALUES (({NEXT_ROW_ID}), $1, $2, $3, $4, $5, $6, $7, $8, 1, 0, $9, $10) RETURNING id"
     )))
     .bind(domain_id)
     .bind(primary_address)
@@ -98,7 +98,7 @@ pub async fn insert_row(
 /// One row by id.
 pub async fn find_row(conn: &mut Conn, id: i64) -> sqlx::Result<Option<RowRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id = ?"
+        "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -111,7 +111,7 @@ pub async fn find_row_by_primary(
     primary_address: &str,
 ) -> sqlx::Result<Option<RowRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.primary_address = ?"
+        "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.primary_address = $1"
     )))
     .bind(primary_address)
     .fetch_optional(conn)
@@ -128,9 +128,9 @@ pub async fn update_row(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE mailbox_rows SET first_name = ?, last_name = ?, mailbox_type = ?,
-             applicant_address = ?, comment = ?, active = ?, version = version + 1, updated_at = ?
-         WHERE id = ? AND version = ?",
+        "UPDATE mailbox_rows SET first_name = $1, last_name = $2, mailbox_type = $3,
+             applicant_address = $4, comment = $5, active = $6, version = version + 1, updated_at = $7
+         WHERE id = $8 AND version = $9",
     )
     .bind(values.first_name)
     .bind(values.last_name)
@@ -150,7 +150,7 @@ pub async fn update_row(
 /// with it (cascade). Returns whether a row was deleted.
 pub async fn delete_unchallenged_row(conn: &mut Conn, id: i64, version: i64) -> sqlx::Result<bool> {
     let done =
-        sqlx::query("DELETE FROM mailbox_rows WHERE id = ? AND version = ? AND challenged = 0")
+        sqlx::query("DELETE FROM mailbox_rows WHERE id = $1 AND version = $2 AND challenged = 0")
             .bind(id)
             .bind(version)
             .execute(conn)
@@ -175,7 +175,7 @@ pub async fn list_addresses_of_row(
     row_id: i64,
 ) -> sqlx::Result<Vec<AddressRecord>> {
     sqlx::query_as(
-        "SELECT address, kind, position FROM addresses WHERE row_id = ? ORDER BY position, address",
+        "SELECT address, kind, position FROM addresses WHERE row_id = $1 ORDER BY position, address",
     )
     .bind(row_id)
     .fetch_all(conn)
@@ -190,7 +190,7 @@ pub async fn insert_address(
     kind: &str,
     position: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, $3, $4)")
         .bind(address)
         .bind(row_id)
         .bind(kind)
@@ -207,7 +207,7 @@ pub async fn update_address_position(
     address: &str,
     position: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE addresses SET position = ? WHERE row_id = ? AND address = ?")
+    sqlx::query("UPDATE addresses SET position = $1 WHERE row_id = $2 AND address = $3")
         .bind(position)
         .bind(row_id)
         .bind(address)
@@ -218,7 +218,7 @@ pub async fn update_address_position(
 
 /// Removes an alias from a row. Drop its link first: `links` refers to it.
 pub async fn delete_alias(conn: &mut Conn, row_id: i64, address: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM addresses WHERE row_id = ? AND address = ? AND kind = 'alias'")
+    sqlx::query("DELETE FROM addresses WHERE row_id = $1 AND address = $2 AND kind = 'alias'")
         .bind(row_id)
         .bind(address)
         .execute(conn)
@@ -259,7 +259,7 @@ pub async fn find_address_holders(
     let list = serde_json::to_string(&sorted).expect("strings serialise");
     sqlx::query_as(
         "SELECT a.address, a.row_id, r.primary_address, d.name AS domain_name
-         FROM json_each(?) j
+         FROM json_each($1) j
          CROSS JOIN addresses a ON a.address = j.value
          JOIN mailbox_rows r ON r.id = a.row_id
          JOIN domains d ON d.id = r.domain_id",
@@ -278,7 +278,7 @@ pub async fn put_row_search_text(
     text: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO row_search_text (row_id, domain_id, text) VALUES (?, ?, ?)
+        "INSERT INTO row_search_text (row_id, domain_id, text) VALUES ($1, $2, $3)
          ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text",
     )
     .bind(row_id)
@@ -847,7 +847,7 @@ pub async fn list_address_states(
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
     // One JSON row instead of a row per address; see `from_json`.
     let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT value FROM json_each(?))"
+        "SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT value FROM json_each($1))"
     )))
     .bind(ids)
     .fetch_one(conn)

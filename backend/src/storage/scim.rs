@@ -35,7 +35,7 @@ pub async fn insert_token(
     now: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO scim_tokens (name, token_hash, created_at, created_by) VALUES (?, ?, ?, ?)
+        "INSERT INTO scim_tokens (name, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4)
          RETURNING id",
     )
     .bind(name)
@@ -52,7 +52,7 @@ pub async fn find_token_by_hash(
     token_hash: &[u8],
 ) -> sqlx::Result<Option<TokenRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+        "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
     )))
     .bind(token_hash)
     .fetch_optional(conn)
@@ -61,7 +61,7 @@ pub async fn find_token_by_hash(
 
 /// Records a use of a token.
 pub async fn touch_token(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE scim_tokens SET last_used_at = ? WHERE id = ?")
+    sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
         .execute(conn)
@@ -87,8 +87,8 @@ pub async fn revoke_token(
     now: i64,
 ) -> sqlx::Result<Option<TokenRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE scim_tokens SET revoked_at = ?, revoked_by = ?
-         WHERE name = ? AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
+        "UPDATE scim_tokens SET revoked_at = $1, revoked_by = $2
+         WHERE name = $3 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
     )))
     .bind(now)
     .bind(by)
@@ -148,7 +148,7 @@ pub async fn insert_scim_user(
     sqlx::query(
         "INSERT INTO scim_users (id, user_name, user_name_key, external_id, user_id, active,
                                  resource, version, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)",
     )
     .bind(id)
     .bind(user.user_name)
@@ -173,9 +173,9 @@ pub async fn update_scim_user(
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
-        "UPDATE scim_users SET user_name = ?, user_name_key = ?, external_id = ?, user_id = ?,
-                               active = ?, resource = ?, version = version + 1, updated_at = ?
-         WHERE id = ? AND version = ?",
+        "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, user_id = $4,
+                               active = $5, resource = $6, version = version + 1, updated_at = $7
+         WHERE id = $8 AND version = $9",
     )
     .bind(user.user_name)
     .bind(user.user_name.to_lowercase())
@@ -194,7 +194,7 @@ pub async fn update_scim_user(
 /// A User by its SCIM id.
 pub async fn find_scim_user(conn: &mut Conn, id: &str) -> sqlx::Result<Option<ScimUserRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM scim_users WHERE id = ?"
+        "SELECT {USER_COLUMNS} FROM scim_users WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
@@ -203,7 +203,7 @@ pub async fn find_scim_user(conn: &mut Conn, id: &str) -> sqlx::Result<Option<Sc
 
 /// Deletes a User if it is still at `version`; returns whether it was.
 pub async fn delete_scim_user(conn: &mut Conn, id: &str, version: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM scim_users WHERE id = ? AND version = ?")
+    let done = sqlx::query("DELETE FROM scim_users WHERE id = $1 AND version = $2")
         .bind(id)
         .bind(version)
         .execute(conn)
@@ -270,7 +270,7 @@ pub async fn insert_deleted_user(
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO scim_deleted_users (user_id, deleted_at, deleted_by) VALUES (?, ?, ?)
+        "INSERT INTO scim_deleted_users (user_id, deleted_at, deleted_by) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE SET deleted_at = excluded.deleted_at,
                                              deleted_by = excluded.deleted_by",
     )
@@ -287,9 +287,9 @@ pub async fn insert_deleted_user(
 /// `scim_deleted_users`); an ID the IdM never named is not barred.
 pub async fn idm_bars_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = ?1 AND active = 1)
-            AND (EXISTS (SELECT 1 FROM scim_users WHERE user_id = ?1 AND active = 0)
-                 OR EXISTS (SELECT 1 FROM scim_deleted_users WHERE user_id = ?1))",
+        "SELECT NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = 1)
+            AND (EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = 0)
+                 OR EXISTS (SELECT 1 FROM scim_deleted_users WHERE user_id = $1))",
     )
     .bind(user_id)
     .fetch_one(conn)

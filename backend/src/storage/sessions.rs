@@ -45,7 +45,7 @@ pub struct SessionRecord {
 pub async fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, groups, created_at, last_seen_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(session.id_hash)
     .bind(session.user_id)
@@ -82,7 +82,7 @@ pub async fn find_session_by_hash(
                  FROM domains d WHERE d.contact_group IN (SELECT value FROM json_each(s.groups)))
                     AS domains
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id_hash = ?",
+         WHERE s.id_hash = $1",
     )
     .bind(id_hash)
     .fetch_optional(conn)
@@ -98,7 +98,7 @@ pub async fn find_session_by_hash(
 
 /// Records that the session was used at `now`.
 pub async fn touch_session(conn: &mut Conn, id_hash: &[u8], now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?")
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
         .bind(now)
         .bind(id_hash)
         .execute(conn)
@@ -108,7 +108,7 @@ pub async fn touch_session(conn: &mut Conn, id_hash: &[u8], now: i64) -> sqlx::R
 
 /// Ends one session; false if there was none.
 pub async fn delete_session(conn: &mut Conn, id_hash: &[u8]) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)
         .execute(conn)
         .await?;
@@ -117,7 +117,7 @@ pub async fn delete_session(conn: &mut Conn, id_hash: &[u8]) -> sqlx::Result<boo
 
 /// Ends every session of a user (e.g. after a password change); returns how many.
 pub async fn delete_sessions_of_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(conn)
         .await?;
@@ -133,7 +133,7 @@ pub async fn delete_expired_sessions(
     started_before: i64,
 ) -> sqlx::Result<u64> {
     let done = sqlx::query(
-        "DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at <= ? OR created_at <= ?",
+        "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 OR created_at <= $3",
     )
     .bind(now)
     .bind(idle_before)

@@ -60,7 +60,7 @@ pub async fn insert_sign_in_event(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO sign_in_events (at, user_id, client, outcome, retry_after_secs)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(at)
     .bind(user_id)
@@ -80,8 +80,8 @@ pub async fn list_sign_in_events(
 ) -> sqlx::Result<Vec<SignInEvent>> {
     sqlx::query_as(
         "SELECT id, at, user_id, client, outcome, retry_after_secs FROM sign_in_events
-         WHERE ?1 IS NULL OR user_id = ?1
-         ORDER BY id DESC LIMIT ?2",
+         WHERE $1 IS NULL OR user_id = $1
+         ORDER BY id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)
@@ -98,7 +98,7 @@ pub async fn has_signed_in_from(
 ) -> sqlx::Result<bool> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM sign_in_events
-                        WHERE user_id = ? AND client = ? AND outcome = 'success' AND at >= ?)",
+                        WHERE user_id = $1 AND client = $2 AND outcome = 'success' AND at >= $3)",
     )
     .bind(user_id)
     .bind(client)
@@ -112,8 +112,8 @@ pub async fn has_signed_in_from(
 pub async fn purge_sign_in_events(conn: &mut Conn, before: i64, keep: i64) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "DELETE FROM sign_in_events
-         WHERE at < ?
-            OR id <= (SELECT id FROM sign_in_events ORDER BY id DESC LIMIT 1 OFFSET ?)",
+         WHERE at < $1
+            OR id <= (SELECT id FROM sign_in_events ORDER BY id DESC LIMIT 1 OFFSET $2)",
     )
     .bind(before)
     .bind(keep)

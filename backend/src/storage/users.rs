@@ -44,7 +44,7 @@ pub async fn upsert_user(conn: &mut Conn, login: &UserLogin<'_>, now: i64) -> sq
     // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
     sqlx::query(
         "INSERT INTO users (id, source, given_name, family_name, email, first_seen_at, last_login_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (id) DO UPDATE SET
              source = excluded.source,
              given_name = excluded.given_name,
@@ -68,7 +68,7 @@ pub async fn upsert_user(conn: &mut Conn, login: &UserLogin<'_>, now: i64) -> sq
 pub async fn find_user(conn: &mut Conn, id: &str) -> sqlx::Result<Option<UserRecord>> {
     sqlx::query_as(
         "SELECT id, source, given_name, family_name, email, first_seen_at, last_login_at
-         FROM users WHERE id = ?",
+         FROM users WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(conn)
