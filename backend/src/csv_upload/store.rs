@@ -76,7 +76,7 @@ pub(crate) async fn count_pending_challenges_of_domain(
              SELECT c.row_id, COUNT(*) AS n
              FROM challenges c JOIN mailbox_rows r ON r.id = c.row_id
              WHERE r.domain_id = $1 AND c.state = 'pending'
-             GROUP BY c.row_id)",
+             GROUP BY c.row_id) AS p",
     )
     .bind(domain_id)
     .fetch_one(conn)

@@ -136,7 +136,7 @@ pub async fn current_groups_of(
 ) -> sqlx::Result<Vec<String>> {
     let groups = current_groups_sql("$1", "$2");
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT group_name FROM ({groups}) ORDER BY 1"
+        "SELECT group_name FROM ({groups}) AS g ORDER BY 1"
     )))
     .bind(user_id)
     .bind(fresh_since)

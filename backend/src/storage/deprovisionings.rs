@@ -313,7 +313,7 @@ pub async fn decide_item(
 pub async fn latest_activity(conn: &mut Conn) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM deprovisionings
-                             UNION ALL SELECT MAX(created_at) FROM deprovision_items)",
+                             UNION ALL SELECT MAX(created_at) FROM deprovision_items) AS a",
     )
     .fetch_one(conn)
     .await

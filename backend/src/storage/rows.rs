@@ -607,7 +607,7 @@ pub async fn list_row_page(
         "page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id IN ("
     ));
     if filter.is_selective() {
-        q.push("SELECT m.id FROM m WHERE 1");
+        q.push("SELECT m.id FROM m WHERE TRUE");
         past_anchor(&mut q, "m.");
         q.push(" ORDER BY ").push(order_by("m.", scan_direction));
     } else {
