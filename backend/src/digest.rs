@@ -409,7 +409,7 @@ async fn list_expiring_certificates(
          JOIN mailbox_rows m ON m.id = c.row_id
          JOIN users u ON u.id = c.user_id
          LEFT JOIN revocations v ON v.certificate_id = c.id
-         WHERE m.domain_id = $1 AND m.active = 1 AND v.certificate_id IS NULL
+         WHERE m.domain_id = $1 AND m.active = TRUE AND v.certificate_id IS NULL
            AND c.not_after > $2 AND c.not_after <= $3
            AND NOT EXISTS (
                SELECT 1 FROM certificates n

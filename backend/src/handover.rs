@@ -235,7 +235,7 @@ async fn list_leaver_rows(
                 (SELECT MAX(a.at) FROM audit_records a
                  WHERE a.row_id = r.id AND a.kind = 'row_deactivated') AS deactivated_at
          FROM mailbox_rows r
-         WHERE r.domain_id = $1 AND r.active = 0
+         WHERE r.domain_id = $1 AND r.active = FALSE
            AND EXISTS (SELECT 1 FROM certificates c
                        LEFT JOIN revocations v ON v.certificate_id = c.id
                        WHERE c.row_id = r.id AND v.certificate_id IS NULL AND c.not_after > $2)",

@@ -161,7 +161,7 @@ async fn list_reminder_candidates(
          JOIN users u ON u.id = c.user_id
          JOIN mailbox_rows m ON m.id = c.row_id
          LEFT JOIN revocations v ON v.certificate_id = c.id
-         WHERE v.certificate_id IS NULL AND c.not_after > $1 AND c.not_after <= $2 AND m.active = 1
+         WHERE v.certificate_id IS NULL AND c.not_after > $1 AND c.not_after <= $2 AND m.active = TRUE
            AND NOT EXISTS (
                SELECT 1 FROM certificates n
                LEFT JOIN revocations nv ON nv.certificate_id = n.id

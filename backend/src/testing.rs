@@ -153,7 +153,7 @@ pub async fn fill_domain(
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE mailbox_rows SET challenged = 1 WHERE id IN (SELECT row_id FROM challenges)",
+        "UPDATE mailbox_rows SET challenged = TRUE WHERE id IN (SELECT row_id FROM challenges)",
     )
     .execute(&mut *tx)
     .await?;

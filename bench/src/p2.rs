@@ -444,14 +444,14 @@ async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
          SELECT r.id, r.primary_address, COALESCE(r.applicant_address, r.primary_address),
                 randomblob(32), 'pending', $1, $2 + 7 * 86400
          FROM mailbox_rows r
-         WHERE r.id >= (SELECT MIN(id) FROM mailbox_rows) + 20000 AND r.id % 50 = 0 AND r.active = 1",
+         WHERE r.id >= (SELECT MIN(id) FROM mailbox_rows) + 20000 AND r.id % 50 = 0 AND r.active = TRUE",
     )
     .bind(now)
     .bind(now)
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE mailbox_rows SET challenged = 1
+        "UPDATE mailbox_rows SET challenged = TRUE
          WHERE id IN (SELECT row_id FROM challenges WHERE state = 'pending')",
     )
     .execute(&mut *tx)

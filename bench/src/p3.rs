@@ -96,7 +96,7 @@ async fn count(portal: &Portal, sql: &'static str) -> anyhow::Result<i64> {
 pub async fn run(portal: &Portal, domain_id: i64, report: &mut Report) -> anyhow::Result<()> {
     // The NAP's selection: the first 10 000 active rows (inactive ones would be refused, R7).
     let row_ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM mailbox_rows WHERE domain_id = $1 AND active = 1 ORDER BY id LIMIT $2",
+        "SELECT id FROM mailbox_rows WHERE domain_id = $1 AND active = TRUE ORDER BY id LIMIT $2",
     )
     .bind(domain_id)
     .bind(ROWS)

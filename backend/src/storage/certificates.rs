@@ -181,7 +181,7 @@ pub async fn list_certificates_of_domain(
          WHERE r.domain_id = $1 AND ($2 IS NULL OR c.id < $2)
              AND (NOT $3 OR (v.certificate_id IS NULL AND c.not_after > $4))
              AND ($5 IS NULL OR c.not_after <= $5)
-             AND (NOT $6 OR r.active = 0)
+             AND (NOT $6 OR r.active = FALSE)
          ORDER BY c.id DESC LIMIT $7"
     )))
     .bind(domain_id)

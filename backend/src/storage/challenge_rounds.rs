@@ -97,7 +97,7 @@ pub async fn list_unconfirmed_row_ids_of_domain(
 ) -> sqlx::Result<Vec<i64>> {
     sqlx::query_scalar(
         "SELECT r.id FROM mailbox_rows r
-         WHERE r.domain_id = $1 AND r.active = 1
+         WHERE r.domain_id = $1 AND r.active = TRUE
            AND EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
                        AND NOT EXISTS (SELECT 1 FROM links l WHERE l.address = a.address))
          ORDER BY r.id",
@@ -202,8 +202,8 @@ pub async fn mark_rows_challenged(conn: &mut Conn, row_ids: &[i64]) -> sqlx::Res
         return Ok(());
     }
     sqlx::query(
-        "UPDATE mailbox_rows SET challenged = 1
-         WHERE id IN (SELECT value FROM json_each($1)) AND challenged = 0",
+        "UPDATE mailbox_rows SET challenged = TRUE
+         WHERE id IN (SELECT value FROM json_each($1)) AND challenged = FALSE",
     )
     .bind(json_ids(row_ids))
     .execute(conn)

@@ -87,7 +87,7 @@ pub async fn count_linked_users(conn: &mut Conn) -> sqlx::Result<i64> {
 /// Whether a held deprovisioning waits for an operator: while one does, the breaker stays open.
 pub async fn exists_undecided_hold(conn: &mut Conn) -> sqlx::Result<bool> {
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM deprovisionings WHERE held = 1 AND decision IS NULL LIMIT 1",
+        "SELECT 1 FROM deprovisionings WHERE held = TRUE AND decision IS NULL LIMIT 1",
     )
     .fetch_optional(conn)
     .await?;
@@ -359,7 +359,7 @@ pub async fn find_deprovisioning(
 /// The held deprovisionings no operator has decided yet, oldest first.
 pub async fn list_undecided_holds(conn: &mut Conn) -> sqlx::Result<Vec<DeprovisioningRecord>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {DEPROVISIONING_COLUMNS} WHERE p.held = 1 AND p.decision IS NULL ORDER BY p.id"
+        "SELECT {DEPROVISIONING_COLUMNS} WHERE p.held = TRUE AND p.decision IS NULL ORDER BY p.id"
     )))
     .fetch_all(conn)
     .await
@@ -375,7 +375,7 @@ pub async fn decide_hold(
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE deprovisionings SET decision = $1, decided_by = $2, decided_at = $3
-         WHERE id = $4 AND held = 1 AND decision IS NULL",
+         WHERE id = $4 AND held = TRUE AND decision IS NULL",
     )
     .bind(decision)
     .bind(by)

@@ -149,12 +149,13 @@ pub async fn update_row(
 /// Deletes a row at `version` that never had a challenge (R3); its addresses and search text go
 /// with it (cascade). Returns whether a row was deleted.
 pub async fn delete_unchallenged_row(conn: &mut Conn, id: i64, version: i64) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("DELETE FROM mailbox_rows WHERE id = $1 AND version = $2 AND challenged = 0")
-            .bind(id)
-            .bind(version)
-            .execute(conn)
-            .await?;
+    let done = sqlx::query(
+        "DELETE FROM mailbox_rows WHERE id = $1 AND version = $2 AND challenged = FALSE",
+    )
+    .bind(id)
+    .bind(version)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -431,7 +432,7 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
         }
         (Some(StateFilter::NeverSent), _) => {
             q.push(
-                " AND (r.challenged = 0 OR EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
+                " AND (r.challenged = FALSE OR EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
                       AND NOT EXISTS (SELECT 1 FROM challenges c
                           WHERE c.address = a.address AND c.row_id = r.id)))",
             );

@@ -287,8 +287,8 @@ pub async fn insert_deleted_user(
 /// `scim_deleted_users`); an ID the IdM never named is not barred.
 pub async fn idm_bars_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar(
-        "SELECT NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = 1)
-            AND (EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = 0)
+        "SELECT NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = TRUE)
+            AND (EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = FALSE)
                  OR EXISTS (SELECT 1 FROM scim_deleted_users WHERE user_id = $1))",
     )
     .bind(user_id)
