@@ -248,12 +248,13 @@ pub async fn digest_enabled(
     domain: &str,
 ) -> Result<bool, ServiceError> {
     let domain = nap_domain(viewer, domain)?;
-    let off: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2")
-            .bind(&viewer.user.user_id)
-            .bind(domain.id)
-            .fetch_optional(&portal.pool)
-            .await?;
+    let off: Option<i64> = sqlx::query_scalar(
+        "SELECT CAST(1 AS BIGINT) FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2",
+    )
+    .bind(&viewer.user.user_id)
+    .bind(domain.id)
+    .fetch_optional(&portal.pool)
+    .await?;
     Ok(off.is_none())
 }
 

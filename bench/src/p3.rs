@@ -146,7 +146,7 @@ pub async fn run(portal: &Portal, domain_id: i64, report: &mut Report) -> anyhow
     .await?;
     let mean_body = count(
         portal,
-        "SELECT CAST(AVG(LENGTH(body_text) + LENGTH(body_html)) AS INTEGER) FROM mail_outbox
+        "SELECT CAST(AVG(LENGTH(body_text) + LENGTH(body_html)) AS BIGINT) FROM mail_outbox
          WHERE state = 'queued'",
     )
     .await?;

@@ -87,7 +87,7 @@ pub async fn count_linked_users(conn: &mut Conn) -> sqlx::Result<i64> {
 /// Whether a held deprovisioning waits for an operator: while one does, the breaker stays open.
 pub async fn exists_undecided_hold(conn: &mut Conn) -> sqlx::Result<bool> {
     let found: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM deprovisionings WHERE held = TRUE AND decision IS NULL LIMIT 1",
+        "SELECT CAST(1 AS BIGINT) FROM deprovisionings WHERE held = TRUE AND decision IS NULL LIMIT 1",
     )
     .fetch_optional(conn)
     .await?;
