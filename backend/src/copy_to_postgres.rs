@@ -38,6 +38,17 @@ const SQLITE_ONLY_TABLES: &[&str] = &[
 /// COPY data is sent in pieces of about this size.
 const COPY_CHUNK_BYTES: usize = 1 << 20;
 
+/// `SELECT COUNT(*)` of table `name`, on either engine (a macro: the query's type differs).
+macro_rules! count_rows {
+    ($conn:expr, $name:expr) => {
+        sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {}",
+            ident($name)
+        )))
+        .fetch_one($conn)
+    };
+}
+
 /// What was copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopyReport {
@@ -80,12 +91,7 @@ pub async fn copy_to_postgres(source: &SqlitePool, url: &str) -> anyhow::Result<
         }
     }
     for name in pg_tables.keys() {
-        let rows: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {}",
-            ident(name)
-        )))
-        .fetch_one(&mut pg)
-        .await?;
+        let rows = count_rows!(&mut pg, name).await?;
         if rows > 0 {
             bail!("the target holds data already ({rows} rows in {name}): copy into an empty database");
         }
@@ -93,43 +99,19 @@ pub async fn copy_to_postgres(source: &SqlitePool, url: &str) -> anyhow::Result<
     let order = referenced_first(&mut pg, pg_tables.keys()).await?;
 
     let mut tx = pg.begin().await?;
-    for name in &order {
-        sqlx::query(AssertSqlSafe(format!(
-            "ALTER TABLE {} DISABLE TRIGGER USER",
-            ident(name)
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
+    switch_user_triggers(&mut tx, &order, "DISABLE").await?;
     let mut tables = Vec::with_capacity(order.len());
     for name in &order {
         let copied = copy_table(&mut reader, &mut tx, name, &pg_tables[name]).await?;
         tables.push((name.clone(), copied));
     }
-    for name in &order {
-        sqlx::query(AssertSqlSafe(format!(
-            "ALTER TABLE {} ENABLE TRIGGER USER",
-            ident(name)
-        )))
-        .execute(&mut *tx)
-        .await?;
-    }
+    switch_user_triggers(&mut tx, &order, "ENABLE").await?;
     continue_identities(&mut tx).await?;
 
     // The check: as many rows there as here, table by table, and the trail's last number.
     for (name, copied) in &tables {
-        let there: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {}",
-            ident(name)
-        )))
-        .fetch_one(&mut *tx)
-        .await?;
-        let here: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT COUNT(*) FROM {}",
-            ident(name)
-        )))
-        .fetch_one(&mut *reader)
-        .await?;
+        let there = count_rows!(&mut *tx, name).await?;
+        let here = count_rows!(&mut *reader, name).await?;
         if there != here || u64::try_from(here).ok() != Some(*copied) {
             bail!("{name}: {here} rows here, {copied} copied, {there} on PostgreSQL");
         }
@@ -150,6 +132,19 @@ pub async fn copy_to_postgres(source: &SqlitePool, url: &str) -> anyhow::Result<
         last_audit_id: last_here.unwrap_or(0),
         millis: started.elapsed().as_millis(),
     })
+}
+
+/// Turns the user triggers of `tables` off (`DISABLE`) or on again (`ENABLE`).
+async fn switch_user_triggers(
+    conn: &mut PgConnection,
+    tables: &[String],
+    switch: &str,
+) -> anyhow::Result<()> {
+    for name in tables {
+        let sql = format!("ALTER TABLE {} {switch} TRIGGER USER", ident(name));
+        sqlx::query(AssertSqlSafe(sql)).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// A table or column name as an SQL identifier (the names come from the catalogs).
