@@ -665,7 +665,7 @@ mod tests {
     }
 
     #[test]
-    fn a_database_url_is_refused_without_repeating_it() {
+    fn q6_a_database_url_is_refused_without_repeating_it() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("RA_PORTAL_DATABASE", "postgres://portal:s3cret@db/ra");
             let err = Config::load(None)

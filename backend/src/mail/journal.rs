@@ -140,7 +140,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_journal_names_what_was_noted_and_skips_a_cut_off_line() {
+    fn r09_a_journal_names_what_was_noted_and_skips_a_cut_off_line() {
         let dir = tempfile::tempdir().unwrap();
         let journal = DeliveryJournal::open(dir.path(), "abc").unwrap();
         journal.note_sent(7).unwrap();
@@ -168,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn an_instance_id_cannot_name_a_file_elsewhere() {
+    fn r09_an_instance_id_cannot_name_a_file_elsewhere() {
         let path = journal_path(Path::new("/data/journal"), "../../etc/x");
         assert_eq!(path, Path::new("/data/journal/______etc_x.sent"));
     }

@@ -1,4 +1,5 @@
-//! Several portal instances on one database (issue 22): each mail of the outbox is claimed by one
+//! Several portal instances on one database (issue 22; SPEC §3 with R9's challenge mail: a crash
+//! loses no mail and sends nothing twice on purpose): each mail of the outbox is claimed by one
 //! instance before it is sent; an instance that shows no sign of life leaves its claimed mail to
 //! the others once its timeout has passed; a round that stops early gives its claims up.
 
@@ -42,6 +43,23 @@ fn instance(id: &str) -> WorkerSettings {
     }
 }
 
+/// `instance` shows a sign of life at `at`, as its running worker does.
+async fn alive(w: &World, instance: &str, at: i64) {
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    beat_instance(&mut conn, instance, "host-a:1", at)
+        .await
+        .unwrap();
+}
+
+/// `instance`, alive at `at`, claims the mail due then.
+async fn claimed_by(w: &World, instance: &str, at: i64) -> Vec<OutboxMail> {
+    alive(w, instance, at).await;
+    let mut conn = w.db.pool.acquire().await.unwrap();
+    claim_due_outbox_mails(&mut conn, instance, at, at - 60, 10)
+        .await
+        .unwrap()
+}
+
 /// Queues one challenge mail to each of `n` new rows.
 async fn queue(w: &World, n: usize) {
     let mut ids = Vec::new();
@@ -53,17 +71,15 @@ async fn queue(w: &World, n: usize) {
 }
 
 #[tokio::test]
-async fn two_instances_on_one_database_deliver_each_mail_once() {
+async fn r09_two_instances_on_one_database_deliver_each_mail_once() {
     let w = super::challenges::world().await;
     queue(&w, 300).await;
     let relay = Arc::new(CountingRelay::default());
     let now = backend::clock::now();
     // Both alive (a running worker says so itself, see `mail::worker`).
-    let mut conn = w.db.pool.acquire().await.unwrap();
     for id in ["a", "b"] {
-        beat_instance(&mut conn, id, "host:1", now).await.unwrap();
+        alive(&w, id, now).await;
     }
-    drop(conn);
 
     let worker = |settings: WorkerSettings| {
         let (pool, relay) = (w.db.pool.clone(), Arc::clone(&relay));
@@ -95,21 +111,13 @@ async fn two_instances_on_one_database_deliver_each_mail_once() {
 }
 
 #[tokio::test]
-async fn mail_claimed_by_an_instance_that_went_silent_is_sent_by_another_after_its_timeout() {
+async fn r09_mail_claimed_by_an_instance_that_went_silent_is_sent_by_another_after_its_timeout() {
     let w = super::challenges::world().await;
     queue(&w, 3).await;
     let t0 = 1_800_000_000;
     // Instance "gone" claims the mail and dies before sending it.
-    {
-        let mut conn = w.db.pool.acquire().await.unwrap();
-        beat_instance(&mut conn, "gone", "host-a:1", t0)
-            .await
-            .unwrap();
-        let claimed = claim_due_outbox_mails(&mut conn, "gone", t0, t0 - 60, 10)
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), 3);
-    }
+    let claimed = claimed_by(&w, "gone", t0).await;
+    assert_eq!(claimed.len(), 3);
     let relay = Arc::new(CountingRelay::default());
     let other = instance("other"); // timeout: 60 s
 
@@ -129,22 +137,13 @@ async fn mail_claimed_by_an_instance_that_went_silent_is_sent_by_another_after_i
 }
 
 #[tokio::test]
-async fn an_instance_that_keeps_showing_signs_of_life_keeps_its_claims_however_long_it_sends() {
+async fn r09_an_instance_that_keeps_showing_signs_of_life_keeps_its_claims_however_long_it_sends() {
     let w = super::challenges::world().await;
     queue(&w, 2).await;
     let t0 = 1_800_000_000;
-    let mut conn = w.db.pool.acquire().await.unwrap();
-    beat_instance(&mut conn, "slow", "host-a:1", t0)
-        .await
-        .unwrap();
-    claim_due_outbox_mails(&mut conn, "slow", t0, t0 - 60, 10)
-        .await
-        .unwrap();
+    claimed_by(&w, "slow", t0).await;
     // Its relay is slow (SMTP timeouts), but the process is alive and says so.
-    beat_instance(&mut conn, "slow", "host-a:1", t0 + 3000)
-        .await
-        .unwrap();
-    drop(conn);
+    alive(&w, "slow", t0 + 3000).await;
 
     let relay = Arc::new(CountingRelay::default());
     let other = deliver_due_mails(&w.db.pool, &relay, &instance("other"), t0 + 3030, None)
@@ -156,7 +155,7 @@ async fn an_instance_that_keeps_showing_signs_of_life_keeps_its_claims_however_l
 }
 
 #[tokio::test]
-async fn a_round_that_stops_early_gives_up_its_claims_at_once() {
+async fn r09_a_round_that_stops_early_gives_up_its_claims_at_once() {
     let w = super::challenges::world().await;
     queue(&w, 5).await;
     let relay = Arc::new(CountingRelay::default());
@@ -169,11 +168,7 @@ async fn a_round_that_stops_early_gives_up_its_claims_at_once() {
     assert_eq!((stopping.picked, stopping.sent), (5, 0));
 
     // The other instance need not wait for a timeout: "a" is alive but gave the mail up.
-    let mut conn = w.db.pool.acquire().await.unwrap();
-    beat_instance(&mut conn, "a", "host-a:1", now)
-        .await
-        .unwrap();
-    drop(conn);
+    alive(&w, "a", now).await;
     let other = deliver_due_mails(&w.db.pool, &relay, &instance("b"), now, None)
         .await
         .unwrap();
@@ -181,7 +176,7 @@ async fn a_round_that_stops_early_gives_up_its_claims_at_once() {
 }
 
 #[tokio::test]
-async fn mail_a_killed_instance_had_sent_is_recorded_from_its_journal_not_sent_again() {
+async fn r09_mail_a_killed_instance_had_sent_is_recorded_from_its_journal_not_sent_again() {
     let w = super::challenges::world().await;
     queue(&w, 2).await;
     let t0 = 1_800_000_000;
@@ -189,13 +184,7 @@ async fn mail_a_killed_instance_had_sent_is_recorded_from_its_journal_not_sent_a
     // "gone" claims both mails; the relay accepts the first, "gone" notes it in its journal and
     // is killed before it records anything in the database.
     let first = {
-        let mut conn = w.db.pool.acquire().await.unwrap();
-        beat_instance(&mut conn, "gone", "host-a:1", t0)
-            .await
-            .unwrap();
-        let claimed = claim_due_outbox_mails(&mut conn, "gone", t0, t0 - 60, 10)
-            .await
-            .unwrap();
+        let claimed = claimed_by(&w, "gone", t0).await;
         let gone = DeliveryJournal::open(&folder, "gone").unwrap();
         gone.note_sent(claimed[0].id).unwrap();
         claimed[0].clone()
