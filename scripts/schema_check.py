@@ -27,6 +27,11 @@ DIALECT = {
     },
     # SQLite INTEGER columns without a CHECK that hold a 0/1 flag (a copy of a checked one).
     "sqlite_boolean_columns": {("row_counts", "active"): "mirrors mailbox_rows.active"},
+    # Columns only PostgreSQL has: SQLite's implicit rowid, named and kept by PostgreSQL where
+    # the portal orders by it.
+    "postgres_only_columns": {
+        ("scim_users", "rowid"): "SQLite's rowid: Users created in one second listed in creation order",
+    },
     # SQLite INTEGER PRIMARY KEY columns that are never generated (rowid aliases that are keys).
     "never_generated": {("crl", "id"): "the CRL table has one row, id 1"},
 }
@@ -331,6 +336,9 @@ def read_postgres(database):
     for (table, trigger) in DIALECT["postgres_only_triggers"]:
         if table in tables:
             tables[table]["triggers"].discard(trigger)
+    for (table, column) in DIALECT["postgres_only_columns"]:
+        if table in tables:
+            tables[table]["columns"].pop(column, None)
     return tables
 
 

@@ -5,12 +5,12 @@
 //! A login with an unknown id is checked against a dummy hash, so that it is refused with the same
 //! answer and in about the same time as a wrong password: nobody learns which ids exist.
 
+use crate::storage::Db;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use domain::address::EmailAddress;
 use domain::text::PersonName;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::error::ServiceError;
@@ -164,7 +164,7 @@ async fn hash_password(password: SecretString) -> Result<String, ServiceError> {
 ///
 /// The audit record holds the id, names, email and groups; never the password or its hash.
 pub async fn create_account(
-    pool: &SqlitePool,
+    pool: &Db,
     account: NewAccount,
     actor: &str,
 ) -> Result<Account, ServiceError> {
@@ -244,7 +244,7 @@ fn account_json(account: &Account) -> serde_json::Value {
 /// Sets a new password and ends the account's sessions (a password change should shut out whoever
 /// knew the old one). Writes an `account_changed` audit record saying only that it changed.
 pub async fn set_password(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
     password: SecretString,
     actor: &str,
@@ -282,7 +282,7 @@ pub async fn set_password(
 /// effect at the next login, as with an external IdM. Writes an `account_changed` audit record
 /// with the groups before and after (none if nothing changed).
 pub async fn set_groups(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
     groups: &[String],
     actor: &str,
@@ -336,7 +336,7 @@ fn account_of(record: AccountRecord, groups: Vec<String>) -> Account {
 }
 
 /// One account with its groups, if it exists.
-pub async fn find_account(pool: &SqlitePool, id: &str) -> Result<Option<Account>, ServiceError> {
+pub async fn find_account(pool: &Db, id: &str) -> Result<Option<Account>, ServiceError> {
     let mut conn = pool.acquire().await?;
     let Some(record) = store::find_account(&mut conn, id).await? else {
         return Ok(None);
@@ -346,7 +346,7 @@ pub async fn find_account(pool: &SqlitePool, id: &str) -> Result<Option<Account>
 }
 
 /// All local accounts with their groups, by id. No password hashes.
-pub async fn list_accounts(pool: &SqlitePool) -> Result<Vec<Account>, ServiceError> {
+pub async fn list_accounts(pool: &Db) -> Result<Vec<Account>, ServiceError> {
     let mut conn = pool.acquire().await?;
     let records = store::list_accounts(&mut conn).await?;
     let memberships = store::list_all_account_groups(&mut conn).await?;
@@ -371,7 +371,7 @@ pub async fn list_accounts(pool: &SqlitePool) -> Result<Vec<Account>, ServiceErr
 /// and all three run one argon2id verification, so neither the answer nor its timing tells
 /// whether an account exists.
 pub async fn verify_password(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
     password: &SecretString,
 ) -> Result<Identity, LoginRefused> {
@@ -382,7 +382,7 @@ pub async fn verify_password(
 /// until the hash is done: the hashing thread owns it, so a caller that goes away does not free it
 /// early.
 pub(crate) async fn verify_password_in_slot(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
     password: &SecretString,
     slot: impl Send + 'static,

@@ -15,8 +15,8 @@
 //!
 //! Keys are per API token and live 24 hours; each bulk apply deletes the expired ones first.
 
+use crate::storage::Db;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::csv_upload::{self, ApplyReport};
@@ -125,7 +125,7 @@ pub enum BulkOutcome {
 /// without a preview before (the plan and the writes run under one write lock). With a key, the
 /// key is looked up first and recorded with the answer in the same transaction (see the module).
 pub async fn apply_once(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     bytes: &[u8],

@@ -249,7 +249,7 @@ pub async fn create_token(
         .trim()
         .to_owned();
     let expires = expires_at(now, days);
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     // A person the IdM bars gets no session, and no token from the command line either (R22).
     check_not_barred::<ServiceError>(&mut tx, &user.user_id).await?;
     let record = NewTokenRecord {
@@ -364,7 +364,7 @@ async fn revoke(
     now: i64,
     reason_for: impl Fn(&TokenRecord) -> Option<&'static str>,
 ) -> Result<TokenRecord, ServiceError> {
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let Some(token) = store::find_token(&mut tx, id).await? else {
         return Err(no_such_token(id));
     };
@@ -519,7 +519,7 @@ async fn end_token_of_former_nap(
     token: &TokenRecord,
     now: i64,
 ) -> Result<(), ApiAuthRefused> {
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     // Decided again inside the write lock: a login that brought the group back wins.
     if !store::reachable_domains(&mut tx, token.id, &token.creator_id, fresh_since(now))
         .await?

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use sqlx::SqlitePool;
+use crate::storage::Db;
 
 /// What a backup wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,16 +27,16 @@ pub enum BackupError {
     /// SQLite could not write it.
     #[error("the backup could not be written: {0}")]
     Database(#[from] sqlx::Error),
+    /// The portal runs on PostgreSQL, whose own tools make its backups.
+    #[error("the portal's database is PostgreSQL: back it up with pg_dump (README, \"Backups\")")]
+    Postgres,
     /// The file could not be read back.
     #[error("the backup could not be checked: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// Writes a consistent copy of the database behind `pool` to `target`, which must not exist.
-pub async fn backup_database(
-    pool: &SqlitePool,
-    target: &Path,
-) -> Result<BackupReport, BackupError> {
+pub async fn backup_database(pool: &Db, target: &Path) -> Result<BackupReport, BackupError> {
     let shown = target.display().to_string();
     if target.exists() {
         return Err(BackupError::Exists(shown));
@@ -46,6 +46,9 @@ pub async fn backup_database(
             return Err(BackupError::NoFolder(shown));
         }
     }
+    let crate::storage::engine::Engine::Sqlite(pool) = pool.engine() else {
+        return Err(BackupError::Postgres);
+    };
     sqlx::query("VACUUM INTO $1")
         .bind(target.to_string_lossy().into_owned())
         .execute(pool)

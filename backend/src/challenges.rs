@@ -14,6 +14,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::secret::storage_key;
+use crate::storage::Db;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use domain::address::EmailAddress;
@@ -26,7 +27,6 @@ use domain::mailbox::MailboxType;
 use domain::row::RowFields;
 use domain::text::{Comment, PersonName};
 use serde_json::json;
-use sqlx::SqlitePool;
 use tokio::sync::Notify;
 
 use crate::clock;
@@ -53,10 +53,6 @@ const TOKEN_BYTES: usize = 32;
 const TOKEN_CHARS: usize = 43;
 /// Random bytes in the unique part of a Message-ID.
 const MESSAGE_ID_BYTES: usize = 16;
-
-/// SQLite write transactions begin with the write lock taken, so that two use cases that read
-/// and then write wait for each other (busy timeout) instead of one failing on upgrade.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 pub use domain::challenge::SendReport;
 
@@ -132,7 +128,7 @@ fn parse_row(record: RoundRow, aliases: &[String]) -> Result<ParsedRow, ServiceE
 /// one, so the answer tells nothing about other domains. After the commit the outbox worker is
 /// woken through `outbox`.
 pub async fn send_challenges(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     row_ids: &[i64],
     config: &Config,
@@ -148,7 +144,7 @@ pub async fn send_challenges(
         .filter(|id| seen.insert(*id))
         .collect();
     let now = clock::now();
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = pool.begin_write().await?;
     let report = send_rounds(&mut tx, viewer, &row_ids, config, now).await?;
     tx.commit().await?;
     if report.challenges > 0 {
@@ -162,7 +158,7 @@ pub async fn send_challenges(
 /// (R9: a round covers every address of the row and supersedes the pending ones). Only the
 /// domain's NAPs may (R1).
 pub async fn send_to_all_unconfirmed(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain_id: i64,
     config: &Config,
@@ -170,7 +166,7 @@ pub async fn send_to_all_unconfirmed(
 ) -> Result<SendReport, ServiceError> {
     viewer.require_nap_of(domain_id)?;
     let now = clock::now();
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = pool.begin_write().await?;
     let row_ids = rounds::list_unconfirmed_row_ids_of_domain(&mut tx, domain_id).await?;
     let report = send_rounds(&mut tx, viewer, &row_ids, config, now).await?;
     tx.commit().await?;
@@ -429,7 +425,7 @@ async fn find_by_token(
 /// What a challenge link is about, for the page its GET shows; changes nothing (R11: mail
 /// scanners open links on their own).
 pub async fn challenge_for_token(
-    pool: &SqlitePool,
+    pool: &Db,
     token: &str,
     now: i64,
 ) -> Result<ChallengeView, ServiceError> {
@@ -469,7 +465,7 @@ pub struct Confirmation {
 /// link (audited as `link_dropped` of the old user and `link_made` of the new one); and the
 /// confirmation is audited. Refusals say what to do next and never repeat the token.
 pub async fn confirm_challenge(
-    pool: &SqlitePool,
+    pool: &Db,
     token: &str,
     user_id: &str,
     now: i64,
@@ -480,13 +476,13 @@ pub async fn confirm_challenge(
 /// [`confirm_challenge`] from a client whose IP address and user agent are kept with the
 /// confirmation as validation evidence (R20): what the confirmation page's button does.
 pub async fn confirm_challenge_from(
-    pool: &SqlitePool,
+    pool: &Db,
     token: &str,
     user_id: &str,
     client: &ConfirmingClient,
     now: i64,
 ) -> Result<Confirmation, ServiceError> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = pool.begin_write().await?;
     let record = find_by_token(&mut tx, token).await?;
     // R22: someone the IdM deactivated links no address to themselves, whatever session they hold.
     check_not_barred::<ServiceError>(&mut tx, user_id).await?;

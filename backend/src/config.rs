@@ -27,7 +27,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Folder for the SQLite file, the embedded CA and the mail folder, unless set otherwise.
     pub data_dir: PathBuf,
-    /// The SQLite database file; default `<data_dir>/portal.sqlite3`.
+    /// The SQLite database file (default `<data_dir>/portal.sqlite3`), or a `postgres://` URL to
+    /// run on PostgreSQL 15 or newer.
     pub database: Option<PathBuf>,
     /// Members of this IdM group are operators: they register domains and set contact groups.
     pub operator_group: String,
@@ -531,6 +532,15 @@ pub enum UserIdAttribute {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
+/// The database engine and where it is, from `database`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// A SQLite file (the embedded default).
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL (may hold a password: never log it).
+    Postgres(String),
+}
+
 impl Config {
     /// Reads defaults, then `file` (if given; it must exist), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -573,14 +583,13 @@ impl Config {
         }
         // A URL here would otherwise become a file of that name: say what works instead.
         if let Some(database) = self.database.as_deref().and_then(Path::to_str) {
-            if database.contains("://") {
-                // Only the scheme is repeated: the URL may hold a password.
-                return Err(ConfigError(format!(
-                    "database must be a SQLite file, not a {}:// URL. The portal does not run on \
-                     PostgreSQL yet (issue 22); `ra-portal copy-to <url>` copies a portal's data \
-                     there to try the schema",
-                    database.split("://").next().unwrap_or_default()
-                )));
+            if let Some((scheme, _)) = database.split_once("://") {
+                if !matches!(scheme, "postgres" | "postgresql") {
+                    // Only the scheme is repeated: the URL may hold a password.
+                    return Err(ConfigError(format!(
+                        "database must be a SQLite file or a postgres:// URL, not a {scheme}:// URL"
+                    )));
+                }
             }
         }
         self.ca.validate()?;
@@ -600,7 +609,15 @@ impl Config {
         self.base_url.starts_with("https://")
     }
 
-    /// The SQLite database file.
+    /// The database the portal runs on.
+    pub fn database(&self) -> Database {
+        match self.database.as_deref().and_then(Path::to_str) {
+            Some(url) if url.contains("://") => Database::Postgres(url.to_owned()),
+            _ => Database::Sqlite(self.database_path()),
+        }
+    }
+
+    /// The SQLite database file (when the portal runs on SQLite).
     pub fn database_path(&self) -> PathBuf {
         self.database
             .clone()
@@ -665,17 +682,28 @@ mod tests {
     }
 
     #[test]
-    fn q6_a_database_url_is_refused_without_repeating_it() {
+    fn q6_a_database_url_of_another_engine_is_refused_without_repeating_it() {
         figment::Jail::expect_with(|jail| {
-            jail.set_env("RA_PORTAL_DATABASE", "postgres://portal:s3cret@db/ra");
+            jail.set_env("RA_PORTAL_DATABASE", "mysql://portal:s3cret@db/ra");
             let err = Config::load(None)
                 .expect_err("not a SQLite file")
                 .to_string();
-            assert!(err.contains("not a postgres:// URL"), "{err}");
-            assert!(err.contains("copy-to"), "{err}");
+            assert!(err.contains("not a mysql:// URL"), "{err}");
             assert!(
                 !err.contains("s3cret"),
                 "the password is not repeated: {err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgresql() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("RA_PORTAL_DATABASE", "postgres://portal@db/ra");
+            let c = Config::load(None).expect("loads");
+            assert!(
+                matches!(c.database(), Database::Postgres(url) if url == "postgres://portal@db/ra")
             );
             Ok(())
         });

@@ -19,10 +19,9 @@ use anyhow::{bail, Context};
 use futures_util::TryStreamExt;
 use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Connection, Row, SqlitePool, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Connection, Row, TypeInfo, ValueRef};
 
-/// The PostgreSQL migrations (`migrations/postgres`), compiled into the binary.
-pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+use crate::db::POSTGRES_MIGRATOR;
 
 /// SQLite's full-text index of the table's search (virtual table and its shadow tables): kept by
 /// triggers from `row_search_text`; PostgreSQL searches that table with `pg_trgm` instead.
@@ -63,7 +62,13 @@ pub struct CopyReport {
 /// Copies the portal's database `source` into the empty PostgreSQL database at `url` and checks
 /// that every table holds as many rows there as here. Refused, changing nothing, when the target
 /// holds portal data already or when its schema differs from this one's.
-pub async fn copy_to_postgres(source: &SqlitePool, url: &str) -> anyhow::Result<CopyReport> {
+pub async fn copy_to_postgres(
+    source: &crate::storage::Db,
+    url: &str,
+) -> anyhow::Result<CopyReport> {
+    let crate::storage::Engine::Sqlite(source) = source.engine() else {
+        anyhow::bail!("copy-to copies a SQLite portal; this one runs on PostgreSQL already");
+    };
     let started = Instant::now();
     let mut pg = PgConnection::connect(url)
         .await

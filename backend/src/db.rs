@@ -13,13 +13,42 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::storage::Db;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
 
 use crate::private_files;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// PostgreSQL's twins of the migrations (`migrations/postgres/`): its schema starts at 0012, the
+/// SQLite schema as of that migration, in PostgreSQL's types.
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Connections per instance on PostgreSQL: reads run in parallel there (SQLite's pool has 8 too).
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// Opens the portal's database: a SQLite file, or PostgreSQL when `database` is a
+/// `postgres://` URL; migrates it.
+pub async fn open_database(database: &crate::config::Database) -> anyhow::Result<Db> {
+    match database {
+        crate::config::Database::Sqlite(path) => open(path).await,
+        crate::config::Database::Postgres(url) => open_postgres(url).await,
+    }
+}
+
+/// Connects to PostgreSQL and brings its schema up to date. Instances starting together migrate
+/// one after the other: sqlx takes an advisory lock around PostgreSQL migrations.
+pub async fn open_postgres(url: &str) -> anyhow::Result<Db> {
+    let options = sqlx::postgres::PgConnectOptions::from_str(url)?.application_name("ra-portal");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .connect_with(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to PostgreSQL: {e}"))?;
+    POSTGRES_MIGRATOR.run(&pool).await?;
+    Ok(Db::Postgres(pool))
+}
 
 /// Most of the database file that reads may map into memory (see `open`).
 const MMAP_SIZE: u64 = 256 * 1024 * 1024;
@@ -30,7 +59,7 @@ const MMAP_SIZE: u64 = 256 * 1024 * 1024;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens (creating if needed) the database file and brings its schema up to date.
-pub async fn open(path: &Path) -> anyhow::Result<SqlitePool> {
+pub async fn open(path: &Path) -> anyhow::Result<Db> {
     if let Some(parent) = path.parent() {
         // A folder made here is private; an existing one is the data folder (made private by
         // `Portal::open`) or a place the operator chose.
@@ -75,17 +104,22 @@ pub async fn open(path: &Path) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await?;
     MIGRATOR.run(&pool).await?;
+    let db = Db::Sqlite(pool);
     // A process that stopped between clearing a mail body and emptying the WAL left the body's
     // old frames there.
-    erase_cleared_content(&pool).await?;
-    Ok(pool)
+    erase_cleared_content(&db).await?;
+    Ok(db)
 }
 
 /// Copies every page of the WAL into the database file and truncates the WAL to zero bytes, so
 /// that content cleared or deleted since (zeroed in its pages by `secure_delete`) is left in no
 /// file (Q8). Returns `false` when a reader of an older snapshot or a writer kept it from
 /// finishing within a short wait; then call it again later.
-pub async fn erase_cleared_content(pool: &SqlitePool) -> sqlx::Result<bool> {
+pub async fn erase_cleared_content(db: &Db) -> sqlx::Result<bool> {
+    // PostgreSQL keeps no WAL frames of this kind for the portal to empty (see README, Q8).
+    let crate::storage::Engine::Sqlite(pool) = db.engine() else {
+        return Ok(true);
+    };
     let mut conn = pool.acquire().await?;
     // A short wait of its own (250 ms): writers queue behind a checkpoint that waits for readers.
     sqlx::query("PRAGMA busy_timeout = 250")

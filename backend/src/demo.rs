@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use sqlx::SqlitePool;
+use crate::storage::Db;
 
 use crate::accounts::{create_account, find_account, NewAccount};
 use crate::config::Config;
@@ -140,7 +140,7 @@ const DEMO_ROWS: [(&str, &str, &str, &str, &str, &str); 4] = [
     ),
 ];
 
-async fn seed_demo_rows(pool: &SqlitePool, config: &Config) -> Result<(), ServiceError> {
+async fn seed_demo_rows(pool: &Db, config: &Config) -> Result<(), ServiceError> {
     // The rows are created through the same service a NAP uses, acting as the demo itself.
     let seeder = crate::sessions::SessionUser {
         user_id: DEMO_ACTOR.to_owned(),
@@ -178,7 +178,7 @@ async fn seed_demo_rows(pool: &SqlitePool, config: &Config) -> Result<(), Servic
 
 /// Writes the demo data unless the demo domain exists already (then it does nothing), and says
 /// how to log in. Accounts that exist (from an earlier, interrupted run) are left as they are.
-pub async fn seed_demo(pool: &SqlitePool, config: &Config) -> Result<DemoSummary, ServiceError> {
+pub async fn seed_demo(pool: &Db, config: &Config) -> Result<DemoSummary, ServiceError> {
     let created = find_domain(pool, DEMO_DOMAIN).await?.is_none();
     let mut accounts = Vec::new();
     for p in &PEOPLE {

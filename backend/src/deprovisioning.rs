@@ -103,7 +103,9 @@ async fn plan(conn: &mut Conn, user_id: &str, now: i64) -> Result<Vec<PlannedRow
         let functional = MailboxType::parse(&row.mailbox_type)
             .map_err(|e| ServiceError::Internal(format!("stored mailbox type: {e}").into()))?
             == MailboxType::Functional;
-        let kind = leaver_row_kind(functional, row.leaver_links, row.other_links);
+        // Counts from COUNT(*): never negative, and no row has 4 billion links.
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        let kind = leaver_row_kind(functional, count(row.leaver_links), count(row.other_links));
         let needed = match kind {
             LeaverRowKind::Personal => row.active || row.valid_certificates > 0,
             LeaverRowKind::Functional | LeaverRowKind::Shared => {
@@ -156,7 +158,7 @@ async fn end_sessions_only(
     actor: &str,
     now: i64,
 ) -> Result<u64, ServiceError> {
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let ended = delete_sessions_of_user(&mut tx, user_id).await?;
     // The leaver's API tokens end with the sessions (R21), audited on their own.
     let tokens_ended = end_tokens_of_leaver(&mut tx, user_id, actor, now).await?;
@@ -190,7 +192,7 @@ async fn deprovision_in_one_transaction(
     actor: &str,
     now: i64,
 ) -> Result<DeprovisionReport, ServiceError> {
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     // R22: sessions end at once, whatever the breaker says.
     let sessions_ended = delete_sessions_of_user(&mut tx, user_id).await?;
     // R21: so do the leaver's API tokens, each audited as ended (`api_token_ended`).
@@ -471,7 +473,7 @@ async fn drop_links_of(
     row: &LeaverRowRecord,
     user_id: &str,
     now: i64,
-) -> Result<u32, ServiceError> {
+) -> Result<i64, ServiceError> {
     let mut dropped = 0;
     for link in list_links_of_row(conn, row.id).await? {
         if link.user_id != user_id {
@@ -563,7 +565,7 @@ pub async fn accept_proposal(
     proposal_id: i64,
 ) -> Result<usize, ServiceError> {
     let now = crate::clock::now();
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let item = open_proposal(&mut tx, viewer, proposal_id).await?;
     let ctx = RowContext::load(&mut tx, viewer, ContextFor::Changes).await?;
     let row = crate::storage::rows::find_row(&mut tx, item.row_id)
@@ -615,7 +617,7 @@ pub async fn dismiss_proposal(
     proposal_id: i64,
 ) -> Result<(), ServiceError> {
     let now = crate::clock::now();
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let item = open_proposal(&mut tx, viewer, proposal_id).await?;
     decide_proposal(&mut tx, viewer, &item, "dismissed", false, 0, now).await?;
     tx.commit().await?;
@@ -794,7 +796,7 @@ async fn decide_holds(
     } else {
         ("discarded", "discarded", AuditKind::DeprovisioningDiscarded)
     };
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let mut decided = HoldDecision::default();
     for &id in &ids {
         let hold = store::find_deprovisioning(&mut tx, id)
@@ -884,7 +886,7 @@ pub async fn set_deprovision_mode(
     let now = crate::clock::now();
     let name = domain::address::DomainName::parse(domain)
         .map_err(|_| ServiceError::from(Refusal::NotNapOfDomain))?;
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let record = find_domain_by_name(&mut tx, &name)
         .await?
         .filter(|d| viewer.administers(d.id))
@@ -1041,7 +1043,7 @@ pub async fn send_run_reports(portal: &Portal, now: i64) -> Result<usize, Servic
     }
 
     let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let claimed = store::mark_items_reported(&mut tx, &ids, now).await?;
     if claimed != ids.len() as u64 {
         // Another instance (or a run of this job) reported some of them meanwhile: leave it to

@@ -113,7 +113,7 @@ async fn send_digest(
     leavers: &[DigestLeaver],
     expiring: &[DigestExpiring],
 ) -> Result<bool, ServiceError> {
-    let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = portal.pool.begin_write().await?;
     let interval = i64::from(portal.config.digest.interval_days) * DAY;
     let since = latest_digest_at(&mut tx, &nap.user_id, domain.id)
         .await?
@@ -248,13 +248,13 @@ pub async fn digest_enabled(
     domain: &str,
 ) -> Result<bool, ServiceError> {
     let domain = nap_domain(viewer, domain)?;
-    let off: Option<i64> = sqlx::query_scalar(
+    let off: Option<i64> = crate::run!(portal.pool, ex => sqlx::query_scalar(
         "SELECT CAST(1 AS BIGINT) FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2",
     )
     .bind(&viewer.user.user_id)
     .bind(domain.id)
-    .fetch_optional(&portal.pool)
-    .await?;
+    .fetch_optional(ex)
+    .await)?;
     Ok(off.is_none())
 }
 
@@ -269,20 +269,23 @@ pub async fn set_digest_enabled(
     let user = &viewer.user.user_id;
     // Each statement with its own parameters: SQLite ignores one bound too many, PostgreSQL
     // refuses it.
-    let query = if enabled {
-        sqlx::query("DELETE FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2")
+    let now = crate::clock::now();
+    crate::run!(portal.pool, ex => {
+        let query = if enabled {
+            sqlx::query("DELETE FROM digest_opt_outs WHERE user_id = $1 AND domain_id = $2")
+                .bind(user)
+                .bind(domain.id)
+        } else {
+            sqlx::query(
+                "INSERT INTO digest_opt_outs (user_id, domain_id, at) VALUES ($1, $2, $3)
+                 ON CONFLICT (user_id, domain_id) DO NOTHING",
+            )
             .bind(user)
             .bind(domain.id)
-    } else {
-        sqlx::query(
-            "INSERT INTO digest_opt_outs (user_id, domain_id, at) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id, domain_id) DO NOTHING",
-        )
-        .bind(user)
-        .bind(domain.id)
-        .bind(crate::clock::now())
-    };
-    query.execute(&portal.pool).await?;
+            .bind(now)
+        };
+        query.execute(ex).await.map(crate::storage::engine::Done::from)
+    })?;
     tracing::info!(domain = %domain.name, enabled, "NAP digest setting changed");
     Ok(())
 }
@@ -311,32 +314,32 @@ struct LocalMember {
 /// their groups are the portal's own ([`list_local_group_members`]), so a group they lost since
 /// their login must not count.
 async fn list_recent_login_groups(conn: &mut Conn, since: i64) -> sqlx::Result<Vec<LoginGroups>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT g.user_id, g.groups, u.email FROM last_login_groups g
          JOIN users u ON u.id = g.user_id
          WHERE g.logged_in_at >= $1 AND u.source = 'oidc'",
     )
     .bind(since)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Local accounts' groups, for those who have logged in once (the records refer to `users`).
 async fn list_local_group_members(conn: &mut Conn) -> sqlx::Result<Vec<LocalMember>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT g.account_id AS user_id, g.group_name, COALESCE(a.email, u.email) AS email
          FROM local_account_groups g
          JOIN local_accounts a ON a.id = g.account_id
          JOIN users u ON u.id = g.account_id",
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 async fn list_digest_opt_outs(conn: &mut Conn) -> sqlx::Result<HashSet<(String, i64)>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT user_id, domain_id FROM digest_opt_outs")
-        .fetch_all(conn)
-        .await?;
+    let rows: Vec<(String, i64)> = crate::run!(conn, ex => sqlx::query_as("SELECT user_id, domain_id FROM digest_opt_outs")
+        .fetch_all(ex)
+        .await)?;
     Ok(rows.into_iter().collect())
 }
 
@@ -344,11 +347,10 @@ async fn list_digests_of_period(
     conn: &mut Conn,
     period: i64,
 ) -> sqlx::Result<HashSet<(String, i64)>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT user_id, domain_id FROM nap_digests WHERE period = $1")
+    let rows: Vec<(String, i64)> = crate::run!(conn, ex => sqlx::query_as("SELECT user_id, domain_id FROM nap_digests WHERE period = $1")
             .bind(period)
-            .fetch_all(conn)
-            .await?;
+            .fetch_all(ex)
+            .await)?;
     Ok(rows.into_iter().collect())
 }
 
@@ -357,11 +359,11 @@ async fn latest_digest_at(
     user_id: &str,
     domain_id: i64,
 ) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MAX(at) FROM nap_digests WHERE user_id = $1 AND domain_id = $2")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT MAX(at) FROM nap_digests WHERE user_id = $1 AND domain_id = $2")
         .bind(user_id)
         .bind(domain_id)
-        .fetch_one(conn)
-        .await
+        .fetch_one(ex)
+        .await)
 }
 
 /// Records the period's digest of a NAP and domain; false when it exists already (the claim).
@@ -373,7 +375,7 @@ async fn claim_digest(
     now: i64,
     mailed: bool,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "INSERT INTO nap_digests (user_id, domain_id, period, at, mailed) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (user_id, domain_id, period) DO NOTHING",
     )
@@ -382,8 +384,8 @@ async fn claim_digest(
     .bind(period)
     .bind(now)
     .bind(mailed)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -404,7 +406,7 @@ async fn list_expiring_certificates(
     domain_id: i64,
     now: i64,
 ) -> sqlx::Result<Vec<DigestExpiring>> {
-    let rows: Vec<ExpiringRow> = sqlx::query_as(
+    let rows: Vec<ExpiringRow> = crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.serial, c.user_id, u.given_name, u.family_name, m.primary_address, c.not_after
          FROM certificates c
          JOIN mailbox_rows m ON m.id = c.row_id
@@ -423,8 +425,8 @@ async fn list_expiring_certificates(
     .bind(now)
     .bind(now + EXPIRING_SOON_SECS)
     .bind(MAX_ENTRIES as i64)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|r| {
@@ -468,7 +470,7 @@ async fn list_failed_challenge_mails(
     since: i64,
     now: i64,
 ) -> sqlx::Result<Vec<DigestChallenge>> {
-    let rows: Vec<ChallengeNews> = sqlx::query_as(
+    let rows: Vec<ChallengeNews> = crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.address, o.recipient, o.next_attempt_at AS at, o.last_error AS error
          FROM mail_outbox o
          JOIN challenges c ON c.id = o.challenge_id
@@ -481,8 +483,8 @@ async fn list_failed_challenge_mails(
     .bind(since)
     .bind(now)
     .bind(MAX_ENTRIES as i64)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
@@ -494,7 +496,7 @@ async fn list_expired_challenges(
     since: i64,
     now: i64,
 ) -> sqlx::Result<Vec<DigestChallenge>> {
-    let rows: Vec<ChallengeNews> = sqlx::query_as(
+    let rows: Vec<ChallengeNews> = crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.address, c.recipient, c.expires_at AS at, NULL AS error
          FROM challenges c
          JOIN mailbox_rows m ON m.id = c.row_id
@@ -506,8 +508,8 @@ async fn list_expired_challenges(
     .bind(since)
     .bind(now)
     .bind(MAX_ENTRIES as i64)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 

@@ -2,9 +2,9 @@
 //! group (SPEC §1). Callers check [`crate::roles::Viewer::require_operator`] first; the command line
 //! acts as an operator.
 
+use crate::storage::Db;
 use domain::address::DomainName;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use crate::clock;
 use crate::error::ServiceError;
@@ -36,7 +36,7 @@ fn domain_json(domain: &DomainRecord) -> serde_json::Value {
 /// Registers an email domain with its contact group, writing a `domain_registered` audit record in
 /// the same transaction (R16).
 pub async fn register_domain(
-    pool: &SqlitePool,
+    pool: &Db,
     actor: &str,
     name: &str,
     contact_group: &str,
@@ -75,7 +75,7 @@ pub async fn register_domain(
 /// Makes `contact_group` the domain's contact group, writing a `domain_contact_group_changed`
 /// audit record with before and after (R16). Setting the group it already has changes nothing.
 pub async fn set_contact_group(
-    pool: &SqlitePool,
+    pool: &Db,
     actor: &str,
     name: &str,
     contact_group: &str,
@@ -117,16 +117,13 @@ pub async fn set_contact_group(
 }
 
 /// Every registered domain, by name.
-pub async fn list_domains(pool: &SqlitePool) -> Result<Vec<DomainRecord>, ServiceError> {
+pub async fn list_domains(pool: &Db) -> Result<Vec<DomainRecord>, ServiceError> {
     let mut conn = pool.acquire().await?;
     Ok(store::list_domains(&mut conn).await?)
 }
 
 /// One registered domain by name (as entered; parsed first).
-pub async fn find_domain(
-    pool: &SqlitePool,
-    name: &str,
-) -> Result<Option<DomainRecord>, ServiceError> {
+pub async fn find_domain(pool: &Db, name: &str) -> Result<Option<DomainRecord>, ServiceError> {
     let name = DomainName::parse(name)?;
     let mut conn = pool.acquire().await?;
     Ok(store::find_domain_by_name(&mut conn, &name).await?)

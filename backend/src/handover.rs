@@ -230,7 +230,7 @@ async fn list_leaver_rows(
     domain_id: i64,
     now: i64,
 ) -> sqlx::Result<Vec<LeaverRow>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT r.id, r.version, r.primary_address, r.first_name, r.last_name, r.updated_at,
                 (SELECT MAX(a.at) FROM audit_records a
                  WHERE a.row_id = r.id AND a.kind = 'row_deactivated') AS deactivated_at
@@ -242,6 +242,6 @@ async fn list_leaver_rows(
     )
     .bind(domain_id)
     .bind(now)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }

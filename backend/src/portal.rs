@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use crate::storage::Db;
 
 use crate::ca::{CertificateAuthority, EmbeddedCa};
 use crate::config::Config;
@@ -14,7 +14,7 @@ use crate::search_matches::SearchMatches;
 #[derive(Clone, Debug)]
 pub struct Portal {
     /// The one database pool of the process.
-    pub pool: SqlitePool,
+    pub pool: Db,
     /// The configuration it was started with.
     pub config: Arc<Config>,
     /// Wakes the outbox worker when a use case has queued mail.
@@ -46,7 +46,7 @@ impl Portal {
         let turn =
             tokio::task::spawn_blocking(move || crate::private_files::lock_exclusively(&turn))
                 .await??;
-        let pool = crate::db::open(&config.database_path()).await?;
+        let pool = crate::db::open_database(&config.database()).await?;
         let ca = EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url())?;
         drop(turn);
         Ok(Portal {

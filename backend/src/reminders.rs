@@ -99,7 +99,7 @@ pub async fn send_due_reminders(portal: &Portal, now: i64) -> Result<usize, Serv
             message_id: message_id(&portal.config.mail.from)?,
             challenge_id: None,
         };
-        let mut tx = portal.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = portal.pool.begin_write().await?;
         if !claim_reminder_step(&mut tx, c.id, step, now).await? {
             // Another instance sent it meanwhile.
             continue;
@@ -153,7 +153,7 @@ async fn list_reminder_candidates(
     now: i64,
     until: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.id, c.serial, c.addresses, c.not_after, u.email AS holder_email,
                 (SELECT MIN(r.days_before) FROM certificate_reminders r
                  WHERE r.certificate_id = c.id) AS last_step
@@ -171,8 +171,8 @@ async fn list_reminder_candidates(
     )
     .bind(now)
     .bind(until)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Records that `step` of a certificate is sent; false when it was already (the claim).
@@ -182,15 +182,15 @@ async fn claim_reminder_step(
     step: i64,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "INSERT INTO certificate_reminders (certificate_id, days_before, sent_at) VALUES ($1, $2, $3)
          ON CONFLICT (certificate_id, days_before) DO NOTHING",
     )
     .bind(certificate_id)
     .bind(step)
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 

@@ -1,8 +1,8 @@
 //! Who may do what (SPEC §1, R1, Q1): a logged-in user's roles, worked out on the server for each
 //! request from the session's groups and the registered domains.
 
+use crate::storage::Db;
 use domain::message::Message;
-use sqlx::SqlitePool;
 
 use crate::config::Config;
 use crate::error::ServiceError;
@@ -46,7 +46,7 @@ pub struct Viewer {
 impl Viewer {
     /// Works out the roles of a session's user.
     pub async fn load(
-        pool: &SqlitePool,
+        pool: &Db,
         user: SessionUser,
         config: &Config,
     ) -> Result<Viewer, ServiceError> {
@@ -107,7 +107,7 @@ impl Viewer {
 /// the roles as [`Viewer::load`] works them out), from the same single statement: what every
 /// request asks first.
 pub async fn find_viewer(
-    pool: &SqlitePool,
+    pool: &Db,
     cookie_value: &str,
     now: i64,
     config: &Config,

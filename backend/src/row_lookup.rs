@@ -1,9 +1,9 @@
 //! A row found by its primary address, as the REST API's `…/rows/by-address/{address}` and its
 //! idempotent upsert need it (R21): the address is the key an IdM knows a mailbox by.
 
+use crate::storage::Db;
 use domain::address::EmailAddress;
 use domain::row::{Field, FieldError};
-use sqlx::SqlitePool;
 
 use crate::error::ServiceError;
 use crate::roles::Viewer;
@@ -14,7 +14,7 @@ use crate::storage::rows::find_row_by_primary;
 /// for the domain's NAPs and operators. `Ok(None)` when there is none in that table — also when
 /// the address is another table's, so the answer tells nothing about other domains (Q1).
 pub async fn row_by_primary(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     primary: &str,

@@ -7,9 +7,9 @@
 use std::fmt;
 
 use crate::secret::storage_key;
+use crate::storage::Db;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use sqlx::SqlitePool;
 
 use crate::config::SessionConfig;
 use crate::error::ServiceError;
@@ -86,7 +86,7 @@ fn well_formed(cookie_value: &str) -> bool {
 /// Refused with [`ServiceError::IdmInactive`], changing nothing, while the IdM says the person is
 /// inactive or deleted (R22, [`crate::idm_bar`]): whichever login vouched for them.
 pub async fn start_session(
-    pool: &SqlitePool,
+    pool: &Db,
     identity: &Identity,
     now: i64,
     config: &SessionConfig,
@@ -99,7 +99,7 @@ pub async fn start_session(
     // The write lock first: the bar is read and the session written as one step against a SCIM
     // write storing the User inactive (and a read that must later become a write would be
     // refused, not queued, while another write is under way).
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_write().await?;
     check_not_barred::<ServiceError>(&mut tx, &identity.user_id).await?;
     upsert_user(
         &mut tx,
@@ -134,7 +134,7 @@ pub async fn start_session(
 /// force now, so shortening the timeouts takes effect at once) is deleted and refused. Use is
 /// recorded at most once a minute ([`TOUCH_INTERVAL_SECS`]).
 pub async fn find_session(
-    pool: &SqlitePool,
+    pool: &Db,
     cookie_value: &str,
     now: i64,
     config: &SessionConfig,
@@ -147,7 +147,7 @@ pub async fn find_session(
 /// The session's user and the domains of the user's groups, if the session exists and has timed
 /// out neither way (else it is deleted); records use at most once a minute.
 pub(crate) async fn session_in_force(
-    pool: &SqlitePool,
+    pool: &Db,
     cookie_value: &str,
     now: i64,
     config: &SessionConfig,
@@ -184,7 +184,7 @@ pub(crate) async fn session_in_force(
 }
 
 /// Logs out: deletes the session of this cookie. Returns whether there was one.
-pub async fn end_session(pool: &SqlitePool, cookie_value: &str) -> Result<bool, ServiceError> {
+pub async fn end_session(pool: &Db, cookie_value: &str) -> Result<bool, ServiceError> {
     if !well_formed(cookie_value) {
         return Ok(false);
     }
@@ -195,7 +195,7 @@ pub async fn end_session(pool: &SqlitePool, cookie_value: &str) -> Result<bool, 
 /// Deletes every session that has timed out (idle or absolute); returns how many. Run it now and
 /// then (e.g. hourly) so abandoned sessions do not pile up.
 pub async fn purge_expired_sessions(
-    pool: &SqlitePool,
+    pool: &Db,
     now: i64,
     config: &SessionConfig,
 ) -> Result<u64, ServiceError> {

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use crate::storage::Db;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 // The settings are a section of the configuration; named here too, where they are used.
@@ -385,7 +385,7 @@ fn client_key(client: IpAddr) -> IpAddr {
 /// Checks a local account's password from `client` at `now`, throttled as the module says, and
 /// records the attempt as a sign-in event.
 pub async fn sign_in_with_password(
-    pool: &SqlitePool,
+    pool: &Db,
     guard: &SignInGuard,
     id: &str,
     password: &SecretString,
@@ -475,7 +475,7 @@ pub async fn sign_in_with_password(
 
 /// The newest `limit` sign-in events (of `user_id` only, when given), newest first.
 pub async fn recent_sign_in_events(
-    pool: &SqlitePool,
+    pool: &Db,
     user_id: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<SignInEvent>> {
@@ -486,7 +486,7 @@ pub async fn recent_sign_in_events(
 /// Deletes sign-in events older than the retention (and beyond a million); for the hourly
 /// housekeeping. Returns how many were deleted.
 pub async fn purge_old_sign_in_events(
-    pool: &SqlitePool,
+    pool: &Db,
     settings: &SignInConfig,
     now: i64,
 ) -> sqlx::Result<u64> {

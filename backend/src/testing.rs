@@ -1,28 +1,135 @@
-//! Helpers for tests: a real SQLite file per test, migrated, removed with the guard.
+//! Helpers for tests: a real SQLite file per test, migrated, removed with the guard — or, when
+//! `RA_TEST_POSTGRES` names a PostgreSQL server (the test script starts a throwaway one), a new
+//! database per test on it, made from a template migrated once: the same suites on either engine.
 
-use sqlx::SqlitePool;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sqlx::{Connection, PgConnection};
 use tempfile::TempDir;
+
+use crate::storage::Db;
+
+/// The variable naming the PostgreSQL server to run the tests on (a URL whose user may create
+/// databases); unset or empty: SQLite files.
+pub const POSTGRES_VARIABLE: &str = "RA_TEST_POSTGRES";
+
+/// The template every test database is made from.
+const TEMPLATE: &str = "ra_portal_test_template";
+
+/// The PostgreSQL server the tests run on, if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var(POSTGRES_VARIABLE)
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// Whether the tests run on PostgreSQL (for the few tests of SQLite's own machinery).
+pub fn on_postgres() -> bool {
+    postgres_server().is_some()
+}
+
+/// The `database` setting for a test's portal: a new PostgreSQL database's URL when the tests run
+/// on PostgreSQL, else `None` (the SQLite file in the data folder).
+pub async fn database_setting() -> Option<std::path::PathBuf> {
+    match postgres_server() {
+        Some(server) => Some(fresh_postgres_database(&server).await.into()),
+        None => None,
+    }
+}
+
+/// Makes a new database on `server` from the migrated template (made and migrated by the first
+/// test that needs it, under an advisory lock so that parallel tests and test binaries wait for
+/// it) and returns its URL.
+pub async fn fresh_postgres_database(server: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let mut admin = PgConnection::connect(server)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    sqlx::query("SELECT pg_advisory_lock(7405)")
+        .execute(&mut admin)
+        .await
+        .expect("template lock");
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(TEMPLATE)
+            .fetch_one(&mut admin)
+            .await
+            .expect("look for the template");
+    if !exists {
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {TEMPLATE}")))
+            .execute(&mut admin)
+            .await
+            .expect("create the template");
+        let mut template = PgConnection::connect(&database_url(server, TEMPLATE))
+            .await
+            .expect("connect to the template");
+        crate::db::POSTGRES_MIGRATOR
+            .run(&mut template)
+            .await
+            .expect("migrate the template");
+        template.close().await.expect("close the template");
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7405)")
+        .execute(&mut admin)
+        .await
+        .expect("template unlock");
+    let name = format!(
+        "t_{}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        crate::clock::now()
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE {name} TEMPLATE {TEMPLATE}"
+    )))
+    .execute(&mut admin)
+    .await
+    .expect("create the test database");
+    admin.close().await.ok();
+    database_url(server, &name)
+}
+
+/// `server`'s URL with another database name.
+fn database_url(server: &str, database: &str) -> String {
+    let (base, query) = server.split_once('?').unwrap_or((server, ""));
+    let base = match base.rsplit_once('/') {
+        Some((head, _)) if head.contains("://") && head.len() > "postgres://".len() => head,
+        _ => base,
+    };
+    if query.is_empty() {
+        format!("{base}/{database}")
+    } else {
+        format!("{base}/{database}?{query}")
+    }
+}
 
 /// A fresh, migrated database in its own temporary folder. Keep the value alive for the test's length.
 pub struct TestDb {
     /// The pool over the test's database file.
-    pub pool: SqlitePool,
+    pub pool: Db,
     /// Keeps the folder (and the file) until the test ends.
     pub dir: TempDir,
     /// The table searches' kept matches over this database, as a portal keeps them.
     pub search_matches: crate::search_matches::SearchMatches,
+    /// The `database` setting of a portal on this database: `None` for the SQLite file in `dir`
+    /// (the default), the URL on PostgreSQL.
+    pub database: Option<std::path::PathBuf>,
 }
 
 /// Makes a new database file for one test.
 pub async fn fresh_db() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
-    let pool = crate::db::open(&dir.path().join("portal.sqlite3"))
-        .await
-        .expect("open test database");
+    let database = database_setting().await;
+    let pool = match &database {
+        Some(url) => crate::db::open_postgres(&url.to_string_lossy()).await,
+        None => crate::db::open(&dir.path().join("portal.sqlite3")).await,
+    }
+    .expect("open test database");
     TestDb {
         pool,
         dir,
         search_matches: Default::default(),
+        database,
     }
 }
 
@@ -32,7 +139,7 @@ pub async fn fresh_db() -> TestDb {
 /// One row in three has an alias, one in ten is functional, one in ten inactive (independently);
 /// one row in five has a confirmed, linked primary address and one in ten a pending challenge.
 pub async fn fill_domain(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &crate::roles::Viewer,
     domain: &str,
     rows: usize,
@@ -79,7 +186,7 @@ pub async fn fill_domain(
         "Herrmann",
         "Walter",
     ];
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_write().await?;
     let ctx =
         crate::rows::RowContext::load(&mut tx, viewer, crate::rows::ContextFor::Changes).await?;
     let now = crate::clock::now();
@@ -127,36 +234,38 @@ pub async fn fill_domain(
             .await
             .map_err(|e| anyhow::anyhow!("row {i}: {e}"))?;
     }
-    sqlx::query(
-        "INSERT OR IGNORE INTO users (id, source, given_name, family_name, first_seen_at, last_login_at)
-         VALUES ('bench-user', 'local', 'Bench', 'User', 0, 0)",
+    crate::run!(tx, ex => sqlx::query(
+        "INSERT INTO users (id, source, given_name, family_name, first_seen_at, last_login_at)
+         VALUES ('bench-user', 'local', 'Bench', 'User', 0, 0) ON CONFLICT DO NOTHING",
     )
-    .execute(&mut *tx)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     // Challenges as the challenge service stores them: confirmed + linked, or pending.
-    sqlx::query(
+    crate::run!(tx, ex => sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at,
              resolved_at, confirmed_by)
-         SELECT id, primary_address, primary_address, randomblob(32),
+         SELECT id, primary_address, primary_address, {},
                 CASE WHEN id % 5 = 0 THEN 'confirmed' ELSE 'pending' END,
                 $1 - 3600, $1 + 86400, CASE WHEN id % 5 = 0 THEN $1 - 3000 END,
                 CASE WHEN id % 5 = 0 THEN 'bench-user' END
          FROM mailbox_rows WHERE id % 5 = 0 OR id % 10 = 1",
-    )
+        // 32 bytes of no meaning (no token is ever looked up by them).
+        if PG { "sha256(CAST(CAST(id AS TEXT) AS bytea))" } else { "randomblob(32)" }
+    )))
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
+    crate::run!(tx, ex => sqlx::query(
         "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at)
          SELECT address, row_id, confirmed_by, id, resolved_at FROM challenges WHERE state = 'confirmed'",
     )
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
+    crate::run!(tx, ex => sqlx::query(
         "UPDATE mailbox_rows SET challenged = TRUE WHERE id IN (SELECT row_id FROM challenges)",
     )
-    .execute(&mut *tx)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     tx.commit().await?;
     Ok(())
 }
@@ -202,4 +311,11 @@ pub fn p1_csv_file(lines: usize) -> String {
         out.push_str(&line);
     }
     out
+}
+
+/// A token hash (32 bytes) no other call of this process returns, for challenges tests store
+/// directly.
+pub fn unique_token_hash() -> Vec<u8> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("{:032}", NEXT.fetch_add(1, Ordering::Relaxed)).into_bytes()
 }

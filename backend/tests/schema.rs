@@ -7,27 +7,27 @@ use backend::storage::is_unique_violation;
 use backend::testing::fresh_db;
 use domain::address::DomainName;
 
-async fn domain_with_row(pool: &sqlx::SqlitePool, domain: &str, primary: &str) -> (i64, i64) {
+async fn domain_with_row(pool: &backend::storage::Db, domain: &str, primary: &str) -> (i64, i64) {
     let mut conn = pool.acquire().await.unwrap();
     let d = insert_domain(&mut conn, &DomainName::parse(domain).unwrap(), "nap-x", 1)
         .await
         .unwrap();
-    let row_id: i64 = sqlx::query_scalar(
+    let row_id: i64 = backend::run!(conn, ex => sqlx::query_scalar(
         "INSERT INTO mailbox_rows (domain_id, primary_address, mailbox_type, created_at, updated_at)
-         VALUES (?, ?, 'personal', 1, 1) RETURNING id",
+         VALUES ($1, $2, 'personal', 1, 1) RETURNING id",
     )
     .bind(d.id)
     .bind(primary)
-    .fetch_one(&mut *conn)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
-    sqlx::query(
-        "INSERT INTO addresses (address, row_id, kind, position) VALUES (?, ?, 'primary', 0)",
+    backend::run!(conn, ex => sqlx::query(
+        "INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, 'primary', 0)",
     )
     .bind(primary)
     .bind(row_id)
-    .execute(&mut *conn)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
     (d.id, row_id)
 }
@@ -35,15 +35,15 @@ async fn domain_with_row(pool: &sqlx::SqlitePool, domain: &str, primary: &str) -
 #[tokio::test]
 async fn migrations_give_wal_mode_and_foreign_keys() {
     let db = fresh_db().await;
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let mode: String = backend::run!(db.pool, ex => sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(ex)
+        .await)
+    .unwrap();
     assert_eq!(mode, "wal");
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let fk: i64 = backend::run!(db.pool, ex => sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(ex)
+        .await)
+    .unwrap();
     assert_eq!(fk, 1);
     assert!(db.dir.path().join("portal.sqlite3").exists());
 }
@@ -62,19 +62,21 @@ async fn r16_audit_records_cannot_be_updated_or_deleted() {
         after: Some(serde_json::json!({"active": true})),
     };
     insert_audit_record(&mut conn, &record, 10).await.unwrap();
-    let update = sqlx::query("UPDATE audit_records SET actor = 'mallory'")
-        .execute(&mut *conn)
-        .await
+    let update =
+        backend::run!(conn, ex => sqlx::query("UPDATE audit_records SET actor = 'mallory'")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap_err();
     assert!(update.to_string().contains("append-only"), "{update}");
-    let delete = sqlx::query("DELETE FROM audit_records")
-        .execute(&mut *conn)
-        .await
-        .unwrap_err();
+    let delete = backend::run!(conn, ex => sqlx::query("DELETE FROM audit_records")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap_err();
     assert!(delete.to_string().contains("append-only"), "{delete}");
-    let actor: String = sqlx::query_scalar("SELECT actor FROM audit_records")
-        .fetch_one(&mut *conn)
-        .await
+    let actor: String =
+        backend::run!(conn, ex => sqlx::query_scalar("SELECT actor FROM audit_records")
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(actor, "nora");
 }
@@ -97,10 +99,9 @@ async fn r16_every_audit_kind_is_accepted_by_the_schema() {
             .await
             .unwrap_or_else(|e| panic!("{kind:?} refused: {e}"));
     }
-    let bad =
-        sqlx::query("INSERT INTO audit_records (at, actor, kind) VALUES (1, 'x', 'row_renamed')")
-            .execute(&mut *conn)
-            .await;
+    let bad = backend::run!(conn, ex => sqlx::query("INSERT INTO audit_records (at, actor, kind) VALUES (1, 'x', 'row_renamed')")
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from));
     assert!(bad.is_err(), "an unknown kind must violate the CHECK");
 }
 
@@ -109,19 +110,19 @@ async fn r02_the_database_refuses_to_edit_a_primary_address() {
     let db = fresh_db().await;
     let (_, row_id) = domain_with_row(&db.pool, "example.org", "anna@example.org").await;
     let err =
-        sqlx::query("UPDATE mailbox_rows SET primary_address = 'eve@example.org' WHERE id = ?")
+        backend::run!(db.pool, ex => sqlx::query("UPDATE mailbox_rows SET primary_address = 'eve@example.org' WHERE id = $1")
             .bind(row_id)
-            .execute(&db.pool)
-            .await
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from))
             .unwrap_err();
     assert!(err.to_string().contains("R2"), "{err}");
     // Other fields stay editable.
-    sqlx::query(
-        "UPDATE mailbox_rows SET last_name = 'Schmidt', version = version + 1 WHERE id = ?",
+    backend::run!(db.pool, ex => sqlx::query(
+        "UPDATE mailbox_rows SET last_name = 'Schmidt', version = version + 1 WHERE id = $1",
     )
     .bind(row_id)
-    .execute(&db.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
 }
 
@@ -129,19 +130,19 @@ async fn r02_the_database_refuses_to_edit_a_primary_address() {
 async fn r03_a_row_with_a_challenge_cannot_be_deleted() {
     let db = fresh_db().await;
     let (_, row_id) = domain_with_row(&db.pool, "example.org", "anna@example.org").await;
-    sqlx::query(
+    backend::run!(db.pool, ex => sqlx::query(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at)
-         VALUES (?, 'anna@example.org', 'anna@example.org', x'01', 'pending', 1, 2)",
+         VALUES ($1, 'anna@example.org', 'anna@example.org', x'01', 'pending', 1, 2)",
     )
     .bind(row_id)
-    .execute(&db.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
-    let err = sqlx::query("DELETE FROM mailbox_rows WHERE id = ?")
+    let err = backend::run!(db.pool, ex => sqlx::query("DELETE FROM mailbox_rows WHERE id = $1")
         .bind(row_id)
-        .execute(&db.pool)
-        .await
-        .unwrap_err();
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap_err();
     assert!(
         err.to_string().to_lowercase().contains("foreign key"),
         "{err}"
@@ -156,16 +157,16 @@ async fn r09_at_most_one_pending_challenge_per_address() {
         let pool = db.pool.clone();
         async move {
             let resolved: Option<i64> = (state != "pending").then_some(2);
-            sqlx::query(
+            backend::run!(pool, ex => sqlx::query(
                 "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at, resolved_at)
-                 VALUES (?, 'anna@example.org', 'anna@example.org', ?, ?, 1, 2, ?)",
+                 VALUES ($1, 'anna@example.org', 'anna@example.org', $2, $3, 1, 2, $4)",
             )
             .bind(row_id)
             .bind(hash)
             .bind(state)
             .bind(resolved)
-            .execute(&pool)
-            .await
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from))
         }
     };
     insert(b"a", "superseded").await.unwrap();
@@ -178,23 +179,23 @@ async fn r09_at_most_one_pending_challenge_per_address() {
 async fn r10_challenge_states_are_limited_to_the_lifecycle() {
     let db = fresh_db().await;
     let (_, row_id) = domain_with_row(&db.pool, "example.org", "anna@example.org").await;
-    let err = sqlx::query(
+    let err = backend::run!(db.pool, ex => sqlx::query(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at, resolved_at)
-         VALUES (?, 'anna@example.org', 'anna@example.org', x'02', 'accepted', 1, 2, 2)",
+         VALUES ($1, 'anna@example.org', 'anna@example.org', x'02', 'accepted', 1, 2, 2)",
     )
     .bind(row_id)
-    .execute(&db.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap_err();
     assert!(err.to_string().contains("CHECK"), "{err}");
     // A confirmed challenge must name who confirmed it.
-    let err = sqlx::query(
+    let err = backend::run!(db.pool, ex => sqlx::query(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at, resolved_at)
-         VALUES (?, 'anna@example.org', 'anna@example.org', x'03', 'confirmed', 1, 2, 2)",
+         VALUES ($1, 'anna@example.org', 'anna@example.org', x'03', 'confirmed', 1, 2, 2)",
     )
     .bind(row_id)
-    .execute(&db.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap_err();
     assert!(err.to_string().contains("CHECK"), "{err}");
 }
@@ -205,10 +206,10 @@ async fn addresses_are_unique_across_the_whole_portal() {
     let (_, row_a) = domain_with_row(&db.pool, "example.org", "anna@example.org").await;
     let (_, _row_b) = domain_with_row(&db.pool, "example.net", "ben@example.net").await;
     // The same address as an alias of another row, in another domain's row: refused.
-    let err = sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES ('ben@example.net', ?, 'alias', 1)")
+    let err = backend::run!(db.pool, ex => sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES ('ben@example.net', $1, 'alias', 1)")
         .bind(row_a)
-        .execute(&db.pool)
-        .await
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap_err();
     assert!(is_unique_violation(&err), "{err}");
 }
@@ -218,15 +219,15 @@ async fn functional_rows_need_an_applicant_and_personal_rows_refuse_one() {
     let db = fresh_db().await;
     let (domain_id, _) = domain_with_row(&db.pool, "example.org", "anna@example.org").await;
     for (kind, applicant) in [("functional", None), ("personal", Some("boss@example.org"))] {
-        let err = sqlx::query(
+        let err = backend::run!(db.pool, ex => sqlx::query(
             "INSERT INTO mailbox_rows (domain_id, primary_address, mailbox_type, applicant_address, created_at, updated_at)
-             VALUES (?, 'info@example.org', ?, ?, 1, 1)",
+             VALUES ($1, 'info@example.org', $2, $3, 1, 1)",
         )
         .bind(domain_id)
         .bind(kind)
         .bind(applicant)
-        .execute(&db.pool)
-        .await
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap_err();
         assert!(err.to_string().contains("CHECK"), "{kind}: {err}");
     }

@@ -439,7 +439,7 @@ async fn service_alone(
 async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
     let now = backend::clock::now();
     let mut tx = portal.pool.begin().await?;
-    let done = sqlx::query(
+    let done = backend::run!(tx, ex => sqlx::query(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at, expires_at)
          SELECT r.id, r.primary_address, COALESCE(r.applicant_address, r.primary_address),
                 randomblob(32), 'pending', $1, $2 + 7 * 86400
@@ -448,14 +448,14 @@ async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
     )
     .bind(now)
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))?;
+    backend::run!(tx, ex => sqlx::query(
         "UPDATE mailbox_rows SET challenged = TRUE
          WHERE id IN (SELECT row_id FROM challenges WHERE state = 'pending')",
     )
-    .execute(&mut *tx)
-    .await?;
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))?;
     tx.commit().await?;
     Ok(done.rows_affected())
 }

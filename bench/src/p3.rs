@@ -90,18 +90,18 @@ fn smtp_config(portal: &Portal, port: u16) -> Config {
 }
 
 async fn count(portal: &Portal, sql: &'static str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(sql).fetch_one(&portal.pool).await?)
+    Ok(backend::run!(portal.pool, ex => sqlx::query_scalar(sql).fetch_one(ex).await)?)
 }
 
 pub async fn run(portal: &Portal, domain_id: i64, report: &mut Report) -> anyhow::Result<()> {
     // The NAP's selection: the first 10 000 active rows (inactive ones would be refused, R7).
-    let row_ids: Vec<i64> = sqlx::query_scalar(
+    let row_ids: Vec<i64> = backend::run!(portal.pool, ex => sqlx::query_scalar(
         "SELECT id FROM mailbox_rows WHERE domain_id = $1 AND active = TRUE ORDER BY id LIMIT $2",
     )
     .bind(domain_id)
     .bind(ROWS)
-    .fetch_all(&portal.pool)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     let user = SessionUser {
         user_id: "nora".into(),
         given_name: "Nora".into(),

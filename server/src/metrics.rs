@@ -210,38 +210,36 @@ struct PortalCounts {
 
 async fn read_portal_counts(portal: &Portal, now: i64) -> sqlx::Result<PortalCounts> {
     let mut conn = portal.pool.acquire().await?;
-    let by_state: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM mail_outbox GROUP BY state")
-            .fetch_all(&mut *conn)
-            .await?;
+    let by_state: Vec<(String, i64)> = backend::run!(conn, ex => sqlx::query_as("SELECT state, COUNT(*) FROM mail_outbox GROUP BY state")
+            .fetch_all(ex)
+            .await)?;
     let mail = |state: &str| {
         by_state
             .iter()
             .find(|(s, _)| s == state)
             .map_or(0, |(_, n)| *n)
     };
-    let (certificates_issued, certificates_revoked): (i64, i64) = sqlx::query_as(
+    let (certificates_issued, certificates_revoked): (i64, i64) = backend::run!(conn, ex => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM certificates), (SELECT COUNT(*) FROM revocations)",
     )
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     // Active as the session check sees it: neither idle too long nor past either end (Q2).
     let session = &portal.config.session;
-    let sessions_active: i64 = sqlx::query_scalar(
+    let sessions_active: i64 = backend::run!(conn, ex => sqlx::query_scalar(
         "SELECT COUNT(*) FROM sessions WHERE expires_at > $1 AND last_seen_at > $2 AND created_at > $3",
     )
     .bind(now)
     .bind(now - i64::from(session.idle_minutes) * 60)
     .bind(now - i64::from(session.absolute_hours) * 3600)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     // As the outbox worker judges them: a sign of life within the instance timeout.
     let timeout = i64::try_from(portal.config.mail.instance_timeout_secs).unwrap_or(i64::MAX);
-    let instances_alive: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM portal_instances WHERE beat_at >= $1")
+    let instances_alive: i64 = backend::run!(conn, ex => sqlx::query_scalar("SELECT COUNT(*) FROM portal_instances WHERE beat_at >= $1")
             .bind(now.saturating_sub(timeout))
-            .fetch_one(&mut *conn)
-            .await?;
+            .fetch_one(ex)
+            .await)?;
     Ok(PortalCounts {
         instances_alive,
         mails_queued: mail("queued"),

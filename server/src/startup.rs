@@ -315,9 +315,9 @@ struct HealthReport {
 /// Liveness and readiness: the database answers and the outbox worker is alive. 503 names what
 /// is wrong.
 async fn health(State(portal): State<Portal>) -> Response {
-    let database = match sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)")
-        .fetch_one(&portal.pool)
-        .await
+    let database = match backend::run!(portal.pool, ex => sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)")
+        .fetch_one(ex)
+        .await)
     {
         Ok(_) => "ok",
         Err(e) => {

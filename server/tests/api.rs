@@ -169,10 +169,10 @@ async fn noras_token(app: &TestApp) -> String {
 }
 
 async fn audit_count(app: &TestApp, actor_like: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE actor LIKE ?")
+    backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM audit_records WHERE actor LIKE $1")
         .bind(actor_like)
-        .fetch_one(&app.portal.pool)
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap()
 }
 
@@ -233,13 +233,13 @@ async fn r21_authorization_table_other_domain_read_only_expired_revoked_and_ex_n
     )
     .await;
     // Made 31 days ago for 30 days (the table's CHECK wants expiry after creation).
-    sqlx::query(
-        "UPDATE api_tokens SET created_at = ?1 - 31 * 86400, expires_at = ?1 - 86400 WHERE id = ?2",
+    backend::run!(app.portal.pool, ex => sqlx::query(
+        "UPDATE api_tokens SET created_at = $1 - 31 * 86400, expires_at = $1 - 86400 WHERE id = $2",
     )
     .bind(backend::clock::now())
     .bind(expired.0)
-    .execute(&app.portal.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
     let revoked = token_of(
         &app,
@@ -377,9 +377,9 @@ async fn r21_authorization_table_other_domain_read_only_expired_revoked_and_ex_n
             "{name}"
         );
     }
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_rows")
-        .fetch_one(&app.portal.pool)
-        .await
+    let rows: i64 = backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_rows")
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(rows, 4, "two rows arranged, two made by the write token");
 }
@@ -534,10 +534,10 @@ async fn r21_put_by_address_twice_makes_one_row_and_one_audit_record_with_the_to
         "nothing changed"
     );
     let rows: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_rows WHERE primary_address = ?")
+        backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_rows WHERE primary_address = $1")
             .bind("helpdesk@example.org")
-            .fetch_one(&app.portal.pool)
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(rows, 1);
     let trail = get(

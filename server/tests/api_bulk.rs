@@ -73,11 +73,11 @@ async fn bulk(
     request.send().await.expect("request sent")
 }
 
-async fn count(app: &TestApp, sql: &'static str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&app.portal.pool)
-        .await
-        .unwrap()
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    backend::run!(app.portal.pool, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_one(ex)
+        .await)
+    .unwrap()
 }
 
 async fn rows(app: &TestApp) -> i64 {
@@ -176,11 +176,11 @@ async fn r21_the_same_idempotency_key_and_body_give_the_same_answer_and_apply_on
     assert_eq!(edits, 1, "the last name changed once");
 
     // The audit trail names the token as the actor (R21).
-    let actor: String = sqlx::query_scalar(
+    let actor: String = backend::run!(app.portal.pool, ex => sqlx::query_scalar(
         "SELECT actor FROM audit_records WHERE kind = 'csv_applied' ORDER BY id LIMIT 1",
     )
-    .fetch_one(&app.portal.pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert!(actor.starts_with("api:idm#"), "{actor}");
 
@@ -217,11 +217,11 @@ async fn r21_the_same_idempotency_key_with_another_body_is_422_and_applies_nothi
         .unwrap()
         .contains("used before with another request"));
     assert_eq!(audit_records(&app).await, audit);
-    let first_name: String = sqlx::query_scalar(
+    let first_name: String = backend::run!(app.portal.pool, ex => sqlx::query_scalar(
         "SELECT first_name FROM mailbox_rows WHERE primary_address = 'alan@example.org'",
     )
-    .fetch_one(&app.portal.pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert_eq!(first_name, "Alan");
 
@@ -308,11 +308,11 @@ async fn r21_a_json_array_of_rows_takes_the_uploads_path() {
     assert_eq!(applied.status(), 200);
     let report: Value = applied.json().await.unwrap();
     assert_eq!(report["created"], 2, "{report}");
-    let (kind, active): (String, bool) = sqlx::query_as(
+    let (kind, active): (String, bool) = backend::run!(app.portal.pool, ex => sqlx::query_as(
         "SELECT mailbox_type, active FROM mailbox_rows WHERE primary_address = 'team@example.org'",
     )
-    .fetch_one(&app.portal.pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert_eq!((kind.as_str(), active), ("functional", false));
     let aliases = count(
@@ -324,11 +324,11 @@ async fn r21_a_json_array_of_rows_takes_the_uploads_path() {
 
     // Sparse objects would clear what they leave out: refused at the element and field, and a
     // field no element names is kept (here: the comment set before).
-    sqlx::query(
+    backend::run!(app.portal.pool, ex => sqlx::query(
         "UPDATE mailbox_rows SET comment = 'kept' WHERE primary_address = 'ada@example.org'",
     )
-    .execute(&app.portal.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
     let audit = audit_records(&app).await;
     let sparse = json!([
@@ -349,11 +349,11 @@ async fn r21_a_json_array_of_rows_takes_the_uploads_path() {
     .to_string();
     let applied = bulk(&app, &token, "", "application/json", None, same_fields).await;
     assert_eq!(applied.status(), 200);
-    let (last, comment): (String, String) = sqlx::query_as(
+    let (last, comment): (String, String) = backend::run!(app.portal.pool, ex => sqlx::query_as(
         "SELECT last_name, comment FROM mailbox_rows WHERE primary_address = 'ada@example.org'",
     )
-    .fetch_one(&app.portal.pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert_eq!((last.as_str(), comment.as_str()), ("King", "kept"));
 
@@ -417,20 +417,20 @@ async fn r21_an_idempotency_key_expires_after_24_hours_and_is_cleaned_up() {
     let first = bulk(&app, &token, "", "text/csv", Some("\"daily\""), CSV).await;
     assert_eq!(first.status(), 200);
     let (created, expires): (i64, i64) =
-        sqlx::query_as("SELECT created_at, expires_at FROM api_idempotency_keys")
-            .fetch_one(&app.portal.pool)
-            .await
+        backend::run!(app.portal.pool, ex => sqlx::query_as("SELECT created_at, expires_at FROM api_idempotency_keys")
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(expires - created, 24 * 60 * 60);
 
     // A day later (the record's times moved back a day): the key is free again, so another
     // request under it applies, and the old record is gone.
-    sqlx::query(
+    backend::run!(app.portal.pool, ex => sqlx::query(
         "UPDATE api_idempotency_keys SET created_at = created_at - 86400, \
          expires_at = expires_at - 86400",
     )
-    .execute(&app.portal.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
     let next_day = CSV.replace("Turing", "Hopper");
     let again = bulk(&app, &token, "", "text/csv", Some("\"daily\""), next_day).await;
@@ -442,7 +442,10 @@ async fn r21_an_idempotency_key_expires_after_24_hours_and_is_cleaned_up() {
     assert_eq!(keys, 1, "the expired record was deleted, the new one kept");
     let fresh = count(
         &app,
-        "SELECT COUNT(*) FROM api_idempotency_keys WHERE expires_at > unixepoch()",
+        &format!(
+            "SELECT COUNT(*) FROM api_idempotency_keys WHERE expires_at > {}",
+            backend::clock::now()
+        ),
     )
     .await;
     assert_eq!(fresh, 1);

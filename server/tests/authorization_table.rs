@@ -126,9 +126,9 @@ async fn q1_table_challenge_and_audit_functions_check_the_role_on_the_server() {
         order.sort_by_key(|(_, e)| *e == Allowed);
         for (role, expect) in order {
             if expect == Allowed {
-                let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM challenges")
-                    .fetch_one(&app.portal.pool)
-                    .await
+                let sent: i64 = backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM challenges")
+                    .fetch_one(ex)
+                    .await)
                     .unwrap();
                 assert_eq!(sent, 0, "{path}: a refused call sent a challenge");
                 let nap = app.viewer(Role::Nap).await;

@@ -10,10 +10,10 @@ use support::{spawn_app, Role, TestApp};
 
 async fn is_valid(app: &TestApp, id: i64) -> bool {
     let revoked: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM revocations WHERE certificate_id = ?")
+        backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM revocations WHERE certificate_id = $1")
             .bind(id)
-            .fetch_one(&app.portal.pool)
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
     revoked == 0
 }
@@ -133,10 +133,10 @@ async fn q1_r15_only_the_owner_and_the_naps_of_an_inactive_row_revoke() {
         );
     }
     let nap = app.viewer(Role::Nap).await;
-    let version: i64 = sqlx::query_scalar("SELECT version FROM mailbox_rows WHERE id = ?")
+    let version: i64 = backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT version FROM mailbox_rows WHERE id = $1")
         .bind(row)
-        .fetch_one(&app.portal.pool)
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap();
     backend::rows::set_active(&app.portal.pool, &nap, &[(row, version)], false)
         .await

@@ -106,21 +106,21 @@ async fn session_alive(app: &TestApp, cookie: &str) -> bool {
 
 /// What deprovisioning recorded of `user_id`: its actor and how many sessions it ended.
 async fn deprovisionings_of(app: &TestApp, user_id: &str) -> Vec<(String, i64)> {
-    sqlx::query_as(
-        "SELECT actor, sessions_ended FROM deprovisionings WHERE user_id = ? ORDER BY id",
+    backend::run!(app.portal.pool, ex => sqlx::query_as(
+        "SELECT actor, sessions_ended FROM deprovisionings WHERE user_id = $1 ORDER BY id",
     )
     .bind(user_id)
-    .fetch_all(&app.portal.pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap()
 }
 
 /// The kinds of audit records naming `subject`, oldest first, with their actors.
 async fn audit_of(app: &TestApp, subject: &str) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT kind, actor FROM audit_records WHERE subject = ? ORDER BY id")
+    backend::run!(app.portal.pool, ex => sqlx::query_as("SELECT kind, actor FROM audit_records WHERE subject = $1 ORDER BY id")
         .bind(subject)
-        .fetch_all(&app.portal.pool)
-        .await
+        .fetch_all(ex)
+        .await)
         .unwrap()
 }
 
@@ -796,9 +796,9 @@ async fn r22_a_local_account_the_idm_deactivated_cannot_log_in_and_is_told_why_i
     let (wrong, _) = local_login(&app, "anna", "not anna's password").await;
     assert!(wrong.starts_with("/login?error=invalid"), "{wrong}");
     let events: Vec<String> =
-        sqlx::query_scalar("SELECT outcome FROM sign_in_events WHERE user_id = 'anna' ORDER BY id")
-            .fetch_all(&app.portal.pool)
-            .await
+        backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT outcome FROM sign_in_events WHERE user_id = 'anna' ORDER BY id")
+            .fetch_all(ex)
+            .await)
             .unwrap();
     assert_eq!(events, ["success", "idm_inactive", "failure"]);
 
@@ -858,9 +858,9 @@ async fn r22_an_idm_patch_deactivates_the_row_revokes_into_the_published_crl_and
     let (row, certificate, serial) = app.annas_certificate("anna.cert@example.org").await;
     // nora (NAP of example.org) has logged in with the domain's contact group and an address.
     app.cookie_for(Role::Nap).await;
-    sqlx::query("UPDATE users SET email = 'nora@example.org' WHERE id = 'nora'")
-        .execute(&app.portal.pool)
-        .await
+    backend::run!(app.portal.pool, ex => sqlx::query("UPDATE users SET email = 'nora@example.org' WHERE id = 'nora'")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap();
     let serial_hex = serial.trim_start_matches('0').to_ascii_lowercase();
     let published = |app: &TestApp| {
@@ -894,17 +894,17 @@ async fn r22_an_idm_patch_deactivates_the_row_revokes_into_the_published_crl_and
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // The row is inactive, the certificate revoked for the right reason by the IdM's token.
-    let active: bool = sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = ?")
+    let active: bool = backend::run!(app.portal.pool, ex => sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = $1")
         .bind(row)
-        .fetch_one(&app.portal.pool)
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert!(!active, "R22: the personal row is deactivated");
     let (reason, by): (Option<String>, String) =
-        sqlx::query_as("SELECT reason, revoked_by FROM revocations WHERE certificate_id = ?")
+        backend::run!(app.portal.pool, ex => sqlx::query_as("SELECT reason, revoked_by FROM revocations WHERE certificate_id = $1")
             .bind(certificate)
-            .fetch_one(&app.portal.pool)
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(
         (reason.as_deref(), by.as_str()),
@@ -933,13 +933,14 @@ async fn r22_an_idm_patch_deactivates_the_row_revokes_into_the_published_crl_and
     assert_eq!(again, 0, "never twice for one run");
     // The newest mail to nora is that report; its text while queued, else the delivered file
     // (the running portal's worker clears the body once it has delivered it).
-    let (message_id, body): (String, Option<String>) = sqlx::query_as(
+    let (message_id, body): (String, Option<String>) =
+        backend::run!(app.portal.pool, ex => sqlx::query_as(
         "SELECT message_id, body_text FROM mail_outbox WHERE recipient = 'nora@example.org'
          ORDER BY id DESC LIMIT 1",
     )
-    .fetch_one(&app.portal.pool)
-    .await
-    .unwrap();
+    .fetch_one(ex)
+    .await)
+        .unwrap();
     let text = match body {
         Some(text) => text,
         None => std::fs::read_dir(app.dir.path().join("mail"))

@@ -6,7 +6,7 @@ use std::time::Duration;
 use domain::certificate::{crl_is_due, crl_next_update};
 
 use super::read::stored_reason;
-use super::{Crl, BEGIN_WRITE};
+use super::Crl;
 use crate::ca::{CertificateAuthority, CrlEntry, CrlRequest};
 use crate::clock;
 use crate::error::ServiceError;
@@ -72,7 +72,7 @@ pub async fn current_crl(portal: &Portal) -> Result<Crl, ServiceError> {
             }
         }
     }
-    let mut tx = portal.pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = portal.pool.begin_write().await?;
     // Another request may have signed it while this one waited for the lock.
     if let Some(crl) = store::find_crl(&mut tx).await? {
         if !crl_is_due(crl.this_update, now) {

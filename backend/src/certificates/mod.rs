@@ -38,10 +38,6 @@ pub use request::request_certificate;
 pub(crate) use revoke::{revoke_all, Revocation};
 pub use revoke::{revoke_certificate_as_nap, revoke_for_rows, revoke_own_certificate};
 
-/// SQLite write transactions begin with the write lock taken: two requests of one user wait for
-/// each other, and the second sees the first one's certificate (R13).
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
-
 /// The shortest password a PKCS#12 file may be protected with (R14), in characters.
 pub const MIN_PKCS12_PASSWORD_CHARS: usize = 10;
 /// Longest password for a server-made key's PKCS#12 file, in bytes (SPEC Q9): far beyond any

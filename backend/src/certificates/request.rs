@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::read::{mailbox_type_of, view_of};
 use super::{
-    CertificateRequest, Issued, KeyChoice, KeySource, ServiceError, BEGIN_WRITE,
-    MAX_PKCS12_PASSWORD_BYTES, MIN_PKCS12_PASSWORD_CHARS,
+    CertificateRequest, Issued, KeyChoice, KeySource, ServiceError, MAX_PKCS12_PASSWORD_BYTES,
+    MIN_PKCS12_PASSWORD_CHARS,
 };
 use crate::ca::csr::parse_csr;
 use crate::ca::server_key::{pkcs12, ServerKey};
@@ -188,7 +188,7 @@ pub async fn request_certificate(
     };
 
     let now = clock::now();
-    let mut tx = portal.pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = portal.pool.begin_write().await?;
     let checked = check_request(&mut tx, user_id, row_id, &chosen, now, window).await?;
     let issue = IssueRequest {
         key,

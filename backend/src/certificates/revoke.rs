@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::crl::sign_crl;
 use super::read::{existing_of, stored_addresses, view_of};
-use super::{CertificateView, BEGIN_WRITE};
+use super::CertificateView;
 use crate::clock;
 use crate::error::ServiceError;
 use crate::mail::message_id::message_id_domain;
@@ -166,7 +166,7 @@ async fn revoke_one(
     by: Revoker,
 ) -> Result<CertificateView, ServiceError> {
     let now = clock::now();
-    let mut tx = portal.pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = portal.pool.begin_write().await?;
     let record = store::find_certificate(&mut tx, certificate_id)
         .await?
         .filter(|r| match by {
@@ -211,7 +211,7 @@ pub async fn revoke_for_rows(
         .filter(|id| seen.insert(*id))
         .collect();
     let now = clock::now();
-    let mut tx = portal.pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = portal.pool.begin_write().await?;
     let rows = store::list_certificate_rows(&mut tx, &row_ids).await?;
     for id in &row_ids {
         // Unknown and foreign rows read alike: the answer tells nothing about other domains.

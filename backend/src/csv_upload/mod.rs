@@ -26,8 +26,8 @@ mod file;
 mod plan;
 mod store;
 
+use crate::storage::Db;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 pub use domain::csv::{ApplyReport, FieldChange, LinePreview, LineStatus, Preview};
 pub use file::{
@@ -81,7 +81,7 @@ fn domain_to_change(ctx: &RowContext, domain: &str) -> Result<(i64, String), Ser
 /// What uploading `bytes` into the table of `domain` would do (see [`Preview`]); nothing is
 /// written. Only the domain's NAPs (R1).
 pub async fn preview(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     bytes: &[u8],
@@ -110,7 +110,7 @@ pub async fn preview(
 /// the rows it touches. Writes the rows' own audit records (as the edit form does) and one
 /// `csv_applied` record with the counts.
 pub async fn apply(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     bytes: &[u8],
@@ -321,17 +321,13 @@ async fn save_plain_edits(
 
 /// The table of `domain` as a CSV file in the upload's format (see [`write_file`]), rows by
 /// primary address. Its NAPs and operators (who may read every table).
-pub async fn download(
-    pool: &SqlitePool,
-    viewer: &Viewer,
-    domain: &str,
-) -> Result<String, ServiceError> {
+pub async fn download(pool: &Db, viewer: &Viewer, domain: &str) -> Result<String, ServiceError> {
     download_as(pool, viewer, domain, DownloadFormat::Standard).await
 }
 
 /// [`download`] in a chosen format (see [`write_file_as`]).
 pub async fn download_as(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     format: DownloadFormat,

@@ -22,15 +22,16 @@ pub(crate) async fn list_rows_of_domain(
     conn: &mut Conn,
     domain_id: i64,
 ) -> sqlx::Result<Vec<RowRecord>> {
-    let json: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(id, domain_id, primary_address, first_name, last_name,
-                    mailbox_type, applicant_address, comment, active, version, challenged,
+    let json: String = crate::run!(conn, ex => sqlx::query_scalar(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT json_group_array(json_array(id, domain_id, primary_address, first_name, last_name,
+                    mailbox_type, applicant_address, comment, CASE WHEN active THEN 1 ELSE 0 END,
+                    version, CASE WHEN challenged THEN 1 ELSE 0 END,
                     created_at, updated_at) ORDER BY primary_address)
-         FROM mailbox_rows WHERE domain_id = $1",
+         FROM mailbox_rows WHERE domain_id = $1")),
     )
     .bind(domain_id)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     let tuples: Vec<RowTuple> = from_json(&json)?;
     Ok(tuples.into_iter().map(row_from_tuple).collect())
 }
@@ -40,15 +41,15 @@ pub(crate) async fn list_addresses_of_domain(
     conn: &mut Conn,
     domain_id: i64,
 ) -> sqlx::Result<Vec<(i64, AddressRecord)>> {
-    let json: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(a.row_id, a.address, a.kind, a.position)
+    let json: String = crate::run!(conn, ex => sqlx::query_scalar(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT json_group_array(json_array(a.row_id, a.address, a.kind, a.position)
                     ORDER BY a.row_id, a.position, a.address)
          FROM addresses a JOIN mailbox_rows r ON r.id = a.row_id
-         WHERE r.domain_id = $1",
+         WHERE r.domain_id = $1")),
     )
     .bind(domain_id)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     let tuples: Vec<(i64, String, String, i64)> = from_json(&json)?;
     Ok(tuples
         .into_iter()
@@ -71,16 +72,16 @@ pub(crate) async fn count_pending_challenges_of_domain(
     conn: &mut Conn,
     domain_id: i64,
 ) -> sqlx::Result<Vec<(i64, i64)>> {
-    let json: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(row_id, n)) FROM (
+    let json: String = crate::run!(conn, ex => sqlx::query_scalar(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT json_group_array(json_array(row_id, n)) FROM (
              SELECT c.row_id, COUNT(*) AS n
              FROM challenges c JOIN mailbox_rows r ON r.id = c.row_id
              WHERE r.domain_id = $1 AND c.state = 'pending'
-             GROUP BY c.row_id) AS p",
+             GROUP BY c.row_id) AS p")),
     )
     .bind(domain_id)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     from_json(&json)
 }
 
@@ -89,17 +90,17 @@ pub(crate) async fn list_links_of_domain(
     conn: &mut Conn,
     domain_id: i64,
 ) -> sqlx::Result<Vec<(i64, LinkRecord)>> {
-    let json: String = sqlx::query_scalar(
-        "SELECT json_group_array(json_array(l.row_id, l.address, l.user_id, l.challenge_id,
+    let json: String = crate::run!(conn, ex => sqlx::query_scalar(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT json_group_array(json_array(l.row_id, l.address, l.user_id, l.challenge_id,
                     l.linked_at, u.given_name, u.family_name) ORDER BY l.row_id, l.address)
          FROM links l
          JOIN mailbox_rows r ON r.id = l.row_id
          JOIN users u ON u.id = l.user_id
-         WHERE r.domain_id = $1",
+         WHERE r.domain_id = $1")),
     )
     .bind(domain_id)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     let tuples: Vec<(i64, String, String, i64, i64, String, String)> = from_json(&json)?;
     Ok(tuples
         .into_iter()
@@ -171,6 +172,9 @@ pub(crate) async fn insert_new_rows<'a, T: Sync>(
     if items.is_empty() {
         return Ok(());
     }
+    if conn.is_postgres() {
+        return insert_new_rows_postgres(conn, domain_id, actor, items, make, now).await;
+    }
     with_handle(conn, |db| {
         // Inside the caller's write transaction: no other writer can take these ids meanwhile.
         let mut next_id: i64 = db.query_row(NEXT_ROW_ID, [], |r| r.get(0))?;
@@ -194,6 +198,94 @@ pub(crate) async fn insert_new_rows<'a, T: Sync>(
         })
     })
     .await
+}
+
+/// [`insert_new_rows`] on PostgreSQL: the same records, written by multi-row inserts through sqlx
+/// (one statement per table and batch, inside the caller's write transaction).
+async fn insert_new_rows_postgres<'a, T: Sync>(
+    conn: &mut Conn,
+    domain_id: i64,
+    actor: &str,
+    items: &'a [T],
+    make: impl Fn(&'a T) -> NewRow<'a> + Sync,
+    now: i64,
+) -> sqlx::Result<()> {
+    let crate::storage::Engine::Postgres(pg) = conn.engine() else {
+        unreachable!("called for PostgreSQL only");
+    };
+    // Inside the caller's write transaction: no other writer can take these ids meanwhile.
+    let mut next_id: i64 = sqlx::query_scalar(NEXT_ROW_ID).fetch_one(&mut *pg).await?;
+    let created_kind = AuditKind::RowCreated.as_str();
+    // Up to 11 parameters a record: 4 000 records stay under PostgreSQL's 65 535 parameters.
+    for chunk in items.chunks(4_000) {
+        let rows: Vec<NewRow<'a>> = chunk.iter().map(&make).collect();
+        let ids: Vec<i64> = (next_id..).take(rows.len()).collect();
+        next_id += rows.len() as i64;
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
+                 mailbox_type, applicant_address, comment, active, created_at, updated_at,
+                 version, challenged) ",
+        );
+        q.push_values(rows.iter().zip(&ids), |mut b, (r, id)| {
+            b.push_bind(*id)
+                .push_bind(domain_id)
+                .push_bind(r.primary)
+                .push_bind(r.first_name)
+                .push_bind(r.last_name)
+                .push_bind(r.mailbox_type)
+                .push_bind(r.applicant)
+                .push_bind(r.comment)
+                .push_bind(r.active)
+                .push_bind(now)
+                .push_bind(now)
+                .push("1")
+                .push("FALSE");
+        });
+        q.build().execute(&mut *pg).await?;
+        let addresses: Vec<(&str, i64, i64)> = rows
+            .iter()
+            .zip(&ids)
+            .flat_map(|(r, &id)| {
+                std::iter::once(r.primary)
+                    .chain(r.aliases.iter().copied())
+                    .zip(0_i64..)
+                    .map(move |(address, position)| (address, id, position))
+            })
+            .collect();
+        for part in addresses.chunks(10_000) {
+            let mut q =
+                sqlx::QueryBuilder::new("INSERT INTO addresses (address, row_id, kind, position) ");
+            q.push_values(part, |mut b, (address, id, position)| {
+                b.push_bind(*address)
+                    .push_bind(*id)
+                    .push_bind(if *position == 0 { "primary" } else { "alias" })
+                    .push_bind(*position);
+            });
+            q.build().execute(&mut *pg).await?;
+        }
+        let mut q =
+            sqlx::QueryBuilder::new("INSERT INTO row_search_text (row_id, domain_id, text) ");
+        q.push_values(rows.iter().zip(&ids), |mut b, (r, id)| {
+            b.push_bind(*id)
+                .push_bind(domain_id)
+                .push_bind(r.search_text.as_str());
+        });
+        q.build().execute(&mut *pg).await?;
+        let mut q = sqlx::QueryBuilder::new(
+            "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, after) ",
+        );
+        q.push_values(rows.iter().zip(&ids), |mut b, (r, id)| {
+            b.push_bind(now)
+                .push_bind(actor)
+                .push_bind(domain_id)
+                .push_bind(*id)
+                .push_bind(created_kind)
+                .push_bind(r.primary)
+                .push_bind(r.audit_after.as_str());
+        });
+        q.build().execute(&mut *pg).await?;
+    }
+    Ok(())
 }
 
 /// One batch of [`insert_new_rows`], the first row with id `first_id`.
@@ -345,18 +437,26 @@ pub(crate) async fn update_rows(
             )
         })
         .collect();
-    let done = sqlx::query(
+    // PostgreSQL's `->>` gives text: its twin casts to the columns' types.
+    let done = crate::run!(conn, ex => sqlx::query(if PG {
+        "UPDATE mailbox_rows AS r SET first_name = j.value ->> 2, last_name = j.value ->> 3,
+             mailbox_type = j.value ->> 4, applicant_address = j.value ->> 5,
+             comment = j.value ->> 6, active = CAST(j.value ->> 7 AS BIGINT) <> 0,
+             version = r.version + 1, updated_at = $1
+         FROM json_array_elements(CAST($2 AS json)) AS j(value)
+         WHERE r.id = CAST(j.value ->> 0 AS BIGINT) AND r.version = CAST(j.value ->> 1 AS BIGINT)"
+    } else {
         "UPDATE mailbox_rows AS r SET first_name = j.value ->> 2, last_name = j.value ->> 3,
              mailbox_type = j.value ->> 4, applicant_address = j.value ->> 5,
              comment = j.value ->> 6, active = j.value ->> 7, version = r.version + 1,
              updated_at = $1
          FROM json_each($2) AS j
-         WHERE r.id = j.value ->> 0 AND r.version = j.value ->> 1",
-    )
+         WHERE r.id = j.value ->> 0 AND r.version = j.value ->> 1"
+    })
     .bind(now)
     .bind(to_json(&values))
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }
 
@@ -400,16 +500,21 @@ pub(crate) async fn insert_row_audit_records(
             )
         })
         .collect();
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(if PG {
+        "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
+         SELECT $1, $2, CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2,
+                value ->> 3, value ->> 4, value ->> 5
+         FROM json_array_elements(CAST($3 AS json)) WITH ORDINALITY AS j(value, key) ORDER BY key"
+    } else {
         "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
          SELECT $1, $2, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5
-         FROM json_each($3) ORDER BY key",
-    )
+         FROM json_each($3) ORDER BY key"
+    })
     .bind(now)
     .bind(actor)
     .bind(to_json(&values))
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -423,13 +528,18 @@ pub(crate) async fn put_row_search_texts(
         return Ok(());
     }
     // `WHERE true` keeps SQLite from reading the upsert's ON as a join constraint.
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(if PG {
+        "INSERT INTO row_search_text (row_id, domain_id, text)
+         SELECT CAST(value ->> 0 AS BIGINT), CAST(value ->> 1 AS BIGINT), value ->> 2
+         FROM json_array_elements(CAST($1 AS json)) WITH ORDINALITY AS j(value, key) ORDER BY key
+         ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text"
+    } else {
         "INSERT INTO row_search_text (row_id, domain_id, text)
          SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1) WHERE true ORDER BY key
-         ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text",
-    )
+         ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text"
+    })
     .bind(to_json(&texts))
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use crate::storage::Db;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
@@ -147,7 +147,7 @@ pub struct RoundOutcome {
 /// as the relay answered. Once `stop` reads `true`, no further mail of the batch is started; those
 /// in flight are finished and recorded, the claims on the rest are given up.
 pub async fn deliver_due_mails<T: DeliverMail>(
-    pool: &SqlitePool,
+    pool: &Db,
     transport: &Arc<T>,
     settings: &WorkerSettings,
     now: i64,
@@ -251,7 +251,7 @@ fn accepted_before(
 /// see `mail::journal`), so their claimed mail need not wait for their timeout; `forgotten`
 /// remembers them across rounds.
 async fn forget_gone_instances(
-    pool: &SqlitePool,
+    pool: &Db,
     settings: &WorkerSettings,
     forgotten: &mut std::collections::HashSet<String>,
 ) {
@@ -292,13 +292,13 @@ fn timeout_secs(settings: &WorkerSettings) -> i64 {
 
 /// Records the relay's answers to `done` in one transaction, counting them into `outcome`.
 async fn record_outcomes(
-    pool: &SqlitePool,
+    pool: &Db,
     settings: &WorkerSettings,
     now: i64,
     done: &[(OutboxMail, Result<(), DeliveryError>)],
     outcome: &mut RoundOutcome,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = pool.begin_write().await?;
     for (mail, result) in done {
         match result {
             Ok(()) => {
@@ -336,7 +336,7 @@ fn host_and_pid() -> String {
 }
 
 /// Records one sign of life of this instance; a failure is logged (the next one may succeed).
-async fn beat_in_database(pool: &SqlitePool, settings: &WorkerSettings, host: &str) {
+async fn beat_in_database(pool: &Db, settings: &WorkerSettings, host: &str) {
     let beat = async {
         let mut conn = pool.acquire().await?;
         instances::beat_instance(&mut conn, &settings.instance, host, clock::now()).await
@@ -349,7 +349,7 @@ async fn beat_in_database(pool: &SqlitePool, settings: &WorkerSettings, host: &s
 /// Shows in the database that this instance is alive, four times per `instance_timeout`, until
 /// `shutdown` reads `true`; then removes it, with the records of instances long gone.
 async fn show_signs_of_life(
-    pool: SqlitePool,
+    pool: Db,
     settings: WorkerSettings,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -381,7 +381,7 @@ async fn show_signs_of_life(
 /// (a use case queued mail) or for the poll interval. Mail queued before a crash is simply found
 /// again at the next start.
 pub async fn run_outbox_worker<T: DeliverMail>(
-    pool: SqlitePool,
+    pool: Db,
     transport: Arc<T>,
     settings: WorkerSettings,
     notify: Arc<Notify>,

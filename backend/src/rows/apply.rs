@@ -7,7 +7,8 @@ use domain::address::EmailAddress;
 use domain::edit::{Activation, EditConsequences, LinkDrop, RowEdit};
 use domain::row::{Field, RowFields};
 use serde_json::json;
-use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::storage::Db;
 
 use super::checks::{check_row, unique_violation_error};
 use super::read::load_view;
@@ -348,8 +349,6 @@ pub(crate) async fn apply_set_active(
 /// A transaction that takes the write lock at once: the version it reads cannot be changed by
 /// another writer before it commits (optimistic concurrency without a lost update), and SQLite
 /// never has to refuse its first write for a stale snapshot.
-pub(crate) async fn begin_write(
-    pool: &SqlitePool,
-) -> Result<Transaction<'static, Sqlite>, ServiceError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+pub(crate) async fn begin_write(pool: &Db) -> Result<crate::storage::Tx, ServiceError> {
+    Ok(pool.begin_write().await?)
 }

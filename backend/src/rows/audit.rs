@@ -1,8 +1,8 @@
 //! Reading a domain's audit trail (R16), and writing it as a CSV file.
 
+use crate::storage::Db;
 use domain::address::EmailAddress;
 use serde::{Deserialize, Serialize};
-use sqlx::SqlitePool;
 
 use super::{AuditKind, ContextFor, RowContext, ServiceError};
 use crate::roles::Viewer;
@@ -38,7 +38,7 @@ pub struct AuditFilter {
 
 /// A domain's audit trail, newest first, filtered (its NAPs and operators, R16).
 pub async fn list_audit(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     filter: &AuditFilter,

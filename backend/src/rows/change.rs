@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use crate::storage::Db;
 use domain::address::EmailAddress;
 use domain::edit::{Consequence, LinkDrop, RowEdit};
 use domain::row::{may_delete_row, Field, FieldError};
 use domain::table::ParsedInput;
-use sqlx::SqlitePool;
 
 use super::apply::{
     apply_create, apply_edit, apply_set_active, begin_write, changed_meanwhile, links_to_drop,
@@ -27,7 +27,7 @@ use crate::storage::Conn;
 /// Adds an active row to a table the viewer administers (R1). `primary` is fixed from now on (R2);
 /// the row goes to the table of the most specific registered domain it lies in.
 pub async fn create_row(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     primary: &str,
@@ -96,7 +96,7 @@ pub enum Upserted {
 /// row's current version (`None`: no such row) inside the transaction, so no other writer can
 /// change it before the change commits; it may refuse (If-Match). Any refusal writes nothing.
 pub async fn upsert_row<E: From<ServiceError>>(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     domain: &str,
     primary: &str,
@@ -141,7 +141,7 @@ pub async fn upsert_row<E: From<ServiceError>>(
 
 /// What saving `input` over row `row_id` at `version` would do; nothing is written.
 pub async fn preview_edit(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     row_id: i64,
     version: i64,
@@ -210,7 +210,7 @@ pub async fn preview_edit(
 /// [`ServiceError::ChangedMeanwhile`] with the row as it is now). The primary address is not part of
 /// the input (R2); R4–R6 are applied in the same transaction; the version is bumped.
 pub async fn edit_row(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     row_id: i64,
     version: i64,
@@ -242,7 +242,7 @@ pub async fn edit_row(
 /// (R7). A row already in that state is left alone, whatever its version: nothing is written, so
 /// nothing can be lost. Returns the rows as they are afterwards, in the order given.
 pub async fn set_active(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     rows: &[(i64, i64)],
     active: bool,
@@ -259,7 +259,7 @@ pub async fn set_active(
 /// Deletes a row at `version`, only while no challenge was ever sent for it (R3), with a
 /// `row_deleted` audit record that keeps the row's id and last state.
 pub async fn delete_row(
-    pool: &SqlitePool,
+    pool: &Db,
     viewer: &Viewer,
     row_id: i64,
     version: i64,

@@ -3,11 +3,11 @@
 use domain::message::Message;
 use std::collections::HashMap;
 
+use crate::storage::Db;
 use domain::address::DomainName;
 use domain::challenge::{Challenge, ChallengeLifetime, ChallengeState};
 use domain::handover::{expiring_soon, link_suspended, AddressLink, HeldCertificate};
 use domain::mailbox::MailboxType;
-use sqlx::SqlitePool;
 
 use super::{
     AddressState, AddressStatus, Anchor, ContextFor, MailDelivery, RowContext, RowPage, RowQuery,
@@ -215,7 +215,7 @@ pub(crate) async fn load_view(
 /// the page size: the page, its total count and the addresses of the page's rows. A search's
 /// matches are kept in `search_matches` (the portal's, made with `pool`) for its next pages.
 pub async fn list_rows(
-    pool: &SqlitePool,
+    pool: &Db,
     search_matches: &SearchMatches,
     viewer: &Viewer,
     domain: &str,
@@ -299,11 +299,7 @@ pub async fn list_rows(
 }
 
 /// One row (its domain's NAPs and operators).
-pub async fn get_row(
-    pool: &SqlitePool,
-    viewer: &Viewer,
-    row_id: i64,
-) -> Result<RowView, ServiceError> {
+pub async fn get_row(pool: &Db, viewer: &Viewer, row_id: i64) -> Result<RowView, ServiceError> {
     let mut conn = pool.acquire().await?;
     let ctx = RowContext::load(&mut conn, viewer, ContextFor::Reading).await?;
     load_view(&mut conn, &ctx, row_id, clock::now()).await

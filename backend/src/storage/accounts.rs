@@ -39,7 +39,7 @@ pub async fn insert_account(
     account: &AccountRecord,
     password_hash: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO local_accounts (id, password_hash, given_name, family_name, email, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -50,38 +50,38 @@ pub async fn insert_account(
     .bind(&account.email)
     .bind(account.created_at)
     .bind(account.updated_at)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// One account by id.
 pub async fn find_account(conn: &mut Conn, id: &str) -> sqlx::Result<Option<AccountRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, given_name, family_name, email, created_at, updated_at
          FROM local_accounts WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// All accounts, by id.
 pub async fn list_accounts(conn: &mut Conn) -> sqlx::Result<Vec<AccountRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, given_name, family_name, email, created_at, updated_at
          FROM local_accounts ORDER BY id",
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The stored argon2id PHC string of an account, for checking a password at login.
 pub async fn find_password_hash(conn: &mut Conn, id: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT password_hash FROM local_accounts WHERE id = $1")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT password_hash FROM local_accounts WHERE id = $1")
         .bind(id)
-        .fetch_optional(conn)
-        .await
+        .fetch_optional(ex)
+        .await)
 }
 
 /// Replaces an account's password hash; false if there is no such account.
@@ -91,43 +91,42 @@ pub async fn update_account_password_hash(
     password_hash: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE local_accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
+    let done = crate::run!(conn, ex => sqlx::query("UPDATE local_accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now)
             .bind(id)
-            .execute(conn)
-            .await?;
+            .execute(ex)
+            .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Marks an account as changed (e.g. its groups); false if there is no such account.
 pub async fn touch_account(conn: &mut Conn, id: &str, now: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE local_accounts SET updated_at = $1 WHERE id = $2")
+    let done = crate::run!(conn, ex => sqlx::query("UPDATE local_accounts SET updated_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The groups of one account, by name.
 pub async fn list_account_groups(conn: &mut Conn, id: &str) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT group_name FROM local_account_groups WHERE account_id = $1 ORDER BY group_name",
     )
     .bind(id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Every membership of every account, by account and group (one query for a whole listing).
 pub async fn list_all_account_groups(conn: &mut Conn) -> sqlx::Result<Vec<AccountGroup>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT account_id, group_name FROM local_account_groups ORDER BY account_id, group_name",
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Makes `groups` the account's groups, dropping the others. `groups` must hold no duplicates.
@@ -136,16 +135,16 @@ pub async fn replace_account_groups(
     id: &str,
     groups: &[String],
 ) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM local_account_groups WHERE account_id = $1")
+    crate::run!(conn, ex => sqlx::query("DELETE FROM local_account_groups WHERE account_id = $1")
         .bind(id)
-        .execute(&mut *conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     for group in groups {
-        sqlx::query("INSERT INTO local_account_groups (account_id, group_name) VALUES ($1, $2)")
+        crate::run!(conn, ex => sqlx::query("INSERT INTO local_account_groups (account_id, group_name) VALUES ($1, $2)")
             .bind(id)
             .bind(group)
-            .execute(&mut *conn)
-            .await?;
+            .execute(ex)
+            .await.map(crate::storage::engine::Done::from))?;
     }
     Ok(())
 }

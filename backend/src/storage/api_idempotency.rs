@@ -15,10 +15,10 @@ pub struct StoredKey {
 
 /// Deletes the keys that expired by `now`; returns how many.
 pub async fn delete_expired_keys(conn: &mut Conn, now: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM api_idempotency_keys WHERE expires_at <= $1")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM api_idempotency_keys WHERE expires_at <= $1")
         .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }
 
@@ -29,15 +29,15 @@ pub async fn find_key(
     key: &str,
     now: i64,
 ) -> sqlx::Result<Option<StoredKey>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT request_hash, response_status, response_body FROM api_idempotency_keys \
          WHERE token_id = $1 AND idempotency_key = $2 AND expires_at > $3",
     )
     .bind(token_id)
     .bind(key)
     .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// A key's record, written in the transaction that applied its request.
@@ -53,7 +53,7 @@ pub struct NewKey<'a> {
 
 /// Records a key with its answer.
 pub async fn insert_key(conn: &mut Conn, key: &NewKey<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO api_idempotency_keys (token_id, idempotency_key, request_hash, \
          response_status, response_body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -64,7 +64,7 @@ pub async fn insert_key(conn: &mut Conn, key: &NewKey<'_>) -> sqlx::Result<()> {
     .bind(key.response_body)
     .bind(key.created_at)
     .bind(key.expires_at)
-    .execute(&mut *conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }

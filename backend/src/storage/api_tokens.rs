@@ -1,10 +1,10 @@
 //! The NAPs' API tokens and the domains each was made for (R21).
 
-use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, FromRow, Sqlite};
+use sqlx::{AssertSqlSafe, FromRow};
 
 use super::domains::DomainRecord;
-use super::Conn;
+use super::engine::{Done, Engine};
+use super::{Conn, Pooled};
 
 /// A token as stored (never its value: only its hash is stored).
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -65,7 +65,7 @@ pub async fn insert_token(
     domain_ids: &[i64],
     now: i64,
 ) -> sqlx::Result<i64> {
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = crate::run!(conn, ex => sqlx::query_scalar(
         "INSERT INTO api_tokens
              (name, secret_key, creator_id, creator_name, scope, created_at, created_by, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -78,14 +78,14 @@ pub async fn insert_token(
     .bind(now)
     .bind(token.created_by)
     .bind(token.expires_at)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     for domain_id in domain_ids {
-        sqlx::query("INSERT INTO api_token_domains (token_id, domain_id) VALUES ($1, $2)")
+        crate::run!(conn, ex => sqlx::query("INSERT INTO api_token_domains (token_id, domain_id) VALUES ($1, $2)")
             .bind(id)
             .bind(domain_id)
-            .execute(&mut *conn)
-            .await?;
+            .execute(ex)
+            .await.map(crate::storage::engine::Done::from))?;
     }
     Ok(id)
 }
@@ -95,22 +95,22 @@ pub async fn find_token_by_key(
     conn: &mut Conn,
     secret_key: &[u8],
 ) -> sqlx::Result<Option<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE secret_key = $1"
     )))
     .bind(secret_key)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// The token with this id, whatever its state.
 pub async fn find_token(conn: &mut Conn, id: i64) -> sqlx::Result<Option<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"
     )))
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// SQL for the groups the user bound as `user` is in now, as far as the portal can know between
@@ -135,13 +135,13 @@ pub async fn current_groups_of(
     fresh_since: i64,
 ) -> sqlx::Result<Vec<String>> {
     let groups = current_groups_sql("$1", "$2");
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, &format!(
         "SELECT group_name FROM ({groups}) AS g ORDER BY 1"
-    )))
+    ))))
     .bind(user_id)
     .bind(fresh_since)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The domains of token `token_id` that `creator_id` still administers: those whose contact group
@@ -153,41 +153,41 @@ pub async fn reachable_domains(
     fresh_since: i64,
 ) -> sqlx::Result<Vec<DomainRecord>> {
     let groups = current_groups_sql("$1", "$3");
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, &format!(
         "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
          WHERE t.token_id = $2 AND d.contact_group IN ({groups})
          ORDER BY d.name"
-    )))
+    ))))
     .bind(creator_id)
     .bind(token_id)
     .bind(fresh_since)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// When an OIDC user last logged in (`None`: never, or a local account, whose groups are always
 /// known).
 pub async fn oidc_login_of(conn: &mut Conn, user_id: &str) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT l.logged_in_at FROM last_login_groups l
          WHERE l.user_id = $1 AND NOT EXISTS (SELECT 1 FROM local_accounts a WHERE a.id = $1)",
     )
     .bind(user_id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Every domain the token was made for, by name.
 pub async fn domains_of_token(conn: &mut Conn, token_id: i64) -> sqlx::Result<Vec<DomainRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT d.id, d.name, d.contact_group, d.created_at, d.updated_at
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
          WHERE t.token_id = $1 ORDER BY d.name",
     )
     .bind(token_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// A person's given and family name: from their latest login, else from their local account.
@@ -195,15 +195,15 @@ pub async fn names_of_user(
     conn: &mut Conn,
     user_id: &str,
 ) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT given_name, family_name FROM users WHERE id = $1
          UNION ALL
          SELECT given_name, family_name FROM local_accounts WHERE id = $1
          LIMIT 1",
     )
     .bind(user_id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// How long recording a token's use waits for another writer (milliseconds): long enough for a
@@ -220,28 +220,37 @@ const TOUCH_BUSY_WAIT_MS: u32 = 50;
 /// The connection's usual timeout is set back afterwards, and a connection that could not be set
 /// back is closed rather than handed out again. Run it where it cannot be cancelled halfway (a
 /// spawned task): a dropped future would leave the short timeout on a pooled connection.
-pub async fn touch_token_unless_busy(
-    conn: &mut PoolConnection<Sqlite>,
-    id: i64,
-    now: i64,
-) -> sqlx::Result<bool> {
-    let usual: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
-        .fetch_one(&mut **conn)
-        .await?;
-    sqlx::query(AssertSqlSafe(format!(
-        "PRAGMA busy_timeout = {TOUCH_BUSY_WAIT_MS}"
-    )))
-    .execute(&mut **conn)
-    .await?;
-    let touched = sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+pub async fn touch_token_unless_busy(conn: &mut Pooled, id: i64, now: i64) -> sqlx::Result<bool> {
+    // On PostgreSQL the update waits only for a lock on this token's row, which no long
+    // transaction holds (writers serialise on an advisory lock, not on the table).
+    let sqlite = !conn.is_postgres();
+    let usual: Option<i64> = match conn.engine() {
+        Engine::Sqlite(ex) => Some(
+            sqlx::query_scalar("PRAGMA busy_timeout")
+                .fetch_one(&mut *ex)
+                .await?,
+        ),
+        Engine::Postgres(_) => None,
+    };
+    if sqlite {
+        crate::run!(conn, ex => sqlx::query(AssertSqlSafe(format!(
+            "PRAGMA busy_timeout = {TOUCH_BUSY_WAIT_MS}"
+        )))
+        .execute(ex)
+        .await.map(Done::from))?;
+    }
+    let touched = crate::run!(conn, ex => sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(&mut **conn)
-        .await;
+        .execute(ex)
+        .await.map(Done::from));
+    let Some(usual) = usual else {
+        return touched.map(|_| true);
+    };
     // `usual` is the number SQLite itself just reported, so the text holds nothing else.
-    let restored = sqlx::query(AssertSqlSafe(format!("PRAGMA busy_timeout = {usual}")))
-        .execute(&mut **conn)
-        .await;
+    let restored = crate::run!(conn, ex => sqlx::query(AssertSqlSafe(format!("PRAGMA busy_timeout = {usual}")))
+        .execute(ex)
+        .await.map(Done::from));
     if restored.is_err() {
         conn.close_on_drop();
     }
@@ -276,14 +285,14 @@ pub async fn list_tokens(
     conn: &mut Conn,
     creator_id: Option<&str>,
 ) -> sqlx::Result<Vec<ListedToken>> {
-    let tokens: Vec<TokenRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let tokens: Vec<TokenRecord> = crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE $1 IS NULL OR creator_id = $1
          ORDER BY revoked_at IS NOT NULL, created_at DESC, id DESC"
     )))
     .bind(creator_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let pairs: Vec<(i64, String)> = sqlx::query_as(
+    .fetch_all(ex)
+    .await)?;
+    let pairs: Vec<(i64, String)> = crate::run!(conn, ex => sqlx::query_as(
         "SELECT t.token_id, d.name
          FROM api_token_domains t JOIN domains d ON d.id = t.domain_id
          JOIN api_tokens k ON k.id = t.token_id
@@ -291,8 +300,8 @@ pub async fn list_tokens(
          ORDER BY d.name",
     )
     .bind(creator_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     Ok(tokens
         .into_iter()
         .map(|token| ListedToken {
@@ -315,7 +324,7 @@ pub async fn revoke_token(
     reason: &str,
     now: i64,
 ) -> sqlx::Result<Option<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE api_tokens SET revoked_at = $1, revoked_by = $2, revoke_reason = $3
          WHERE id = $4 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
     )))
@@ -323,8 +332,8 @@ pub async fn revoke_token(
     .bind(by)
     .bind(reason)
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Stops every token of `creator_id` not stopped yet; returns them.
@@ -335,7 +344,7 @@ pub async fn revoke_tokens_of_creator(
     reason: &str,
     now: i64,
 ) -> sqlx::Result<Vec<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE api_tokens SET revoked_at = $1, revoked_by = $2, revoke_reason = $3
          WHERE creator_id = $4 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
     )))
@@ -343,6 +352,6 @@ pub async fn revoke_tokens_of_creator(
     .bind(by)
     .bind(reason)
     .bind(creator_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }

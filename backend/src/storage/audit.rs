@@ -216,7 +216,7 @@ pub async fn insert_audit_record(
     record: &NewAuditRecord<'_>,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -228,8 +228,8 @@ pub async fn insert_audit_record(
     .bind(record.subject)
     .bind(record.before.as_ref().map(|v| v.to_string()))
     .bind(record.after.as_ref().map(|v| v.to_string()))
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -239,14 +239,14 @@ pub async fn list_audit_records_of_domain(
     domain_id: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<AuditRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, at, actor, domain_id, row_id, kind, subject, before, after FROM audit_records
          WHERE domain_id = $1 ORDER BY id DESC LIMIT $2",
     )
     .bind(domain_id)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Which records of a domain to read.
@@ -276,6 +276,7 @@ pub async fn list_audit_records(
     conn: &mut Conn,
     query: &AuditQuery<'_>,
 ) -> sqlx::Result<Vec<AuditEntry>> {
+    crate::run!(conn, ex => {
     let mut q = sqlx::QueryBuilder::new(
         "SELECT id, at, actor, kind, subject, before, after FROM audit_records
          WHERE domain_id = ",
@@ -308,7 +309,8 @@ pub async fn list_audit_records(
         q.push(" AND id < ").push_bind(before_id);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(query.limit);
-    q.build_query_as().fetch_all(conn).await
+    q.build_query_as().fetch_all(ex).await
+    })
 }
 
 /// The `certificate_issued` records of a row: each certificate's serial with the record's `after`
@@ -317,11 +319,11 @@ pub async fn list_issue_records_of_row(
     conn: &mut Conn,
     row_id: i64,
 ) -> sqlx::Result<Vec<(String, Option<String>)>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT subject, after FROM audit_records
          WHERE row_id = $1 AND kind = 'certificate_issued' AND subject IS NOT NULL",
     )
     .bind(row_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }

@@ -96,7 +96,7 @@ pub async fn insert_certificate(
     cert: &NewCertificate<'_>,
     now: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "INSERT INTO certificates (serial, row_id, user_id, subject, addresses, key_source,
              not_before, not_after, der, issued_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -111,26 +111,26 @@ pub async fn insert_certificate(
     .bind(cert.not_after)
     .bind(cert.der)
     .bind(now)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// One certificate by id.
 pub async fn find_certificate(conn: &mut Conn, id: i64) -> sqlx::Result<Option<CertificateRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS} WHERE c.id = $1"
     )))
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// The DER of one certificate.
 pub async fn find_certificate_der(conn: &mut Conn, id: i64) -> sqlx::Result<Option<Vec<u8>>> {
-    sqlx::query_scalar("SELECT der FROM certificates WHERE id = $1")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT der FROM certificates WHERE id = $1")
         .bind(id)
-        .fetch_optional(conn)
-        .await
+        .fetch_optional(ex)
+        .await)
 }
 
 /// Every certificate a user requested, newest first (R12).
@@ -138,12 +138,12 @@ pub async fn list_certificates_of_user(
     conn: &mut Conn,
     user_id: &str,
 ) -> sqlx::Result<Vec<CertificateRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS} WHERE c.user_id = $1 ORDER BY c.issued_at DESC, c.id DESC"
     )))
     .bind(user_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Which certificates of a domain [`list_certificates_of_domain`] reads.
@@ -176,7 +176,7 @@ pub async fn list_certificates_of_domain(
         DomainCertificates::ValidOfInactiveRows => (true, None, true),
     };
     // One statement for every filter: the flags switch its conditions on, so it is prepared once.
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS}
          WHERE r.domain_id = $1 AND ($2 IS NULL OR c.id < $2)
              AND (NOT $3 OR (v.certificate_id IS NULL AND c.not_after > $4))
@@ -191,8 +191,8 @@ pub async fn list_certificates_of_domain(
     .bind(until)
     .bind(inactive)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Every certificate issued for a row, newest first (R12, the NAP's view).
@@ -200,12 +200,12 @@ pub async fn list_certificates_of_row(
     conn: &mut Conn,
     row_id: i64,
 ) -> sqlx::Result<Vec<CertificateRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_COLUMNS} WHERE c.row_id = $1 ORDER BY c.issued_at DESC, c.id DESC"
     )))
     .bind(row_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The certificates of the given rows that are neither revoked nor expired at `now`, oldest
@@ -217,16 +217,16 @@ pub async fn list_valid_certificates_of_rows(
 ) -> sqlx::Result<Vec<CertificateRecord>> {
     // A JSON array parameter keeps this one prepared statement whatever the number of rows.
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, &format!(
         "SELECT {CERTIFICATE_COLUMNS}
-         WHERE c.row_id IN (SELECT value FROM json_each($1)) AND v.certificate_id IS NULL
+         WHERE c.row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1)) AND v.certificate_id IS NULL
              AND c.not_after > $2
          ORDER BY c.id"
-    )))
+    ))))
     .bind(ids)
     .bind(now)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// A user's certificates for the given rows that are neither revoked nor expired at `now`,
@@ -238,17 +238,17 @@ pub async fn list_valid_certificates_of_user(
     now: i64,
 ) -> sqlx::Result<Vec<CertificateRecord>> {
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, &format!(
         "SELECT {CERTIFICATE_COLUMNS}
-         WHERE c.user_id = $1 AND c.row_id IN (SELECT value FROM json_each($2))
+         WHERE c.user_id = $1 AND c.row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($2))
              AND v.certificate_id IS NULL AND c.not_after > $3
          ORDER BY c.id"
-    )))
+    ))))
     .bind(user_id)
     .bind(ids)
     .bind(now)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// What R13's one-valid-certificate rule needs of a user's certificates for a row.
@@ -266,15 +266,15 @@ pub async fn list_held_certificates(
     user_id: &str,
     row_id: i64,
 ) -> sqlx::Result<Vec<HeldCertificate>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.not_after, v.certificate_id IS NOT NULL AS revoked
          FROM certificates c LEFT JOIN revocations v ON v.certificate_id = c.id
          WHERE c.user_id = $1 AND c.row_id = $2",
     )
     .bind(user_id)
     .bind(row_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Records a revocation, unless the certificate is revoked already; returns whether it was
@@ -287,7 +287,7 @@ pub async fn insert_revocation(
     now: i64,
 ) -> sqlx::Result<bool> {
     // ON CONFLICT … DO NOTHING is spelled the same in PostgreSQL.
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "INSERT INTO revocations (certificate_id, revoked_at, reason, revoked_by)
          VALUES ($1, $2, $3, $4) ON CONFLICT (certificate_id) DO NOTHING",
     )
@@ -295,8 +295,8 @@ pub async fn insert_revocation(
     .bind(now)
     .bind(reason)
     .bind(revoked_by)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -314,15 +314,15 @@ pub struct RevokedRecord {
 /// Every revoked certificate not yet expired at `now`, in order of revocation: what the CRL
 /// signed at `now` lists (R15; an expired certificate is invalid anyway, RFC 5280 §3.3).
 pub async fn list_revoked_unexpired(conn: &mut Conn, now: i64) -> sqlx::Result<Vec<RevokedRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.serial, v.revoked_at, v.reason
          FROM revocations v JOIN certificates c ON c.id = v.certificate_id
          WHERE c.not_after > $1
          ORDER BY v.revoked_at, c.id",
     )
     .bind(now)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The CRL as last signed.
@@ -340,15 +340,15 @@ pub struct CrlRecord {
 
 /// The CRL as last signed, if one was.
 pub async fn find_crl(conn: &mut Conn) -> sqlx::Result<Option<CrlRecord>> {
-    sqlx::query_as("SELECT crl_number, this_update, next_update, der FROM crl WHERE id = 1")
-        .fetch_optional(conn)
-        .await
+    crate::run!(conn, ex => sqlx::query_as("SELECT crl_number, this_update, next_update, der FROM crl WHERE id = 1")
+        .fetch_optional(ex)
+        .await)
 }
 
 /// Replaces the stored CRL by a newly signed one.
 pub async fn put_crl(conn: &mut Conn, crl: &CrlRecord) -> sqlx::Result<()> {
     // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO crl (id, crl_number, this_update, next_update, der) VALUES (1, $1, $2, $3, $4)
          ON CONFLICT (id) DO UPDATE SET
              crl_number = excluded.crl_number,
@@ -360,8 +360,8 @@ pub async fn put_crl(conn: &mut Conn, crl: &CrlRecord) -> sqlx::Result<()> {
     .bind(crl.this_update)
     .bind(crl.next_update)
     .bind(&crl.der)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -394,13 +394,13 @@ pub async fn find_certificate_row(
     conn: &mut Conn,
     row_id: i64,
 ) -> sqlx::Result<Option<CertificateRowRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_ROW_COLUMNS}
          FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id WHERE r.id = $1"
     )))
     .bind(row_id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// The rows of the given ids that exist, with their domain's name.
@@ -409,14 +409,14 @@ pub async fn list_certificate_rows(
     row_ids: &[i64],
 ) -> sqlx::Result<Vec<CertificateRowRecord>> {
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, &format!(
         "SELECT {CERTIFICATE_ROW_COLUMNS}
          FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id
-         WHERE r.id IN (SELECT value FROM json_each($1)) ORDER BY r.id"
-    )))
+         WHERE r.id IN (SELECT CAST(value AS BIGINT) FROM json_each($1)) ORDER BY r.id"
+    ))))
     .bind(ids)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// An address of a row linked to a user, with the row.
@@ -443,7 +443,7 @@ pub async fn list_linked_addresses_of_user(
     conn: &mut Conn,
     user_id: &str,
 ) -> sqlx::Result<Vec<LinkedAddressRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {CERTIFICATE_ROW_COLUMNS}, l.address, {LINK_SUSPENDED} AS suspended
          FROM links l
          JOIN addresses a ON a.address = l.address AND a.row_id = l.row_id
@@ -453,8 +453,8 @@ pub async fn list_linked_addresses_of_user(
          ORDER BY d.name, r.primary_address, r.id, a.position"
     )))
     .bind(user_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The addresses of a row linked to a user, primary first, then the aliases in order, each with
@@ -464,7 +464,7 @@ pub async fn list_linked_addresses_of_row(
     user_id: &str,
     row_id: i64,
 ) -> sqlx::Result<Vec<(String, bool)>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT l.address, {LINK_SUSPENDED}
          FROM links l JOIN addresses a ON a.address = l.address AND a.row_id = l.row_id
          WHERE l.user_id = $1 AND l.row_id = $2
@@ -472,8 +472,8 @@ pub async fn list_linked_addresses_of_row(
     )))
     .bind(user_id)
     .bind(row_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// A valid certificate of a row, as the table shows it beside the row (R17): no DER, no subject.
@@ -506,17 +506,17 @@ pub async fn list_held_certificates_of_rows(
         return Ok(Vec::new());
     }
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
-    sqlx::query_as(
-        "SELECT c.row_id, c.id, c.serial, c.user_id, u.given_name, u.family_name, c.not_after
+    crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT c.row_id, c.id, c.serial, c.user_id, u.given_name, u.family_name, c.not_after
          FROM certificates c
          JOIN users u ON u.id = c.user_id
          LEFT JOIN revocations r ON r.certificate_id = c.id
-         WHERE c.row_id IN (SELECT value FROM json_each($1))
+         WHERE c.row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1))
            AND r.certificate_id IS NULL AND c.not_after > $2
-         ORDER BY c.row_id, c.not_after",
+         ORDER BY c.row_id, c.not_after")),
     )
     .bind(ids)
     .bind(now)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }

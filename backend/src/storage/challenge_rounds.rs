@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::audit::NewAuditRecord;
 use super::Conn;
@@ -45,14 +45,14 @@ pub async fn list_rows_for_round(conn: &mut Conn, row_ids: &[i64]) -> sqlx::Resu
     if row_ids.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(
-        "SELECT id, domain_id, primary_address, first_name, last_name, mailbox_type,
+    crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT id, domain_id, primary_address, first_name, last_name, mailbox_type,
                 applicant_address, active
-         FROM mailbox_rows WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
+         FROM mailbox_rows WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each($1)) ORDER BY id")),
     )
     .bind(json_ids(row_ids))
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The aliases of the given rows as `(row_id, address)`, by row and in the NAP's order.
@@ -63,14 +63,14 @@ pub async fn list_aliases_of_rows(
     if row_ids.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(
-        "SELECT row_id, address FROM addresses
-         WHERE row_id IN (SELECT value FROM json_each($1)) AND kind = 'alias'
-         ORDER BY row_id, position, address",
+    crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT row_id, address FROM addresses
+         WHERE row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1)) AND kind = 'alias'
+         ORDER BY row_id, position, address")),
     )
     .bind(json_ids(row_ids))
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The linked addresses of some rows with their users: what a new round suspends (R18).
@@ -81,12 +81,12 @@ pub async fn list_links_of_rows(
     if row_ids.is_empty() {
         return Ok(Vec::new());
     }
-    sqlx::query_as(
-        "SELECT address, user_id FROM links WHERE row_id IN (SELECT value FROM json_each($1))",
+    crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT address, user_id FROM links WHERE row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1))")),
     )
     .bind(json_ids(row_ids))
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The active rows of a domain that have at least one address linked to nobody: what "send to
@@ -95,7 +95,7 @@ pub async fn list_unconfirmed_row_ids_of_domain(
     conn: &mut Conn,
     domain_id: i64,
 ) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT r.id FROM mailbox_rows r
          WHERE r.domain_id = $1 AND r.active = TRUE
            AND EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id
@@ -103,8 +103,8 @@ pub async fn list_unconfirmed_row_ids_of_domain(
          ORDER BY r.id",
     )
     .bind(domain_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// A pending challenge that a new round superseded.
@@ -134,15 +134,15 @@ pub async fn supersede_pending_challenges_of_rows(
     if row_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut superseded: Vec<SupersededOfRow> = sqlx::query_as(
-        "UPDATE challenges SET state = 'superseded', resolved_at = $1
-         WHERE row_id IN (SELECT value FROM json_each($2)) AND state = 'pending'
-         RETURNING id, row_id, address, recipient, created_at",
+    let mut superseded: Vec<SupersededOfRow> = crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "UPDATE challenges SET state = 'superseded', resolved_at = $1
+         WHERE row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($2)) AND state = 'pending'
+         RETURNING id, row_id, address, recipient, created_at")),
     )
     .bind(now)
     .bind(json_ids(row_ids))
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     superseded.sort_by_key(|c| c.id);
     Ok(superseded)
 }
@@ -171,7 +171,8 @@ pub async fn insert_challenges(
 ) -> sqlx::Result<HashMap<[u8; 32], i64>> {
     let mut ids = HashMap::with_capacity(challenges.len());
     for chunk in challenges.chunks(INSERT_CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let returned: Vec<(i64, Vec<u8>)> = crate::run!(conn, ex => {
+        let mut q: QueryBuilder<_> = QueryBuilder::new(
             "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at,
                  expires_at) ",
         );
@@ -185,7 +186,8 @@ pub async fn insert_challenges(
                 .push_bind(c.expires_at);
         });
         q.push(" RETURNING id, token_hash");
-        let returned: Vec<(i64, Vec<u8>)> = q.build_query_as().fetch_all(&mut *conn).await?;
+        q.build_query_as().fetch_all(ex).await
+        })?;
         for (id, hash) in returned {
             if let Ok(hash) = <[u8; 32]>::try_from(hash.as_slice()) {
                 ids.insert(hash, id);
@@ -201,13 +203,13 @@ pub async fn mark_rows_challenged(conn: &mut Conn, row_ids: &[i64]) -> sqlx::Res
     if row_ids.is_empty() {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE mailbox_rows SET challenged = TRUE
-         WHERE id IN (SELECT value FROM json_each($1)) AND challenged = FALSE",
+    crate::run!(conn, ex => sqlx::query(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "UPDATE mailbox_rows SET challenged = TRUE
+         WHERE id IN (SELECT CAST(value AS BIGINT) FROM json_each($1)) AND challenged = FALSE")),
     )
     .bind(json_ids(row_ids))
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -219,7 +221,8 @@ pub async fn insert_audit_records(
     now: i64,
 ) -> sqlx::Result<()> {
     for chunk in records.chunks(INSERT_CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        crate::run!(conn, ex => {
+        let mut q: QueryBuilder<_> = QueryBuilder::new(
             "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, before, after) ",
         );
         q.push_values(chunk, |mut b, r| {
@@ -232,7 +235,8 @@ pub async fn insert_audit_records(
                 .push_bind(r.before.as_ref().map(|v| v.to_string()))
                 .push_bind(r.after.as_ref().map(|v| v.to_string()));
         });
-        q.build().execute(&mut *conn).await?;
+        q.build().execute(ex).await.map(crate::storage::engine::Done::from)
+        })?;
     }
     Ok(())
 }

@@ -26,23 +26,23 @@ pub async fn supersede_pending_challenges_of_row(
     row_id: i64,
     now: i64,
 ) -> sqlx::Result<Vec<SupersededChallenge>> {
-    let mut superseded: Vec<SupersededChallenge> = sqlx::query_as(
+    let mut superseded: Vec<SupersededChallenge> = crate::run!(conn, ex => sqlx::query_as(
         "UPDATE challenges SET state = 'superseded', resolved_at = $1
          WHERE row_id = $2 AND state = 'pending'
          RETURNING id, address, recipient, created_at",
     )
     .bind(now)
     .bind(row_id)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     superseded.sort_by_key(|c| c.id);
     Ok(superseded)
 }
 
 /// How many pending challenges a row has (what superseding them would touch).
 pub async fn count_pending_challenges_of_row(conn: &mut Conn, row_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE row_id = $1 AND state = 'pending'")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT COUNT(*) FROM challenges WHERE row_id = $1 AND state = 'pending'")
         .bind(row_id)
-        .fetch_one(conn)
-        .await
+        .fetch_one(ex)
+        .await)
 }

@@ -44,7 +44,7 @@ pub async fn find_challenge_by_token_hash(
     conn: &mut Conn,
     token_hash: &[u8; 32],
 ) -> sqlx::Result<Option<ChallengeRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT c.id, c.row_id, r.domain_id, c.address, c.recipient, c.state, c.created_at,
                 c.expires_at, c.confirmed_by, r.primary_address, r.first_name, r.last_name,
                 r.mailbox_type, r.active
@@ -52,8 +52,8 @@ pub async fn find_challenge_by_token_hash(
          WHERE c.token_hash = $1",
     )
     .bind(&token_hash[..])
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Confirms a challenge if, and only if, it is still pending; returns whether it was. Two racing
@@ -67,7 +67,7 @@ pub async fn confirm_pending_challenge(
     client: &ConfirmingClient,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "UPDATE challenges SET state = 'confirmed', confirmed_by = $1, resolved_at = $2,
                 confirmed_ip = $3, confirmed_user_agent = $4
          WHERE id = $5 AND state = 'pending'",
@@ -77,17 +77,17 @@ pub async fn confirm_pending_challenge(
     .bind(client.ip.as_deref())
     .bind(client.user_agent.as_deref())
     .bind(id)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The user ID an address is linked to, if any.
 pub async fn find_link_user(conn: &mut Conn, address: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT user_id FROM links WHERE address = $1")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT user_id FROM links WHERE address = $1")
         .bind(address)
-        .fetch_optional(conn)
-        .await
+        .fetch_optional(ex)
+        .await)
 }
 
 /// Links an address to a user, replacing any earlier link of the address (R11).
@@ -100,7 +100,7 @@ pub async fn put_link(
     now: i64,
 ) -> sqlx::Result<()> {
     // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at)
          VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (address) DO UPDATE SET
@@ -114,8 +114,8 @@ pub async fn put_link(
     .bind(user_id)
     .bind(challenge_id)
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -126,7 +126,7 @@ pub async fn list_link_evidence(
     row_id: i64,
     user_id: &str,
 ) -> sqlx::Result<Vec<ValidationEvidence>> {
-    let rows: Vec<EvidenceRow> = sqlx::query_as(
+    let rows: Vec<EvidenceRow> = crate::run!(conn, ex => sqlx::query_as(
         "SELECT l.address, c.id AS challenge_id, c.recipient, c.created_at AS sent_at,
                 c.resolved_at AS confirmed_at, c.confirmed_by, c.confirmed_ip AS ip,
                 c.confirmed_user_agent AS user_agent
@@ -136,8 +136,8 @@ pub async fn list_link_evidence(
     )
     .bind(row_id)
     .bind(user_id)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     Ok(rows
         .into_iter()
         .map(|r| ValidationEvidence {

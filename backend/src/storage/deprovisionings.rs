@@ -22,11 +22,11 @@ pub struct LeaverRowRecord {
     /// For the deactivation's optimistic concurrency.
     pub version: i64,
     /// The leaver's links of the row's addresses.
-    pub leaver_links: u32,
+    pub leaver_links: i64,
     /// Other users' links of the row's addresses.
-    pub other_links: u32,
+    pub other_links: i64,
     /// The leaver's valid certificates for the row.
-    pub valid_certificates: u32,
+    pub valid_certificates: i64,
     /// The domain's setting, `revoke` or `propose`.
     pub deprovision_mode: String,
 }
@@ -39,7 +39,7 @@ pub async fn list_leaver_rows(
     user_id: &str,
     now: i64,
 ) -> sqlx::Result<Vec<LeaverRowRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT r.id, r.domain_id, r.primary_address, r.mailbox_type, r.active, r.version,
                 (SELECT COUNT(*) FROM links l WHERE l.row_id = r.id AND l.user_id = $1)
                     AS leaver_links,
@@ -65,32 +65,32 @@ pub async fn list_leaver_rows(
     )
     .bind(user_id)
     .bind(now)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// How many deprovisionings were recorded at `since` or later (the breaker's window).
 pub async fn count_deprovisionings_since(conn: &mut Conn, since: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM deprovisionings WHERE at >= $1")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT COUNT(*) FROM deprovisionings WHERE at >= $1")
         .bind(since)
-        .fetch_one(conn)
-        .await
+        .fetch_one(ex)
+        .await)
 }
 
 /// How many distinct users are linked to any address.
 pub async fn count_linked_users(conn: &mut Conn) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(DISTINCT user_id) FROM links")
-        .fetch_one(conn)
-        .await
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT COUNT(DISTINCT user_id) FROM links")
+        .fetch_one(ex)
+        .await)
 }
 
 /// Whether a held deprovisioning waits for an operator: while one does, the breaker stays open.
 pub async fn exists_undecided_hold(conn: &mut Conn) -> sqlx::Result<bool> {
-    let found: Option<i64> = sqlx::query_scalar(
+    let found: Option<i64> = crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT CAST(1 AS BIGINT) FROM deprovisionings WHERE held = TRUE AND decision IS NULL LIMIT 1",
     )
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(ex)
+    .await)?;
     Ok(found.is_some())
 }
 
@@ -114,7 +114,7 @@ pub async fn insert_deprovisioning(
     conn: &mut Conn,
     d: &NewDeprovisioning<'_>,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "INSERT INTO deprovisionings (user_id, actor, at, sessions_ended, held)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -123,8 +123,8 @@ pub async fn insert_deprovisioning(
     .bind(d.at)
     .bind(i64::try_from(d.sessions_ended).unwrap_or(i64::MAX))
     .bind(d.held)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// What happened to one row, to record.
@@ -145,16 +145,16 @@ pub struct NewItem<'a> {
     /// Whether the row was deactivated.
     pub deactivated: bool,
     /// Links dropped.
-    pub links_dropped: u32,
+    pub links_dropped: i64,
     /// Certificates revoked.
-    pub revoked: u32,
+    pub revoked: i64,
     /// When.
     pub now: i64,
 }
 
 /// Records what happened to one row.
 pub async fn insert_item(conn: &mut Conn, item: &NewItem<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "INSERT INTO deprovision_items (deprovisioning_id, domain_id, row_id, primary_address,
              kind, state, deactivated, links_dropped, revoked, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
@@ -169,8 +169,8 @@ pub async fn insert_item(conn: &mut Conn, item: &NewItem<'_>) -> sqlx::Result<i6
     .bind(item.links_dropped)
     .bind(item.revoked)
     .bind(item.now)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// A recorded row of a deprovisioning, with the leaver.
@@ -223,12 +223,12 @@ const ITEM_COLUMNS: &str = "i.id, i.deprovisioning_id, p.user_id, u.given_name, 
 
 /// One item by id.
 pub async fn find_item(conn: &mut Conn, id: i64) -> sqlx::Result<Option<ItemRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} WHERE i.id = $1"
     )))
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// A domain's items in `state`, oldest first.
@@ -237,13 +237,13 @@ pub async fn list_items_of_domain(
     domain_id: i64,
     state: &str,
 ) -> sqlx::Result<Vec<ItemRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} WHERE i.domain_id = $1 AND i.state = $2 ORDER BY i.id"
     )))
     .bind(domain_id)
     .bind(state)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// The items of some deprovisionings, by deprovisioning and id.
@@ -252,35 +252,35 @@ pub async fn list_items_of_deprovisionings(
     ids: &[i64],
 ) -> sqlx::Result<Vec<ItemRecord>> {
     let ids = serde_json::to_string(ids).expect("numbers serialise");
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ITEM_COLUMNS} WHERE i.deprovisioning_id IN (SELECT value FROM json_each($1))
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, &format!(
+        "SELECT {ITEM_COLUMNS} WHERE i.deprovisioning_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1))
          ORDER BY i.deprovisioning_id, i.id"
-    )))
+    ))))
     .bind(ids)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Items no NAPs' mail has listed yet, by domain and id.
 pub async fn list_unreported_items(conn: &mut Conn) -> sqlx::Result<Vec<ItemRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ITEM_COLUMNS} WHERE i.reported_at IS NULL ORDER BY i.domain_id, i.id"
     )))
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Marks items as listed in a NAPs' mail; returns how many were not yet (the claim).
 pub async fn mark_items_reported(conn: &mut Conn, ids: &[i64], now: i64) -> sqlx::Result<u64> {
     let ids = serde_json::to_string(ids).expect("numbers serialise");
-    let done = sqlx::query(
-        "UPDATE deprovision_items SET reported_at = $1
-         WHERE reported_at IS NULL AND id IN (SELECT value FROM json_each($2))",
+    let done = crate::run!(conn, ex => sqlx::query(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "UPDATE deprovision_items SET reported_at = $1
+         WHERE reported_at IS NULL AND id IN (SELECT CAST(value AS BIGINT) FROM json_each($2))")),
     )
     .bind(now)
     .bind(ids)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }
 
@@ -294,7 +294,7 @@ pub async fn decide_item(
     by: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "UPDATE deprovision_items SET state = $1, decided_by = $2, decided_at = $3
          WHERE id = $4 AND state = $5",
     )
@@ -303,20 +303,20 @@ pub async fn decide_item(
     .bind(now)
     .bind(id)
     .bind(from)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// When the latest deprovisioning, or the latest item an operator's confirmation made, happened:
 /// the sync run is over once this is long enough ago.
 pub async fn latest_activity(conn: &mut Conn) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT MAX(t) FROM (SELECT MAX(at) AS t FROM deprovisionings
                              UNION ALL SELECT MAX(created_at) FROM deprovision_items) AS a",
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// A deprovisioning as stored.
@@ -348,21 +348,21 @@ pub async fn find_deprovisioning(
     conn: &mut Conn,
     id: i64,
 ) -> sqlx::Result<Option<DeprovisioningRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {DEPROVISIONING_COLUMNS} WHERE p.id = $1"
     )))
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// The held deprovisionings no operator has decided yet, oldest first.
 pub async fn list_undecided_holds(conn: &mut Conn) -> sqlx::Result<Vec<DeprovisioningRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {DEPROVISIONING_COLUMNS} WHERE p.held = TRUE AND p.decision IS NULL ORDER BY p.id"
     )))
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Records an operator's decision on a held deprovisioning; false when it was decided already.
@@ -373,7 +373,7 @@ pub async fn decide_hold(
     by: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "UPDATE deprovisionings SET decision = $1, decided_by = $2, decided_at = $3
          WHERE id = $4 AND held = TRUE AND decision IS NULL",
     )
@@ -381,17 +381,17 @@ pub async fn decide_hold(
     .bind(by)
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// A domain's setting, `revoke` or `propose`.
 pub async fn find_deprovision_mode(conn: &mut Conn, domain_id: i64) -> sqlx::Result<String> {
-    sqlx::query_scalar("SELECT deprovision_mode FROM domains WHERE id = $1")
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT deprovision_mode FROM domains WHERE id = $1")
         .bind(domain_id)
-        .fetch_one(conn)
-        .await
+        .fetch_one(ex)
+        .await)
 }
 
 /// Sets a domain's setting.
@@ -400,10 +400,10 @@ pub async fn update_deprovision_mode(
     domain_id: i64,
     mode: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE domains SET deprovision_mode = $1 WHERE id = $2")
+    crate::run!(conn, ex => sqlx::query("UPDATE domains SET deprovision_mode = $1 WHERE id = $2")
         .bind(mode)
         .bind(domain_id)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }

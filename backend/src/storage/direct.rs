@@ -24,6 +24,11 @@ pub(crate) async fn with_handle<R>(
     conn: &mut Conn,
     work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
 ) -> sqlx::Result<R> {
+    let super::Engine::Sqlite(conn) = conn.engine() else {
+        return Err(sqlx::Error::Configuration(
+            "SQLite's handle asked for on a PostgreSQL connection".into(),
+        ));
+    };
     let mut locked = conn.lock_handle().await?;
     let handle = locked.as_raw_handle();
     // SAFETY: the handle stays valid and unused by sqlx's worker for as long as `locked` lives,

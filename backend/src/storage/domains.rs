@@ -27,7 +27,7 @@ pub async fn insert_domain(
     contact_group: &str,
     now: i64,
 ) -> sqlx::Result<DomainRecord> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "INSERT INTO domains (name, contact_group, created_at, updated_at) VALUES ($1, $2, $3, $4)
          RETURNING id, name, contact_group, created_at, updated_at",
     )
@@ -35,17 +35,17 @@ pub async fn insert_domain(
     .bind(contact_group)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// All domains, by name.
 pub async fn list_domains(conn: &mut Conn) -> sqlx::Result<Vec<DomainRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, name, contact_group, created_at, updated_at FROM domains ORDER BY name",
     )
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// One domain by its name.
@@ -53,12 +53,12 @@ pub async fn find_domain_by_name(
     conn: &mut Conn,
     name: &DomainName,
 ) -> sqlx::Result<Option<DomainRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, name, contact_group, created_at, updated_at FROM domains WHERE name = $1",
     )
     .bind(name.as_str())
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// The domains whose contact group is one of `groups`: the domains a NAP administers (R1).
@@ -68,13 +68,13 @@ pub async fn list_domains_of_groups(
 ) -> sqlx::Result<Vec<DomainRecord>> {
     // A JSON array parameter keeps this one statement whatever the number of groups.
     let groups = serde_json::to_string(groups).expect("strings serialise");
-    sqlx::query_as(
-        "SELECT id, name, contact_group, created_at, updated_at FROM domains
-         WHERE contact_group IN (SELECT value FROM json_each($1)) ORDER BY name",
+    crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT id, name, contact_group, created_at, updated_at FROM domains
+         WHERE contact_group IN (SELECT value FROM json_each($1)) ORDER BY name")),
     )
     .bind(groups)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Changes a domain's contact group.
@@ -84,11 +84,11 @@ pub async fn update_domain_contact_group(
     contact_group: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE domains SET contact_group = $1, updated_at = $2 WHERE id = $3")
+    crate::run!(conn, ex => sqlx::query("UPDATE domains SET contact_group = $1, updated_at = $2 WHERE id = $3")
         .bind(contact_group)
         .bind(now)
         .bind(id)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }

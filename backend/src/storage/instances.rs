@@ -10,7 +10,7 @@ pub async fn beat_instance(
     host: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO portal_instances (id, started_at, beat_at, host) VALUES ($1, $2, $2, $3)
          ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at
          WHERE excluded.beat_at > portal_instances.beat_at",
@@ -18,8 +18,8 @@ pub async fn beat_instance(
     .bind(instance)
     .bind(now)
     .bind(host)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -29,19 +29,19 @@ pub async fn remove_instances(
     instance: &str,
     gone_before: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM portal_instances WHERE id = $1 OR beat_at < $2")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM portal_instances WHERE id = $1 OR beat_at < $2")
         .bind(instance)
         .bind(gone_before)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }
 
 /// Forgets `instance` (its process is known to have ended): its claimed mail is free at once.
 pub async fn forget_instance(conn: &mut Conn, instance: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM portal_instances WHERE id = $1")
+    crate::run!(conn, ex => sqlx::query("DELETE FROM portal_instances WHERE id = $1")
         .bind(instance)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }

@@ -23,22 +23,22 @@ pub struct LinkRecord {
 
 /// The links of a row's addresses, by address.
 pub async fn list_links_of_row(conn: &mut Conn, row_id: i64) -> sqlx::Result<Vec<LinkRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT l.address, l.user_id, l.challenge_id, l.linked_at, u.given_name, u.family_name
          FROM links l JOIN users u ON u.id = l.user_id
          WHERE l.row_id = $1 ORDER BY l.address",
     )
     .bind(row_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Drops the link of one address of a row, if it has one.
 pub async fn delete_link(conn: &mut Conn, row_id: i64, address: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM links WHERE row_id = $1 AND address = $2")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM links WHERE row_id = $1 AND address = $2")
         .bind(row_id)
         .bind(address)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }

@@ -1,6 +1,6 @@
 //! All SQL of the portal, as small verb_noun functions over a connection or transaction.
 //!
-//! Callers (the services) open one transaction per use case and hand `&mut SqliteConnection` (a
+//! Callers (the services) open one transaction per use case and hand `&mut Conn` (a
 //! transaction derefs to it) to these functions, so a use case and its audit records commit together.
 //! The SQL is kept portable where that costs nothing, so a PostgreSQL module can sit beside this one.
 
@@ -15,6 +15,7 @@ pub mod confirmations;
 pub mod deprovisionings;
 pub(crate) mod direct;
 pub mod domains;
+pub mod engine;
 pub mod instances;
 pub mod links;
 pub mod oidc_logins;
@@ -25,8 +26,7 @@ pub mod sessions;
 pub mod sign_in_events;
 pub mod users;
 
-/// The connection type every storage function takes; a `Transaction` derefs to it.
-pub type Conn = sqlx::SqliteConnection;
+pub use engine::{Conn, Db, Engine, Pooled, Tx};
 
 /// Whether an error is a violation of a UNIQUE constraint (e.g. an address that another row has).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {

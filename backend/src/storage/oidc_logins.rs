@@ -22,7 +22,7 @@ pub struct OidcLogin {
 
 /// Records a login that is being sent to the IdP.
 pub async fn insert_oidc_login(conn: &mut Conn, login: &OidcLogin) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO oidc_logins (state, nonce, pkce_verifier, return_to, created_at)
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -31,27 +31,27 @@ pub async fn insert_oidc_login(conn: &mut Conn, login: &OidcLogin) -> sqlx::Resu
     .bind(&login.pkce_verifier)
     .bind(&login.return_to)
     .bind(login.created_at)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// Takes (reads and deletes) the login with this state, so a callback can be used only once.
 pub async fn take_oidc_login(conn: &mut Conn, state: &str) -> sqlx::Result<Option<OidcLogin>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "DELETE FROM oidc_logins WHERE state = $1
          RETURNING state, nonce, pkce_verifier, return_to, created_at",
     )
     .bind(state)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Removes logins started before `cutoff` that never came back.
 pub async fn delete_stale_oidc_logins(conn: &mut Conn, cutoff: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
         .bind(cutoff)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }

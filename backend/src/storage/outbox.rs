@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::Conn;
 
@@ -35,7 +35,8 @@ pub async fn insert_outbox_mails(
     now: i64,
 ) -> sqlx::Result<()> {
     for chunk in mails.chunks(INSERT_CHUNK) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        crate::run!(conn, ex => {
+        let mut q: QueryBuilder<_> = QueryBuilder::new(
             "INSERT INTO mail_outbox (created_at, recipient, subject, body_text, body_html,
                  message_id, challenge_id, state, attempts, next_attempt_at) ",
         );
@@ -51,7 +52,8 @@ pub async fn insert_outbox_mails(
                 .push("0")
                 .push_bind(now);
         });
-        q.build().execute(&mut *conn).await?;
+        q.build().execute(ex).await.map(crate::storage::engine::Done::from)
+        })?;
     }
     Ok(())
 }
@@ -95,7 +97,10 @@ pub async fn claim_due_outbox_mails(
     alive_since: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxMail>> {
-    let mut mails: Vec<OutboxMail> = sqlx::query_as(
+    // SQLite runs one such UPDATE at a time (its write lock). On PostgreSQL two instances' claims
+    // run at once: each locks the mails it picks and skips those another claim has locked, so no
+    // mail is claimed by both.
+    let mut mails: Vec<OutboxMail> = crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE mail_outbox SET claimed_from = claimed_by, claimed_by = $1
          WHERE id IN (
              SELECT o.id FROM mail_outbox o
@@ -103,17 +108,18 @@ pub async fn claim_due_outbox_mails(
                AND (o.claimed_by IS NULL OR o.claimed_by = $1 OR NOT EXISTS (
                    SELECT 1 FROM portal_instances i
                    WHERE i.id = o.claimed_by AND i.beat_at >= $3))
-             ORDER BY o.next_attempt_at, o.id LIMIT $4)
+             ORDER BY o.next_attempt_at, o.id LIMIT $4{})
          RETURNING id, created_at, recipient, subject, COALESCE(body_text, '') AS body_text,
                    COALESCE(body_html, '') AS body_html, message_id, attempts, next_attempt_at,
                    claimed_from",
-    )
+        if PG { " FOR UPDATE OF o SKIP LOCKED" } else { "" }
+    )))
     .bind(instance)
     .bind(now)
     .bind(alive_since)
     .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     // RETURNING names no order.
     mails.sort_by_key(|m| (m.next_attempt_at, m.id));
     Ok(mails)
@@ -122,34 +128,34 @@ pub async fn claim_due_outbox_mails(
 /// Gives up `instance`'s claims on mail still queued (a round that stopped before sending them),
 /// so that any instance may send them at once.
 pub async fn release_outbox_claims(conn: &mut Conn, instance: &str) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "UPDATE mail_outbox SET claimed_by = NULL WHERE claimed_by = $1 AND state = 'queued'",
     )
     .bind(instance)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }
 
 /// When the next queued mail is due, if any (the worker sleeps until then at most).
 pub async fn next_outbox_attempt_at(conn: &mut Conn) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM mail_outbox WHERE state = 'queued'")
-        .fetch_one(conn)
-        .await
+    crate::run!(conn, ex => sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM mail_outbox WHERE state = 'queued'")
+        .fetch_one(ex)
+        .await)
 }
 
 /// Records that the relay accepted a mail. The bodies are cleared: a challenge's token stays in
 /// the database only while its mail is undelivered (Q6).
 pub async fn mark_outbox_mail_sent(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "UPDATE mail_outbox SET state = 'sent', sent_at = $1, attempts = attempts + 1,
              last_error = NULL, body_text = NULL, body_html = NULL, claimed_by = NULL
          WHERE id = $2 AND state = 'queued'",
     )
     .bind(now)
     .bind(id)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -160,7 +166,7 @@ pub async fn mark_outbox_mail_retry(
     error: &str,
     next_attempt_at: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2,
              claimed_by = NULL
          WHERE id = $3 AND state = 'queued'",
@@ -168,23 +174,23 @@ pub async fn mark_outbox_mail_retry(
     .bind(error)
     .bind(next_attempt_at)
     .bind(id)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// Records that a mail cannot be delivered (a permanent refusal, or too many attempts); its
 /// bodies are cleared like a sent mail's.
 pub async fn mark_outbox_mail_failed(conn: &mut Conn, id: i64, error: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "UPDATE mail_outbox SET state = 'failed', attempts = attempts + 1, last_error = $1,
              body_text = NULL, body_html = NULL, claimed_by = NULL
          WHERE id = $2 AND state = 'queued'",
     )
     .bind(error)
     .bind(id)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -231,13 +237,13 @@ pub async fn delivery_of_challenges(
     }
     // A JSON array parameter keeps this one prepared statement whatever the number of ids.
     let ids = serde_json::to_string(challenge_ids).expect("numbers serialise");
-    let records: Vec<DeliveryRecord> = sqlx::query_as(
-        "SELECT challenge_id, state, attempts, last_error, sent_at FROM mail_outbox
-         WHERE challenge_id IN (SELECT value FROM json_each($1)) ORDER BY id",
+    let records: Vec<DeliveryRecord> = crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT challenge_id, state, attempts, last_error, sent_at FROM mail_outbox
+         WHERE challenge_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1)) ORDER BY id")),
     )
     .bind(ids)
-    .fetch_all(conn)
-    .await?;
+    .fetch_all(ex)
+    .await)?;
     // Ordered by id, so the last mail of a challenge wins.
     Ok(records
         .into_iter()

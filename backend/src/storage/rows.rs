@@ -1,7 +1,9 @@
 //! The rows of the address tables, their addresses and the search index over them (SPEC §2).
 
 use domain::table::{SortKey, StateFilter};
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
+
+use super::engine::dialect;
 
 use super::Conn;
 
@@ -62,9 +64,9 @@ pub struct RowValues<'a> {
 /// one more than the largest id in the table, so after the newest row is deleted (R3) the next row
 /// would get its id, and the deleted row's audit records (which outlive it, R16) would then show
 /// in the new row's trail. With `audit_records_by_row` both maxima are an index look-up each.
-pub(crate) const NEXT_ROW_ID: &str = "SELECT MAX(
-        (SELECT COALESCE(MAX(id), 0) FROM mailbox_rows),
-        (SELECT COALESCE(MAX(row_id), 0) FROM audit_records)) + 1";
+pub(crate) const NEXT_ROW_ID: &str = "SELECT MAX(m) + 1 FROM (
+        SELECT COALESCE(MAX(id), 0) AS m FROM mailbox_rows
+        UNION ALL SELECT COALESCE(MAX(row_id), 0) FROM audit_records) AS ids";
 
 /// Inserts a new row (version 1, never challenged) and returns its id. Its addresses are inserted
 /// separately with [`insert_address`].
@@ -75,11 +77,11 @@ pub async fn insert_row(
     values: &RowValues<'_>,
     now: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
              mailbox_type, applicant_address, comment, active, version, challenged, created_at,
              updated_at)
-         VALUES (({NEXT_ROW_ID}), $1, $2, $3, $4, $5, $6, $7, $8, 1, 0, $9, $10) RETURNING id"
+         VALUES (({NEXT_ROW_ID}), $1, $2, $3, $4, $5, $6, $7, $8, 1, FALSE, $9, $10) RETURNING id"
     )))
     .bind(domain_id)
     .bind(primary_address)
@@ -91,18 +93,18 @@ pub async fn insert_row(
     .bind(values.active)
     .bind(now)
     .bind(now)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// One row by id.
 pub async fn find_row(conn: &mut Conn, id: i64) -> sqlx::Result<Option<RowRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id = $1"
     )))
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// One row by its primary address (normalised).
@@ -110,12 +112,12 @@ pub async fn find_row_by_primary(
     conn: &mut Conn,
     primary_address: &str,
 ) -> sqlx::Result<Option<RowRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.primary_address = $1"
     )))
     .bind(primary_address)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Overwrites a row's editable columns and bumps its version, but only if it is still at
@@ -127,7 +129,7 @@ pub async fn update_row(
     values: &RowValues<'_>,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "UPDATE mailbox_rows SET first_name = $1, last_name = $2, mailbox_type = $3,
              applicant_address = $4, comment = $5, active = $6, version = version + 1, updated_at = $7
          WHERE id = $8 AND version = $9",
@@ -141,21 +143,21 @@ pub async fn update_row(
     .bind(now)
     .bind(id)
     .bind(version)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Deletes a row at `version` that never had a challenge (R3); its addresses and search text go
 /// with it (cascade). Returns whether a row was deleted.
 pub async fn delete_unchallenged_row(conn: &mut Conn, id: i64, version: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "DELETE FROM mailbox_rows WHERE id = $1 AND version = $2 AND challenged = FALSE",
     )
     .bind(id)
     .bind(version)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -175,12 +177,12 @@ pub async fn list_addresses_of_row(
     conn: &mut Conn,
     row_id: i64,
 ) -> sqlx::Result<Vec<AddressRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT address, kind, position FROM addresses WHERE row_id = $1 ORDER BY position, address",
     )
     .bind(row_id)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Adds an address to a row; a unique violation means another row (or this one) has it already.
@@ -191,13 +193,13 @@ pub async fn insert_address(
     kind: &str,
     position: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, $3, $4)")
+    crate::run!(conn, ex => sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, $3, $4)")
         .bind(address)
         .bind(row_id)
         .bind(kind)
         .bind(position)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -208,22 +210,22 @@ pub async fn update_address_position(
     address: &str,
     position: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE addresses SET position = $1 WHERE row_id = $2 AND address = $3")
+    crate::run!(conn, ex => sqlx::query("UPDATE addresses SET position = $1 WHERE row_id = $2 AND address = $3")
         .bind(position)
         .bind(row_id)
         .bind(address)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// Removes an alias from a row. Drop its link first: `links` refers to it.
 pub async fn delete_alias(conn: &mut Conn, row_id: i64, address: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM addresses WHERE row_id = $1 AND address = $2 AND kind = 'alias'")
+    crate::run!(conn, ex => sqlx::query("DELETE FROM addresses WHERE row_id = $1 AND address = $2 AND kind = 'alias'")
         .bind(row_id)
         .bind(address)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -258,16 +260,22 @@ pub async fn find_address_holders(
     sorted.sort_unstable();
     sorted.dedup();
     let list = serde_json::to_string(&sorted).expect("strings serialise");
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(if PG {
+        "SELECT a.address, a.row_id, r.primary_address, d.name AS domain_name
+         FROM json_array_elements_text(CAST($1 AS json)) j
+         JOIN addresses a ON a.address = j.value
+         JOIN mailbox_rows r ON r.id = a.row_id
+         JOIN domains d ON d.id = r.domain_id"
+    } else {
         "SELECT a.address, a.row_id, r.primary_address, d.name AS domain_name
          FROM json_each($1) j
          CROSS JOIN addresses a ON a.address = j.value
          JOIN mailbox_rows r ON r.id = a.row_id
-         JOIN domains d ON d.id = r.domain_id",
-    )
+         JOIN domains d ON d.id = r.domain_id"
+    })
     .bind(list)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Sets the search text of a row (its names and addresses), replacing any earlier one; the
@@ -278,15 +286,15 @@ pub async fn put_row_search_text(
     domain_id: i64,
     text: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO row_search_text (row_id, domain_id, text) VALUES ($1, $2, $3)
          ON CONFLICT (row_id) DO UPDATE SET domain_id = excluded.domain_id, text = excluded.text",
     )
     .bind(row_id)
     .bind(domain_id)
     .bind(text)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -376,7 +384,14 @@ enum Purpose {
     Count,
 }
 
-fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose) {
+fn push_filter<DB>(q: &mut QueryBuilder<DB>, f: &RowFilter<'_>, purpose: Purpose, pg: bool)
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
     let search = f.search.to_lowercase();
     let indexed_search = search.chars().count() >= MIN_INDEXED_SEARCH_CHARS;
     let drives = purpose == Purpose::Count
@@ -438,7 +453,8 @@ fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &RowFilter<'_>, purpose: Purpose
             );
         }
     }
-    if indexed_search {
+    // PostgreSQL has no FTS5 table: its trigram index on `row_search_text` serves the LIKE.
+    if indexed_search && !pg {
         q.push(" AND r.id IN (SELECT rowid FROM row_search WHERE row_search MATCH ")
             .push_bind(fts_phrase(&search))
             .push(")");
@@ -548,96 +564,100 @@ pub async fn list_row_page(
     // A page before an anchor is read backwards from it (and shown in order below).
     let backwards = matches!(start, PageStart::Anchor(Anchor::Before(_)));
     let scan_direction = if descending != backwards { " DESC" } else { "" };
-    let mut q = QueryBuilder::new("WITH ");
-    if let PageStart::Anchor(Anchor::After(id) | Anchor::Before(id)) = &start {
-        // The anchor row's sort values, compared as one row value with the rows' (which the sort
-        // index answers with a seek).
-        q.push(format!(
-            "anchor AS (SELECT {} FROM mailbox_rows WHERE id = ",
-            sort_columns(order).join(", ")
-        ))
-        .push_bind(id)
-        .push("), ");
-    }
-    let past_anchor = |q: &mut QueryBuilder<Sqlite>, prefix: &str| {
-        let PageStart::Anchor(anchor) = &start else {
-            return;
-        };
-        let columns = sort_columns(order);
-        let ours = columns
-            .iter()
-            .map(|c| format!("{prefix}{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let comparison = if scan_direction.is_empty() { ">" } else { "<" };
-        q.push(format!(" AND ({ours}) {comparison} ("));
-        match anchor {
-            Anchor::After(_) | Anchor::Before(_) => {
-                q.push(format!("SELECT {} FROM anchor", columns.join(", ")));
-            }
-            // The given values, bound (the index seeks to them just the same).
-            Anchor::AfterValues { key, id } => {
-                let mut values = key.iter();
-                let mut separated = q.separated(", ");
-                for column in columns {
-                    match (*column, values.next()) {
-                        ("id", _) => separated.push_bind(*id),
-                        (_, Some(SortValue::Int(n))) => separated.push_bind(*n),
-                        (_, Some(SortValue::Text(t))) => separated.push_bind(t.clone()),
-                        // A key too short for `order`, which the service refuses
-                        // (rows::read::list_rows): NULL keeps the statement valid.
-                        (_, None) => separated.push("NULL"),
-                    };
+    let (total, rows, addresses): (i64, String, String) = crate::run!(conn, ex => {
+        let mut q = QueryBuilder::new("WITH ");
+        if let PageStart::Anchor(Anchor::After(id) | Anchor::Before(id)) = &start {
+            // The anchor row's sort values, compared as one row value with the rows' (which the sort
+            // index answers with a seek).
+            q.push(format!(
+                "anchor AS (SELECT {} FROM mailbox_rows WHERE id = ",
+                sort_columns(order).join(", ")
+            ))
+            .push_bind(id)
+            .push("), ");
+        }
+        let past_anchor = |q: &mut QueryBuilder<_>, prefix: &str| {
+            let PageStart::Anchor(anchor) = &start else {
+                return;
+            };
+            let columns = sort_columns(order);
+            let ours = columns
+                .iter()
+                .map(|c| format!("{prefix}{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let comparison = if scan_direction.is_empty() { ">" } else { "<" };
+            q.push(format!(" AND ({ours}) {comparison} ("));
+            match anchor {
+                Anchor::After(_) | Anchor::Before(_) => {
+                    q.push(format!("SELECT {} FROM anchor", columns.join(", ")));
+                }
+                // The given values, bound (the index seeks to them just the same).
+                Anchor::AfterValues { key, id } => {
+                    let mut values = key.iter();
+                    let mut separated = q.separated(", ");
+                    for column in columns {
+                        match (*column, values.next()) {
+                            ("id", _) => separated.push_bind(*id),
+                            (_, Some(SortValue::Int(n))) => separated.push_bind(*n),
+                            (_, Some(SortValue::Text(t))) => separated.push_bind(t.clone()),
+                            // A key too short for `order`, which the service refuses
+                            // (rows::read::list_rows): NULL keeps the statement valid.
+                            (_, None) => separated.push("NULL"),
+                        };
+                    }
                 }
             }
+            q.push(")");
+        };
+        if filter.is_selective() {
+            // The matching rows, once: their ids and what they are sorted by.
+            q.push("m AS MATERIALIZED (SELECT r.id");
+            for column in sort_columns(order).iter().filter(|c| **c != "id") {
+                q.push(format!(", r.{column}"));
+            }
+            q.push(" FROM mailbox_rows r");
+            push_filter(&mut q, filter, Purpose::Count, PG);
+            q.push("), ");
         }
-        q.push(")");
-    };
-    if filter.is_selective() {
-        // The matching rows, once: their ids and what they are sorted by.
-        q.push("m AS MATERIALIZED (SELECT r.id");
-        for column in sort_columns(order).iter().filter(|c| **c != "id") {
-            q.push(format!(", r.{column}"));
-        }
-        q.push(" FROM mailbox_rows r");
-        push_filter(&mut q, filter, Purpose::Count);
-        q.push("), ");
-    }
-    // The page's rows; its ids come from `m` or from the sort index alone.
-    q.push(format!(
-        "page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id IN ("
-    ));
-    if filter.is_selective() {
-        q.push("SELECT m.id FROM m WHERE TRUE");
-        past_anchor(&mut q, "m.");
-        q.push(" ORDER BY ").push(order_by("m.", scan_direction));
-    } else {
-        q.push("SELECT r.id FROM mailbox_rows r");
-        push_filter(&mut q, filter, Purpose::Page);
-        past_anchor(&mut q, "r.");
-        q.push(" ORDER BY ").push(order_by("r.", scan_direction));
-    }
-    // The page size is written into the statement, not bound: SQLite (3.51) plans with a bound
-    // LIMIT's value and so marks the statement to be prepared anew whenever that parameter is
-    // bound again, i.e. on every call; parsing and planning this statement cost more than running
-    // it. Page sizes are few (clamped by the service), so each has its cached statement.
-    q.push(format!(" LIMIT {limit}"));
-    if let PageStart::Offset(offset) = start {
-        q.push(" OFFSET ").push_bind(offset);
-    }
-    q.push(")) SELECT (");
-    if filter.is_selective() {
-        q.push("SELECT COUNT(*) FROM m");
-    } else {
-        push_count(&mut q, filter);
-    }
-    q.push(format!("), (SELECT json_group_array({ROW_JSON} ORDER BY "))
-        .push(order_by("", direction))
-        .push(format!(
-            ") FROM page), (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
+        // The page's rows; its ids come from `m` or from the sort index alone.
+        q.push(format!(
+            "page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r WHERE r.id IN ("
         ));
-    let (total, rows, addresses): (i64, String, String) =
-        q.build_query_as().fetch_one(conn).await?;
+        if filter.is_selective() {
+            q.push("SELECT m.id FROM m WHERE TRUE");
+            past_anchor(&mut q, "m.");
+            q.push(" ORDER BY ").push(order_by("m.", scan_direction));
+        } else {
+            q.push("SELECT r.id FROM mailbox_rows r");
+            push_filter(&mut q, filter, Purpose::Page, PG);
+            past_anchor(&mut q, "r.");
+            q.push(" ORDER BY ").push(order_by("r.", scan_direction));
+        }
+        // The page size is written into the statement, not bound: SQLite (3.51) plans with a bound
+        // LIMIT's value and so marks the statement to be prepared anew whenever that parameter is
+        // bound again, i.e. on every call; parsing and planning this statement cost more than running
+        // it. Page sizes are few (clamped by the service), so each has its cached statement.
+        q.push(format!(" LIMIT {limit}"));
+        if let PageStart::Offset(offset) = start {
+            q.push(" OFFSET ").push_bind(offset);
+        }
+        q.push(")) SELECT (");
+        if filter.is_selective() {
+            q.push("SELECT COUNT(*) FROM m");
+        } else {
+            push_count(&mut q, filter, PG);
+        }
+        q.push(dialect(
+            PG,
+            &format!(
+                "), (SELECT json_group_array({ROW_JSON} ORDER BY {}) FROM page), \
+                 (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))",
+                order_by("", direction)
+            ),
+        ));
+    q.build_query_as().fetch_one(ex).await
+        })?;
     let rows: Vec<RowTuple> = from_json(&rows)?;
     Ok(RowPageRecords {
         rows: rows.into_iter().map(row_from_tuple).collect(),
@@ -648,12 +668,20 @@ pub async fn list_row_page(
 
 /// A [`RowRecord`] as one JSON array ([`RowTuple`]), of a row `FROM page`.
 const ROW_JSON: &str = "json_array(id, domain_id, primary_address, first_name, last_name, \
-     mailbox_type, applicant_address, comment, active, version, challenged, created_at, updated_at)";
+     mailbox_type, applicant_address, comment, CASE WHEN active THEN 1 ELSE 0 END, version, \
+     CASE WHEN challenged THEN 1 ELSE 0 END, created_at, updated_at)";
 
 /// The domain's change counter (0006): the sum rises with every change of its rows that can move
 /// a row into, out of or within a search's matches.
-fn push_changes(q: &mut QueryBuilder<Sqlite>, domain_id: i64) {
-    q.push("SELECT COALESCE(SUM(changes), 0) FROM row_counts WHERE domain_id = ")
+fn push_changes<DB>(q: &mut QueryBuilder<DB>, domain_id: i64)
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push("SELECT CAST(COALESCE(SUM(changes), 0) AS BIGINT) FROM row_counts WHERE domain_id = ")
         .push_bind(domain_id);
 }
 
@@ -664,19 +692,24 @@ pub async fn list_matching_row_ids(
     filter: &RowFilter<'_>,
     order: SortKey,
 ) -> sqlx::Result<(i64, Vec<i64>)> {
+    let (changes, ids): (i64, String) = crate::run!(conn, ex => {
     let mut q = QueryBuilder::new("WITH m AS MATERIALIZED (SELECT r.id");
     for column in sort_columns(order).iter().filter(|c| **c != "id") {
         q.push(format!(", r.{column}"));
     }
     q.push(" FROM mailbox_rows r");
-    push_filter(&mut q, filter, Purpose::Count);
+    push_filter(&mut q, filter, Purpose::Count, PG);
     q.push(") SELECT (");
     push_changes(&mut q, filter.domain_id);
-    q.push(format!(
-        "), (SELECT json_group_array(id ORDER BY {}) FROM m)",
-        sort_columns(order).join(", ")
+    q.push(dialect(
+        PG,
+        &format!(
+            "), (SELECT json_group_array(id ORDER BY {}) FROM m)",
+            sort_columns(order).join(", ")
+        ),
     ));
-    let (changes, ids): (i64, String) = q.build_query_as().fetch_one(conn).await?;
+    q.build_query_as().fetch_one(ex).await
+    })?;
     Ok((changes, from_json(&ids)?))
 }
 
@@ -687,22 +720,28 @@ pub async fn list_rows_by_ids(
     domain_id: i64,
     ids: &[i64],
 ) -> sqlx::Result<(i64, RowPageRecords)> {
-    let mut q = QueryBuilder::new(format!(
-        "WITH page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r
-         WHERE r.id IN (SELECT value FROM json_each("
-    ));
-    q.push_bind(serde_json::to_string(ids).expect("numbers serialise"))
+    let (changes, rows, addresses): (i64, String, String) = crate::run!(conn, ex => {
         // Unary plus: the ids drive the read (each a look-up by id), not the domain's index.
-        .push(")) AND +r.domain_id = ")
-        .push_bind(domain_id)
-        .push(") SELECT (");
-    push_changes(&mut q, domain_id);
-    q.push(format!(
-        "), (SELECT json_group_array({ROW_JSON}) FROM page), \
-         (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
-    ));
-    let (changes, rows, addresses): (i64, String, String) =
-        q.build_query_as().fetch_one(conn).await?;
+        // `json_each` and its twin written out: the builder writes the parameter in between.
+        let mut q = QueryBuilder::new(format!(
+            "WITH page AS MATERIALIZED (SELECT {ROW_COLUMNS} FROM mailbox_rows r
+             WHERE r.id IN (SELECT CAST(value AS BIGINT) FROM {}",
+            if PG { "json_array_elements_text(CAST(" } else { "json_each(" }
+        ));
+        q.push_bind(serde_json::to_string(ids).expect("numbers serialise"))
+            .push(if PG { " AS json))) AND +r.domain_id = " } else { ")) AND +r.domain_id = " })
+            .push_bind(domain_id)
+            .push(") SELECT (");
+        push_changes(&mut q, domain_id);
+        q.push(dialect(
+            PG,
+            &format!(
+                "), (SELECT json_group_array({ROW_JSON}) FROM page), \
+                 (SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT id FROM page))"
+            ),
+        ));
+        q.build_query_as().fetch_one(ex).await
+    })?;
     let rows: Vec<RowTuple> = from_json(&rows)?;
     let mut rows: Vec<RowRecord> = rows.into_iter().map(row_from_tuple).collect();
     let position: std::collections::HashMap<i64, usize> =
@@ -721,15 +760,24 @@ pub async fn list_rows_by_ids(
 /// How many rows of a domain match `filter`. Without a search or state filter this reads the
 /// kept counts (`row_counts`) instead of counting the rows.
 pub async fn count_rows(conn: &mut Conn, filter: &RowFilter<'_>) -> sqlx::Result<i64> {
-    let mut q = QueryBuilder::new("SELECT (");
-    push_count(&mut q, filter);
-    q.push(")");
-    q.build_query_scalar().fetch_one(conn).await
+    crate::run!(conn, ex => {
+        let mut q = QueryBuilder::new("SELECT (");
+        push_count(&mut q, filter, PG);
+        q.push(")");
+        q.build_query_scalar().fetch_one(ex).await
+    })
 }
 
-fn push_count(q: &mut QueryBuilder<Sqlite>, filter: &RowFilter<'_>) {
+fn push_count<DB>(q: &mut QueryBuilder<DB>, filter: &RowFilter<'_>, pg: bool)
+where
+    DB: sqlx::Database,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> bool: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
     if filter.state.is_none() && filter.search.is_empty() {
-        q.push("SELECT COALESCE(SUM(c.rows), 0) FROM row_counts c WHERE c.domain_id = ")
+        q.push("SELECT CAST(COALESCE(SUM(c.rows), 0) AS BIGINT) FROM row_counts c WHERE c.domain_id = ")
             .push_bind(filter.domain_id);
         if let Some(active) = filter.active {
             q.push(" AND c.active = ").push_bind(active);
@@ -740,7 +788,7 @@ fn push_count(q: &mut QueryBuilder<Sqlite>, filter: &RowFilter<'_>) {
     } else if filter.state.is_none() && filter.active.is_none() && filter.mailbox_type.is_none() {
         // Only a search: count the matching search texts of the domain without visiting the rows.
         let search = filter.search.to_lowercase();
-        if search.chars().count() >= MIN_INDEXED_SEARCH_CHARS {
+        if search.chars().count() >= MIN_INDEXED_SEARCH_CHARS && !pg {
             // CROSS JOIN keeps the trigram index as the outer loop (SQLite never reorders it).
             q.push(
                 "SELECT COUNT(*) FROM row_search s CROSS JOIN row_search_text t ON t.row_id = s.rowid
@@ -758,7 +806,7 @@ fn push_count(q: &mut QueryBuilder<Sqlite>, filter: &RowFilter<'_>) {
         }
     } else {
         q.push("SELECT COUNT(*) FROM mailbox_rows r");
-        push_filter(q, filter, Purpose::Count);
+        push_filter(q, filter, Purpose::Count, pg);
     }
 }
 
@@ -847,12 +895,16 @@ pub async fn list_address_states(
     }
     let ids = serde_json::to_string(row_ids).expect("numbers serialise");
     // One JSON row instead of a row per address; see `from_json`.
-    let json: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT {ADDRESS_STATES_JSON} WHERE a.row_id IN (SELECT value FROM json_each($1))"
+    let json: String = crate::run!(conn, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(dialect(
+        PG,
+        &format!(
+            "SELECT {ADDRESS_STATES_JSON} \
+             WHERE a.row_id IN (SELECT CAST(value AS BIGINT) FROM json_each($1))"
+        ),
     )))
     .bind(ids)
-    .fetch_one(conn)
-    .await?;
+    .fetch_one(ex)
+    .await)?;
     address_states_from_json(&json)
 }
 

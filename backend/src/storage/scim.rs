@@ -34,7 +34,7 @@ pub async fn insert_token(
     created_by: &str,
     now: i64,
 ) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "INSERT INTO scim_tokens (name, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4)
          RETURNING id",
     )
@@ -42,8 +42,8 @@ pub async fn insert_token(
     .bind(token_hash)
     .bind(now)
     .bind(created_by)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// The token in force with this hash.
@@ -51,32 +51,32 @@ pub async fn find_token_by_hash(
     conn: &mut Conn,
     token_hash: &[u8],
 ) -> sqlx::Result<Option<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM scim_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
     )))
     .bind(token_hash)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Records a use of a token.
 pub async fn touch_token(conn: &mut Conn, id: i64, now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2")
+    crate::run!(conn, ex => sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// Every token, those in force first, then by name and age.
 pub async fn list_tokens(conn: &mut Conn) -> sqlx::Result<Vec<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {TOKEN_COLUMNS} FROM scim_tokens
          ORDER BY revoked_at IS NOT NULL, name, created_at DESC, id DESC"
     )))
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Revokes the token in force called `name`; returns it, or `None` when there is none.
@@ -86,15 +86,15 @@ pub async fn revoke_token(
     by: &str,
     now: i64,
 ) -> sqlx::Result<Option<TokenRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE scim_tokens SET revoked_at = $1, revoked_by = $2
          WHERE name = $3 AND revoked_at IS NULL RETURNING {TOKEN_COLUMNS}"
     )))
     .bind(now)
     .bind(by)
     .bind(name)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// A stored User resource.
@@ -145,7 +145,7 @@ pub async fn insert_scim_user(
     user: &ScimUserWrite<'_>,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO scim_users (id, user_name, user_name_key, external_id, user_id, active,
                                  resource, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)",
@@ -159,8 +159,8 @@ pub async fn insert_scim_user(
     .bind(user.resource)
     .bind(now)
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -172,7 +172,7 @@ pub async fn update_scim_user(
     user: &ScimUserWrite<'_>,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, user_id = $4,
                                active = $5, resource = $6, version = version + 1, updated_at = $7
          WHERE id = $8 AND version = $9",
@@ -186,28 +186,28 @@ pub async fn update_scim_user(
     .bind(now)
     .bind(id)
     .bind(version)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// A User by its SCIM id.
 pub async fn find_scim_user(conn: &mut Conn, id: &str) -> sqlx::Result<Option<ScimUserRecord>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    crate::run!(conn, ex => sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {USER_COLUMNS} FROM scim_users WHERE id = $1"
     )))
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }
 
 /// Deletes a User if it is still at `version`; returns whether it was.
 pub async fn delete_scim_user(conn: &mut Conn, id: &str, version: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM scim_users WHERE id = $1 AND version = $2")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM scim_users WHERE id = $1 AND version = $2")
         .bind(id)
         .bind(version)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -224,7 +224,11 @@ pub enum UserMatch<'a> {
     Id(&'a str),
 }
 
-fn push_match(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, m: UserMatch<'_>) {
+fn push_match<DB>(q: &mut sqlx::QueryBuilder<DB>, m: UserMatch<'_>)
+where
+    DB: sqlx::Database,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
     match m {
         UserMatch::All => {}
         UserMatch::UserNameKey(k) => {
@@ -241,9 +245,11 @@ fn push_match(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, m: UserMatch<'_>) {
 
 /// How many Users match.
 pub async fn count_scim_users(conn: &mut Conn, m: UserMatch<'_>) -> sqlx::Result<i64> {
+    crate::run!(conn, ex => {
     let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM scim_users");
     push_match(&mut q, m);
-    q.build_query_scalar().fetch_one(conn).await
+    q.build_query_scalar().fetch_one(ex).await
+    })
 }
 
 /// A page of matching Users in the order they were created.
@@ -253,13 +259,16 @@ pub async fn list_scim_users(
     offset: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<ScimUserRecord>> {
+    crate::run!(conn, ex => {
     let mut q = sqlx::QueryBuilder::new(format!("SELECT {USER_COLUMNS} FROM scim_users"));
     push_match(&mut q, m);
+    // Ties of one second in creation order: SQLite's rowid (PostgreSQL's twin: postgres/0016).
     q.push(" ORDER BY created_at, rowid LIMIT ")
         .push_bind(limit)
         .push(" OFFSET ")
         .push_bind(offset);
-    q.build_query_as().fetch_all(conn).await
+    q.build_query_as().fetch_all(ex).await
+    })
 }
 
 /// Records that the IdM deleted the User standing for `user_id` (the latest deletion wins).
@@ -269,7 +278,7 @@ pub async fn insert_deleted_user(
     by: &str,
     now: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO scim_deleted_users (user_id, deleted_at, deleted_by) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO UPDATE SET deleted_at = excluded.deleted_at,
                                              deleted_by = excluded.deleted_by",
@@ -277,8 +286,8 @@ pub async fn insert_deleted_user(
     .bind(user_id)
     .bind(now)
     .bind(by)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -286,12 +295,12 @@ pub async fn insert_deleted_user(
 /// or one was deleted. Two look-ups by index (`scim_users_by_user_id`, the primary key of
 /// `scim_deleted_users`); an ID the IdM never named is not barred.
 pub async fn idm_bars_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT NOT EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = TRUE)
             AND (EXISTS (SELECT 1 FROM scim_users WHERE user_id = $1 AND active = FALSE)
                  OR EXISTS (SELECT 1 FROM scim_deleted_users WHERE user_id = $1))",
     )
     .bind(user_id)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }

@@ -43,7 +43,7 @@ pub struct SessionRecord {
 
 /// Stores a new session.
 pub async fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, groups, created_at, last_seen_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -53,8 +53,8 @@ pub async fn insert_session(conn: &mut Conn, session: &NewSession<'_>) -> sqlx::
     .bind(session.created_at)
     .bind(session.created_at)
     .bind(session.expires_at)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -73,8 +73,8 @@ pub async fn find_session_by_hash(
         session: SessionRecord,
         domains: String,
     }
-    let found: Option<Found> = sqlx::query_as(
-        "SELECT s.user_id, s.groups, s.created_at, s.last_seen_at, s.expires_at,
+    let found: Option<Found> = crate::run!(conn, ex => sqlx::query_as(
+        sqlx::AssertSqlSafe(crate::storage::engine::dialect(PG, "SELECT s.user_id, s.groups, s.created_at, s.last_seen_at, s.expires_at,
                 u.given_name, u.family_name, u.email,
                 (SELECT json_group_array(json_object('id', d.id, 'name', d.name,
                             'contact_group', d.contact_group, 'created_at', d.created_at,
@@ -82,11 +82,11 @@ pub async fn find_session_by_hash(
                  FROM domains d WHERE d.contact_group IN (SELECT value FROM json_each(s.groups)))
                     AS domains
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id_hash = $1",
+         WHERE s.id_hash = $1")),
     )
     .bind(id_hash)
-    .fetch_optional(conn)
-    .await?;
+    .fetch_optional(ex)
+    .await)?;
     found
         .map(|Found { session, domains }| {
             let domains =
@@ -98,29 +98,29 @@ pub async fn find_session_by_hash(
 
 /// Records that the session was used at `now`.
 pub async fn touch_session(conn: &mut Conn, id_hash: &[u8], now: i64) -> sqlx::Result<()> {
-    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+    crate::run!(conn, ex => sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
         .bind(now)
         .bind(id_hash)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// Ends one session; false if there was none.
 pub async fn delete_session(conn: &mut Conn, id_hash: &[u8]) -> sqlx::Result<bool> {
-    let done = sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Ends every session of a user (e.g. after a password change); returns how many.
 pub async fn delete_sessions_of_user(conn: &mut Conn, user_id: &str) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+    let done = crate::run!(conn, ex => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
-        .execute(conn)
-        .await?;
+        .execute(ex)
+        .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }
 
@@ -132,13 +132,13 @@ pub async fn delete_expired_sessions(
     idle_before: i64,
     started_before: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2 OR created_at <= $3",
     )
     .bind(now)
     .bind(idle_before)
     .bind(started_before)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }

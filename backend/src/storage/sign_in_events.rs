@@ -58,7 +58,7 @@ pub async fn insert_sign_in_event(
     outcome: SignInOutcome,
     retry_after_secs: Option<i64>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO sign_in_events (at, user_id, client, outcome, retry_after_secs)
          VALUES ($1, $2, $3, $4, $5)",
     )
@@ -67,8 +67,8 @@ pub async fn insert_sign_in_event(
     .bind(client)
     .bind(outcome.as_str())
     .bind(retry_after_secs)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
@@ -78,15 +78,15 @@ pub async fn list_sign_in_events(
     user_id: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<SignInEvent>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, at, user_id, client, outcome, retry_after_secs FROM sign_in_events
          WHERE $1 IS NULL OR user_id = $1
          ORDER BY id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(ex)
+    .await)
 }
 
 /// Whether `client` signed in to `user_id` successfully at or after `since`.
@@ -96,28 +96,28 @@ pub async fn has_signed_in_from(
     client: &str,
     since: i64,
 ) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
+    crate::run!(conn, ex => sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM sign_in_events
                         WHERE user_id = $1 AND client = $2 AND outcome = 'success' AND at >= $3)",
     )
     .bind(user_id)
     .bind(client)
     .bind(since)
-    .fetch_one(conn)
-    .await
+    .fetch_one(ex)
+    .await)
 }
 
 /// Deletes the events before `before`, and all but the newest `keep` of the rest (a bound also
 /// under a flood of attempts). Returns how many were deleted.
 pub async fn purge_sign_in_events(conn: &mut Conn, before: i64, keep: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = crate::run!(conn, ex => sqlx::query(
         "DELETE FROM sign_in_events
          WHERE at < $1
             OR id <= (SELECT id FROM sign_in_events ORDER BY id DESC LIMIT 1 OFFSET $2)",
     )
     .bind(before)
     .bind(keep)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(done.rows_affected())
 }

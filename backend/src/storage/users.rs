@@ -42,7 +42,7 @@ pub struct UserLogin<'a> {
 /// (the IdM is the source of truth for names, so a renamed person gets the new name at next login).
 pub async fn upsert_user(conn: &mut Conn, login: &UserLogin<'_>, now: i64) -> sqlx::Result<()> {
     // INSERT … ON CONFLICT … DO UPDATE is spelled the same in PostgreSQL.
-    sqlx::query(
+    crate::run!(conn, ex => sqlx::query(
         "INSERT INTO users (id, source, given_name, family_name, email, first_seen_at, last_login_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (id) DO UPDATE SET
@@ -59,18 +59,18 @@ pub async fn upsert_user(conn: &mut Conn, login: &UserLogin<'_>, now: i64) -> sq
     .bind(login.email)
     .bind(now)
     .bind(now)
-    .execute(conn)
-    .await?;
+    .execute(ex)
+    .await.map(crate::storage::engine::Done::from))?;
     Ok(())
 }
 
 /// One user by user ID.
 pub async fn find_user(conn: &mut Conn, id: &str) -> sqlx::Result<Option<UserRecord>> {
-    sqlx::query_as(
+    crate::run!(conn, ex => sqlx::query_as(
         "SELECT id, source, given_name, family_name, email, first_seen_at, last_login_at
          FROM users WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(ex)
+    .await)
 }

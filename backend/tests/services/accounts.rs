@@ -6,10 +6,10 @@ use backend::config::SessionConfig;
 use backend::identity::IdentitySource;
 use backend::secret::SecretString;
 use backend::sessions::{find_session, start_session};
+use backend::storage::Db;
 use backend::testing::fresh_db;
 use backend::ServiceError;
 use domain::message::Message;
-use sqlx::SqlitePool;
 
 use super::{assert_audit_holds_no_secret, audit_records};
 
@@ -32,11 +32,11 @@ async fn with_anna() -> backend::testing::TestDb {
     db
 }
 
-async fn stored_hash(pool: &SqlitePool, id: &str) -> String {
-    sqlx::query_scalar("SELECT password_hash FROM local_accounts WHERE id = ?")
+async fn stored_hash(pool: &Db, id: &str) -> String {
+    backend::run!(pool, ex => sqlx::query_scalar("SELECT password_hash FROM local_accounts WHERE id = $1")
         .bind(id)
-        .fetch_one(pool)
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap()
 }
 

@@ -23,9 +23,9 @@ use backend::domains::register_domain;
 use backend::roles::Viewer;
 use backend::storage::domains::DomainRecord;
 use backend::storage::users::{upsert_user, UserLogin};
+use backend::storage::Db;
 use backend::Portal;
 use domain::certificate::{RequestRefusal, RevocationReason, RevokeRefusal};
-use sqlx::SqlitePool;
 use tokio::sync::Notify;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
@@ -74,6 +74,7 @@ pub(super) async fn cert_world() -> CertWorld {
     let w = world().await;
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
+    config.database = w.db.database.clone();
     config.ca.validity_days = 90;
     config.ca.renewal_window_days = 14;
     let inner = EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url()).unwrap();
@@ -93,7 +94,7 @@ pub(super) async fn cert_world() -> CertWorld {
 }
 
 impl CertWorld {
-    pub(super) fn pool(&self) -> &SqlitePool {
+    pub(super) fn pool(&self) -> &Db {
         &self.w.db.pool
     }
 
@@ -134,13 +135,7 @@ impl CertWorld {
 }
 
 /// A person who has logged in, with what the IdM says about them.
-pub(super) async fn person(
-    pool: &SqlitePool,
-    id: &str,
-    given: &str,
-    family: &str,
-    email: Option<&str>,
-) {
+pub(super) async fn person(pool: &Db, id: &str, given: &str, family: &str, email: Option<&str>) {
     let mut conn = pool.acquire().await.unwrap();
     upsert_user(
         &mut conn,
@@ -216,28 +211,28 @@ fn san_addresses(cert: &X509Certificate<'_>) -> Vec<String> {
         .collect()
 }
 
-async fn stored_der(pool: &SqlitePool, id: i64) -> Vec<u8> {
-    sqlx::query_scalar("SELECT der FROM certificates WHERE id = ?")
+async fn stored_der(pool: &Db, id: i64) -> Vec<u8> {
+    backend::run!(pool, ex => sqlx::query_scalar("SELECT der FROM certificates WHERE id = $1")
         .bind(id)
-        .fetch_one(pool)
-        .await
+        .fetch_one(ex)
+        .await)
+    .unwrap()
+}
+
+async fn count(pool: &Db, table: &str) -> i64 {
+    backend::run!(pool, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(ex)
+        .await)
         .unwrap()
 }
 
-async fn count(pool: &SqlitePool, table: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
-async fn set_not_after(pool: &SqlitePool, id: i64, not_after: i64) {
-    sqlx::query("UPDATE certificates SET not_after = ? WHERE id = ?")
+async fn set_not_after(pool: &Db, id: i64, not_after: i64) {
+    backend::run!(pool, ex => sqlx::query("UPDATE certificates SET not_after = $1 WHERE id = $2")
         .bind(not_after)
         .bind(id)
-        .execute(pool)
-        .await
-        .unwrap();
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap();
 }
 
 /// The serials a CRL lists, with their reason codes, as a relying party reads them.
@@ -888,10 +883,12 @@ async fn r14_a_server_made_key_is_handed_over_once_as_pkcs12_and_never_stored() 
     let key = key_in_pkcs12(&p12, password, c.w.db.dir.path());
     assert!(key.len() > 1000, "an RSA private key");
     // The key must not be anywhere in the database: not in a table, not in the file or its WAL.
-    sqlx::query("PRAGMA wal_checkpoint(FULL)")
-        .execute(c.pool())
-        .await
+    if !backend::testing::on_postgres() {
+        backend::run!(c.pool(), ex => sqlx::query("PRAGMA wal_checkpoint(FULL)")
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from))
         .unwrap();
+    }
     let mut stored = Vec::new();
     for entry in std::fs::read_dir(c.w.db.dir.path()).unwrap() {
         let path = entry.unwrap().path();
@@ -1227,10 +1224,10 @@ async fn r15_revoked_or_expired_certificates_cannot_be_revoked_again() {
         ServiceError::Invalid(Message::Revoke(RevokeRefusal::Expired))
     ));
     let reason: Option<String> =
-        sqlx::query_scalar("SELECT reason FROM revocations WHERE certificate_id = ?")
+        backend::run!(c.pool(), ex => sqlx::query_scalar("SELECT reason FROM revocations WHERE certificate_id = $1")
             .bind(first.id)
-            .fetch_one(c.pool())
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(
         reason.as_deref(),
@@ -1260,10 +1257,10 @@ async fn r15_unspecified_is_stored_as_null_and_left_out_of_the_crl() {
     .unwrap();
 
     let reason: Option<String> =
-        sqlx::query_scalar("SELECT reason FROM revocations WHERE certificate_id = ?")
+        backend::run!(c.pool(), ex => sqlx::query_scalar("SELECT reason FROM revocations WHERE certificate_id = $1")
             .bind(cert.id)
-            .fetch_one(c.pool())
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(reason, None);
     assert!(matches!(
@@ -1420,10 +1417,10 @@ async fn r15_the_first_crl_is_signed_on_demand_and_resigned_when_a_day_old() {
 
     let first = current_crl(&c.portal).await.unwrap();
     let same = current_crl(&c.portal).await.unwrap();
-    sqlx::query("UPDATE crl SET this_update = this_update - 86400")
-        .execute(c.pool())
-        .await
-        .unwrap();
+    backend::run!(c.pool(), ex => sqlx::query("UPDATE crl SET this_update = this_update - 86400")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap();
     let fresh = current_crl(&c.portal).await.unwrap();
 
     assert_eq!(first.number, 1);

@@ -17,10 +17,10 @@ use backend::roles::Viewer;
 use backend::sessions::SessionUser;
 use backend::storage::domains::DomainRecord;
 use backend::storage::users::{upsert_user, UserLogin};
+use backend::storage::Db;
 use backend::testing::{fresh_db, TestDb};
 use domain::challenge::{ChallengeState, ConfirmRefusal};
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 use tokio::sync::Notify;
 
 use super::{assert_audit_holds_no_secret, audit_records};
@@ -81,7 +81,7 @@ pub fn session_user(user_id: &str, groups: &[&str]) -> SessionUser {
 }
 
 /// A user who has logged in once (links and confirmations refer to `users`).
-pub async fn add_user(pool: &SqlitePool, user_id: &str) {
+pub async fn add_user(pool: &Db, user_id: &str) {
     let mut conn = pool.acquire().await.unwrap();
     upsert_user(
         &mut conn,
@@ -100,7 +100,7 @@ pub async fn add_user(pool: &SqlitePool, user_id: &str) {
 
 /// A row arranged with plain SQL: `applicant` makes it functional.
 pub async fn add_row(
-    pool: &SqlitePool,
+    pool: &Db,
     domain_id: i64,
     primary: &str,
     aliases: &[&str],
@@ -111,10 +111,10 @@ pub async fn add_row(
         Some(_) => ("", "Helpdesk", "functional"),
         None => ("Anna", "Schmidt", "personal"),
     };
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = backend::run!(pool, ex => sqlx::query_scalar(
         "INSERT INTO mailbox_rows (domain_id, primary_address, first_name, last_name, mailbox_type,
              applicant_address, active, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0) RETURNING id",
     )
     .bind(domain_id)
     .bind(primary)
@@ -123,31 +123,31 @@ pub async fn add_row(
     .bind(kind)
     .bind(applicant)
     .bind(active)
-    .fetch_one(pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     let addresses =
         std::iter::once((primary, "primary")).chain(aliases.iter().map(|a| (*a, "alias")));
     for (position, (address, kind)) in addresses.enumerate() {
-        sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES (?, ?, ?, ?)")
+        backend::run!(pool, ex => sqlx::query("INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, $3, $4)")
             .bind(address)
             .bind(id)
             .bind(kind)
             .bind(position as i64)
-            .execute(pool)
-            .await
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from))
             .unwrap();
     }
     id
 }
 
-pub async fn set_active(pool: &SqlitePool, row_id: i64, active: bool) {
-    sqlx::query("UPDATE mailbox_rows SET active = ? WHERE id = ?")
+pub async fn set_active(pool: &Db, row_id: i64, active: bool) {
+    backend::run!(pool, ex => sqlx::query("UPDATE mailbox_rows SET active = $1 WHERE id = $2")
         .bind(active)
         .bind(row_id)
-        .execute(pool)
-        .await
-        .unwrap();
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap();
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -162,13 +162,13 @@ pub struct ChallengeRow {
     pub confirmed_by: Option<String>,
 }
 
-pub async fn challenges(pool: &SqlitePool) -> Vec<ChallengeRow> {
-    sqlx::query_as(
+pub async fn challenges(pool: &Db) -> Vec<ChallengeRow> {
+    backend::run!(pool, ex => sqlx::query_as(
         "SELECT id, row_id, address, recipient, state, created_at, expires_at, confirmed_by
          FROM challenges ORDER BY id",
     )
-    .fetch_all(pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap()
 }
 
@@ -186,14 +186,14 @@ pub struct MailRow {
     pub last_error: Option<String>,
 }
 
-pub async fn mails(pool: &SqlitePool) -> Vec<MailRow> {
-    sqlx::query_as(
+pub async fn mails(pool: &Db) -> Vec<MailRow> {
+    backend::run!(pool, ex => sqlx::query_as(
         "SELECT id, recipient, body_text, body_html, message_id, challenge_id, state, attempts,
                 next_attempt_at, last_error
          FROM mail_outbox ORDER BY id",
     )
-    .fetch_all(pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap()
 }
 
@@ -205,7 +205,7 @@ pub fn token_in(mail: &MailRow) -> String {
 }
 
 /// The token of the queued mail for `address` (the latest).
-pub async fn token_for(pool: &SqlitePool, address: &str) -> String {
+pub async fn token_for(pool: &Db, address: &str) -> String {
     let all = challenges(pool).await;
     let challenge = all.iter().rev().find(|c| c.address == address).unwrap();
     let mail = mails(pool)
@@ -308,9 +308,9 @@ async fn r09_send_creates_one_challenge_per_address_to_its_recipient_and_one_mai
         assert!(text.contains(&challenge.address));
     }
     let challenged: Vec<bool> =
-        sqlx::query_scalar("SELECT challenged FROM mailbox_rows ORDER BY id")
-            .fetch_all(&w.db.pool)
-            .await
+        backend::run!(w.db.pool, ex => sqlx::query_scalar("SELECT challenged FROM mailbox_rows ORDER BY id")
+            .fetch_all(ex)
+            .await)
             .unwrap();
     assert_eq!(
         challenged,
@@ -471,13 +471,13 @@ async fn r09_send_to_all_unconfirmed_covers_active_rows_with_an_unlinked_address
         true,
     )
     .await;
-    sqlx::query(
+    backend::run!(w.db.pool, ex => sqlx::query(
         "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at)
-         VALUES ('ben@example.org', ?, 'anna', (SELECT MIN(id) FROM challenges), 0)",
+         VALUES ('ben@example.org', $1, 'anna', (SELECT MIN(id) FROM challenges), 0)",
     )
     .bind(half)
-    .execute(&w.db.pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
     let fresh = add_row(
         &w.db.pool,
@@ -557,9 +557,10 @@ async fn r10_confirming_after_expiry_is_refused_and_the_challenge_reads_expired(
         "pending",
         "a refusal changes nothing"
     );
-    let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM links")
-        .fetch_one(&w.db.pool)
-        .await
+    let links: i64 =
+        backend::run!(w.db.pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM links")
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(links, 0);
 }
@@ -596,9 +597,10 @@ async fn r10_fifty_concurrent_confirmations_of_one_token_succeed_exactly_once() 
 
     assert_eq!(successes.len(), 1, "{successes:?}");
     assert_eq!(refusals, 49);
-    let links: Vec<(String, String)> = sqlx::query_as("SELECT address, user_id FROM links")
-        .fetch_all(&w.db.pool)
-        .await
+    let links: Vec<(String, String)> =
+        backend::run!(w.db.pool, ex => sqlx::query_as("SELECT address, user_id FROM links")
+        .fetch_all(ex)
+        .await)
         .unwrap();
     assert_eq!(
         links,
@@ -665,9 +667,10 @@ async fn r11_confirming_replaces_an_earlier_link_of_the_address() {
 
     assert_eq!(confirmation.link.previous_user.as_deref(), Some("old-user"));
     assert!(confirmation.link.takes_over());
-    let links: Vec<(String, String)> = sqlx::query_as("SELECT address, user_id FROM links")
-        .fetch_all(&w.db.pool)
-        .await
+    let links: Vec<(String, String)> =
+        backend::run!(w.db.pool, ex => sqlx::query_as("SELECT address, user_id FROM links")
+        .fetch_all(ex)
+        .await)
         .unwrap();
     assert_eq!(
         links,
@@ -751,21 +754,30 @@ async fn r16_sending_and_confirming_are_audited_and_no_record_holds_the_token() 
 }
 
 /// Every TEXT or BLOB value of `table` that contains `needle` (as text or as bytes).
-async fn columns_holding(pool: &SqlitePool, table: &str, needle: &str) -> Vec<String> {
-    let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT name FROM pragma_table_info('{table}')"
-    )))
-    .fetch_all(pool)
-    .await
-    .unwrap();
+async fn columns_holding(pool: &Db, table: &str, needle: &str) -> Vec<String> {
+    let columns: Vec<String> =
+        backend::run!(pool, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(if PG {
+        format!(
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns
+             WHERE table_name = '{table}' ORDER BY ordinal_position"
+        )
+    } else {
+        format!("SELECT name FROM pragma_table_info('{table}')")
+    }))
+    .fetch_all(ex)
+    .await)
+        .unwrap();
     let mut hits = Vec::new();
     for column in columns {
-        let values: Vec<Option<Vec<u8>>> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT CAST({column} AS BLOB) FROM {table}"
-        )))
-        .fetch_all(pool)
-        .await
-        .unwrap();
+        let values: Vec<Option<Vec<u8>>> =
+            backend::run!(pool, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(if PG {
+            format!("SELECT convert_to(CAST({column} AS TEXT), 'UTF8') FROM {table}")
+        } else {
+            format!("SELECT CAST({column} AS BLOB) FROM {table}")
+        }))
+        .fetch_all(ex)
+        .await)
+            .unwrap();
         for value in values.into_iter().flatten() {
             if value.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                 hits.push(format!("{table}.{column}"));
@@ -788,9 +800,10 @@ async fn q6_the_token_is_stored_only_as_its_hash_and_leaves_the_outbox_on_delive
             Vec::<String>::new()
         );
     }
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM challenges")
-        .fetch_one(&w.db.pool)
-        .await
+    let stored: Vec<u8> =
+        backend::run!(w.db.pool, ex => sqlx::query_scalar("SELECT token_hash FROM challenges")
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(stored, Sha256::digest(token.as_bytes()).to_vec());
     assert_eq!(
@@ -926,40 +939,40 @@ async fn p3_enqueue_challenges_for_10000_rows() {
     let rows = 10_000;
     let mut tx = w.db.pool.begin().await.unwrap();
     for i in 0..rows {
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = backend::run!(tx, ex => sqlx::query_scalar(
             "INSERT INTO mailbox_rows (domain_id, primary_address, first_name, last_name,
                  mailbox_type, active, created_at, updated_at)
-             VALUES (?, ?, 'Anna', 'Schmidt', 'personal', 1, 0, 0) RETURNING id",
+             VALUES ($1, $2, 'Anna', 'Schmidt', 'personal', 1, 0, 0) RETURNING id",
         )
         .bind(w.domain.id)
         .bind(format!("user{i}@example.org"))
-        .fetch_one(&mut *tx)
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap();
-        sqlx::query(
-            "INSERT INTO addresses (address, row_id, kind, position) VALUES (?, ?, 'primary', 0)",
+        backend::run!(tx, ex => sqlx::query(
+            "INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, 'primary', 0)",
         )
         .bind(format!("user{i}@example.org"))
         .bind(id)
-        .execute(&mut *tx)
-        .await
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap();
         // Every tenth row has an alias, as real tables do.
         if i % 10 == 0 {
-            sqlx::query(
-                "INSERT INTO addresses (address, row_id, kind, position) VALUES (?, ?, 'alias', 1)",
+            backend::run!(tx, ex => sqlx::query(
+                "INSERT INTO addresses (address, row_id, kind, position) VALUES ($1, $2, 'alias', 1)",
             )
             .bind(format!("alias{i}@example.org"))
             .bind(id)
-            .execute(&mut *tx)
-            .await
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from))
             .unwrap();
         }
     }
     tx.commit().await.unwrap();
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM mailbox_rows ORDER BY id")
-        .fetch_all(&w.db.pool)
-        .await
+    let ids: Vec<i64> = backend::run!(w.db.pool, ex => sqlx::query_scalar("SELECT id FROM mailbox_rows ORDER BY id")
+        .fetch_all(ex)
+        .await)
         .unwrap();
 
     let first = std::time::Instant::now();

@@ -18,12 +18,12 @@ use backend::handover::leaver_worklist;
 use backend::mail::deprovisioning_mail::{run_subject, HELD_SUBJECT};
 use backend::roles::Viewer;
 use backend::sessions::{find_session, start_session, SessionToken};
+use backend::storage::Db;
 use backend::Portal;
 use backend::ServiceError;
 use domain::certificate::RevocationReason;
 use domain::deprovisioning::{DeprovisionMode, LeaverRowKind};
 use domain::message::Message;
-use sqlx::SqlitePool;
 
 use super::audit_records;
 use super::certificates::{crl_serials, nap_of, user};
@@ -45,7 +45,7 @@ struct R22 {
 fn config_of(w: &World, adjust: impl FnOnce(&mut Config)) -> Config {
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = None;
+    config.database = w.db.database.clone();
     adjust(&mut config);
     config
 }
@@ -82,7 +82,7 @@ fn csr_pem() -> Vec<u8> {
 }
 
 impl R22 {
-    fn pool(&self) -> &SqlitePool {
+    fn pool(&self) -> &Db {
         &self.w.db.pool
     }
 
@@ -167,25 +167,25 @@ impl R22 {
     }
 
     async fn active(&self, row: i64) -> bool {
-        sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = ?")
+        backend::run!(self.pool(), ex => sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = $1")
             .bind(row)
-            .fetch_one(self.pool())
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap()
     }
 
     async fn links_of(&self, row: i64) -> Vec<(String, String)> {
-        sqlx::query_as("SELECT address, user_id FROM links WHERE row_id = ? ORDER BY address")
+        backend::run!(self.pool(), ex => sqlx::query_as("SELECT address, user_id FROM links WHERE row_id = $1 ORDER BY address")
             .bind(row)
-            .fetch_all(self.pool())
-            .await
+            .fetch_all(ex)
+            .await)
             .unwrap()
     }
 
     async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(self.pool())
-            .await
+        backend::run!(self.pool(), ex => sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(ex)
+            .await)
             .unwrap()
     }
 
@@ -701,10 +701,10 @@ async fn r22_s5_a_reactivation_in_the_idm_restores_nothing() {
         "{mine:?}"
     );
     // S5: the NAP reactivates the row; her link still holds, so she can request again.
-    let version: i64 = sqlx::query_scalar("SELECT version FROM mailbox_rows WHERE id = ?")
+    let version: i64 = backend::run!(r.pool(), ex => sqlx::query_scalar("SELECT version FROM mailbox_rows WHERE id = $1")
         .bind(row)
-        .fetch_one(r.pool())
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap();
     backend::rows::set_active(r.pool(), &r.w.nap, &[(row, version)], true)
         .await

@@ -11,7 +11,7 @@ use backend::secret::SecretString;
 use backend::sessions::start_session;
 use backend::storage::outbox::mark_outbox_mail_failed;
 use backend::storage::users::{upsert_user, UserLogin};
-use sqlx::SqlitePool;
+use backend::storage::Db;
 
 use backend::roles::Viewer;
 
@@ -33,27 +33,27 @@ async fn nap_logs_in(r: &R23World, id: &str, groups: &[&str]) {
     .unwrap();
 }
 
-async fn digests(pool: &SqlitePool) -> Vec<Queued> {
+async fn digests(pool: &Db) -> Vec<Queued> {
     queued_with_subject(pool, &digest_subject("example.org")).await
 }
 
-async fn version_of(pool: &SqlitePool, row: i64) -> i64 {
-    sqlx::query_scalar("SELECT version FROM mailbox_rows WHERE id = ?")
+async fn version_of(pool: &Db, row: i64) -> i64 {
+    backend::run!(pool, ex => sqlx::query_scalar("SELECT version FROM mailbox_rows WHERE id = $1")
         .bind(row)
-        .fetch_one(pool)
-        .await
-        .unwrap()
+        .fetch_one(ex)
+        .await)
+    .unwrap()
 }
 
 /// The challenge mail queued for `address` fails for good, as the worker records it.
-async fn fail_challenge_mail(pool: &SqlitePool, address: &str) {
-    let id: i64 = sqlx::query_scalar(
+async fn fail_challenge_mail(pool: &Db, address: &str) {
+    let id: i64 = backend::run!(pool, ex => sqlx::query_scalar(
         "SELECT o.id FROM mail_outbox o JOIN challenges c ON c.id = o.challenge_id
-         WHERE c.address = ? ORDER BY o.id DESC LIMIT 1",
+         WHERE c.address = $1 ORDER BY o.id DESC LIMIT 1",
     )
     .bind(address)
-    .fetch_one(pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     let mut conn = pool.acquire().await.unwrap();
     mark_outbox_mail_failed(&mut conn, id, "550 5.1.1 mailbox unknown")
@@ -70,11 +70,11 @@ async fn r23_digest_lists_leavers_expiring_certificates_failed_and_expired_chall
     login(r.pool(), "bert", None).await;
     let anna = r.linked_row("anna@example.org", "anna").await;
     let cert = r.issue("anna", anna, "anna@example.org").await;
-    sqlx::query("UPDATE certificates SET not_after = ? WHERE id = ?")
+    backend::run!(r.pool(), ex => sqlx::query("UPDATE certificates SET not_after = $1 WHERE id = $2")
         .bind(clock::now() + 20 * DAY)
         .bind(cert.id)
-        .execute(r.pool())
-        .await
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap();
     let bert = r.linked_row("bert@example.org", "bert").await;
     r.issue("bert", bert, "bert@example.org").await;
@@ -166,9 +166,9 @@ async fn r23_digest_with_nothing_to_say_sends_no_mail() {
     assert_eq!(send_due_digests(&r.portal, clock::now()).await.unwrap(), 0);
 
     assert!(digests(r.pool()).await.is_empty());
-    let looked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nap_digests WHERE mailed = 0")
-        .fetch_one(r.pool())
-        .await
+    let looked: i64 = backend::run!(r.pool(), ex => sqlx::query_scalar("SELECT COUNT(*) FROM nap_digests WHERE mailed = FALSE")
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(
         looked, 1,

@@ -21,11 +21,11 @@ use backend::secret::SecretString;
 use backend::sessions::start_session;
 use backend::sign_in::{sign_in_with_password, SignInConfig, SignInGuard, SignInRefused};
 use backend::storage::sign_in_events::list_sign_in_events;
+use backend::storage::Db;
 use backend::Portal;
 use domain::deprovisioning::DeprovisionMode;
 use domain::message::Message;
 use serde_json::{json, Value};
-use sqlx::SqlitePool;
 
 use super::certificates::{nap_of, user};
 use super::challenges::{add_row, token_for, world, World};
@@ -44,7 +44,7 @@ async fn bar_world_with(adjust: impl FnOnce(&mut Config)) -> Bar {
     let w = world().await;
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = None;
+    config.database = w.db.database.clone();
     adjust(&mut config);
     let portal = Portal::open(config).await.unwrap();
     Bar {
@@ -89,7 +89,7 @@ fn csr_pem() -> Vec<u8> {
 }
 
 impl Bar {
-    fn pool(&self) -> &SqlitePool {
+    fn pool(&self) -> &Db {
         &self.w.db.pool
     }
 
@@ -132,15 +132,15 @@ impl Bar {
     }
 
     async fn count(&self, sql: &str, user_id: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        backend::run!(self.pool(), ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
             .bind(user_id)
-            .fetch_one(self.pool())
-            .await
-            .unwrap()
+            .fetch_one(ex)
+            .await)
+        .unwrap()
     }
 
     async fn sessions_of(&self, user_id: &str) -> i64 {
-        self.count("SELECT COUNT(*) FROM sessions WHERE user_id = ?", user_id)
+        self.count("SELECT COUNT(*) FROM sessions WHERE user_id = $1", user_id)
             .await
     }
 
@@ -179,9 +179,9 @@ async fn r22_no_oidc_session_starts_for_a_user_the_idm_deactivated_until_it_reac
     let b = bar_world().await;
     let anna = b.provisions("anna", "ext-anna").await;
     b.oidc_login("anna").await.unwrap();
-    let last_login: i64 = sqlx::query_scalar("SELECT last_login_at FROM users WHERE id = 'anna'")
-        .fetch_one(b.pool())
-        .await
+    let last_login: i64 = backend::run!(b.pool(), ex => sqlx::query_scalar("SELECT last_login_at FROM users WHERE id = 'anna'")
+        .fetch_one(ex)
+        .await)
         .unwrap();
 
     b.sets_active(&anna.id, false).await;
@@ -194,9 +194,9 @@ async fn r22_no_oidc_session_starts_for_a_user_the_idm_deactivated_until_it_reac
     );
     // Refused before anything was written: no session, the user record as it was.
     assert_eq!(b.sessions_of("anna").await, 0);
-    let after: i64 = sqlx::query_scalar("SELECT last_login_at FROM users WHERE id = 'anna'")
-        .fetch_one(b.pool())
-        .await
+    let after: i64 = backend::run!(b.pool(), ex => sqlx::query_scalar("SELECT last_login_at FROM users WHERE id = 'anna'")
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(after, last_login);
     // Nobody else is barred: neither someone the IdM never named nor another active User.
@@ -323,10 +323,10 @@ async fn r22_a_session_that_outlived_the_deactivation_gets_no_certificate_and_co
     b.w.send(&[other]).await;
 
     b.sets_active(&anna.id, false).await;
-    let active: bool = sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = ?")
+    let active: bool = backend::run!(b.pool(), ex => sqlx::query_scalar("SELECT active FROM mailbox_rows WHERE id = $1")
         .bind(row)
-        .fetch_one(b.pool())
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert!(active, "proposed, not yet deactivated");
 
@@ -351,7 +351,7 @@ async fn r22_a_session_that_outlived_the_deactivation_gets_no_certificate_and_co
     // Nothing was written: no certificate, the challenge still pending, no link made.
     assert_eq!(
         b.count(
-            "SELECT COUNT(*) FROM certificates WHERE user_id = ?",
+            "SELECT COUNT(*) FROM certificates WHERE user_id = $1",
             "anna"
         )
         .await,
@@ -359,16 +359,16 @@ async fn r22_a_session_that_outlived_the_deactivation_gets_no_certificate_and_co
     );
     assert_eq!(
         b.count(
-            "SELECT COUNT(*) FROM links WHERE user_id = ? AND address = 'anna.s@example.org'",
+            "SELECT COUNT(*) FROM links WHERE user_id = $1 AND address = 'anna.s@example.org'",
             "anna"
         )
         .await,
         0
     );
     let state: String =
-        sqlx::query_scalar("SELECT state FROM challenges WHERE address = 'anna.s@example.org'")
-            .fetch_one(b.pool())
-            .await
+        backend::run!(b.pool(), ex => sqlx::query_scalar("SELECT state FROM challenges WHERE address = 'anna.s@example.org'")
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(state, "pending");
     // Others are not held up.

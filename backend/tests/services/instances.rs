@@ -214,7 +214,9 @@ async fn r09_mail_a_killed_instance_had_sent_is_recorded_from_its_journal_not_se
 /// SQLite file, as another process has) and the same CA, opened from the folder.
 async fn second_instance(c: &super::certificates::CertWorld) -> backend::Portal {
     let config = c.portal.config.clone();
-    let pool = backend::db::open(&config.database_path()).await.unwrap();
+    let pool = backend::db::open_database(&config.database())
+        .await
+        .unwrap();
     let ca =
         backend::ca::EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url()).unwrap();
     backend::Portal {

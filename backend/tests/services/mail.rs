@@ -14,8 +14,8 @@ use backend::mail::{
     WorkerSettings,
 };
 use backend::secret::SecretString;
+use backend::storage::Db;
 use mailparse::MailHeaderMap;
-use sqlx::SqlitePool;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -249,12 +249,12 @@ async fn worker_wakes_on_notify_and_stops_on_shutdown() {
         .unwrap();
 }
 
-async fn wait_until(pool: &SqlitePool, state: &str, count: i64) {
+async fn wait_until(pool: &Db, state: &str, count: i64) {
     for _ in 0..200 {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = ?")
+        let n: i64 = backend::run!(pool, ex => sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = $1")
             .bind(state)
-            .fetch_one(pool)
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
         if n >= count {
             return;

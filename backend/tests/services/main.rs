@@ -24,21 +24,21 @@ mod sign_in;
 
 use backend::identity::{Identity, IdentitySource};
 use backend::storage::audit::AuditRecord;
-use sqlx::SqlitePool;
+use backend::storage::Db;
 
 /// Every audit record, oldest first.
-pub async fn audit_records(pool: &SqlitePool) -> Vec<AuditRecord> {
-    sqlx::query_as(
+pub async fn audit_records(pool: &Db) -> Vec<AuditRecord> {
+    backend::run!(pool, ex => sqlx::query_as(
         "SELECT id, at, actor, domain_id, row_id, kind, subject, before, after
          FROM audit_records ORDER BY id",
     )
-    .fetch_all(pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap()
 }
 
 /// Fails if any audit record holds one of `secrets` or a password hash (Q6).
-pub async fn assert_audit_holds_no_secret(pool: &SqlitePool, secrets: &[&str]) {
+pub async fn assert_audit_holds_no_secret(pool: &Db, secrets: &[&str]) {
     for r in audit_records(pool).await {
         let text = format!(
             "{} {} {:?} {:?} {:?}",

@@ -10,9 +10,9 @@ use backend::mail::templates::REMINDER_SUBJECT;
 use backend::reminders::send_due_reminders;
 use backend::roles::Viewer;
 use backend::storage::users::{upsert_user, UserLogin};
+use backend::storage::Db;
 use backend::Portal;
 use domain::certificate::RevocationReason;
-use sqlx::SqlitePool;
 
 use super::challenges::{add_row, session_user, set_active, token_for, world, World};
 
@@ -34,12 +34,12 @@ pub(super) async fn r23_world() -> R23World {
 fn config_of(w: &World) -> backend::config::Config {
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = None;
+    config.database = w.db.database.clone();
     config
 }
 
 impl R23World {
-    pub(super) fn pool(&self) -> &SqlitePool {
+    pub(super) fn pool(&self) -> &Db {
         &self.w.db.pool
     }
 
@@ -77,7 +77,7 @@ impl R23World {
 }
 
 /// A person who has logged in; `email` is what the IdM said.
-pub(super) async fn login(pool: &SqlitePool, id: &str, email: Option<&str>) {
+pub(super) async fn login(pool: &Db, id: &str, email: Option<&str>) {
     let mut conn = pool.acquire().await.unwrap();
     upsert_user(
         &mut conn,
@@ -122,40 +122,40 @@ pub(super) struct Queued {
 }
 
 /// Every queued mail with this subject, oldest first.
-pub(super) async fn queued_with_subject(pool: &SqlitePool, subject: &str) -> Vec<Queued> {
-    sqlx::query_as(
+pub(super) async fn queued_with_subject(pool: &Db, subject: &str) -> Vec<Queued> {
+    backend::run!(pool, ex => sqlx::query_as(
         "SELECT recipient, subject, COALESCE(body_text, '') AS body_text FROM mail_outbox
-         WHERE subject = ? ORDER BY id",
+         WHERE subject = $1 ORDER BY id",
     )
     .bind(subject)
-    .fetch_all(pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap()
 }
 
-async fn reminders(pool: &SqlitePool) -> Vec<Queued> {
+async fn reminders(pool: &Db) -> Vec<Queued> {
     queued_with_subject(pool, REMINDER_SUBJECT).await
 }
 
 /// The steps recorded for a certificate, largest first.
-async fn steps_of(pool: &SqlitePool, certificate_id: i64) -> Vec<i64> {
-    sqlx::query_scalar(
-        "SELECT days_before FROM certificate_reminders WHERE certificate_id = ?
+async fn steps_of(pool: &Db, certificate_id: i64) -> Vec<i64> {
+    backend::run!(pool, ex => sqlx::query_scalar(
+        "SELECT days_before FROM certificate_reminders WHERE certificate_id = $1
          ORDER BY days_before DESC",
     )
     .bind(certificate_id)
-    .fetch_all(pool)
-    .await
+    .fetch_all(ex)
+    .await)
     .unwrap()
 }
 
-async fn set_not_after(pool: &SqlitePool, id: i64, not_after: i64) {
-    sqlx::query("UPDATE certificates SET not_after = ? WHERE id = ?")
+async fn set_not_after(pool: &Db, id: i64, not_after: i64) {
+    backend::run!(pool, ex => sqlx::query("UPDATE certificates SET not_after = $1 WHERE id = $2")
         .bind(not_after)
         .bind(id)
-        .execute(pool)
-        .await
-        .unwrap();
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap();
 }
 
 #[tokio::test]

@@ -3,8 +3,8 @@ use backend::domains::register_domain;
 use backend::roles::{Refusal, Viewer};
 use backend::sessions::SessionUser;
 use backend::storage::domains::DomainRecord;
+use backend::storage::Db;
 use backend::testing::fresh_db;
-use sqlx::SqlitePool;
 
 fn user(groups: &[&str]) -> SessionUser {
     SessionUser {
@@ -17,7 +17,7 @@ fn user(groups: &[&str]) -> SessionUser {
     }
 }
 
-async fn two_domains(pool: &SqlitePool) -> (DomainRecord, DomainRecord) {
+async fn two_domains(pool: &Db) -> (DomainRecord, DomainRecord) {
     let a = register_domain(pool, "olga", "a.example", "nap-a")
         .await
         .unwrap();

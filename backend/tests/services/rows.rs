@@ -10,12 +10,12 @@ use backend::rows::{
     SortKey, StateFilter,
 };
 use backend::sessions::SessionUser;
+use backend::storage::Db;
 use backend::testing::{fresh_db, TestDb};
 use backend::ServiceError;
 use domain::mailbox::MailboxType;
 use domain::message::Message;
 use domain::row::Field;
-use sqlx::SqlitePool;
 
 use super::audit_records;
 
@@ -25,7 +25,7 @@ fn now() -> i64 {
     backend::clock::now()
 }
 
-pub(super) async fn viewer(pool: &SqlitePool, user_id: &str, groups: &[&str]) -> Viewer {
+pub(super) async fn viewer(pool: &Db, user_id: &str, groups: &[&str]) -> Viewer {
     let config = Config {
         operator_group: "pki-ops".into(),
         ..Config::default()
@@ -51,7 +51,7 @@ pub(super) struct World {
 }
 
 impl World {
-    pub(super) fn pool(&self) -> &SqlitePool {
+    pub(super) fn pool(&self) -> &Db {
         &self.db.pool
     }
 }
@@ -127,22 +127,22 @@ fn field_errors(e: ServiceError) -> Vec<(Field, String)> {
     }
 }
 
-async fn add_user(pool: &SqlitePool, id: &str, given: &str, family: &str) {
-    sqlx::query(
+async fn add_user(pool: &Db, id: &str, given: &str, family: &str) {
+    backend::run!(pool, ex => sqlx::query(
         "INSERT INTO users (id, source, given_name, family_name, first_seen_at, last_login_at)
-         VALUES (?, 'local', ?, ?, 0, 0)",
+         VALUES ($1, 'local', $2, $3, 0, 0)",
     )
     .bind(id)
     .bind(given)
     .bind(family)
-    .execute(pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
 }
 
 /// A challenge of a row as the challenge service will store it; marks the row as challenged (R3).
 async fn challenge(
-    pool: &SqlitePool,
+    pool: &Db,
     row_id: i64,
     address: &str,
     state: &str,
@@ -150,10 +150,10 @@ async fn challenge(
     confirmed_by: Option<&str>,
 ) -> i64 {
     let resolved_at = (state != "pending").then_some(created_at + 10);
-    let id: i64 = sqlx::query_scalar(
+    let id: i64 = backend::run!(pool, ex => sqlx::query_scalar(
         "INSERT INTO challenges (row_id, address, recipient, token_hash, state, created_at,
              expires_at, resolved_at, confirmed_by)
-         VALUES (?, ?, ?, randomblob(32), ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(row_id)
     .bind(address)
@@ -163,50 +163,51 @@ async fn challenge(
     .bind(created_at + 7 * 86_400)
     .bind(resolved_at)
     .bind(confirmed_by)
-    .fetch_one(pool)
-    .await
+    .bind(backend::testing::unique_token_hash())
+    .fetch_one(ex)
+    .await)
     .unwrap();
-    sqlx::query("UPDATE mailbox_rows SET challenged = 1 WHERE id = ?")
+    backend::run!(pool, ex => sqlx::query("UPDATE mailbox_rows SET challenged = TRUE WHERE id = $1")
         .bind(row_id)
-        .execute(pool)
-        .await
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap();
     id
 }
 
 /// A confirmed challenge of `address` by `user` and the link it made (R11).
-async fn link(pool: &SqlitePool, row_id: i64, address: &str, user: &str, at: i64) {
+async fn link(pool: &Db, row_id: i64, address: &str, user: &str, at: i64) {
     let challenge_id = challenge(pool, row_id, address, "confirmed", at - 10, Some(user)).await;
-    sqlx::query(
-        "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at) VALUES (?, ?, ?, ?, ?)",
+    backend::run!(pool, ex => sqlx::query(
+        "INSERT INTO links (address, row_id, user_id, challenge_id, linked_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(address)
     .bind(row_id)
     .bind(user)
     .bind(challenge_id)
     .bind(at)
-    .execute(pool)
-    .await
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
 }
 
-async fn linked_addresses(pool: &SqlitePool, row_id: i64) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT address, user_id FROM links WHERE row_id = ? ORDER BY address")
+async fn linked_addresses(pool: &Db, row_id: i64) -> Vec<(String, String)> {
+    backend::run!(pool, ex => sqlx::query_as("SELECT address, user_id FROM links WHERE row_id = $1 ORDER BY address")
         .bind(row_id)
-        .fetch_all(pool)
-        .await
+        .fetch_all(ex)
+        .await)
         .unwrap()
 }
 
-async fn challenge_states(pool: &SqlitePool, row_id: i64) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT address, state FROM challenges WHERE row_id = ? ORDER BY id")
+async fn challenge_states(pool: &Db, row_id: i64) -> Vec<(String, String)> {
+    backend::run!(pool, ex => sqlx::query_as("SELECT address, state FROM challenges WHERE row_id = $1 ORDER BY id")
         .bind(row_id)
-        .fetch_all(pool)
-        .await
+        .fetch_all(ex)
+        .await)
         .unwrap()
 }
 
-async fn kinds(pool: &SqlitePool) -> Vec<String> {
+async fn kinds(pool: &Db) -> Vec<String> {
     audit_records(pool)
         .await
         .into_iter()
@@ -845,9 +846,9 @@ async fn r02_there_is_no_way_to_change_the_primary_address() {
     assert_eq!(edited.primary, "anna@example.org");
     assert_eq!(edited.last_name, "Evil");
     assert_eq!(edited.addresses[0].address, "anna@example.org");
-    let primaries: Vec<String> = sqlx::query_scalar("SELECT primary_address FROM mailbox_rows")
-        .fetch_all(w.pool())
-        .await
+    let primaries: Vec<String> = backend::run!(w.pool(), ex => sqlx::query_scalar("SELECT primary_address FROM mailbox_rows")
+        .fetch_all(ex)
+        .await)
         .unwrap();
     assert_eq!(primaries, ["anna@example.org"]);
 }
@@ -889,11 +890,11 @@ async fn r16_a_deleted_rows_id_and_trail_never_pass_to_a_new_row() {
     .unwrap();
 
     // Assert: new ids, and each row's trail is its own.
-    let carl: i64 = sqlx::query_scalar(
+    let carl: i64 = backend::run!(w.pool(), ex => sqlx::query_scalar(
         "SELECT id FROM mailbox_rows WHERE primary_address = 'carl@example.org'",
     )
-    .fetch_one(w.pool())
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert!(
         bert.id > anna.id && carl > bert.id,
@@ -958,10 +959,10 @@ async fn r03_a_row_can_be_deleted_until_a_challenge_is_sent() {
         get_row(w.pool(), &w.nora, row.id).await,
         Err(ServiceError::NotFound(_))
     ));
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE row_id = ?")
+    let left: i64 = backend::run!(w.pool(), ex => sqlx::query_scalar("SELECT COUNT(*) FROM addresses WHERE row_id = $1")
         .bind(row.id)
-        .fetch_one(w.pool())
-        .await
+        .fetch_one(ex)
+        .await)
         .unwrap();
     assert_eq!(left, 0);
     let deleted = audit_records(w.pool()).await.pop().unwrap();
@@ -1060,12 +1061,12 @@ async fn r04_alias_edit_supersedes_pending_drops_only_removed_alias_links() {
         .await
         .iter()
         .all(|(_, s)| s != "pending"));
-    let unresolved: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM challenges WHERE row_id = ? AND resolved_at IS NULL",
+    let unresolved: i64 = backend::run!(w.pool(), ex => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM challenges WHERE row_id = $1 AND resolved_at IS NULL",
     )
     .bind(row.id)
-    .fetch_one(w.pool())
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert_eq!(unresolved, 0);
     assert_eq!(
@@ -1168,14 +1169,15 @@ async fn r05_applicant_or_type_change_supersedes_and_drops_all_links_but_keeps_c
         None,
     )
     .await;
-    sqlx::query(
+    backend::run!(w.pool(), ex => sqlx::query(
         "INSERT INTO certificates (serial, row_id, user_id, subject, addresses, key_source,
              not_before, not_after, der, issued_at)
-         VALUES ('01', ?, 'sub-anna', 'E=helpdesk@example.org', '[\"helpdesk@example.org\"]', 'csr', 0, 1, x'00', 0)",
+         VALUES ('01', $1, 'sub-anna', 'E=helpdesk@example.org', '[\"helpdesk@example.org\"]', 'csr', 0, 1, $2, 0)",
     )
     .bind(help.id)
-    .execute(w.pool())
-    .await
+    .bind(&[0_u8][..])
+    .execute(ex)
+    .await.map(backend::storage::engine::Done::from))
     .unwrap();
     let help = get_row(w.pool(), &w.nora, help.id).await.unwrap();
     let new_applicant = functional("Helpdesk", "support@example.org", "bert@other.net");
@@ -1203,10 +1205,10 @@ async fn r05_applicant_or_type_change_supersedes_and_drops_all_links_but_keeps_c
         .iter()
         .all(|(_, s)| s != "pending"));
     let certificates: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE row_id = ?")
+        backend::run!(w.pool(), ex => sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE row_id = $1")
             .bind(help.id)
-            .fetch_one(w.pool())
-            .await
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(certificates, 1, "issued certificates stay (R12)");
     assert!(edited
@@ -1801,9 +1803,9 @@ async fn list_rows_sorts_by_every_column_in_both_directions() {
         ["cleo@example.org", "hannah@example.org"],
         "inactive first"
     );
-    sqlx::query("UPDATE mailbox_rows SET updated_at = updated_at + 100 WHERE primary_address = 'emil@example.org'")
-        .execute(w.pool())
-        .await
+    backend::run!(w.pool(), ex => sqlx::query("UPDATE mailbox_rows SET updated_at = updated_at + 100 WHERE primary_address = 'emil@example.org'")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap();
     let by_updated = primaries(
         &w,
@@ -2037,16 +2039,19 @@ async fn search_follows_edits_and_deletions() {
         .unwrap();
     assert_eq!(found("weber").await, 0);
     // The trigram index itself forgot the row (the cascade ran its trigger) and agrees with the
-    // stored texts.
+    // stored texts: SQLite's FTS5 table (PostgreSQL's index is inside the engine).
+    if backend::testing::on_postgres() {
+        return;
+    }
     let indexed: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM row_search WHERE row_search MATCH '\"weber\"'")
-            .fetch_one(w.pool())
-            .await
+        backend::run!(w.pool(), ex => sqlx::query_scalar("SELECT COUNT(*) FROM row_search WHERE row_search MATCH '\"weber\"'")
+            .fetch_one(ex)
+            .await)
             .unwrap();
     assert_eq!(indexed, 0);
-    sqlx::query("INSERT INTO row_search (row_search, rank) VALUES ('integrity-check', 1)")
-        .execute(w.pool())
-        .await
+    backend::run!(w.pool(), ex => sqlx::query("INSERT INTO row_search (row_search, rank) VALUES ('integrity-check', 1)")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
         .unwrap();
 }
 
@@ -2272,11 +2277,11 @@ async fn p2_list_rows_timings_over_100_000_rows() {
         .unwrap();
     println!("filled 100 000 rows in {:?}", started.elapsed());
     if let Ok(path) = std::env::var("P2_KEEP_DB") {
-        sqlx::query("VACUUM INTO ?")
+        backend::run!(db.pool, ex => sqlx::query("VACUUM INTO $1")
             .bind(path)
-            .execute(&db.pool)
-            .await
-            .unwrap();
+            .execute(ex)
+            .await.map(backend::storage::engine::Done::from))
+        .unwrap();
     }
 
     let scenarios: [(&str, RowQuery); 7] = [
@@ -2371,7 +2376,7 @@ async fn p2_list_rows_timings_over_100_000_rows() {
 }
 
 /// Where a list_rows call spends its time: p50 of the storage calls it makes (P2_BREAKDOWN=1).
-async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
+async fn breakdown(pool: &Db, q: &RowQuery) {
     use backend::storage::rows::{
         count_rows, list_address_states, list_row_page, PageStart, RowFilter,
     };
@@ -2415,15 +2420,15 @@ async fn breakdown(pool: &SqlitePool, q: &RowQuery) {
     let (mut t_one, mut t_fifty) = (vec![], vec![]);
     for _ in 0..50 {
         let t = Instant::now();
-        let _: Vec<i64> = sqlx::query_scalar("SELECT 1")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        let _: Vec<i64> = backend::run!(conn, ex => sqlx::query_scalar("SELECT 1")
+            .fetch_all(ex)
+            .await)
+        .unwrap();
         t_one.push(t.elapsed());
         let t = Instant::now();
-        let _: Vec<i64> = sqlx::query_scalar("WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 50) SELECT x FROM s")
-            .fetch_all(&mut *conn)
-            .await
+        let _: Vec<i64> = backend::run!(conn, ex => sqlx::query_scalar("WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < 50) SELECT x FROM s")
+            .fetch_all(ex)
+            .await)
             .unwrap();
         t_fifty.push(t.elapsed());
     }

@@ -11,26 +11,26 @@ use backend::roles::Viewer;
 use backend::rows::{delete_row, list_rows, Anchor, RowQuery, SortKey, StateFilter};
 use backend::search_matches::SearchMatches;
 use backend::sessions::SessionUser;
+use backend::storage::Db;
 use backend::testing::{fill_domain, fresh_db};
 use domain::mailbox::MailboxType;
-use sqlx::SqlitePool;
 
 const ROWS: usize = 700;
 const PAGE_SIZE: u32 = 40;
 
 /// The primary addresses of the rows matching `q`, in its order: written independently of the
 /// storage module, as the filters read in SPEC §2 and the table's sort keys.
-async fn naive(pool: &SqlitePool, q: &RowQuery, now: i64) -> Vec<String> {
+async fn naive(pool: &Db, q: &RowQuery, now: i64) -> Vec<String> {
     let state = match q.state {
-        None => "1",
+        None => "TRUE",
         Some(StateFilter::Pending) => {
             "EXISTS (SELECT 1 FROM challenges c WHERE c.row_id = r.id AND c.state = 'pending'
-                 AND c.expires_at > ?4)"
+                 AND c.expires_at > $4)"
         }
         Some(StateFilter::Confirmed) => {
             "EXISTS (SELECT 1 FROM links l WHERE l.row_id = r.id AND NOT EXISTS (
                  SELECT 1 FROM challenges c WHERE c.address = l.address AND c.state = 'pending'
-                 AND c.expires_at > ?4))"
+                 AND c.expires_at > $4))"
         }
         Some(StateFilter::NeverSent) => {
             "EXISTS (SELECT 1 FROM addresses a WHERE a.row_id = r.id AND NOT EXISTS (
@@ -50,27 +50,33 @@ async fn naive(pool: &SqlitePool, q: &RowQuery, now: i64) -> Vec<String> {
         .map(|c| format!("r.{c}{}", if q.descending { " DESC" } else { "" }))
         .collect::<Vec<_>>()
         .join(", ");
+    // "Contains", without LIKE's wildcards.
+    let contains = if backend::testing::on_postgres() {
+        "strpos(t.text, $3) > 0"
+    } else {
+        "instr(t.text, $3) > 0"
+    };
     let sql = format!(
         "SELECT r.primary_address FROM mailbox_rows r JOIN domains d ON d.id = r.domain_id
          WHERE d.name = 'example.org'
-           AND (?1 IS NULL OR r.active = ?1)
-           AND (?2 IS NULL OR r.mailbox_type = ?2)
-           AND (?3 = '' OR EXISTS (SELECT 1 FROM row_search_text t
-                                   WHERE t.row_id = r.id AND instr(t.text, ?3) > 0))
+           AND ($1 IS NULL OR r.active = $1)
+           AND ($2 IS NULL OR r.mailbox_type = $2)
+           AND ($3 = '' OR EXISTS (SELECT 1 FROM row_search_text t
+                                   WHERE t.row_id = r.id AND {contains}))
            AND {state}
          ORDER BY {order}"
     );
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+    backend::run!(pool, ex => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(q.active)
         .bind(q.mailbox_type.map(MailboxType::as_str))
         .bind(q.search.trim().to_lowercase())
         .bind(now)
-        .fetch_all(pool)
-        .await
-        .unwrap()
+        .fetch_all(ex)
+        .await)
+    .unwrap()
 }
 
-async fn viewer(pool: &SqlitePool, user_id: &str, groups: &[&str]) -> Viewer {
+async fn viewer(pool: &Db, user_id: &str, groups: &[&str]) -> Viewer {
     let user = SessionUser {
         user_id: user_id.into(),
         given_name: "Nora".into(),
@@ -186,7 +192,7 @@ fn slice(expected: &[String], page: u32) -> &[String] {
 /// pager does (each page from the anchor row of the page before or after), and checks each page
 /// against the plain query's slice. Returns how many pages it checked.
 async fn step_through(
-    pool: &SqlitePool,
+    pool: &Db,
     search_matches: &SearchMatches,
     nora: &Viewer,
     q: &RowQuery,

@@ -2,9 +2,9 @@ use backend::config::SessionConfig;
 use backend::identity::IdentitySource;
 use backend::sessions::{end_session, find_session, purge_expired_sessions, start_session};
 use backend::storage::users::find_user;
+use backend::storage::Db;
 use backend::testing::fresh_db;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use super::identity;
 
@@ -19,18 +19,18 @@ fn config() -> SessionConfig {
     }
 }
 
-async fn session_count(pool: &SqlitePool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM sessions")
-        .fetch_one(pool)
-        .await
-        .unwrap()
+async fn session_count(pool: &Db) -> i64 {
+    backend::run!(pool, ex => sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(ex)
+        .await)
+    .unwrap()
 }
 
-async fn last_seen(pool: &SqlitePool) -> i64 {
-    sqlx::query_scalar("SELECT last_seen_at FROM sessions")
-        .fetch_one(pool)
-        .await
-        .unwrap()
+async fn last_seen(pool: &Db) -> i64 {
+    backend::run!(pool, ex => sqlx::query_scalar("SELECT last_seen_at FROM sessions")
+        .fetch_one(ex)
+        .await)
+    .unwrap()
 }
 
 #[tokio::test]
@@ -48,18 +48,19 @@ async fn q2_session_id_is_random_and_stored_only_as_its_hash() {
         !format!("{a:?}").contains(cookie),
         "Debug must not show the token"
     );
-    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT id_hash FROM sessions")
-        .fetch_all(&db.pool)
-        .await
+    let stored: Vec<Vec<u8>> =
+        backend::run!(db.pool, ex => sqlx::query_scalar("SELECT id_hash FROM sessions")
+        .fetch_all(ex)
+        .await)
         .unwrap();
     let expected = Sha256::digest(cookie.as_bytes()).to_vec();
     assert!(stored.contains(&expected), "the hash is the key");
-    let in_clear: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM sessions WHERE CAST(id_hash AS TEXT) = ?1 OR groups LIKE '%' || ?1 || '%'",
+    let in_clear: i64 = backend::run!(db.pool, ex => sqlx::query_scalar(
+        "SELECT count(*) FROM sessions WHERE CAST(id_hash AS TEXT) = $1 OR groups LIKE '%' || $1 || '%'",
     )
     .bind(cookie)
-    .fetch_one(&db.pool)
-    .await
+    .fetch_one(ex)
+    .await)
     .unwrap();
     assert_eq!(in_clear, 0, "the session ID itself is nowhere in the table");
 }

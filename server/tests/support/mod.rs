@@ -57,6 +57,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config {
         base_url: address.clone(),
         data_dir: dir.path().to_path_buf(),
+        // A new PostgreSQL database when the suite runs on PostgreSQL.
+        database: backend::testing::database_setting().await,
         ..Config::default()
     };
     configure(&mut config);
@@ -239,10 +241,10 @@ impl TestApp {
     pub async fn challenge_mail_text(&self, recipient: &str) -> String {
         for _ in 0..100 {
             let queued: Option<Option<String>> =
-                sqlx::query_scalar("SELECT body_text FROM mail_outbox WHERE recipient = ?")
+                backend::run!(self.portal.pool, ex => sqlx::query_scalar("SELECT body_text FROM mail_outbox WHERE recipient = $1")
                     .bind(recipient)
-                    .fetch_optional(&self.portal.pool)
-                    .await
+                    .fetch_optional(ex)
+                    .await)
                     .unwrap();
             if let Some(Some(text)) = queued {
                 return text;
