@@ -17,6 +17,11 @@ mail to the Node SMTP test server (end2end/services/smtp-server.js):
    written to the WAL): no row of it lands, the database passes SQLite's integrity check, and the
    instance starts again.
 
+With --postgres (run under scripts/postgres.sh, which sets PG_URL) the three portals share a new
+database on that PostgreSQL instead of the SQLite file (they still share the data folder: the CA and
+the delivery journals); step 3 kills the apply once its transaction has written (it has a
+transaction id) and wrote on for a moment, and PostgreSQL must have rolled it back.
+
 Prints one line of figures; exits non-zero when anything fails.
   RA_PORTAL_BIN            the portal binary (default: the debug build in CARGO_TARGET_DIR)
   INSTANCES_CHECK_MAILS    challenge mails to deliver (default 5000)
@@ -142,12 +147,29 @@ def tail(path, lines=30):
         return ""
 
 
-def db_query(db, sql, args=()):
+POSTGRES = "--postgres" in sys.argv[1:]
+
+
+def db_query(db, sql):
+    """Rows of `sql` on the portals' database: the SQLite file `db`, or the PostgreSQL URL `db`."""
+    if POSTGRES:
+        out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-d", db,
+                              "-c", sql], capture_output=True, text=True, check=True).stdout
+        return [tuple(int(v) if v.lstrip("-").isdigit() else v for v in line.split("\t"))
+                for line in out.splitlines()]
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        return con.execute(sql, args).fetchall()
+        return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def postgres_database():
+    """A new database on PG_URL's server for the portals; its URL."""
+    server = os.environ["PG_URL"]
+    name = f"instances_check_{os.getpid()}"
+    subprocess.run(["psql", "-X", "-q", "-d", server, "-c", f"CREATE DATABASE {name}"], check=True)
+    return server.rsplit("/", 1)[0] + "/" + name
 
 
 def main():
@@ -178,6 +200,8 @@ def main():
             fail("the SMTP test server did not start")
 
         env = {k: v for k, v in os.environ.items() if not k.startswith("RA_PORTAL_")}
+        if POSTGRES:
+            env["RA_PORTAL_DATABASE"] = postgres_database()
         env.update(
             RA_PORTAL_DATA_DIR=data,
             RA_PORTAL_MAIL__SMTP__HOST="127.0.0.1",
@@ -195,9 +219,10 @@ def main():
             p.start(demo=(p.number == 0))
         for p in portals:
             p.wait_healthy()
-        db = os.path.join(data, "portal.sqlite3")
-        migrations = len([f for f in os.listdir(os.path.join(HERE, "migrations")) if f.endswith(".sql")])
-        applied = db_query(db, "SELECT COUNT(*), SUM(success) FROM _sqlx_migrations")[0]
+        db = env["RA_PORTAL_DATABASE"] if POSTGRES else os.path.join(data, "portal.sqlite3")
+        folder = os.path.join(HERE, "migrations", *(["postgres"] if POSTGRES else []))
+        migrations = len([f for f in os.listdir(folder) if f.endswith(".sql")])
+        applied = db_query(db, "SELECT COUNT(*), SUM(CASE WHEN success THEN 1 ELSE 0 END) FROM _sqlx_migrations")[0]
         if applied != (migrations, migrations):
             fail(f"{migrations} migrations, but _sqlx_migrations holds {applied}")
         live = db_query(db, "SELECT COUNT(*) FROM portal_instances")[0][0]
@@ -351,8 +376,10 @@ def main():
         applying.start()
         # The apply's transaction writes its pages into the WAL as it goes: once that grew by
         # 4 MiB the apply is halfway through its writes (the 20 000 rows write some 20 MiB).
+        # On PostgreSQL: once a connection of the database has a transaction id (it wrote), and
+        # a moment later.
         grew = False
-        for _ in range(6000):
+        for _ in range(6000 if not POSTGRES else 0):
             size = os.path.getsize(wal) if os.path.exists(wal) else 0
             if size - wal_before > 4 * 1024 * 1024 or size < wal_before:
                 grew = True
@@ -360,6 +387,15 @@ def main():
             if not applying.is_alive():
                 break
             time.sleep(0.005)
+        if POSTGRES:
+            for _ in range(6000):
+                writing = db_query(db, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                       "AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()")[0][0]
+                if writing or not applying.is_alive():
+                    break
+                time.sleep(0.005)
+            time.sleep(0.3)
+            grew = writing > 0 and applying.is_alive()
         victim.kill()
         applying.join()
         if not grew:
@@ -368,7 +404,7 @@ def main():
             fail(f"the killed apply answered {answer['status']}")
         after = db_query(db, "SELECT COUNT(*) FROM mailbox_rows")[0][0]
         landed = db_query(db, "SELECT COUNT(*) FROM addresses WHERE address LIKE 'bulk%'")[0][0]
-        integrity = db_query(db, "PRAGMA integrity_check")[0][0]
+        integrity = "ok" if POSTGRES else db_query(db, "PRAGMA integrity_check")[0][0]
         # Started 3 + (kills) times, nothing revoked: the refreshers never signed a second CRL.
         crl = db_query(db, "SELECT crl_number FROM crl")
         if crl != [(1,)]:
@@ -380,7 +416,7 @@ def main():
         victim.start()
         victim.wait_healthy()
 
-        print(f"instances-check: {INSTANCES} instances started together (migrated once, one CRL, {start_secs:.1f} s); "
+        print(f"instances-check{' (PostgreSQL)' if POSTGRES else ''}: {INSTANCES} instances started together (migrated once, one CRL, {start_secs:.1f} s); "
               f"{len(expected)} mails queued in {queued_secs:.1f} s and delivered in {delivery_secs:.1f} s "
               f"with {len(kills)} kills: 0 missing, {duplicates} twice (accepted by the relay after the "
               f"sender was killed, before its answer; 0 known to a journal); a {BULK_ROWS}-row apply killed "

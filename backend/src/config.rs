@@ -17,7 +17,7 @@ use crate::secret::SecretString;
 pub const ENV_PREFIX: &str = "RA_PORTAL_";
 
 /// The whole configuration of one portal instance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The public URL people reach the portal at. Challenge links, the CRL URL and the OIDC redirect are
@@ -532,6 +532,42 @@ pub enum UserIdAttribute {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
+// By hand, for one field: a `postgres://` URL in `database` may hold a password (Q6), so its
+// Debug shows the scheme, host and database but no user information.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = self.database.as_ref().map(|d| {
+            let d = d.to_string_lossy();
+            match d.split_once("://") {
+                Some((scheme, rest)) => {
+                    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                    format!("{scheme}://…@{host}")
+                }
+                None => d.into_owned(),
+            }
+        });
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &database)
+            .field("operator_group", &self.operator_group)
+            .field("challenge_lifetime_hours", &self.challenge_lifetime_hours)
+            .field("session", &self.session)
+            .field("mail", &self.mail)
+            .field("oidc", &self.oidc)
+            .field("ca", &self.ca)
+            .field("sign_in", &self.sign_in)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("reminders", &self.reminders)
+            .field("digest", &self.digest)
+            .field("scim", &self.scim)
+            .field("deprovisioning", &self.deprovisioning)
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
 /// The database engine and where it is, from `database`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Database {
@@ -698,7 +734,7 @@ mod tests {
     }
 
     #[test]
-    fn a_postgres_url_selects_postgresql() {
+    fn q6_a_postgres_url_selects_postgresql_and_its_password_never_prints() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("RA_PORTAL_DATABASE", "postgres://portal@db/ra");
             let c = Config::load(None).expect("loads");

@@ -157,6 +157,9 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Tables whose SQLite rowid has a twin column `rowid` on PostgreSQL.
+const ROWID_TWINS: [&str; 1] = ["scim_users"];
+
 /// The portal's tables here and their columns (sorted), without SQLite's own and the search
 /// index only SQLite has.
 async fn sqlite_tables(
@@ -177,6 +180,11 @@ async fn sqlite_tables(
             .bind(&name)
             .fetch_all(&mut *conn)
             .await?;
+        // SQLite's implicit rowid, which PostgreSQL keeps as a column where the portal orders by
+        // it (postgres/0016): copied like any other.
+        if ROWID_TWINS.contains(&name.as_str()) {
+            columns.push("rowid".to_owned());
+        }
         columns.sort();
         tables.insert(name, columns);
     }

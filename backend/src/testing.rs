@@ -28,19 +28,74 @@ pub fn on_postgres() -> bool {
     postgres_server().is_some()
 }
 
-/// The `database` setting for a test's portal: a new PostgreSQL database's URL when the tests run
-/// on PostgreSQL, else `None` (the SQLite file in the data folder).
-pub async fn database_setting() -> Option<std::path::PathBuf> {
+/// The database of a test's portal: on PostgreSQL a new database, dropped with this value; else
+/// the SQLite file in the portal's data folder. Keep it alive for the test's length.
+pub struct TestDatabase {
+    /// The portal's `database` setting: the URL on PostgreSQL, `None` for the SQLite default.
+    pub setting: Option<std::path::PathBuf>,
+    _postgres: Option<PostgresTestDatabase>,
+}
+
+/// The database for a test's portal (see [`TestDatabase`]).
+pub async fn test_database() -> TestDatabase {
     match postgres_server() {
-        Some(server) => Some(fresh_postgres_database(&server).await.into()),
-        None => None,
+        Some(server) => {
+            let database = fresh_postgres_database(&server).await;
+            TestDatabase {
+                setting: Some(database.url.clone().into()),
+                _postgres: Some(database),
+            }
+        }
+        None => TestDatabase {
+            setting: None,
+            _postgres: None,
+        },
+    }
+}
+
+/// A test's database on the PostgreSQL server, dropped when the value is: each is a few MB, and
+/// a run of the suites makes some three hundred.
+pub struct PostgresTestDatabase {
+    /// Its URL.
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl Drop for PostgresTestDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // A thread with a runtime of its own: `drop` cannot await, and the test's runtime may be
+        // ending. FORCE ends the connections the test's pool still holds.
+        let dropped = std::thread::spawn(move || -> Result<(), String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&server)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())?;
+                admin.close().await.map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("test database not dropped (the cluster is thrown away anyway): {e}");
+        }
     }
 }
 
 /// Makes a new database on `server` from the migrated template (made and migrated by the first
 /// test that needs it, under an advisory lock so that parallel tests and test binaries wait for
-/// it) and returns its URL.
-pub async fn fresh_postgres_database(server: &str) -> String {
+/// it).
+pub async fn fresh_postgres_database(server: &str) -> PostgresTestDatabase {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let mut admin = PgConnection::connect(server)
         .await
@@ -86,7 +141,11 @@ pub async fn fresh_postgres_database(server: &str) -> String {
     .await
     .expect("create the test database");
     admin.close().await.ok();
-    database_url(server, &name)
+    PostgresTestDatabase {
+        url: database_url(server, &name),
+        server: server.to_owned(),
+        name,
+    }
 }
 
 /// `server`'s URL with another database name.
@@ -114,12 +173,17 @@ pub struct TestDb {
     /// The `database` setting of a portal on this database: `None` for the SQLite file in `dir`
     /// (the default), the URL on PostgreSQL.
     pub database: Option<std::path::PathBuf>,
+    /// Drops the PostgreSQL database at the end (after the pool, declared above).
+    _postgres: Option<PostgresTestDatabase>,
 }
 
 /// Makes a new database file for one test.
 pub async fn fresh_db() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
-    let database = database_setting().await;
+    let TestDatabase {
+        setting: database,
+        _postgres,
+    } = test_database().await;
     let pool = match &database {
         Some(url) => crate::db::open_postgres(&url.to_string_lossy()).await,
         None => crate::db::open(&dir.path().join("portal.sqlite3")).await,
@@ -130,6 +194,7 @@ pub async fn fresh_db() -> TestDb {
         dir,
         search_matches: Default::default(),
         database,
+        _postgres,
     }
 }
 
@@ -318,4 +383,21 @@ pub fn p1_csv_file(lines: usize) -> String {
 pub fn unique_token_hash() -> Vec<u8> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!("{:032}", NEXT.fetch_add(1, Ordering::Relaxed)).into_bytes()
+}
+
+/// A port to hand to a child process, below Linux's ephemeral range (32768 and up): a port the
+/// kernel gave out for `bind(0)` is free only until the next outgoing connection takes it, and the
+/// suites' many database connections (on PostgreSQL) made that happen.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let seed = u64::from(std::process::id())
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(NEXT.fetch_add(7_919, Ordering::Relaxed));
+    for i in 0..10_000_u64 {
+        let port = 20_000 + (seed.wrapping_add(i.wrapping_mul(104_729)) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }

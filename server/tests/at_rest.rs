@@ -69,13 +69,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use backend::testing::free_port;
 
 /// `ra-portal` on the data folder `data`, with nothing of the caller's `RA_PORTAL_*` settings.
 fn ra_portal(data: &Path) -> Command {

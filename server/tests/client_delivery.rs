@@ -52,7 +52,6 @@ async fn serve_site() -> Served {
     let config = Config {
         base_url: address.clone(),
         data_dir: data,
-        database: backend::testing::database_setting().await,
         ..Config::default()
     };
     let portal = Portal::open(config).await.unwrap();

@@ -95,13 +95,7 @@ impl Drop for Proc {
 }
 
 /// A port nothing listens on right now (bound and released; good enough on a test machine).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use backend::testing::free_port;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

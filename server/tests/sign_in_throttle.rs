@@ -26,7 +26,6 @@ async fn portal_with(
         data_dir: dir.path().to_path_buf(),
         sign_in,
         trusted_proxies,
-        database: backend::testing::database_setting().await,
         ..Config::default()
     };
     let portal = Portal::open(config).await.unwrap();

@@ -275,13 +275,7 @@ struct SmtpServer {
     _dir: tempfile::TempDir,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use backend::testing::free_port;
 
 fn end2end() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../end2end")

@@ -17,6 +17,8 @@ pub struct TestApp {
     pub portal: Portal,
     /// Keeps the data folder alive.
     pub dir: TempDir,
+    /// Keeps the test's PostgreSQL database (when the suite runs on PostgreSQL) until the end.
+    _database: backend::testing::TestDatabase,
 }
 
 /// The roles of SPEC §1, as logged-in test users.
@@ -51,6 +53,7 @@ pub async fn spawn_app() -> TestApp {
 /// [`spawn_app`] with a configuration `configure` changes first (e.g. a low API rate limit).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     server::telemetry::init();
+    let database = backend::testing::test_database().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -58,7 +61,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         base_url: address.clone(),
         data_dir: dir.path().to_path_buf(),
         // A new PostgreSQL database when the suite runs on PostgreSQL.
-        database: backend::testing::database_setting().await,
+        database: database.setting.clone(),
         ..Config::default()
     };
     configure(&mut config);
@@ -75,6 +78,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         address,
         portal,
         dir,
+        _database: database,
     }
 }
 
