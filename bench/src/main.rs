@@ -28,6 +28,7 @@ mod p2;
 mod p3;
 mod p4;
 mod portal_process;
+mod postgres;
 mod report;
 mod seed;
 
@@ -204,8 +205,29 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
     } else {
         drop(listener);
     }
+    // The same data on PostgreSQL, copied before P3 adds its mail (issue 22).
+    let on_postgres = if sections.contains(&Section::P2) || sections.contains(&Section::P3) {
+        postgres::copy_of(&portal, &mut report).await?
+    } else {
+        None
+    };
     if sections.contains(&Section::P3) {
         p3::run(&portal, domain.id, &mut report).await?;
+    }
+    if let Some(url) = on_postgres {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let pg_portal = postgres::open(&portal, &url, base_url).await?;
+        report.set_engine(Some("PostgreSQL"));
+        if sections.contains(&Section::P2) {
+            let app = app::RunningApp::start(&pg_portal, listener).await?;
+            p2::run(&pg_portal, &app, &mut report).await?;
+            app.stop().await;
+        }
+        if sections.contains(&Section::P3) {
+            p3::run(&pg_portal, domain.id, &mut report).await?;
+        }
+        report.set_engine(None);
     }
 
     finish(report, started, dir, &portal).await

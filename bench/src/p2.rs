@@ -437,6 +437,15 @@ async fn service_alone(
 /// 20 000th on (P3's selection, the first 10 000 active rows, stays untouched). Written as
 /// `challenges::send_challenges` leaves them, less the mail (nothing is delivered meanwhile).
 async fn add_pending_challenges(portal: &Portal) -> anyhow::Result<u64> {
+    // A portal copied from the SQLite run (PostgreSQL, crate::postgres) has them already.
+    let pending: i64 = backend::run!(portal.pool, ex => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM challenges WHERE state = 'pending'",
+    )
+    .fetch_one(ex)
+    .await)?;
+    if pending > 0 {
+        return Ok(pending as u64);
+    }
     let now = backend::clock::now();
     let mut tx = portal.pool.begin().await?;
     let done = backend::run!(tx, ex => sqlx::query(

@@ -84,6 +84,8 @@ impl Figure {
 #[derive(Debug, Default)]
 pub struct Report {
     figures: Vec<Figure>,
+    /// The engine named in the figures pushed now (`None`: SQLite, the default, unnamed).
+    engine: Option<&'static str>,
 }
 
 impl Report {
@@ -91,8 +93,17 @@ impl Report {
         Report::default()
     }
 
+    /// Names `engine` in the figures pushed from now on ("on PostgreSQL: …"); `None` again for
+    /// SQLite's.
+    pub fn set_engine(&mut self, engine: Option<&'static str>) {
+        self.engine = engine;
+    }
+
     /// Adds a figure and prints it at once (a long run shows progress).
-    pub fn push(&mut self, figure: Figure) {
+    pub fn push(&mut self, mut figure: Figure) {
+        if let Some(engine) = self.engine {
+            figure.name = format!("on {engine}: {}", figure.name);
+        }
         println!(
             "  [{}] {}: {}{}",
             figure.target_id,

@@ -1,0 +1,61 @@
+//! P2 and P3 on PostgreSQL beside SQLite (issue 22). The seeded SQLite portal's database is copied
+//! with `copy-to` into a new database on the throwaway cluster of scripts/postgres.sh (`PG_URL`:
+//! fsync off, as the tests run it), a second portal opens that database with the same CA, and the
+//! same measurements run on it, their figures named "on PostgreSQL".
+
+use anyhow::Context;
+use backend::config::Config;
+use backend::Portal;
+use sqlx::{Connection, PgConnection};
+
+use crate::report::{Figure, Report};
+
+/// The database the copy goes to (dropped first if an earlier run left it).
+const DATABASE: &str = "bench_portal";
+
+/// With `PG_URL`: copies `portal`'s database into a new database there and returns its URL;
+/// `None` (and a figure saying so) without.
+pub async fn copy_of(portal: &Portal, report: &mut Report) -> anyhow::Result<Option<String>> {
+    let Ok(base) = std::env::var("PG_URL") else {
+        report.push(Figure::info(
+            "P2",
+            "P2 and P3 on PostgreSQL",
+            "not measured: no PG_URL (PostgreSQL not installed)",
+        ));
+        return Ok(None);
+    };
+    let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
+        format!("CREATE DATABASE {DATABASE}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await?;
+    }
+    let url = format!(
+        "{}/{DATABASE}",
+        base.rsplit_once('/').map_or(&*base, |(b, _)| b)
+    );
+    let copied = backend::copy_to_postgres::copy_to_postgres(&portal.pool, &url).await?;
+    let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
+    report.push(Figure::info(
+        "P2",
+        "the seeded portal copied to PostgreSQL for P2/P3 there (copy-to)",
+        format!("{rows} rows in {:.1} s", copied.millis as f64 / 1000.0),
+    ));
+    Ok(Some(url))
+}
+
+/// A portal on the PostgreSQL database `url` with `portal`'s configuration (and so its data folder
+/// and CA) at `base_url`.
+pub async fn open(portal: &Portal, url: &str, base_url: String) -> anyhow::Result<Portal> {
+    let config = Config {
+        base_url,
+        database: Some(url.into()),
+        ..(*portal.config).clone()
+    };
+    Portal::open(config)
+        .await
+        .context("opening the portal on PostgreSQL")
+}
