@@ -492,7 +492,12 @@ async fn api_token(portal: &Portal) -> anyhow::Result<String> {
         portal,
         &nora,
         &backend::api_tokens::TokenRequest {
-            name: "bench",
+            // The run on PostgreSQL has a copy of the SQLite run's token, under its name.
+            name: if portal.pool.is_postgres() {
+                "bench-postgres"
+            } else {
+                "bench"
+            },
             domain_ids: &[domain],
             scope: domain::api_token::ApiScope::Read,
             days: 1,

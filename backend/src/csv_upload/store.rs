@@ -172,8 +172,8 @@ pub(crate) async fn insert_new_rows<'a, T: Sync>(
     if items.is_empty() {
         return Ok(());
     }
-    if conn.is_postgres() {
-        return insert_new_rows_postgres(conn, domain_id, actor, items, make, now).await;
+    if let crate::storage::Engine::Postgres(pg) = conn.engine() {
+        return insert_new_rows_postgres(pg, domain_id, actor, items, make, now).await;
     }
     with_handle(conn, |db| {
         // Inside the caller's write transaction: no other writer can take these ids meanwhile.
@@ -203,16 +203,13 @@ pub(crate) async fn insert_new_rows<'a, T: Sync>(
 /// [`insert_new_rows`] on PostgreSQL: the same records, written by multi-row inserts through sqlx
 /// (one statement per table and batch, inside the caller's write transaction).
 async fn insert_new_rows_postgres<'a, T: Sync>(
-    conn: &mut Conn,
+    pg: &mut sqlx::PgConnection,
     domain_id: i64,
     actor: &str,
     items: &'a [T],
     make: impl Fn(&'a T) -> NewRow<'a> + Sync,
     now: i64,
 ) -> sqlx::Result<()> {
-    let crate::storage::Engine::Postgres(pg) = conn.engine() else {
-        unreachable!("called for PostgreSQL only");
-    };
     // Inside the caller's write transaction: no other writer can take these ids meanwhile.
     let mut next_id: i64 = sqlx::query_scalar(NEXT_ROW_ID).fetch_one(&mut *pg).await?;
     let created_kind = AuditKind::RowCreated.as_str();
