@@ -200,8 +200,9 @@ pub(crate) async fn insert_new_rows<'a, T: Sync>(
     .await
 }
 
-/// [`insert_new_rows`] on PostgreSQL: the same records, written by multi-row inserts through sqlx
-/// (one statement per table and batch, inside the caller's write transaction).
+/// [`insert_new_rows`] on PostgreSQL: the same records, each table's columns bound as arrays and
+/// inserted by `unnest` (one statement per table and batch, however many rows: no parameter limit,
+/// and one plan), inside the caller's write transaction.
 async fn insert_new_rows_postgres<'a, T: Sync>(
     pg: &mut sqlx::PgConnection,
     domain_id: i64,
@@ -212,75 +213,89 @@ async fn insert_new_rows_postgres<'a, T: Sync>(
 ) -> sqlx::Result<()> {
     // Inside the caller's write transaction: no other writer can take these ids meanwhile.
     let mut next_id: i64 = sqlx::query_scalar(NEXT_ROW_ID).fetch_one(&mut *pg).await?;
-    let created_kind = AuditKind::RowCreated.as_str();
-    // Up to 11 parameters a record: 4 000 records stay under PostgreSQL's 65 535 parameters.
-    for chunk in items.chunks(4_000) {
+    for chunk in items.chunks(NEW_ROWS_PER_BATCH) {
         let rows: Vec<NewRow<'a>> = chunk.iter().map(&make).collect();
         let ids: Vec<i64> = (next_id..).take(rows.len()).collect();
         next_id += rows.len() as i64;
-        let mut q = sqlx::QueryBuilder::new(
+        let column = |f: fn(&NewRow<'a>) -> &'a str| rows.iter().map(f).collect::<Vec<&str>>();
+        sqlx::query(
             "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
                  mailbox_type, applicant_address, comment, active, created_at, updated_at,
-                 version, challenged) ",
-        );
-        q.push_values(rows.iter().zip(&ids), |mut b, (r, id)| {
-            b.push_bind(*id)
-                .push_bind(domain_id)
-                .push_bind(r.primary)
-                .push_bind(r.first_name)
-                .push_bind(r.last_name)
-                .push_bind(r.mailbox_type)
-                .push_bind(r.applicant)
-                .push_bind(r.comment)
-                .push_bind(r.active)
-                .push_bind(now)
-                .push_bind(now)
-                .push("1")
-                .push("FALSE");
-        });
-        q.build().execute(&mut *pg).await?;
-        let addresses: Vec<(&str, i64, i64)> = rows
-            .iter()
-            .zip(&ids)
-            .flat_map(|(r, &id)| {
-                std::iter::once(r.primary)
-                    .chain(r.aliases.iter().copied())
-                    .zip(0_i64..)
-                    .map(move |(address, position)| (address, id, position))
-            })
-            .collect();
-        for part in addresses.chunks(10_000) {
-            let mut q =
-                sqlx::QueryBuilder::new("INSERT INTO addresses (address, row_id, kind, position) ");
-            q.push_values(part, |mut b, (address, id, position)| {
-                b.push_bind(*address)
-                    .push_bind(*id)
-                    .push_bind(if *position == 0 { "primary" } else { "alias" })
-                    .push_bind(*position);
-            });
-            q.build().execute(&mut *pg).await?;
+                 version, challenged)
+             SELECT id, $2, p, f, l, t, a, c, act, $3, $3, 1, FALSE
+             FROM unnest($1::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                         $9::text[], $10::boolean[]) AS u(id, p, f, l, t, a, c, act)",
+        )
+        .bind(&ids)
+        .bind(domain_id)
+        .bind(now)
+        .bind(column(|r| r.primary))
+        .bind(column(|r| r.first_name))
+        .bind(column(|r| r.last_name))
+        .bind(column(|r| r.mailbox_type))
+        .bind(
+            rows.iter()
+                .map(|r| r.applicant)
+                .collect::<Vec<Option<&str>>>(),
+        )
+        .bind(column(|r| r.comment))
+        .bind(rows.iter().map(|r| r.active).collect::<Vec<bool>>())
+        .execute(&mut *pg)
+        .await?;
+        let (mut addresses, mut holders, mut positions) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, &id) in rows.iter().zip(&ids) {
+            for (address, position) in std::iter::once(r.primary)
+                .chain(r.aliases.iter().copied())
+                .zip(0_i64..)
+            {
+                addresses.push(address);
+                holders.push(id);
+                positions.push(position);
+            }
         }
-        let mut q =
-            sqlx::QueryBuilder::new("INSERT INTO row_search_text (row_id, domain_id, text) ");
-        q.push_values(rows.iter().zip(&ids), |mut b, (r, id)| {
-            b.push_bind(*id)
-                .push_bind(domain_id)
-                .push_bind(r.search_text.as_str());
-        });
-        q.build().execute(&mut *pg).await?;
-        let mut q = sqlx::QueryBuilder::new(
-            "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, after) ",
-        );
-        q.push_values(rows.iter().zip(&ids), |mut b, (r, id)| {
-            b.push_bind(now)
-                .push_bind(actor)
-                .push_bind(domain_id)
-                .push_bind(*id)
-                .push_bind(created_kind)
-                .push_bind(r.primary)
-                .push_bind(r.audit_after.as_str());
-        });
-        q.build().execute(&mut *pg).await?;
+        sqlx::query(
+            "INSERT INTO addresses (address, row_id, kind, position)
+             SELECT a, r, CASE WHEN p = 0 THEN 'primary' ELSE 'alias' END, p
+             FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(a, r, p)",
+        )
+        .bind(&addresses)
+        .bind(&holders)
+        .bind(&positions)
+        .execute(&mut *pg)
+        .await?;
+        sqlx::query(
+            "INSERT INTO row_search_text (row_id, domain_id, text)
+             SELECT r, $2, t FROM unnest($1::bigint[], $3::text[]) AS u(r, t)",
+        )
+        .bind(&ids)
+        .bind(domain_id)
+        .bind(
+            rows.iter()
+                .map(|r| r.search_text.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .execute(&mut *pg)
+        .await?;
+        // WITH ORDINALITY: the records get their ids in the rows' order, as on SQLite.
+        sqlx::query(
+            "INSERT INTO audit_records (at, actor, domain_id, row_id, kind, subject, after)
+             SELECT $2, $3, $4, r, $5, s, a
+             FROM unnest($1::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS u(r, s, a, n)
+             ORDER BY n",
+        )
+        .bind(&ids)
+        .bind(now)
+        .bind(actor)
+        .bind(domain_id)
+        .bind(AuditKind::RowCreated.as_str())
+        .bind(column(|r| r.primary))
+        .bind(
+            rows.iter()
+                .map(|r| r.audit_after.as_str())
+                .collect::<Vec<&str>>(),
+        )
+        .execute(&mut *pg)
+        .await?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //!
 //! Callers (the services) open one transaction per use case and hand `&mut Conn` (a
 //! transaction derefs to it) to these functions, so a use case and its audit records commit together.
-//! The SQL is kept portable where that costs nothing, so a PostgreSQL module can sit beside this one.
+//! Each statement runs on SQLite or PostgreSQL through [`run!`](crate::run) (see [`engine`]).
 
 pub mod accounts;
 pub mod api_idempotency;
