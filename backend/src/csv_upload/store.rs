@@ -217,7 +217,8 @@ async fn insert_new_rows_postgres<'a, T: Sync>(
         let rows: Vec<NewRow<'a>> = chunk.iter().map(&make).collect();
         let ids: Vec<i64> = (next_id..).take(rows.len()).collect();
         next_id += rows.len() as i64;
-        let column = |f: fn(&NewRow<'a>) -> &'a str| rows.iter().map(f).collect::<Vec<&str>>();
+        let column =
+            |f: for<'r> fn(&'r NewRow<'a>) -> &'r str| rows.iter().map(f).collect::<Vec<&str>>();
         sqlx::query(
             "INSERT INTO mailbox_rows (id, domain_id, primary_address, first_name, last_name,
                  mailbox_type, applicant_address, comment, active, created_at, updated_at,
@@ -269,11 +270,7 @@ async fn insert_new_rows_postgres<'a, T: Sync>(
         )
         .bind(&ids)
         .bind(domain_id)
-        .bind(
-            rows.iter()
-                .map(|r| r.search_text.as_str())
-                .collect::<Vec<&str>>(),
-        )
+        .bind(column(|r| r.search_text.as_str()))
         .execute(&mut *pg)
         .await?;
         // WITH ORDINALITY: the records get their ids in the rows' order, as on SQLite.
@@ -289,11 +286,7 @@ async fn insert_new_rows_postgres<'a, T: Sync>(
         .bind(domain_id)
         .bind(AuditKind::RowCreated.as_str())
         .bind(column(|r| r.primary))
-        .bind(
-            rows.iter()
-                .map(|r| r.audit_after.as_str())
-                .collect::<Vec<&str>>(),
-        )
+        .bind(column(|r| r.audit_after.as_str()))
         .execute(&mut *pg)
         .await?;
     }

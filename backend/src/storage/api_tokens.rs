@@ -223,7 +223,6 @@ const TOUCH_BUSY_WAIT_MS: u32 = 50;
 pub async fn touch_token_unless_busy(conn: &mut Pooled, id: i64, now: i64) -> sqlx::Result<bool> {
     // On PostgreSQL the update waits only for a lock on this token's row, which no long
     // transaction holds (writers serialise on an advisory lock, not on the table).
-    let sqlite = !conn.is_postgres();
     let usual: Option<i64> = match conn.engine() {
         Engine::Sqlite(ex) => Some(
             sqlx::query_scalar("PRAGMA busy_timeout")
@@ -232,7 +231,7 @@ pub async fn touch_token_unless_busy(conn: &mut Pooled, id: i64, now: i64) -> sq
         ),
         Engine::Postgres(_) => None,
     };
-    if sqlite {
+    if usual.is_some() {
         crate::run!(conn, ex => sqlx::query(AssertSqlSafe(format!(
             "PRAGMA busy_timeout = {TOUCH_BUSY_WAIT_MS}"
         )))
