@@ -9,7 +9,7 @@
 //! serve` child process with the site `cargo leptos build --release` made
 //! ([`portal_process::PortalProcess`]). The load comes from outside tools where the spec names
 //! them: Debian's `wrk` for the table page (P2), postfix's `smtp-sink`/`smtp-source` for mail
-//! delivery (P3), Debian's `sqlite3` as P1's yardstick, Debian's chromium driven by Playwright
+//! delivery (P3), Debian's `sqlite3` and `psql` as P1's yardsticks, Debian's chromium driven by Playwright
 //! for hydration. `scripts/bench.sh` installs them and builds everything in release mode; a
 //! figure whose tool is missing is reported as not measured rather than failing the run.
 //!
@@ -23,6 +23,7 @@ mod app;
 mod p1;
 mod p1_api;
 mod p1_postgres;
+mod p1_psql;
 mod p1_sql;
 mod p2;
 mod p3;
@@ -128,7 +129,7 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
     let process = if sections.iter().any(|s| s.needs_portal_process()) {
         match portal_process::ReleaseBuild::find() {
             Ok(build) => Some(
-                portal_process::PortalProcess::start(&build)
+                portal_process::PortalProcess::start(&build, None)
                     .await
                     .map(|p| (build, p))?,
             ),
@@ -144,8 +145,9 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
         match &process {
             Some((build, portal)) => {
                 let upload = p1::run(portal, &mut report).await?;
-                p1_postgres::run(portal, &mut report).await?;
+                p1_postgres::copy_floor(portal, &mut report).await?;
                 p1_api::run(build, upload, &mut report).await?;
+                p1_postgres::run(build, &mut report).await?;
             }
             None => report.push(Figure::not_measured(
                 "P1",
@@ -222,6 +224,14 @@ async fn run(sections: &[Section]) -> anyhow::Result<()> {
         if sections.contains(&Section::P2) {
             let app = app::RunningApp::start(&pg_portal, listener).await?;
             p2::run(&pg_portal, &app, &mut report).await?;
+            // A second instance on the same database: its own pool, listener and sessions.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base_url = format!("http://{}", listener.local_addr()?);
+            let second = postgres::open(&portal, &url, base_url).await?;
+            let second_app = app::RunningApp::start(&second, listener).await?;
+            p2::run_on_instances(&[&app, &second_app], &mut report).await?;
+            second_app.stop().await;
+            second.pool.close().await;
             app.stop().await;
         }
         if sections.contains(&Section::P3) {

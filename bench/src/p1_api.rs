@@ -60,7 +60,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let lines = crate::env_number("RA_BENCH_CSV_LINES", crate::p1::LINES);
     let file = backend::testing::p1_csv_file(lines);
-    let portal = PortalProcess::start(build).await?;
+    let portal = PortalProcess::start(build, None).await?;
     let token = match portal.api_token() {
         Ok(token) => token,
         Err(e) => {

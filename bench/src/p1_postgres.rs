@@ -1,20 +1,61 @@
-//! P1 beside PostgreSQL (issue 22), while the portal does not run on it yet: how long PostgreSQL
-//! takes the portal's whole database after the P1 upload through its fastest bulk path (`COPY`,
-//! `ra-portal copy-to`: one transaction, the tables' triggers off), on the throwaway cluster of
-//! scripts/postgres.sh (fsync off, as the tests run it). A floor for what a PostgreSQL apply of a
-//! file that size can cost: it writes at least those pages and index entries.
+//! P1 on PostgreSQL (issue 22), on the throwaway cluster of scripts/postgres.sh (`PG_URL`; fsync
+//! off, as the tests run it):
+//! - [`run`]: the same upload as on SQLite, to a second `ra-portal serve` process whose
+//!   `database` is a new PostgreSQL database, with `psql` executing the portal's writes as the
+//!   yardstick (`p1_psql`); its figures are named "on PostgreSQL";
+//! - [`copy_floor`]: how long PostgreSQL takes the SQLite portal's whole database after the upload
+//!   through its fastest bulk path (`COPY`, `ra-portal copy-to`: one transaction, the tables'
+//!   triggers off). A floor for what a PostgreSQL apply of a file that size can cost: it writes at
+//!   least those pages and index entries.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
-use crate::portal_process::PortalProcess;
+use crate::p1_psql::url_of;
+use crate::portal_process::{PortalProcess, ReleaseBuild};
 use crate::report::{Figure, Report};
+
+/// The database the PostgreSQL portal process runs on (dropped first if an earlier run left it).
+const DATABASE: &str = "p1_portal";
+
+/// With `PG_URL`: P1's upload and yardstick with the portal on a new PostgreSQL database.
+pub async fn run(build: &ReleaseBuild, report: &mut Report) -> anyhow::Result<()> {
+    let Ok(base) = std::env::var("PG_URL") else {
+        report.push(Figure::info(
+            "P1",
+            "P1 on PostgreSQL",
+            "not measured: no PG_URL (PostgreSQL not installed)",
+        ));
+        return Ok(());
+    };
+    let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
+        format!("CREATE DATABASE {DATABASE}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut admin)
+            .await?;
+    }
+    let url = url_of(&base, DATABASE);
+    let portal = PortalProcess::start(build, Some(&url)).await?;
+    report.set_engine(Some("PostgreSQL"));
+    let measured = crate::p1::run(&portal, report).await;
+    report.set_engine(None);
+    drop(portal);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {DATABASE} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    measured.map(|_| ())
+}
 
 /// With `PG_URL` (scripts/bench.sh runs the benchmark under scripts/postgres.sh when PostgreSQL is
 /// installed): copies the portal's database into a new database there and reports the time.
-pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
+pub async fn copy_floor(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
     let Ok(base) = std::env::var("PG_URL") else {
         report.push(Figure::info(
             "P1",
@@ -30,10 +71,7 @@ pub async fn run(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<
     sqlx::query("CREATE DATABASE p1_copy")
         .execute(&mut admin)
         .await?;
-    let target = format!(
-        "{}/p1_copy",
-        base.rsplit_once('/').map_or(&*base, |(b, _)| b)
-    );
+    let target = url_of(&base, "p1_copy");
     // A second pool on the running portal's file, as another instance would open it.
     let source = backend::db::open(&portal.database_file()).await?;
     let started = Instant::now();

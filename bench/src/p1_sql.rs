@@ -27,7 +27,7 @@ pub const RUNS: usize = 3;
 /// SQLite compiles each statement (with its triggers and foreign-key checks) once per batch, not
 /// once per row. (One statement a row took 14.1 s for P1's file, 5.5 times the portal's time:
 /// compiling, not writing.)
-const ROWS_PER_INSERT: usize = 500;
+pub const ROWS_PER_INSERT: usize = 500;
 
 /// Tables whose rows only triggers write: the script leaves them to the same triggers.
 const KEPT_BY_TRIGGERS: &[&str] = &["row_counts"];

@@ -180,22 +180,48 @@ async fn wrk_run(
         bodies.len()
     );
     let url = format!("{}/api/rows/list", app.base_url);
-    wrk_measure(&lua_script(app, &bodies), url, label, report).await
+    wrk_measure(vec![(lua_script(app, &bodies), url)], label, report).await
 }
 
-/// Runs wrk with `script` against `url` and reports its figures under `label`.
-async fn wrk_measure(
-    script_text: &str,
+/// The pager run at once against several instances on one database (issue 22: P2 with two
+/// instances): one wrk per instance, the connections and wrk threads shared out between them, so
+/// the load is the single run's.
+pub async fn run_on_instances(apps: &[&RunningApp], report: &mut Report) -> anyhow::Result<()> {
+    if !wrk_installed() {
+        return Ok(());
+    }
+    let (total, bodies) = walk_pages(apps[0], "").await?;
+    let label = format!("active, by last name, {} instances", apps.len());
+    println!(
+        "P2 {label}: {total} matching rows, wrk cycles through {} pages …",
+        bodies.len()
+    );
+    // Each instance checks the Origin against its own address.
+    let runs = apps
+        .iter()
+        .map(|app| {
+            (
+                lua_script(app, &bodies),
+                format!("{}/api/rows/list", app.base_url),
+            )
+        })
+        .collect();
+    wrk_measure(runs, &label, report).await
+}
+
+/// One wrk with `script` against `url`, `connections` and `threads` of it.
+async fn wrk(
+    script_text: String,
     url: String,
-    label: &str,
-    report: &mut Report,
-) -> anyhow::Result<()> {
+    connections: u32,
+    threads: u32,
+    seconds: u32,
+) -> anyhow::Result<WrkResult> {
     let script = tempfile::Builder::new().suffix(".lua").tempfile()?;
     std::fs::write(script.path(), script_text)?;
-    let seconds = crate::env_number("RA_BENCH_WRK_SECONDS", SECONDS);
     let args = [
-        format!("-t{THREADS}"),
-        format!("-c{CONNECTIONS}"),
+        format!("-t{threads}"),
+        format!("-c{connections}"),
         format!("-d{seconds}s"),
         "--latency".into(),
         "-s".into(),
@@ -203,7 +229,6 @@ async fn wrk_measure(
         url,
     ];
     // wrk blocks; the portal runs on this process's runtime meanwhile.
-    let cpu_before = crate::report::process_cpu_seconds();
     let output = tokio::task::spawn_blocking(move || Command::new("wrk").args(&args).output())
         .await?
         .context("running wrk")?;
@@ -213,11 +238,57 @@ async fn wrk_measure(
         "wrk failed: {stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    Ok(parse_wrk(&stdout))
+}
+
+/// Runs one wrk per (script, URL) at once, [`CONNECTIONS`] and [`THREADS`] shared out between
+/// them, and reports their figures together under `label`: the rates and counts added up, the
+/// highest p50 and p99 (the p99 of all requests lies between the runs' lowest and highest).
+async fn wrk_measure(
+    runs: Vec<(String, String)>,
+    label: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let seconds = crate::env_number("RA_BENCH_WRK_SECONDS", SECONDS);
+    let n = runs.len() as u32;
+    let (connections, threads) = (CONNECTIONS / n, (THREADS / n).max(1));
+    let cpu_before = crate::report::process_cpu_seconds();
+    let running: Vec<_> = runs
+        .into_iter()
+        .map(|(script, url)| tokio::spawn(wrk(script, url, connections, threads, seconds)))
+        .collect();
+    let mut results = Vec::new();
+    for run in running {
+        results.push(run.await??);
+    }
     let cpu = crate::report::process_cpu_seconds()
         .zip(cpu_before)
         .map(|(after, before)| after - before);
-    let result = parse_wrk(&stdout);
-    let setting = format!("{label}, {CONNECTIONS} conn., {THREADS} wrk threads, {seconds} s");
+    let highest = |f: fn(&WrkResult) -> Option<f64>| {
+        results.iter().map(f).try_fold(0.0_f64, |m, v| Some(m.max(v?)))
+    };
+    let result = WrkResult {
+        p50_ms: highest(|r| r.p50_ms),
+        p99_ms: highest(|r| r.p99_ms),
+        requests_per_sec: results
+            .iter()
+            .map(|r| r.requests_per_sec)
+            .sum::<Option<f64>>(),
+        requests: results.iter().map(|r| r.requests).sum::<Option<u64>>(),
+        non_2xx: results.iter().map(|r| r.non_2xx).sum(),
+        socket_errors: results
+            .iter()
+            .filter_map(|r| r.socket_errors.clone())
+            .reduce(|a, b| format!("{a}; {b}")),
+    };
+    let setting = if n == 1 {
+        format!("{label}, {CONNECTIONS} conn., {THREADS} wrk threads, {seconds} s")
+    } else {
+        format!(
+            "{label}, {CONNECTIONS} conn. in all: {n} wrk of {connections} conn. and {threads} threads each, \
+             {seconds} s; the highest of their p99"
+        )
+    };
     match result.p99_ms {
         Some(p99) => report.push(Figure::checked(
             "P2",
@@ -577,7 +648,7 @@ async fn api_run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyh
         paths.len()
     );
     let url = format!("{}{API_LIST}", app.base_url);
-    wrk_measure(&api_lua_script(&token, &paths), url, label, report).await
+    wrk_measure(vec![(api_lua_script(&token, &paths), url)], label, report).await
 }
 
 pub async fn run(portal: &Portal, app: &RunningApp, report: &mut Report) -> anyhow::Result<()> {

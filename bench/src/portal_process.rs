@@ -96,12 +96,18 @@ pub struct PortalProcess {
     binary: PathBuf,
     /// The data folder (removed when this is dropped).
     data: TempDir,
+    /// `database`: a PostgreSQL URL, or `None` for the SQLite file in the data folder.
+    database: Option<String>,
 }
 
 impl PortalProcess {
     /// Sets up a fresh data folder with the domain and a NAP account (through the command line, as
-    /// an operator would), starts the server and logs the NAP in through the login form.
-    pub async fn start(build: &ReleaseBuild) -> anyhow::Result<PortalProcess> {
+    /// an operator would), starts the server and logs the NAP in through the login form. With
+    /// `database`, the portal runs on that (empty) PostgreSQL database instead of its SQLite file.
+    pub async fn start(
+        build: &ReleaseBuild,
+        database: Option<&str>,
+    ) -> anyhow::Result<PortalProcess> {
         let data = tempfile::tempdir().context("data folder")?;
         // A free port: bound and released again (the portal binds it right after).
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -116,6 +122,9 @@ impl PortalProcess {
                 .env("RA_PORTAL_BASE_URL", &base_url)
                 .env("LEPTOS_SITE_ROOT", &build.site_root)
                 .env("RUST_LOG", "warn");
+            if let Some(url) = database {
+                c.env("RA_PORTAL_DATABASE", url);
+            }
             c
         };
         let run = |args: &[&str], stdin: Option<&str>| -> anyhow::Result<()> {
@@ -168,6 +177,7 @@ impl PortalProcess {
             cookie: String::new(),
             binary: build.binary.clone(),
             data,
+            database: database.map(str::to_owned),
         };
         process.wait_until_healthy().await?;
         process.cookie = process.log_in().await?;
@@ -177,6 +187,11 @@ impl PortalProcess {
     /// The portal's SQLite database file (`portal.sqlite3` in the data folder, the default).
     pub fn database_file(&self) -> PathBuf {
         self.data.path().join("portal.sqlite3")
+    }
+
+    /// The PostgreSQL database the portal runs on, if it does.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_deref()
     }
 
     /// The server's process id.
@@ -204,6 +219,7 @@ impl PortalProcess {
             ])
             .env("RA_PORTAL_DATA_DIR", self.data.path())
             .env("RA_PORTAL_BASE_URL", &self.base_url)
+            .envs(self.database.iter().map(|url| ("RA_PORTAL_DATABASE", url)))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .output()

@@ -33,10 +33,7 @@ pub async fn copy_of(portal: &Portal, report: &mut Report) -> anyhow::Result<Opt
             .execute(&mut admin)
             .await?;
     }
-    let url = format!(
-        "{}/{DATABASE}",
-        base.rsplit_once('/').map_or(&*base, |(b, _)| b)
-    );
+    let url = crate::p1_psql::url_of(&base, DATABASE);
     let copied = backend::copy_to_postgres::copy_to_postgres(&portal.pool, &url).await?;
     let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
     report.push(Figure::info(
