@@ -107,7 +107,9 @@ fn rows_of(url: &str) -> anyhow::Result<Vec<(String, Vec<String>)>> {
 }
 
 /// The primary key and the columns of each table of the database `url`.
-async fn keys_and_columns(url: &str) -> anyhow::Result<HashMap<String, (Vec<String>, Vec<String>)>> {
+async fn keys_and_columns(
+    url: &str,
+) -> anyhow::Result<HashMap<String, (Vec<String>, Vec<String>)>> {
     let mut db = PgConnection::connect(url).await?;
     let columns: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text FROM information_schema.columns
@@ -152,9 +154,10 @@ async fn row_counts(url: &str) -> anyhow::Result<Vec<(String, i64)>> {
         .await?;
         counts.push((table, n));
     }
-    let rows: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(sum(rows), 0) AS BIGINT) FROM row_counts")
-        .fetch_one(&mut db)
-        .await?;
+    let rows: i64 =
+        sqlx::query_scalar("SELECT CAST(COALESCE(sum(rows), 0) AS BIGINT) FROM row_counts")
+            .fetch_one(&mut db)
+            .await?;
     counts.push(("row_counts.rows".into(), rows));
     Ok(counts)
 }
@@ -166,14 +169,19 @@ impl Baseline {
         let dir = tempfile::tempdir()?;
         let dump = dir.path().join("before.sql");
         let mut command = client("pg_dump");
-        command.args(["--no-owner", "--no-privileges", "-d", portal, "-f"]).arg(&dump);
+        command
+            .args(["--no-owner", "--no-privileges", "-d", portal, "-f"])
+            .arg(&dump);
         output(command, "pg_dump")?;
         let baseline = Baseline {
             dir,
             admin: admin.to_owned(),
         };
         baseline.recreate(BEFORE, None).await?;
-        output(psql(&url_of(admin, BEFORE), &dump), "psql restoring the dump")?;
+        output(
+            psql(&url_of(admin, BEFORE), &dump),
+            "psql restoring the dump",
+        )?;
         Ok(baseline)
     }
 
@@ -184,8 +192,13 @@ impl Baseline {
             Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
             None => format!("CREATE DATABASE {name}"),
         };
-        for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), create] {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut admin).await?;
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            create,
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut admin)
+                .await?;
         }
         Ok(())
     }

@@ -265,7 +265,10 @@ async fn wrk_measure(
         .zip(cpu_before)
         .map(|(after, before)| after - before);
     let highest = |f: fn(&WrkResult) -> Option<f64>| {
-        results.iter().map(f).try_fold(0.0_f64, |m, v| Some(m.max(v?)))
+        results
+            .iter()
+            .map(f)
+            .try_fold(0.0_f64, |m, v| Some(m.max(v?)))
     };
     let result = WrkResult {
         p50_ms: highest(|r| r.p50_ms),
