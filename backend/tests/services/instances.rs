@@ -277,6 +277,29 @@ async fn r15_revocations_on_two_instances_at_the_same_moment_are_both_in_the_nex
 }
 
 #[tokio::test]
+async fn r15_two_instances_finding_the_crl_due_at_the_same_moment_sign_one_new_crl() {
+    use backend::certificates::current_crl;
+
+    let c = super::certificates::cert_world().await;
+    let first = current_crl(&c.portal).await.unwrap();
+    // A day old: both instances' refreshers (or requests for the CRL) find it due.
+    backend::run!(c.pool(), ex => sqlx::query("UPDATE crl SET this_update = this_update - 86400")
+        .execute(ex)
+        .await.map(backend::storage::engine::Done::from))
+    .unwrap();
+    let other = second_instance(&c).await;
+
+    let (a, b) = tokio::join!(current_crl(&c.portal), current_crl(&other));
+
+    // The one that waited for the write lock finds the CRL the other just signed and serves it:
+    // one new CRL, one number, not two signings in one period.
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.number, first.number + 1);
+    assert_eq!(a, b);
+    assert_eq!(current_crl(&other).await.unwrap(), a);
+}
+
+#[tokio::test]
 async fn p2_a_search_kept_by_one_instance_sees_what_another_instance_wrote() {
     use backend::rows::{create_row, list_rows, RowInput, RowQuery};
 
