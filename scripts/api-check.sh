@@ -10,6 +10,8 @@
 #   API_CHECK_EXAMPLES cases per operation (default 25; with about 20 operations a few hundred)
 #   API_CHECK_SEED     the seed (default 20261207)
 #   API_CHECK_VERBOSE=1 print schemathesis' whole output
+#   --postgres         the portal on a new database of the PostgreSQL that scripts/postgres.sh
+#                      started (issue 22): `bash scripts/postgres.sh bash scripts/api-check.sh --postgres`
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -37,7 +39,15 @@ export RA_PORTAL_BASE_URL="http://127.0.0.1:$port"
 # answer most of them instead of the handlers under test. server/tests cover the limit itself.
 export RA_PORTAL_API__RATE_LIMIT_PER_MINUTE=0
 export RUST_LOG="${RUST_LOG:-warn}"
-unset RA_PORTAL_CONFIG
+unset RA_PORTAL_CONFIG RA_PORTAL_DATABASE
+engine="SQLite"
+if [ "${1:-}" = "--postgres" ]; then
+  [ -n "${PG_URL:-}" ] || { echo "$(basename "$0"): --postgres needs scripts/postgres.sh (PG_URL)" >&2; exit 2; }
+  # A new database on the throwaway cluster; the portal migrates it at start.
+  PGOPTIONS="-c client_min_messages=warning" "${PG_BIN:+$PG_BIN/}psql" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS api_check WITH (FORCE)" -c "CREATE DATABASE api_check"
+  export RA_PORTAL_DATABASE="${PG_URL%/*}/api_check"
+  engine="PostgreSQL"
+fi
 
 # --demo seeds example.org and its NAP (the local account nora) on the first start.
 "$bin" serve --demo >"$data/portal.log" 2>&1 &
@@ -74,8 +84,8 @@ seconds="$((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100))"
 cases=$(grep -Eo '[0-9]+ generated' "$out" | head -1 | grep -Eo '[0-9]+' || echo 0)
 if [ "$status" -ne 0 ] || [ "${cases:-0}" -eq 0 ]; then
   cat "$out"
-  echo "schemathesis: failed (exit $status) after ${cases:-0} cases in ${seconds} s" >&2
+  echo "schemathesis ($engine): failed (exit $status) after ${cases:-0} cases in ${seconds} s" >&2
   exit 1
 fi
 [ -n "${API_CHECK_VERBOSE:-}" ] && cat "$out"
-echo "schemathesis: $cases cases, 0 failures (server errors, schema, status, content type, auth) in ${seconds} s"
+echo "schemathesis ($engine): $cases cases, 0 failures (server errors, schema, status, content type, auth) in ${seconds} s"

@@ -94,6 +94,15 @@ def main():
             fail(f"the comment arrived as {copied!r}")
         if psql("copy_target", "SELECT upper(encode(der, 'hex')) FROM crl") != crl_hex:
             fail("the CRL's DER differs")
+        # Ready for the planner and for index-only scans at once, not after autovacuum's next round:
+        # statistics, and every page of the table in the visibility map (this cluster commits
+        # asynchronously, as a server with synchronous_commit = off would).
+        pages, visible = psql("copy_target", "SELECT relpages, relallvisible FROM pg_class "
+                              "WHERE relname = 'mailbox_rows'").split("|")
+        if int(pages) == 0 or visible != pages:
+            fail(f"mailbox_rows: {visible} of {pages} pages in the visibility map after copy-to")
+        if psql("copy_target", "SELECT COUNT(*) FROM pg_stats WHERE tablename = 'mailbox_rows'") == "0":
+            fail("mailbox_rows has no statistics after copy-to")
         following = int(psql("copy_target", "SELECT nextval(pg_get_serial_sequence('audit_records', 'id'))"))
         if following != last_audit + 1:
             fail(f"the audit trail's next id is {following}, not {last_audit + 1}")
@@ -113,7 +122,8 @@ def main():
         if again.returncode == 0 or "holds data already" not in again.stderr:
             fail(f"a second copy was not refused: {again.stdout}{again.stderr}")
 
-        print(f"copy-to-check: {summary}; values alike byte for byte, sequences continue, "
+        print(f"copy-to-check: {summary}; values alike byte for byte, statistics and visibility map made, "
+              f"sequences continue, "
               f"triggers work on the copy, a second copy refused; {time.monotonic() - started:.1f} s")
     finally:
         portal.stop()

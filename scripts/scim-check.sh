@@ -5,6 +5,8 @@
 # line: how many checks passed and how long it took. Exits non-zero when any check does not pass.
 #   RA_PORTAL_BIN  the portal binary (default: the debug build in CARGO_TARGET_DIR)
 #   SCIM_VERBOSE=1 print every check's result, not only the failed ones
+#   --postgres     the portal on a new database of the PostgreSQL that scripts/postgres.sh started
+#                  (issue 22): `bash scripts/postgres.sh bash scripts/scim-check.sh --postgres`
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -29,7 +31,15 @@ export RA_PORTAL_DATA_DIR="$data/portal"
 export RA_PORTAL_LISTEN="127.0.0.1:$port"
 export RA_PORTAL_BASE_URL="http://127.0.0.1:$port"
 export RUST_LOG="${RUST_LOG:-warn}"
-unset RA_PORTAL_CONFIG
+unset RA_PORTAL_CONFIG RA_PORTAL_DATABASE
+engine="SQLite"
+if [ "${1:-}" = "--postgres" ]; then
+  [ -n "${PG_URL:-}" ] || { echo "$(basename "$0"): --postgres needs scripts/postgres.sh (PG_URL)" >&2; exit 2; }
+  # A new database on the throwaway cluster; the portal migrates it at start.
+  PGOPTIONS="-c client_min_messages=warning" "${PG_BIN:+$PG_BIN/}psql" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS scim_check WITH (FORCE)" -c "CREATE DATABASE scim_check"
+  export RA_PORTAL_DATABASE="${PG_URL%/*}/scim_check"
+  engine="PostgreSQL"
+fi
 
 token="$("$bin" scim-token create --name scim2-tester 2>/dev/null)"
 "$bin" serve >"$data/portal.log" 2>&1 &
@@ -54,8 +64,8 @@ passed=$(grep -c '^SUCCESS ' "$out" || true)
 failed=$(grep -Ec '^(ERROR|CRITICAL|SKIPPED|WARNING) ' "$out" || true)
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   if [ -n "${SCIM_VERBOSE:-}" ]; then cat "$out"; else grep -v '^SUCCESS ' "$out" || true; fi
-  echo "scim2-tester: $passed passed, $failed failed (exit $status) in ${seconds} s" >&2
+  echo "scim2-tester ($engine): $passed passed, $failed failed (exit $status) in ${seconds} s" >&2
   exit 1
 fi
 [ -n "${SCIM_VERBOSE:-}" ] && cat "$out"
-echo "scim2-tester: $passed checks passed, 0 failed in ${seconds} s"
+echo "scim2-tester ($engine): $passed checks passed, 0 failed in ${seconds} s"

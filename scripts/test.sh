@@ -47,6 +47,11 @@ step "REST API (schemathesis against the debug portal, R21)"
 # bounded number of cases (about a thousand requests, some 15 s).
 bash scripts/api-check.sh 2>&1 | tee -a "$log"
 
+step "SCIM and REST API checks again, on PostgreSQL (issue 22)"
+# The same two checkers against the same debug portal, now on new databases of one throwaway
+# PostgreSQL; some 20 s together.
+bash scripts/postgres.sh bash -c 'bash scripts/scim-check.sh --postgres && bash scripts/api-check.sh --postgres' 2>&1 | tee -a "$log"
+
 step "several instances on one database (real processes, issue 22)"
 # Three debug portals on one data folder start together, deliver 5 000 challenge mails to the Node
 # SMTP test server while one is killed (SIGKILL) every half second, and a bulk apply is killed

@@ -73,6 +73,15 @@ pub async fn copy_to_postgres(
     let mut pg = PgConnection::connect(url)
         .await
         .context("cannot connect to the PostgreSQL database")?;
+    // Every commit of this session durable before the next step, whatever the server's setting: the
+    // copy before "copied" is reported, and the VACUUM's own commits too. With asynchronous commits
+    // the VACUUM below cannot mark the copied pages all-visible: a tuple's commit must be flushed
+    // before its hint bit is set, and the ANALYZE commits that VACUUM (ANALYZE) makes meanwhile keep
+    // the copy's transaction among the unflushed (measured: 0 of 1 828 pages of mailbox_rows in
+    // the visibility map, and the pager's page 1000 at 19 ms instead of 5 ms until a later vacuum).
+    sqlx::query("SET synchronous_commit = on")
+        .execute(&mut pg)
+        .await?;
     POSTGRES_MIGRATOR
         .run(&mut pg)
         .await
