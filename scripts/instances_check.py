@@ -16,6 +16,10 @@ mail to the Node SMTP test server (end2end/services/smtp-server.js):
 3. A bulk apply of BULK_ROWS rows through the API is killed halfway (once its transaction has
    written to the WAL): no row of it lands, the database passes SQLite's integrity check, and the
    instance starts again.
+4. Two people each confirm a challenge and get a certificate (through the login form and the
+   portal's own calls), then their rows are deactivated through the API on two instances at the
+   same moment: both certificates are revoked, the CRL number rose by two (each revocation signed
+   one, one after the other), and the CRL served lists both serials.
 
 With --postgres (run under scripts/postgres.sh, which sets PG_URL) the three portals share a new
 database on that PostgreSQL instead of the SQLite file (they still share the data folder: the CA and
@@ -31,6 +35,7 @@ Prints one line of figures; exits non-zero when anything fails.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -170,6 +175,79 @@ def postgres_database():
     name = f"instances_check_{os.getpid()}"
     subprocess.run(["psql", "-X", "-q", "-d", server, "-c", f"CREATE DATABASE {name}"], check=True)
     return server.rsplit("/", 1)[0] + "/" + name
+
+
+def browser_call(portal, method, path, body=None, cookie=None, form=False):
+    """(status, headers, parsed JSON or text) of a call as the portal's own page makes it: the
+    session cookie and the portal's Origin; a form or a JSON body."""
+    if body is None:
+        data = None
+    elif form:
+        data = urllib.parse.urlencode(body).encode()
+    else:
+        data = json.dumps(body).encode()
+    req = urllib.request.Request(f"{portal.url}{path}", data=data, method=method)
+    req.add_header("Origin", portal.url)
+    if data is not None:
+        req.add_header("Content-Type", "application/x-www-form-urlencoded" if form else "application/json")
+    if cookie:
+        req.add_header("Cookie", cookie)
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=60) as resp:
+            status, headers, raw = resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        status, headers, raw = e.code, e.headers, e.read()
+    try:
+        return status, headers, json.loads(raw)
+    except ValueError:
+        return status, headers, raw.decode(errors="replace")
+
+
+def certificate_of(person, portal, env, smtp_api, token, row_id):
+    """`person` (a new local account) confirms the challenge mail to `person`@DOMAIN on `portal` and
+    gets a certificate for it (the server makes the key); its id and serial."""
+    address = f"{person}@{DOMAIN}"
+    password = f"{person}-instances-check-password"
+    added = subprocess.run([BIN, "user", "add", "--id", person, "--given", person.title(), "--family",
+                            "Revoked", "--password-stdin"], env=env, input=password + "\n",
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        fail(f"ra-portal user add {person}: {added.stderr.strip()}")
+    status, body = http("POST", f"{portal.url}/api/v1/domains/{DOMAIN}/challenges", {"rows": [row_id]}, token)
+    if status != 200:
+        fail(f"the challenge to {address} answered {status}: {body}")
+    link = None
+    for _ in range(400):
+        _, mails = http("GET", f"http://127.0.0.1:{smtp_api}/api/mails?to={urllib.parse.quote(address)}")
+        for mail in mails or []:
+            found = re.search(r"/confirm/([A-Za-z0-9_-]+)", mail.get("text", ""))
+            if found:
+                link = found.group(1)
+        if link:
+            break
+        time.sleep(0.05)
+    if not link:
+        fail(f"no challenge mail reached {address}")
+    status, headers, body = browser_call(portal, "POST", "/auth/login", {
+        "username": person, "password": password, "return_to": "/"}, form=True)
+    cookie = next((c.split(";")[0] for c in headers.get_all("Set-Cookie") or []
+                   if c.startswith("ra_session=")), None)
+    if not cookie:
+        fail(f"{person} could not log in: {status} {body}")
+    status, _, body = browser_call(portal, "POST", "/api/challenge/confirm", {"token": link}, cookie)
+    if status != 200:
+        fail(f"{person} could not confirm the challenge: {status} {body}")
+    status, _, body = browser_call(portal, "POST", "/api/certificates/request", {
+        "row_id": row_id, "addresses": [address], "key": {"ServerKey": password}}, cookie)
+    if status != 200:
+        fail(f"{person} got no certificate: {status} {body}")
+    return body["certificate"]["id"], body["certificate"]["serial"]
 
 
 def main():
@@ -416,11 +494,60 @@ def main():
         victim.start()
         victim.wait_healthy()
 
+        # 4. Two certificates revoked on two instances at the same moment (R15): each revocation
+        # signs a CRL in its own transaction, one after the other; the CRL numbers rise by two and
+        # the last CRL lists both.
+        people = ["leaver1", "leaver2"]  # not among the demo accounts
+        rows = [{"primary_address": f"{p}@{DOMAIN}", "first_name": p.title(), "last_name": "Revoked"}
+                for p in people]
+        status, body = http("POST", f"{portals[0].url}/api/v1/domains/{DOMAIN}/bulk", rows, token)
+        if status != 200:
+            fail(f"creating the rows to revoke answered {status}: {body}")
+        certificates = []
+        for n, person in enumerate(people):
+            status, row = http("GET", f"{portals[n].url}/api/v1/domains/{DOMAIN}/rows/by-address/"
+                                      f"{person}@{DOMAIN}", token=token)
+            if status != 200:
+                fail(f"the row of {person} answered {status}: {row}")
+            certificates.append((row["id"], *certificate_of(person, portals[n], env, smtp_api, token,
+                                                           row["id"])))
+        crl_before = db_query(db, "SELECT crl_number FROM crl")[0][0]
+        ready = threading.Barrier(len(people))
+        answers = {}
+
+        def deactivate(n, row_id):
+            ready.wait()
+            answers[n] = http("POST", f"{portals[n].url}/api/v1/domains/{DOMAIN}/rows/{row_id}/deactivate",
+                              token=token)
+
+        leaving = [threading.Thread(target=deactivate, args=(n, c[0])) for n, c in enumerate(certificates)]
+        for t in leaving:
+            t.start()
+        for t in leaving:
+            t.join()
+        for n, (status, body) in sorted(answers.items()):
+            if status != 200 or body.get("revoked") != 1:
+                fail(f"deactivating {people[n]}'s row on instance {n} answered {status}: {body}")
+        crl_after = db_query(db, "SELECT crl_number FROM crl")[0][0]
+        if crl_after != crl_before + 2:
+            fail(f"two revocations took the CRL from number {crl_before} to {crl_after}, not {crl_before + 2}")
+        with urllib.request.urlopen(f"{portals[2].url}/pki/ca.crl", timeout=10) as resp:
+            crl_der = resp.read()
+        crl_text = subprocess.run(["openssl", "crl", "-inform", "DER", "-noout", "-text"], input=crl_der,
+                                  capture_output=True, check=True).stdout.decode()
+        listed = {line.split(":", 1)[1].strip().upper() for line in crl_text.splitlines()
+                  if "Serial Number:" in line}
+        missing = [serial for _, _, serial in certificates
+                   if serial.replace(":", "").upper().lstrip("0") not in {s.lstrip("0") for s in listed}]
+        if missing:
+            fail(f"the CRL (number {crl_after}) misses the revoked serials {missing}; it lists {sorted(listed)}")
+
         print(f"instances-check{' (PostgreSQL)' if POSTGRES else ''}: {INSTANCES} instances started together (migrated once, one CRL, {start_secs:.1f} s); "
               f"{len(expected)} mails queued in {queued_secs:.1f} s and delivered in {delivery_secs:.1f} s "
               f"with {len(kills)} kills: 0 missing, {duplicates} twice (accepted by the relay after the "
               f"sender was killed, before its answer; 0 known to a journal); a {BULK_ROWS}-row apply killed "
-              f"halfway left 0 rows, integrity ok; {time.monotonic() - started:.1f} s")
+              f"halfway left 0 rows, integrity ok; two revocations on two instances at once: CRL "
+              f"{crl_before} → {crl_after}, both listed; {time.monotonic() - started:.1f} s")
     finally:
         for p in portals:
             p.stop()

@@ -54,8 +54,8 @@ bash scripts/postgres.sh bash -c 'bash scripts/scim-check.sh --postgres && bash 
 
 step "several instances on one database (real processes, issue 22)"
 # Three debug portals on one data folder start together, deliver 5 000 challenge mails to the Node
-# SMTP test server while one is killed (SIGKILL) every half second, and a bulk apply is killed
-# halfway; some 15 s.
+# SMTP test server while one is killed (SIGKILL) every half second, a bulk apply is killed
+# halfway, and two certificates are revoked on two instances at the same moment; some 15 s.
 python3 scripts/instances_check.py 2>&1 | tee -a "$log"
 
 step "several instances on one PostgreSQL database (real processes, issue 22)"
