@@ -44,8 +44,9 @@ engine="SQLite"
 if [ "${1:-}" = "--postgres" ]; then
   [ -n "${PG_URL:-}" ] || { echo "$(basename "$0"): --postgres needs scripts/postgres.sh (PG_URL)" >&2; exit 2; }
   # A new database on the throwaway cluster; the portal migrates it at start.
-  PGOPTIONS="-c client_min_messages=warning" "${PG_BIN:+$PG_BIN/}psql" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS api_check WITH (FORCE)" -c "CREATE DATABASE api_check"
-  export RA_PORTAL_DATABASE="${PG_URL%/*}/api_check"
+  source "$here/scripts/postgres.sh"
+  RA_PORTAL_DATABASE="$(pg_new_database api_check)"
+  export RA_PORTAL_DATABASE
   engine="PostgreSQL"
 fi
 

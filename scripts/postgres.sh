@@ -6,8 +6,8 @@
 #                                             variables below set, stops and removes the cluster
 #                                             (also when the command fails or is interrupted) and
 #                                             exits with the command's status
-#   source scripts/postgres.sh                defines pg_start / pg_stop only (the caller owns its
-#                                             EXIT trap and calls pg_stop from it)
+#   source scripts/postgres.sh                defines pg_start / pg_stop / pg_new_database only (the
+#                                             caller owns its EXIT trap and calls pg_stop from it)
 #
 # Set for the command: PG_URL (postgres://postgres@127.0.0.1:<port>/postgres, for sqlx), PGHOST
 # (the socket folder), PGPORT, PGUSER and PGDATABASE (so that plain `psql`, `createdb` and
@@ -61,6 +61,14 @@ pg_start() {
   export PG_BIN PG_TMP PGPORT
   export PGHOST="$PG_TMP" PGUSER=postgres PGDATABASE=postgres
   export PG_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
+}
+
+# A new, empty database named $1 on the running cluster (dropped first if an earlier run left it);
+# prints its URL. Needs the variables pg_start exports (a command under scripts/postgres.sh has them).
+pg_new_database() {
+  PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >&2 || return 1
+  echo "${PG_URL%/*}/$1"
 }
 
 pg_stop() {

@@ -10,10 +10,7 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
-use sqlx::{Connection, PgConnection};
-
-use crate::p1_psql::url_of;
+use crate::postgres::new_database;
 use crate::portal_process::{PortalProcess, ReleaseBuild};
 use crate::report::{Figure, Report};
 
@@ -22,24 +19,10 @@ const DATABASE: &str = "p1_portal";
 
 /// With `PG_URL`: P1's upload and yardstick with the portal on a new PostgreSQL database.
 pub async fn run(build: &ReleaseBuild, report: &mut Report) -> anyhow::Result<()> {
-    let Ok(base) = std::env::var("PG_URL") else {
-        report.push(Figure::info(
-            "P1",
-            "P1 on PostgreSQL",
-            "not measured: no PG_URL (PostgreSQL not installed)",
-        ));
+    let Some((mut admin, url)) = new_database(DATABASE, "P1", "P1 on PostgreSQL", report).await?
+    else {
         return Ok(());
     };
-    let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
-        format!("CREATE DATABASE {DATABASE}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut admin)
-            .await?;
-    }
-    let url = url_of(&base, DATABASE);
     let portal = PortalProcess::start(build, Some(&url)).await?;
     report.set_engine(Some("PostgreSQL"));
     let measured = crate::p1::run(&portal, report).await;
@@ -56,22 +39,10 @@ pub async fn run(build: &ReleaseBuild, report: &mut Report) -> anyhow::Result<()
 /// With `PG_URL` (scripts/bench.sh runs the benchmark under scripts/postgres.sh when PostgreSQL is
 /// installed): copies the portal's database into a new database there and reports the time.
 pub async fn copy_floor(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
-    let Ok(base) = std::env::var("PG_URL") else {
-        report.push(Figure::info(
-            "P1",
-            "PostgreSQL taking the portal's database by COPY",
-            "not measured: no PG_URL (PostgreSQL not installed)",
-        ));
+    let what = "PostgreSQL taking the portal's database by COPY";
+    let Some((mut admin, target)) = new_database("p1_copy", "P1", what, report).await? else {
         return Ok(());
     };
-    let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
-    sqlx::query("DROP DATABASE IF EXISTS p1_copy")
-        .execute(&mut admin)
-        .await?;
-    sqlx::query("CREATE DATABASE p1_copy")
-        .execute(&mut admin)
-        .await?;
-    let target = url_of(&base, "p1_copy");
     // A second pool on the running portal's file, as another instance would open it.
     let source = backend::db::open(&portal.database_file()).await?;
     let started = Instant::now();

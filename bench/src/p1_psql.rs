@@ -22,6 +22,7 @@ use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
 use crate::p1_sql::{Counts, ScriptRun, ROWS_PER_INSERT, RUNS};
+use crate::postgres::url_of;
 
 /// Tables whose rows only triggers write: the script leaves them to the same triggers.
 const KEPT_BY_TRIGGERS: &[&str] = &["row_counts", "last_login_groups"];
@@ -35,11 +36,6 @@ pub struct Baseline {
     dir: tempfile::TempDir,
     /// The cluster's maintenance database (`PG_URL`).
     admin: String,
-}
-
-/// `base` (a URL naming any database of the cluster) with the database `name`.
-pub fn url_of(base: &str, name: &str) -> String {
-    format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
 }
 
 /// A PostgreSQL client program: from the cluster's own bin folder when scripts/postgres.sh named

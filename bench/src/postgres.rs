@@ -13,27 +13,48 @@ use crate::report::{Figure, Report};
 /// The database the copy goes to (dropped first if an earlier run left it).
 const DATABASE: &str = "bench_portal";
 
-/// With `PG_URL`: copies `portal`'s database into a new database there and returns its URL;
-/// `None` (and a figure saying so) without.
-pub async fn copy_of(portal: &Portal, report: &mut Report) -> anyhow::Result<Option<String>> {
+/// `base` (a URL naming any database of the cluster) with the database `name`.
+pub fn url_of(base: &str, name: &str) -> String {
+    format!("{}/{name}", base.rsplit_once('/').map_or(base, |(b, _)| b))
+}
+
+/// A new, empty database `name` on the throwaway cluster of scripts/postgres.sh (`PG_URL`), dropped
+/// first if an earlier run left it: a connection to the cluster and the new database's URL.
+/// Without `PG_URL` (PostgreSQL not installed): `None`, and a figure of `section` saying `what` was
+/// not measured.
+pub async fn new_database(
+    name: &str,
+    section: &'static str,
+    what: &str,
+    report: &mut Report,
+) -> anyhow::Result<Option<(PgConnection, String)>> {
     let Ok(base) = std::env::var("PG_URL") else {
         report.push(Figure::info(
-            "P2",
-            "P2 and P3 on PostgreSQL",
+            section,
+            what,
             "not measured: no PG_URL (PostgreSQL not installed)",
         ));
         return Ok(None);
     };
     let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
     for sql in [
-        format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"),
-        format!("CREATE DATABASE {DATABASE}"),
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(&mut admin)
             .await?;
     }
-    let url = crate::p1_psql::url_of(&base, DATABASE);
+    Ok(Some((admin, url_of(&base, name))))
+}
+
+/// With `PG_URL`: copies `portal`'s database into a new database there and returns its URL;
+/// `None` (and a figure saying so) without.
+pub async fn copy_of(portal: &Portal, report: &mut Report) -> anyhow::Result<Option<String>> {
+    let Some((_, url)) = new_database(DATABASE, "P2", "P2 and P3 on PostgreSQL", report).await?
+    else {
+        return Ok(None);
+    };
     let copied = backend::copy_to_postgres::copy_to_postgres(&portal.pool, &url).await?;
     let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
     report.push(Figure::info(
