@@ -10,8 +10,8 @@
 
 use std::time::Instant;
 
-use crate::postgres::new_database;
 use crate::portal_process::{PortalProcess, ReleaseBuild};
+use crate::postgres::new_database;
 use crate::report::{Figure, Report};
 
 /// The database the PostgreSQL portal process runs on (dropped first if an earlier run left it).
