@@ -287,8 +287,9 @@ async fn wrk_measure(
     let setting = if n == 1 {
         format!("{label}, {CONNECTIONS} conn., {THREADS} wrk threads, {seconds} s")
     } else {
+        let thread = if threads == 1 { "thread" } else { "threads" };
         format!(
-            "{label}, {CONNECTIONS} conn. in all: {n} wrk of {connections} conn. and {threads} threads each, \
+            "{label}, {CONNECTIONS} conn. in all: {n} wrk of {connections} conn. and {threads} {thread} each, \
              {seconds} s; the highest of their p99"
         )
     };
