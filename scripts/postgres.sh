@@ -6,8 +6,9 @@
 #                                             variables below set, stops and removes the cluster
 #                                             (also when the command fails or is interrupted) and
 #                                             exits with the command's status
-#   source scripts/postgres.sh                defines pg_start / pg_stop / pg_new_database only (the
-#                                             caller owns its EXIT trap and calls pg_stop from it)
+#   source scripts/postgres.sh                defines the functions only (pg_start, pg_stop,
+#                                             pg_new_database, pg_portal_on_new_database; the caller
+#                                             owns its EXIT trap and calls pg_stop from it)
 #
 # Set for the command: PG_URL (postgres://postgres@127.0.0.1:<port>/postgres, for sqlx), PGHOST
 # (the socket folder), PGPORT, PGUSER and PGDATABASE (so that plain `psql`, `createdb` and
@@ -69,6 +70,14 @@ pg_new_database() {
   PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
     -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >&2 || return 1
   echo "${PG_URL%/*}/$1"
+}
+
+# For a checker started under scripts/postgres.sh with --postgres: the portal it starts runs on a new
+# database $1 of the cluster (exports RA_PORTAL_DATABASE). Without the cluster: says so, returns 2.
+pg_portal_on_new_database() {
+  [ -n "${PG_URL:-}" ] || { echo "$(basename "$0"): --postgres needs scripts/postgres.sh (PG_URL)" >&2; return 2; }
+  RA_PORTAL_DATABASE="$(pg_new_database "$1")" || return 1
+  export RA_PORTAL_DATABASE
 }
 
 pg_stop() {

@@ -34,11 +34,9 @@ export RUST_LOG="${RUST_LOG:-warn}"
 unset RA_PORTAL_CONFIG RA_PORTAL_DATABASE
 engine="SQLite"
 if [ "${1:-}" = "--postgres" ]; then
-  [ -n "${PG_URL:-}" ] || { echo "$(basename "$0"): --postgres needs scripts/postgres.sh (PG_URL)" >&2; exit 2; }
   # A new database on the throwaway cluster; the portal migrates it at start.
   source "$here/scripts/postgres.sh"
-  RA_PORTAL_DATABASE="$(pg_new_database scim_check)"
-  export RA_PORTAL_DATABASE
+  pg_portal_on_new_database scim_check
   engine="PostgreSQL"
 fi
 

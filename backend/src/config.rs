@@ -17,7 +17,7 @@ use crate::secret::SecretString;
 pub const ENV_PREFIX: &str = "RA_PORTAL_";
 
 /// The whole configuration of one portal instance.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The public URL people reach the portal at. Challenge links, the CRL URL and the OIDC redirect are
@@ -29,7 +29,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The SQLite database file (default `<data_dir>/portal.sqlite3`), or a `postgres://` URL to
     /// run on PostgreSQL 15 or newer.
-    pub database: Option<PathBuf>,
+    pub database: Option<DatabaseSetting>,
     /// Members of this IdM group are operators: they register domains and set contact groups.
     pub operator_group: String,
     /// How long a challenge link stays valid, in hours (default 7 days; 24 h matches the S/MIME BR).
@@ -532,49 +532,58 @@ pub enum UserIdAttribute {
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
-// By hand, for one field: a `postgres://` URL in `database` may hold a password (Q6), so its
-// Debug shows the scheme, host and database but no user information.
-impl std::fmt::Debug for Config {
+/// The `database` setting as written: a SQLite file's path or a PostgreSQL URL. A URL may hold a
+/// password (Q6), so its Debug (and so the configuration's) shows the scheme, host and database
+/// but no user information.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseSetting(PathBuf);
+
+impl std::ops::Deref for DatabaseSetting {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl<T: Into<PathBuf>> From<T> for DatabaseSetting {
+    fn from(path_or_url: T) -> Self {
+        DatabaseSetting(path_or_url.into())
+    }
+}
+
+impl std::fmt::Debug for DatabaseSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let database = self.database.as_ref().map(|d| {
-            let d = d.to_string_lossy();
-            match d.split_once("://") {
-                Some((scheme, rest)) => {
-                    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-                    format!("{scheme}://…@{host}")
-                }
-                None => d.into_owned(),
+        let text = self.0.to_string_lossy();
+        match text.split_once("://") {
+            Some((scheme, rest)) => {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                write!(f, "\"{scheme}://…@{host}\"")
             }
-        });
-        f.debug_struct("Config")
-            .field("base_url", &self.base_url)
-            .field("listen", &self.listen)
-            .field("data_dir", &self.data_dir)
-            .field("database", &database)
-            .field("operator_group", &self.operator_group)
-            .field("challenge_lifetime_hours", &self.challenge_lifetime_hours)
-            .field("session", &self.session)
-            .field("mail", &self.mail)
-            .field("oidc", &self.oidc)
-            .field("ca", &self.ca)
-            .field("sign_in", &self.sign_in)
-            .field("trusted_proxies", &self.trusted_proxies)
-            .field("reminders", &self.reminders)
-            .field("digest", &self.digest)
-            .field("scim", &self.scim)
-            .field("deprovisioning", &self.deprovisioning)
-            .field("api", &self.api)
-            .finish()
+            None => write!(f, "{:?}", self.0),
+        }
     }
 }
 
 /// The database engine and where it is, from `database`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Database {
     /// A SQLite file (the embedded default).
     Sqlite(PathBuf),
-    /// A PostgreSQL connection URL (may hold a password: never log it).
+    /// A PostgreSQL connection URL (may hold a password: its Debug shows none).
     Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Database::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&DatabaseSetting::from(url.as_str()))
+                .finish(),
+        }
+    }
 }
 
 impl Config {
@@ -656,8 +665,8 @@ impl Config {
     /// The SQLite database file (when the portal runs on SQLite).
     pub fn database_path(&self) -> PathBuf {
         self.database
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("portal.sqlite3"))
+            .as_deref()
+            .map_or_else(|| self.data_dir.join("portal.sqlite3"), Path::to_path_buf)
     }
 
     /// The folder mail is written to when no SMTP relay is configured.
@@ -743,6 +752,23 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn q6_a_database_url_never_prints_its_user_information() {
+        let config = Config {
+            database: Some("postgres://portal:s3cret@db.example.org/ra".into()),
+            ..Config::default()
+        };
+        let printed = format!("{config:?} {:?}", config.database());
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("portal:"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("postgres://…@db.example.org/ra"),
+            "{printed}"
+        );
     }
 
     #[test]

@@ -30,26 +30,20 @@ pub fn on_postgres() -> bool {
 
 /// The database of a test's portal: on PostgreSQL a new database, dropped with this value; else
 /// the SQLite file in the portal's data folder. Keep it alive for the test's length.
-pub struct TestDatabase {
+pub struct TestDatabase(Option<PostgresTestDatabase>);
+
+impl TestDatabase {
     /// The portal's `database` setting: the URL on PostgreSQL, `None` for the SQLite default.
-    pub setting: Option<std::path::PathBuf>,
-    _postgres: Option<PostgresTestDatabase>,
+    pub fn setting(&self) -> Option<crate::config::DatabaseSetting> {
+        self.0.as_ref().map(|d| d.url.as_str().into())
+    }
 }
 
 /// The database for a test's portal (see [`TestDatabase`]).
 pub async fn test_database() -> TestDatabase {
     match postgres_server() {
-        Some(server) => {
-            let database = fresh_postgres_database(&server).await;
-            TestDatabase {
-                setting: Some(database.url.clone().into()),
-                _postgres: Some(database),
-            }
-        }
-        None => TestDatabase {
-            setting: None,
-            _postgres: None,
-        },
+        Some(server) => TestDatabase(Some(fresh_postgres_database(&server).await)),
+        None => TestDatabase(None),
     }
 }
 
@@ -170,22 +164,24 @@ pub struct TestDb {
     pub dir: TempDir,
     /// The table searches' kept matches over this database, as a portal keeps them.
     pub search_matches: crate::search_matches::SearchMatches,
+    /// Drops the PostgreSQL database at the end (after the pool, declared above).
+    test_database: TestDatabase,
+}
+
+impl TestDb {
     /// The `database` setting of a portal on this database: `None` for the SQLite file in `dir`
     /// (the default), the URL on PostgreSQL.
-    pub database: Option<std::path::PathBuf>,
-    /// Drops the PostgreSQL database at the end (after the pool, declared above).
-    _postgres: Option<PostgresTestDatabase>,
+    pub fn database(&self) -> Option<crate::config::DatabaseSetting> {
+        self.test_database.setting()
+    }
 }
 
 /// Makes a new database file for one test.
 pub async fn fresh_db() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
-    let TestDatabase {
-        setting: database,
-        _postgres,
-    } = test_database().await;
-    let pool = match &database {
-        Some(url) => crate::db::open_postgres(&url.to_string_lossy()).await,
+    let test_database = test_database().await;
+    let pool = match &test_database.0 {
+        Some(postgres) => crate::db::open_postgres(&postgres.url).await,
         None => crate::db::open(&dir.path().join("portal.sqlite3")).await,
     }
     .expect("open test database");
@@ -193,8 +189,7 @@ pub async fn fresh_db() -> TestDb {
         pool,
         dir,
         search_matches: Default::default(),
-        database,
-        _postgres,
+        test_database,
     }
 }
 

@@ -42,7 +42,7 @@ async fn r21_world() -> R21 {
     let w = world().await;
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = w.db.database.clone();
+    config.database = w.db.database();
     let portal = Portal::open(config).await.unwrap();
     let other = register_domain(&w.db.pool, "cli:root", "other.org", "nap-other")
         .await

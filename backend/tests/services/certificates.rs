@@ -74,7 +74,7 @@ pub(super) async fn cert_world() -> CertWorld {
     let w = world().await;
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = w.db.database.clone();
+    config.database = w.db.database();
     config.ca.validity_days = 90;
     config.ca.renewal_window_days = 14;
     let inner = EmbeddedCa::open(&config.ca, &config.data_dir, config.base_url()).unwrap();

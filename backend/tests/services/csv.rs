@@ -1798,7 +1798,7 @@ async fn csv_apply_killed_half_way_leaves_nothing() {
     let file = w.db.dir.path().join("big.csv");
     std::fs::write(&file, backend::testing::p1_csv_file(60_000)).unwrap();
 
-    let target = match &w.db.database {
+    let target = match &w.db.database() {
         Some(url) => url.to_string_lossy().into_owned(),
         None => db.to_string_lossy().into_owned(),
     };
@@ -1826,7 +1826,7 @@ async fn csv_apply_killed_half_way_leaves_nothing() {
     }
     let wal_at_start = std::fs::metadata(&wal).map_or(0, |m| m.len());
     let deadline = Instant::now() + Duration::from_secs(60);
-    if w.db.database.is_some() {
+    if w.db.database().is_some() {
         // A backend of this database with a transaction id has written something.
         let writing = || async {
             backend::run!(w.pool(), ex => sqlx::query_scalar::<_, i64>(
@@ -1859,7 +1859,7 @@ async fn csv_apply_killed_half_way_leaves_nothing() {
         "killed too late: the apply had committed"
     );
 
-    let reopened = match &w.db.database {
+    let reopened = match &w.db.database() {
         Some(url) => backend::db::open_postgres(&url.to_string_lossy()).await,
         None => backend::db::open(&db).await,
     }

@@ -45,7 +45,7 @@ struct R22 {
 fn config_of(w: &World, adjust: impl FnOnce(&mut Config)) -> Config {
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = w.db.database.clone();
+    config.database = w.db.database();
     adjust(&mut config);
     config
 }

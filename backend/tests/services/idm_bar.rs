@@ -44,7 +44,7 @@ async fn bar_world_with(adjust: impl FnOnce(&mut Config)) -> Bar {
     let w = world().await;
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = w.db.database.clone();
+    config.database = w.db.database();
     adjust(&mut config);
     let portal = Portal::open(config).await.unwrap();
     Bar {

@@ -34,7 +34,7 @@ pub(super) async fn r23_world() -> R23World {
 fn config_of(w: &World) -> backend::config::Config {
     let mut config = w.config.clone();
     config.data_dir = w.db.dir.path().to_owned();
-    config.database = w.db.database.clone();
+    config.database = w.db.database();
     config
 }
 

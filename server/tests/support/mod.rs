@@ -61,7 +61,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         base_url: address.clone(),
         data_dir: dir.path().to_path_buf(),
         // A new PostgreSQL database when the suite runs on PostgreSQL.
-        database: database.setting.clone(),
+        database: database.setting(),
         ..Config::default()
     };
     configure(&mut config);
