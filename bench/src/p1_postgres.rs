@@ -11,11 +11,13 @@
 use std::time::Instant;
 
 use crate::portal_process::{PortalProcess, ReleaseBuild};
-use crate::postgres::new_database;
+use crate::postgres::{drop_database, new_database};
 use crate::report::{Figure, Report};
 
 /// The database the PostgreSQL portal process runs on (dropped first if an earlier run left it).
 const DATABASE: &str = "p1_portal";
+/// The database the COPY floor copies into.
+const COPY: &str = "p1_copy";
 
 /// With `PG_URL`: P1's upload and yardstick with the portal on a new PostgreSQL database.
 pub async fn run(build: &ReleaseBuild, report: &mut Report) -> anyhow::Result<()> {
@@ -28,11 +30,7 @@ pub async fn run(build: &ReleaseBuild, report: &mut Report) -> anyhow::Result<()
     let measured = crate::p1::run(&portal, report).await;
     report.set_engine(None);
     drop(portal);
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {DATABASE} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
+    drop_database(&mut admin, DATABASE).await?;
     measured.map(|_| ())
 }
 
@@ -40,7 +38,7 @@ pub async fn run(build: &ReleaseBuild, report: &mut Report) -> anyhow::Result<()
 /// installed): copies the portal's database into a new database there and reports the time.
 pub async fn copy_floor(portal: &PortalProcess, report: &mut Report) -> anyhow::Result<()> {
     let what = "PostgreSQL taking the portal's database by COPY";
-    let Some((mut admin, target)) = new_database("p1_copy", "P1", what, report).await? else {
+    let Some((mut admin, target)) = new_database(COPY, "P1", what, report).await? else {
         return Ok(());
     };
     // A second pool on the running portal's file, as another instance would open it.
@@ -69,8 +67,6 @@ pub async fn copy_floor(portal: &PortalProcess, report: &mut Report) -> anyhow::
         format!("{seconds:.2} s"),
     ));
     source.close().await;
-    sqlx::query("DROP DATABASE p1_copy WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
+    drop_database(&mut admin, COPY).await?;
     Ok(())
 }

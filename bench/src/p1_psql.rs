@@ -22,7 +22,7 @@ use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
 use crate::p1_sql::{Counts, ScriptRun, ROWS_PER_INSERT, RUNS};
-use crate::postgres::url_of;
+use crate::postgres::{drop_database, recreate_database, url_of};
 
 /// Tables whose rows only triggers write: the script leaves them to the same triggers.
 const KEPT_BY_TRIGGERS: &[&str] = &["row_counts", "last_login_groups"];
@@ -184,19 +184,7 @@ impl Baseline {
     /// Drops the database `name` if it is there and creates it anew (as a copy of `template`).
     async fn recreate(&self, name: &str, template: Option<&str>) -> anyhow::Result<()> {
         let mut admin = PgConnection::connect(&self.admin).await.context("PG_URL")?;
-        let create = match template {
-            Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
-            None => format!("CREATE DATABASE {name}"),
-        };
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            create,
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut admin)
-                .await?;
-        }
-        Ok(())
+        recreate_database(&mut admin, name, template).await
     }
 
     /// The rows of the portal's database `portal` (after the apply) that are new or changed
@@ -307,11 +295,7 @@ impl Baseline {
         }
         let mut admin = PgConnection::connect(&self.admin).await?;
         for name in [RUN, BEFORE] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await?;
+            drop_database(&mut admin, name).await?;
         }
         times.sort_by(f64::total_cmp);
         Ok(ScriptRun {

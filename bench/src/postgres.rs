@@ -37,15 +37,36 @@ pub async fn new_database(
         return Ok(None);
     };
     let mut admin = PgConnection::connect(&base).await.context("PG_URL")?;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&mut admin)
-            .await?;
-    }
+    recreate_database(&mut admin, name, None).await?;
     Ok(Some((admin, url_of(&base, name))))
+}
+
+/// Drops the database `name` if it is there (ending its connections) and makes it anew: empty, or a
+/// copy of `template`.
+pub async fn recreate_database(
+    admin: &mut PgConnection,
+    name: &str,
+    template: Option<&str>,
+) -> anyhow::Result<()> {
+    drop_database(admin, name).await?;
+    let create = match template {
+        Some(template) => format!("CREATE DATABASE {name} TEMPLATE {template}"),
+        None => format!("CREATE DATABASE {name}"),
+    };
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(admin)
+        .await?;
+    Ok(())
+}
+
+/// Drops the database `name` if it is there, ending its connections.
+pub async fn drop_database(admin: &mut PgConnection, name: &str) -> anyhow::Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(admin)
+    .await?;
+    Ok(())
 }
 
 /// With `PG_URL`: copies `portal`'s database into a new database there and returns its URL;
